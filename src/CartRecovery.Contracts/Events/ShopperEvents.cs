@@ -1,0 +1,128 @@
+using System.Text.Json.Serialization;
+
+namespace CartRecovery.Contracts.Events;
+
+/// <summary>
+/// Every input event: storefront (cart-events), order/payment (order-events) and consent (consent-events).
+/// Keyed on Kafka by <see cref="ShopperId"/>, so one shopper's events from every topic land on the same partition.
+/// The JSON discriminator is <c>type</c>; the contract is versioned by <c>schema_version</c> (docs/events.md).
+/// </summary>
+[JsonPolymorphic(TypeDiscriminatorPropertyName = "type")]
+[JsonDerivedType(typeof(SessionStarted), "session_started")]
+[JsonDerivedType(typeof(ProductViewed), "product_viewed")]
+[JsonDerivedType(typeof(CartLineAdded), "cart_line_added")]
+[JsonDerivedType(typeof(CartLineRemoved), "cart_line_removed")]
+[JsonDerivedType(typeof(CartLineUpdated), "cart_line_updated")]
+[JsonDerivedType(typeof(CheckoutStarted), "checkout_started")]
+[JsonDerivedType(typeof(CheckoutStepCompleted), "checkout_step_completed")]
+[JsonDerivedType(typeof(PaymentFailed), "payment_failed")]
+[JsonDerivedType(typeof(SessionExited), "session_exited")]
+[JsonDerivedType(typeof(OrderPlaced), "order_placed")]
+[JsonDerivedType(typeof(PaymentAuthorized), "payment_authorized")]
+[JsonDerivedType(typeof(ConsentGranted), "consent_granted")]
+[JsonDerivedType(typeof(ConsentWithdrawn), "consent_withdrawn")]
+[JsonDerivedType(typeof(Unsubscribed), "unsubscribed")]
+public abstract record ShopperEvent
+{
+    public const int CurrentSchemaVersion = 1;
+
+    public int SchemaVersion { get; init; } = CurrentSchemaVersion;
+    public required string EventId { get; init; }
+    /// <summary>Logged-in customer id, else the anonymous device id.</summary>
+    public required string ShopperId { get; init; }
+    public required DateTimeOffset EventTime { get; init; }
+}
+
+/// <summary>An event that belongs to one shopping session (storefront and order events).</summary>
+public abstract record SessionEvent : ShopperEvent
+{
+    public required string SessionId { get; init; }
+    /// <summary>Channel of origin of the session: web, app, instagram, ...</summary>
+    public string Channel { get; init; } = "web";
+}
+
+public sealed record CartLine
+{
+    public required string Sku { get; init; }
+    public string Name { get; init; } = "";
+    public required decimal UnitPrice { get; init; }
+    public required int Quantity { get; init; }
+    public decimal Total => UnitPrice * Quantity;
+}
+
+public sealed record SessionStarted : SessionEvent
+{
+    /// <summary>IANA time zone of the shopper, used for quiet hours.</summary>
+    public string? TimeZone { get; init; }
+    public string? Currency { get; init; }
+    public bool ReturningShopper { get; init; }
+}
+
+public sealed record ProductViewed : SessionEvent
+{
+    public required string Sku { get; init; }
+    public decimal? UnitPrice { get; init; }
+}
+
+public sealed record CartLineAdded : SessionEvent
+{
+    public required CartLine Line { get; init; }
+    public string? Currency { get; init; }
+}
+
+public sealed record CartLineRemoved : SessionEvent
+{
+    public required string Sku { get; init; }
+}
+
+public sealed record CartLineUpdated : SessionEvent
+{
+    public required string Sku { get; init; }
+    public required int Quantity { get; init; }
+}
+
+public sealed record CheckoutStarted : SessionEvent;
+
+public sealed record CheckoutStepCompleted : SessionEvent
+{
+    /// <summary>shipping, delivery, payment, review ...</summary>
+    public required string Step { get; init; }
+}
+
+public sealed record PaymentFailed : SessionEvent
+{
+    public required string ErrorCode { get; init; }
+}
+
+/// <summary>An explicit exit signal (tab closed, app backgrounded with a cart).</summary>
+public sealed record SessionExited : SessionEvent;
+
+public sealed record OrderPlaced : SessionEvent
+{
+    public required string OrderId { get; init; }
+    public IReadOnlyList<CartLine> Lines { get; init; } = [];
+    public required decimal Total { get; init; }
+    public string? Currency { get; init; }
+}
+
+public sealed record PaymentAuthorized : SessionEvent
+{
+    public required string OrderId { get; init; }
+    public required decimal Amount { get; init; }
+}
+
+/// <summary>A consent change for one purpose on one channel, with the evidence an auditor asks for.</summary>
+public abstract record ConsentEvent : ShopperEvent
+{
+    /// <summary>e.g. cart_recovery, marketing.</summary>
+    public required string Purpose { get; init; }
+    /// <summary>email, sms, push.</summary>
+    public required string Channel { get; init; }
+    /// <summary>Where it was given or taken: checkout_form, preference_center, email_link, ...</summary>
+    public string Source { get; init; } = "";
+    public string WordingVersion { get; init; } = "";
+}
+
+public sealed record ConsentGranted : ConsentEvent;
+public sealed record ConsentWithdrawn : ConsentEvent;
+public sealed record Unsubscribed : ConsentEvent;

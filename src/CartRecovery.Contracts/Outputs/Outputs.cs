@@ -1,0 +1,120 @@
+using CartRecovery.Contracts.Events;
+
+namespace CartRecovery.Contracts.Outputs;
+
+public static class TriggerKinds
+{
+    public const string Reminder = "reminder";
+    public const string ProactiveChat = "proactive_chat";
+    public const string IncentiveVoid = "incentive_void";
+}
+
+/// <summary>
+/// A trigger for dispatchers (email, SMS, push) and support agents (proactive chat), on the
+/// recovery-triggers topic and in the recovery_triggers table. <see cref="TriggerId"/> is deterministic
+/// (shopper, session, step, kind, policy version), so re-deliveries are recognisable downstream.
+/// </summary>
+public sealed record RecoveryTrigger
+{
+    public required string TriggerId { get; init; }
+    public required string Kind { get; init; }
+    public required string ShopperId { get; init; }
+    public required string SessionId { get; init; }
+    public required int Step { get; init; }
+    public required string Channel { get; init; }
+    public required double Score { get; init; }
+    public IReadOnlyList<string> TopFactors { get; init; } = [];
+    public required string Reason { get; init; }
+    public IReadOnlyList<CartLine> CartLines { get; init; } = [];
+    public decimal CartValue { get; init; }
+    public string Currency { get; init; } = "";
+    public string IncentiveCode { get; init; } = "";
+    /// <summary>The consent event this message relies on (empty for proactive chat and voids).</summary>
+    public string ConsentEventId { get; init; } = "";
+    public required string PolicyVersion { get; init; }
+    public string Variant { get; init; } = "";
+    public string Segment { get; init; } = "";
+    public string OriginChannel { get; init; } = "";
+    /// <summary>Context a support agent needs for proactive chat: furthest funnel step and payment error codes.</summary>
+    public string FunnelStep { get; init; } = "";
+    public IReadOnlyList<string> PaymentErrorCodes { get; init; } = [];
+    /// <summary>Event time at which the decision was taken.</summary>
+    public required DateTimeOffset EventTime { get; init; }
+    /// <summary>Event time at which the step was due by policy (before grace and quiet-hours deferral).</summary>
+    public required DateTimeOffset DueTime { get; init; }
+}
+
+public static class AuditDecisions
+{
+    public const string Triggered = "triggered";
+    public const string Suppressed = "suppressed";
+    public const string Deferred = "deferred";
+    public const string ConsentChanged = "consent_changed";
+    public const string LateEvent = "late_event";
+    public const string Abandoned = "abandoned";
+}
+
+/// <summary>One row per decision: every trigger, suppression (with reason code), deferral, consent change.
+/// Holds ids and codes only; no personal data.</summary>
+public sealed record AuditRecord
+{
+    public required string AuditId { get; init; }
+    public required string ShopperId { get; init; }
+    public string SessionId { get; init; } = "";
+    public required string Decision { get; init; }
+    public required string Reason { get; init; }
+    public int Step { get; init; }
+    public string Channel { get; init; } = "";
+    /// <summary>Ids of the events the decision relied on.</summary>
+    public IReadOnlyList<string> Evidence { get; init; } = [];
+    public double Score { get; init; }
+    public IReadOnlyList<string> TopFactors { get; init; } = [];
+    public required string PolicyVersion { get; init; }
+    public string Detail { get; init; } = "";
+    public required DateTimeOffset EventTime { get; init; }
+}
+
+public static class Outcomes
+{
+    public const string Ordered = "ordered";
+    public const string Abandoned = "abandoned";
+    public const string AbandonedRecovered = "abandoned_recovered";
+    public const string Browsed = "browsed";
+    public const string Emptied = "emptied";
+}
+
+/// <summary>One row per finished session (re-emitted with a later <see cref="EndedAt"/> when a late order recovers it).</summary>
+public sealed record SessionOutcome
+{
+    public required string SessionId { get; init; }
+    public required string ShopperId { get; init; }
+    public required string OriginChannel { get; init; }
+    public string Segment { get; init; } = "";
+    public required string FurthestStep { get; init; }
+    public decimal CartValue { get; init; }
+    public string Currency { get; init; } = "";
+    public int ItemCount { get; init; }
+    public required string Outcome { get; init; }
+    public DateTimeOffset? AbandonedAt { get; init; }
+    public DateTimeOffset? OrderedAt { get; init; }
+    public decimal OrderValue { get; init; }
+    public bool Holdout { get; init; }
+    public required string PolicyVersion { get; init; }
+    public string Variant { get; init; } = "";
+    public required DateTimeOffset StartedAt { get; init; }
+    public required DateTimeOffset EndedAt { get; init; }
+}
+
+/// <summary>A rejected input record: why, and where to find it. The raw payload goes to the dead-letter
+/// topic only (same retention as the input), never into logs or the analytics store.</summary>
+public sealed record DeadLetter
+{
+    public required string DeadLetterId { get; init; }
+    public required string Topic { get; init; }
+    public required int Partition { get; init; }
+    public required long Offset { get; init; }
+    public required string Reason { get; init; }
+    public string Detail { get; init; } = "";
+    public string PayloadSha256 { get; init; } = "";
+    public required DateTimeOffset ReceivedAt { get; init; }
+}

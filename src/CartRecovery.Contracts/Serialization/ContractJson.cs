@@ -1,0 +1,50 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using CartRecovery.Contracts.Events;
+using CartRecovery.Contracts.Outputs;
+
+namespace CartRecovery.Contracts.Serialization;
+
+[JsonSourceGenerationOptions(
+    PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
+    DefaultIgnoreCondition = JsonIgnoreCondition.Never,
+    AllowOutOfOrderMetadataProperties = true,
+    RespectNullableAnnotations = true,
+    RespectRequiredConstructorParameters = true,
+    UnmappedMemberHandling = JsonUnmappedMemberHandling.Skip,
+    IgnoreReadOnlyProperties = true)]
+[JsonSerializable(typeof(ShopperEvent))]
+[JsonSerializable(typeof(RecoveryTrigger))]
+[JsonSerializable(typeof(AuditRecord))]
+[JsonSerializable(typeof(SessionOutcome))]
+[JsonSerializable(typeof(DeadLetter))]
+internal sealed partial class ContractJsonContext : JsonSerializerContext;
+
+/// <summary>
+/// The one serializer of the project: input events, triggers, audit rows, outcomes and dead letters,
+/// snake_case JSON with System.Text.Json source generation (no reflection on the hot path).
+/// The same JSON is the Kafka payload and the ClickHouse JSONEachRow row.
+/// </summary>
+public static class ContractJson
+{
+    private static readonly ContractJsonContext Context = ContractJsonContext.Default;
+
+    public static byte[] SerializeEvent(ShopperEvent evt) => JsonSerializer.SerializeToUtf8Bytes(evt, Context.ShopperEvent);
+    public static string SerializeEventToString(ShopperEvent evt) => JsonSerializer.Serialize(evt, Context.ShopperEvent);
+
+    public static byte[] SerializeToUtf8(RecoveryTrigger trigger) => JsonSerializer.SerializeToUtf8Bytes(trigger, Context.RecoveryTrigger);
+    public static string Serialize(RecoveryTrigger trigger) => JsonSerializer.Serialize(trigger, Context.RecoveryTrigger);
+    public static string Serialize(AuditRecord audit) => JsonSerializer.Serialize(audit, Context.AuditRecord);
+    public static string Serialize(SessionOutcome outcome) => JsonSerializer.Serialize(outcome, Context.SessionOutcome);
+    public static string Serialize(DeadLetter deadLetter) => JsonSerializer.Serialize(deadLetter, Context.DeadLetter);
+    public static byte[] SerializeToUtf8(DeadLetter deadLetter) => JsonSerializer.SerializeToUtf8Bytes(deadLetter, Context.DeadLetter);
+
+    public static RecoveryTrigger DeserializeTrigger(ReadOnlySpan<byte> utf8) =>
+        JsonSerializer.Deserialize(utf8, Context.RecoveryTrigger) ?? throw new JsonException("null trigger");
+
+    public static DeadLetter DeserializeDeadLetter(ReadOnlySpan<byte> utf8) =>
+        JsonSerializer.Deserialize(utf8, Context.DeadLetter) ?? throw new JsonException("null dead letter");
+
+    /// <summary>Deserializes without validation; use <see cref="EventParser"/> for untrusted input.</summary>
+    internal static ShopperEvent? DeserializeEvent(ReadOnlySpan<byte> utf8) => JsonSerializer.Deserialize(utf8, Context.ShopperEvent);
+}

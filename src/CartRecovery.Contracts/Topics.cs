@@ -1,0 +1,14 @@
+namespace CartRecovery.Contracts;
+
+/// <summary>Kafka topic names: part of the contract with storefronts, dispatchers and data teams.</summary>
+public static class Topics
+{
+    public const string CartEvents = "cart-events";
+    public const string OrderEvents = "order-events";
+    public const string ConsentEvents = "consent-events";
+    public const string RecoveryTriggers = "recovery-triggers";
+    public const string DeadLetter = "dead-letter";
+
+    /// <summary>Input topics, co-partitioned by shopper id: partition p of each holds the same shoppers.</summary>
+    public static readonly IReadOnlyList<string> Inputs = [CartEvents, OrderEvents, ConsentEvents];
+}

@@ -1,0 +1,47 @@
+using System.Security.Cryptography;
+using System.Text;
+
+namespace CartRecovery.Domain.Decisions;
+
+/// <summary>Ids, holdout buckets, variants and incentive codes derived from content, never from randomness or
+/// the wall clock, so a replay of the same input under the same policy produces the same outputs.</summary>
+public static class DeterministicId
+{
+    public static string From(params ReadOnlySpan<string> parts)
+    {
+        Span<byte> hash = stackalloc byte[32];
+        Hash(parts, hash);
+        return Convert.ToHexStringLower(hash[..16]);
+    }
+
+    /// <summary>A uniform value in [0, 1) from the parts.</summary>
+    public static double Unit(params ReadOnlySpan<string> parts)
+    {
+        Span<byte> hash = stackalloc byte[32];
+        Hash(parts, hash);
+        var value = BitConverter.ToUInt64(hash[..8]) >> 11; // 53 bits of mantissa
+        return value / (double)(1UL << 53);
+    }
+
+    /// <summary>A short code a shopper can type: base32 without look-alike letters.</summary>
+    public static string Code(string prefix, params ReadOnlySpan<string> parts)
+    {
+        const string alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+        Span<byte> hash = stackalloc byte[32];
+        Hash(parts, hash);
+        var sb = new StringBuilder(prefix);
+        for (var i = 0; i < 10; i++) sb.Append(alphabet[hash[i] % alphabet.Length]);
+        return sb.ToString();
+    }
+
+    private static void Hash(ReadOnlySpan<string> parts, Span<byte> destination)
+    {
+        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        foreach (var part in parts)
+        {
+            sha.AppendData(Encoding.UTF8.GetBytes(part));
+            sha.AppendData([0x1f]); // unit separator: ("ab","c") != ("a","bc")
+        }
+        sha.GetHashAndReset(destination);
+    }
+}

@@ -1,0 +1,283 @@
+using System.Collections.Immutable;
+using System.Globalization;
+using System.Reflection;
+using System.Text.Json;
+using CartRecovery.Domain.Time;
+
+namespace CartRecovery.Domain.Policy;
+
+/// <summary>A policy file that does not validate: <see cref="Exception.Message"/> names the key and the problem.</summary>
+public sealed class PolicyValidationException(string key, string problem)
+    : Exception($"policy: '{key}' {problem}")
+{
+    public string Key { get; } = key;
+}
+
+/// <summary>
+/// Parses and validates a JSON policy file. Segments inherit every key they do not set from
+/// <c>defaults</c>. Unknown keys are errors (a typo must not silently fall back to a default).
+/// Durations are written like "90s", "30m", "1h", "7d".
+/// </summary>
+public static class PolicyFile
+{
+    public const string DefaultResourceName = "CartRecovery.Domain.Policy.default-policy.json";
+
+    public static RecoveryPolicy LoadDefault()
+    {
+        using var stream = typeof(PolicyFile).Assembly.GetManifestResourceStream(DefaultResourceName)
+            ?? throw new InvalidOperationException($"embedded resource {DefaultResourceName} missing");
+        using var reader = new StreamReader(stream);
+        return Parse(reader.ReadToEnd());
+    }
+
+    public static string DefaultText()
+    {
+        using var stream = typeof(PolicyFile).Assembly.GetManifestResourceStream(DefaultResourceName)!;
+        using var reader = new StreamReader(stream);
+        return reader.ReadToEnd();
+    }
+
+    public static RecoveryPolicy Parse(string json)
+    {
+        JsonDocument doc;
+        try
+        {
+            doc = JsonDocument.Parse(json, new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
+        }
+        catch (JsonException e)
+        {
+            throw new PolicyValidationException("(file)", $"is not valid JSON: line {e.LineNumber + 1}: {e.Message}");
+        }
+        using (doc)
+        {
+            var root = new Node(doc.RootElement, "");
+            root.AllowOnly("version", "allowed_lateness", "purchase_grace", "attribution_window", "purchase_memory",
+                "default_time_zone", "default_currency", "holdout_share", "variants", "risk", "defaults", "segments");
+            var defaults = ParseSegment(root.Required("defaults"), null, "default");
+            var segments = ImmutableArray.CreateBuilder<SegmentPolicy>();
+            if (root.Optional("segments") is { } list)
+                foreach (var (item, i) in list.Items())
+                    segments.Add(ParseSegment(item, defaults, item.Required("name").String()));
+            segments.Add(defaults with { Match = SegmentMatch.Any });
+
+            var names = segments.Select(s => s.Name).ToList();
+            var duplicate = names.GroupBy(n => n).FirstOrDefault(g => g.Count() > 1);
+            if (duplicate is not null) throw new PolicyValidationException("segments", $"has two segments named '{duplicate.Key}'");
+
+            var timeZone = root.Optional("default_time_zone")?.String() ?? "UTC";
+            ResolveZone(timeZone, "default_time_zone");
+            var holdout = root.Optional("holdout_share")?.Number() ?? 0.10;
+            if (holdout is < 0 or > 1) throw new PolicyValidationException("holdout_share", "must be between 0 and 1");
+
+            return new RecoveryPolicy
+            {
+                Version = root.Required("version").String(),
+                AllowedLateness = root.Optional("allowed_lateness")?.Duration() ?? TimeSpan.FromMinutes(2),
+                PurchaseGrace = root.Optional("purchase_grace")?.Duration() ?? TimeSpan.FromMinutes(5),
+                AttributionWindow = root.Optional("attribution_window")?.Duration() ?? TimeSpan.FromDays(5),
+                PurchaseMemory = root.Optional("purchase_memory")?.Duration() ?? TimeSpan.FromDays(30),
+                DefaultTimeZone = timeZone,
+                DefaultCurrency = root.Optional("default_currency")?.String() ?? "EUR",
+                HoldoutShare = holdout,
+                Variants = ParseVariants(root.Optional("variants")),
+                Risk = ParseRisk(root.Required("risk")),
+                Segments = segments.ToImmutable(),
+            };
+        }
+    }
+
+    public static TimeZoneInfo ResolveZone(string id, string key)
+    {
+        try { return TimeZoneInfo.FindSystemTimeZoneById(id); }
+        catch (Exception e) when (e is TimeZoneNotFoundException or InvalidTimeZoneException)
+        {
+            throw new PolicyValidationException(key, $"is not a known IANA time zone: '{id}'");
+        }
+    }
+
+    private static ImmutableArray<Variant> ParseVariants(Node? node)
+    {
+        if (node is null) return [new Variant("control", 1)];
+        var variants = node.Items().Select(x =>
+        {
+            var (item, _) = x;
+            item.AllowOnly("name", "weight");
+            var weight = item.Optional("weight")?.Number() ?? 1;
+            if (weight <= 0) throw new PolicyValidationException(item.Path + ".weight", "must be > 0");
+            return new Variant(item.Required("name").String(), weight);
+        }).ToImmutableArray();
+        if (variants.IsEmpty) throw new PolicyValidationException(node.Path, "needs at least one variant");
+        return variants;
+    }
+
+    private static RiskWeights ParseRisk(Node node)
+    {
+        node.AllowOnly("bias", "typical_cart_value", "weights", "funnel_step", "origin_channel");
+        var weights = node.Required("weights");
+        weights.AllowOnly("idle", "payment_failures", "cart_value", "item_count", "returning_shopper");
+        var typical = node.Required("typical_cart_value").Decimal();
+        if (typical <= 0) throw new PolicyValidationException(node.Path + ".typical_cart_value", "must be > 0");
+        return new RiskWeights
+        {
+            Bias = node.Required("bias").Number(),
+            TypicalCartValue = typical,
+            Idle = weights.Required("idle").Number(),
+            PaymentFailures = weights.Required("payment_failures").Number(),
+            CartValue = weights.Required("cart_value").Number(),
+            ItemCount = weights.Required("item_count").Number(),
+            ReturningShopper = weights.Required("returning_shopper").Number(),
+            FunnelStep = node.Required("funnel_step").NumberMap(["browsing", "cart", "checkout", "payment"]),
+            OriginChannel = node.Optional("origin_channel")?.NumberMap(null) ?? ImmutableDictionary<string, double>.Empty,
+        };
+    }
+
+    private static readonly string[] Channels = ["push", "sms", "email"];
+
+    private static SegmentPolicy ParseSegment(Node node, SegmentPolicy? inherit, string name)
+    {
+        node.AllowOnly("name", "match", "inactivity_timeout", "steps", "channel_preference", "caps", "quiet_hours", "proactive_assist");
+        T Get<T>(string key, Func<Node, T> parse, Func<SegmentPolicy, T> inherited) =>
+            node.Optional(key) is { } n ? parse(n)
+            : inherit is not null ? inherited(inherit)
+            : throw new PolicyValidationException(node.Key(key), "is required in defaults");
+
+        var timeout = Get("inactivity_timeout", n => n.PositiveDuration(), s => s.InactivityTimeout);
+        return new SegmentPolicy
+        {
+            Name = name,
+            Match = node.Optional("match") is { } m ? ParseMatch(m) : SegmentMatch.Any,
+            InactivityTimeout = timeout,
+            Steps = Get("steps", ParseSteps, s => s.Steps),
+            ChannelPreference = Get("channel_preference", n => n.Items().Select(x =>
+            {
+                var channel = x.Item.String();
+                if (!Channels.Contains(channel)) throw new PolicyValidationException(x.Item.Path, $"must be one of {string.Join(", ", Channels)}");
+                return channel;
+            }).ToImmutableArray(), s => s.ChannelPreference),
+            Caps = Get("caps", ParseCaps, s => s.Caps),
+            QuietHours = Get("quiet_hours", ParseQuietHours, s => s.QuietHours),
+            Assist = Get("proactive_assist", ParseAssist, s => s.Assist),
+        };
+    }
+
+    private static SegmentMatch ParseMatch(Node node)
+    {
+        node.AllowOnly("min_cart_value", "max_cart_value", "channels");
+        return new SegmentMatch(node.Optional("min_cart_value")?.Decimal(), node.Optional("max_cart_value")?.Decimal(),
+            node.Optional("channels")?.Items().Select(x => x.Item.String()).ToImmutableArray() ?? []);
+    }
+
+    private static ImmutableArray<ReminderStep> ParseSteps(Node node)
+    {
+        var steps = ImmutableArray.CreateBuilder<ReminderStep>();
+        var previous = TimeSpan.Zero;
+        foreach (var (item, i) in node.Items())
+        {
+            item.AllowOnly("delay", "enabled", "incentive", "incentive_percent");
+            var delay = item.Required("delay").PositiveDuration();
+            if (delay <= previous) throw new PolicyValidationException(item.Key("delay"), "must be later than the previous step's delay");
+            previous = delay;
+            var percent = item.Optional("incentive_percent")?.Decimal() ?? 0;
+            if (percent is < 0 or > 100) throw new PolicyValidationException(item.Key("incentive_percent"), "must be between 0 and 100");
+            if (item.Optional("enabled")?.Bool() ?? true)
+                steps.Add(new ReminderStep(i + 1, delay, item.Optional("incentive")?.Bool() ?? false, percent));
+        }
+        return steps.ToImmutable();
+    }
+
+    private static Caps ParseCaps(Node node)
+    {
+        node.AllowOnly("per_cart", "per_shopper", "per_shopper_window");
+        return new Caps(node.Required("per_cart").NonNegativeInt(), node.Required("per_shopper").NonNegativeInt(),
+            node.Required("per_shopper_window").PositiveDuration());
+    }
+
+    private static QuietHours ParseQuietHours(Node node)
+    {
+        node.AllowOnly("start", "end");
+        return new QuietHours(node.Required("start").Clock(), node.Required("end").Clock());
+    }
+
+    private static ProactiveAssist ParseAssist(Node node)
+    {
+        node.AllowOnly("enabled", "min_cart_value", "checkout_idle", "payment_failures");
+        return new ProactiveAssist(node.Optional("enabled")?.Bool() ?? true, node.Required("min_cart_value").Decimal(),
+            node.Required("checkout_idle").PositiveDuration(), node.Required("payment_failures").NonNegativeInt());
+    }
+
+    /// <summary>A JSON element with its path, so every error names the key.</summary>
+    private sealed record Node(JsonElement Element, string Path)
+    {
+        public string Key(string key) => Path.Length == 0 ? key : $"{Path}.{key}";
+
+        public void AllowOnly(params string[] keys)
+        {
+            if (Element.ValueKind != JsonValueKind.Object) throw new PolicyValidationException(Path.Length == 0 ? "(root)" : Path, "must be an object");
+            foreach (var property in Element.EnumerateObject())
+                if (!keys.Contains(property.Name))
+                    throw new PolicyValidationException(Key(property.Name), $"is not a known key here (known: {string.Join(", ", keys)})");
+        }
+
+        public Node Required(string key) => Optional(key) ?? throw new PolicyValidationException(Key(key), "is required");
+
+        public Node? Optional(string key) =>
+            Element.ValueKind == JsonValueKind.Object && Element.TryGetProperty(key, out var value) && value.ValueKind != JsonValueKind.Null
+                ? new Node(value, Key(key)) : null;
+
+        public IEnumerable<(Node Item, int Index)> Items()
+        {
+            if (Element.ValueKind != JsonValueKind.Array) throw new PolicyValidationException(Path, "must be a list");
+            return Element.EnumerateArray().Select((e, i) => (new Node(e, $"{Path}[{i}]"), i)).ToList();
+        }
+
+        public string String() => Element.ValueKind == JsonValueKind.String && Element.GetString() is { Length: > 0 } s
+            ? s : throw new PolicyValidationException(Path, "must be a non-empty string");
+
+        public bool Bool() => Element.ValueKind is JsonValueKind.True or JsonValueKind.False
+            ? Element.GetBoolean() : throw new PolicyValidationException(Path, "must be true or false");
+
+        public double Number() => Element.ValueKind == JsonValueKind.Number
+            ? Element.GetDouble() : throw new PolicyValidationException(Path, "must be a number");
+
+        public decimal Decimal() => Element.ValueKind == JsonValueKind.Number
+            ? Element.GetDecimal() : throw new PolicyValidationException(Path, "must be a number");
+
+        public int NonNegativeInt() => Element.ValueKind == JsonValueKind.Number && Element.TryGetInt32(out var v) && v >= 0
+            ? v : throw new PolicyValidationException(Path, "must be a whole number >= 0");
+
+        public ImmutableDictionary<string, double> NumberMap(string[]? requiredKeys)
+        {
+            if (Element.ValueKind != JsonValueKind.Object) throw new PolicyValidationException(Path, "must be an object of numbers");
+            var map = Element.EnumerateObject().ToImmutableDictionary(p => p.Name, p => new Node(p.Value, Key(p.Name)).Number());
+            foreach (var key in requiredKeys ?? [])
+                if (!map.ContainsKey(key)) throw new PolicyValidationException(Key(key), "is required");
+            return map;
+        }
+
+        public TimeOnly Clock() => Element.ValueKind == JsonValueKind.String &&
+            TimeOnly.TryParseExact(Element.GetString(), "HH:mm", CultureInfo.InvariantCulture, DateTimeStyles.None, out var t)
+                ? t : throw new PolicyValidationException(Path, "must be a local time like \"21:00\"");
+
+        public TimeSpan PositiveDuration()
+        {
+            var d = Duration();
+            return d > TimeSpan.Zero ? d : throw new PolicyValidationException(Path, "must be a positive duration");
+        }
+
+        public TimeSpan Duration()
+        {
+            var text = Element.ValueKind == JsonValueKind.String ? Element.GetString() ?? "" : "";
+            if (text.Length >= 2 && double.TryParse(text[..^1], NumberStyles.Float, CultureInfo.InvariantCulture, out var n) && n >= 0)
+            {
+                switch (text[^1])
+                {
+                    case 's': return TimeSpan.FromSeconds(n);
+                    case 'm': return TimeSpan.FromMinutes(n);
+                    case 'h': return TimeSpan.FromHours(n);
+                    case 'd': return TimeSpan.FromDays(n);
+                }
+            }
+            throw new PolicyValidationException(Path, $"must be a duration like \"30m\", \"1h\" or \"7d\" (got '{text}')");
+        }
+    }
+}

@@ -1,0 +1,88 @@
+using System.Collections.Immutable;
+using CartRecovery.Domain.Time;
+
+namespace CartRecovery.Domain.Policy;
+
+/// <summary>A versioned recovery policy: what to send, when, on which channel, and what stops it.
+/// Loaded from a policy file (<see cref="PolicyFile"/>); every number here comes from that file.</summary>
+public sealed record RecoveryPolicy
+{
+    public required string Version { get; init; }
+    public required TimeSpan AllowedLateness { get; init; }
+    public required TimeSpan PurchaseGrace { get; init; }
+    public required TimeSpan AttributionWindow { get; init; }
+    /// <summary>How long a purchased sku suppresses reminders for carts holding it.</summary>
+    public required TimeSpan PurchaseMemory { get; init; }
+    public required string DefaultTimeZone { get; init; }
+    public required string DefaultCurrency { get; init; }
+    public required double HoldoutShare { get; init; }
+    public required ImmutableArray<Variant> Variants { get; init; }
+    public required RiskWeights Risk { get; init; }
+    /// <summary>Ordered: the first whose match accepts the cart wins; the last is the catch-all "default".</summary>
+    public required ImmutableArray<SegmentPolicy> Segments { get; init; }
+
+    public SegmentPolicy SegmentFor(decimal cartValue, string originChannel)
+    {
+        foreach (var segment in Segments)
+            if (segment.Match.Accepts(cartValue, originChannel)) return segment;
+        return Segments[^1];
+    }
+
+    public string VariantFor(string shopperId)
+    {
+        if (Variants.Length == 1) return Variants[0].Name;
+        var total = Variants.Sum(v => v.Weight);
+        var point = Decisions.DeterministicId.Unit("variant", Version, shopperId) * total;
+        foreach (var variant in Variants)
+        {
+            if (point < variant.Weight) return variant.Name;
+            point -= variant.Weight;
+        }
+        return Variants[^1].Name;
+    }
+}
+
+public sealed record Variant(string Name, double Weight);
+
+public sealed record SegmentMatch(decimal? MinCartValue, decimal? MaxCartValue, ImmutableArray<string> Channels)
+{
+    public static readonly SegmentMatch Any = new(null, null, []);
+
+    public bool Accepts(decimal cartValue, string channel) =>
+        (MinCartValue is null || cartValue >= MinCartValue) &&
+        (MaxCartValue is null || cartValue < MaxCartValue) &&
+        (Channels.IsDefaultOrEmpty || Channels.Contains(channel));
+}
+
+public sealed record ReminderStep(int Number, TimeSpan Delay, bool Incentive, decimal IncentivePercent);
+
+public sealed record Caps(int PerCart, int PerShopper, TimeSpan PerShopperWindow);
+
+public sealed record ProactiveAssist(bool Enabled, decimal MinCartValue, TimeSpan CheckoutIdle, int PaymentFailures);
+
+public sealed record SegmentPolicy
+{
+    public required string Name { get; init; }
+    public required SegmentMatch Match { get; init; }
+    public required TimeSpan InactivityTimeout { get; init; }
+    /// <summary>Enabled steps only, in order; delays count from abandonment.</summary>
+    public required ImmutableArray<ReminderStep> Steps { get; init; }
+    public required ImmutableArray<string> ChannelPreference { get; init; }
+    public required Caps Caps { get; init; }
+    public required QuietHours QuietHours { get; init; }
+    public required ProactiveAssist Assist { get; init; }
+}
+
+/// <summary>Weights of the logistic abandonment-risk model; see <see cref="Scoring.RiskModel"/>.</summary>
+public sealed record RiskWeights
+{
+    public required double Bias { get; init; }
+    public required decimal TypicalCartValue { get; init; }
+    public required double Idle { get; init; }
+    public required double PaymentFailures { get; init; }
+    public required double CartValue { get; init; }
+    public required double ItemCount { get; init; }
+    public required double ReturningShopper { get; init; }
+    public required ImmutableDictionary<string, double> FunnelStep { get; init; }
+    public required ImmutableDictionary<string, double> OriginChannel { get; init; }
+}

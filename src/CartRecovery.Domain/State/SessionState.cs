@@ -1,0 +1,49 @@
+using System.Collections.Immutable;
+using CartRecovery.Contracts.Events;
+
+namespace CartRecovery.Domain.State;
+
+/// <summary>Furthest point of the purchase funnel a session reached.</summary>
+public enum FunnelStep { Browsing, Cart, Checkout, Payment }
+
+public enum SessionPhase { Active, Abandoned }
+
+/// <summary>The windowed state of one shopping session: cart, funnel progress, activity, and where it is in
+/// the recovery sequence. Immutable; changed only by <see cref="Decisions.RecoveryEngine"/>.</summary>
+public sealed record SessionState
+{
+    public required string ShopperId { get; init; }
+    public required string SessionId { get; init; }
+    public required string OriginChannel { get; init; }
+    public required string Currency { get; init; }
+    public required string TimeZone { get; init; }
+    public required DateTimeOffset StartedAt { get; init; }
+    public required DateTimeOffset LastActivityAt { get; init; }
+    public ImmutableSortedDictionary<string, CartLine> Lines { get; init; } = ImmutableSortedDictionary.Create<string, CartLine>(StringComparer.Ordinal);
+    public bool HadCart { get; init; }
+    public FunnelStep FurthestStep { get; init; }
+    public int PaymentFailures { get; init; }
+    public ImmutableArray<string> PaymentErrorCodes { get; init; } = [];
+    public bool ReturningShopper { get; init; }
+    public SessionPhase Phase { get; init; }
+    /// <summary>How many times this session was abandoned; part of trigger ids, so a resumed and re-abandoned cart gets new ones.</summary>
+    public int Abandonments { get; init; }
+    public DateTimeOffset? AbandonedAt { get; init; }
+    public string AbandonCause { get; init; } = "";
+    public string Segment { get; init; } = "";
+    public string Variant { get; init; } = "";
+    public bool Holdout { get; init; }
+    /// <summary>Index of the next reminder step of the segment.</summary>
+    public int NextStep { get; init; }
+    /// <summary>Set when the next step fell into quiet hours: when it may go instead.</summary>
+    public DateTimeOffset? DeferredUntil { get; init; }
+    public int RemindersSent { get; init; }
+    public bool ProactiveChatSent { get; init; }
+    public string LastEventId { get; init; } = "";
+    public double Score { get; init; }
+    public ImmutableArray<string> TopFactors { get; init; } = [];
+
+    public decimal CartValue => Lines.Values.Sum(l => l.Total);
+    public int ItemCount => Lines.Values.Sum(l => l.Quantity);
+    public bool HasCart => !Lines.IsEmpty;
+}
