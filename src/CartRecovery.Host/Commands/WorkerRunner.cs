@@ -1,0 +1,53 @@
+using System.Diagnostics;
+using CartRecovery.Domain.Policy;
+using CartRecovery.Storage;
+using CartRecovery.Streaming;
+using CartRecovery.Streaming.Hosting;
+using CartRecovery.Streaming.Output;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace CartRecovery.Host.Commands;
+
+public sealed record WorkerRun(long EventsConsumed, long DeadLetters, long LateEvents, TimeSpan Elapsed, IReadOnlyDictionary<string, long> DeadLettersByReason);
+
+/// <summary>Hosts the worker (Akka.Hosting + the stream worker) against a broker and an analytics store.</summary>
+public static class WorkerRunner
+{
+    public static async Task<WorkerRun> RunAsync(WorkerSettings settings, string? policyFile, string dataDirectory, CancellationToken ct)
+    {
+        var policy = LoadPolicy(policyFile);
+        Directory.CreateDirectory(dataDirectory);
+        var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; });
+        builder.Logging.SetMinimumLevel(LogLevel.Information);
+        builder.Logging.AddFilter("Akka", LogLevel.Warning);
+        builder.Services.AddCartRecoveryWorker(settings, new OutputSettings(), policy, _ => AnalyticsStoreFactory.Open(dataDirectory));
+
+        using var host = builder.Build();
+        var store = host.Services.GetRequiredService<IAnalyticsStore>();
+        await store.EnsureSchemaAsync(ct);
+        await host.StartAsync(ct);
+        var worker = host.Services.GetRequiredService<StreamWorker>();
+        var clock = Stopwatch.StartNew();
+        try
+        {
+            await worker.RunAsync(ct);
+        }
+        finally
+        {
+            await host.StopAsync(CancellationToken.None);
+            await store.DisposeAsync();
+        }
+        var m = worker.Metrics;
+        return new WorkerRun(m.EventsConsumed, m.DeadLetters, m.LateEvents, clock.Elapsed, m.DeadLettersByReason.ToDictionary());
+    }
+
+    public static RecoveryPolicy LoadPolicy(string? policyFile)
+    {
+        if (policyFile is null) return PolicyFile.LoadDefault();
+        if (!File.Exists(policyFile)) throw new ArgumentException($"--policy: file not found: {policyFile}");
+        return PolicyFile.Parse(File.ReadAllText(policyFile));
+    }
+}

@@ -1,0 +1,134 @@
+using System.CommandLine;
+using System.Runtime.InteropServices;
+using CartRecovery.Host.Commands;
+using CartRecovery.Domain.Policy;
+using CartRecovery.Streaming;
+using CartRecovery.Traffic;
+
+// Entry point of every part: the main job (default), the embedded broker, the traffic generator, the worker,
+// and analyst queries. Each can run in its own process, so operators and tests can compose them.
+
+var dataOption = new Option<string>("--data") { Description = "Directory of the embedded ClickHouse store and state", DefaultValueFactory = _ => "./data" };
+var bootstrapOption = new Option<string>("--bootstrap") { Description = "Kafka bootstrap servers (HOST:PORT[,HOST:PORT])", Required = true };
+var shoppersOption = new Option<int>("--shoppers") { Description = "Number of simulated shoppers", DefaultValueFactory = _ => 3000 };
+var seedOption = new Option<int>("--seed") { Description = "Seed of the traffic generator (same seed, same traffic)", DefaultValueFactory = _ => 42 };
+var partitionsOption = new Option<int>("--partitions") { Description = "Partitions per topic", DefaultValueFactory = _ => 6 };
+var policyOption = new Option<string?>("--policy") { Description = "Recovery policy file (JSON); default: the built-in default policy" };
+var groupOption = new Option<string>("--group") { Description = "Consumer group id", DefaultValueFactory = _ => "cartrecovery-worker" };
+var drainOption = new Option<bool>("--drain") { Description = "Exit 0 once all input is consumed: end of input is end of event time" };
+
+var root = new RootCommand("CartRecovery: abandoned-cart recovery stream worker.\nWithout a command: run the main job on the embedded default (broker, generated traffic, worker, summary).");
+root.Options.Add(dataOption);
+root.Options.Add(shoppersOption);
+root.Options.Add(seedOption);
+root.Options.Add(partitionsOption);
+root.Options.Add(policyOption);
+root.SetAction(async (parse, ct) =>
+{
+    var data = parse.GetValue(dataOption)!;
+    using var broker = EmbeddedBroker.Start(parse.GetValue(partitionsOption));
+    Console.WriteLine($"embedded broker: {broker.BootstrapServers}");
+    var events = StorefrontSimulator.Generate(new SimulationSettings { Shoppers = parse.GetValue(shoppersOption), Seed = parse.GetValue(seedOption) });
+    var sent = TrafficPublisher.Publish(broker.BootstrapServers, events);
+    Console.WriteLine($"generated {sent:N0} events for {parse.GetValue(shoppersOption):N0} shoppers (seed {parse.GetValue(seedOption)})");
+    var run = await WorkerRunner.RunAsync(new WorkerSettings { BootstrapServers = broker.BootstrapServers, Drain = true }, parse.GetValue(policyOption), data, ct);
+    await using var store = AnalyticsStoreFactory.Open(data);
+    await RunSummary.PrintAsync(store, run, Console.Out, ct);
+    Console.WriteLine($"\ndata stays queryable: ./run.sh query --data {data} \"SELECT * FROM recovery_triggers FINAL LIMIT 10\"");
+    return 0;
+});
+
+var brokerCommand = new Command("broker", "Run the embedded Kafka-protocol broker (librdkafka mock cluster) until stopped; first line: bootstrap=HOST:PORT");
+brokerCommand.Options.Add(partitionsOption);
+brokerCommand.SetAction(async (parse, ct) =>
+{
+    using var broker = EmbeddedBroker.Start(parse.GetValue(partitionsOption));
+    Console.WriteLine($"bootstrap={broker.BootstrapServers}");
+    Console.Out.Flush();
+    using var stop = new CancellationTokenSource();
+    using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx => { ctx.Cancel = true; stop.Cancel(); });
+    try { await Task.Delay(Timeout.Infinite, CancellationTokenSource.CreateLinkedTokenSource(ct, stop.Token).Token); }
+    catch (OperationCanceledException) { }
+    return 0;
+});
+
+var generateCommand = new Command("generate", "Produce synthetic storefront, order and consent traffic into the input topics, then exit");
+generateCommand.Options.Add(bootstrapOption);
+generateCommand.Options.Add(shoppersOption);
+generateCommand.Options.Add(seedOption);
+generateCommand.SetAction(parse =>
+{
+    CartRecovery.Kafka.Native.LibrdkafkaLibrary.EnsureLoaded();
+    var events = StorefrontSimulator.Generate(new SimulationSettings { Shoppers = parse.GetValue(shoppersOption), Seed = parse.GetValue(seedOption) });
+    var sent = TrafficPublisher.Publish(parse.GetValue(bootstrapOption)!, events);
+    Console.WriteLine($"generated {sent} events");
+    return 0;
+});
+
+var workerCommand = new Command("worker", "Run the stream worker in a consumer group");
+workerCommand.Options.Add(bootstrapOption);
+workerCommand.Options.Add(dataOption);
+workerCommand.Options.Add(drainOption);
+workerCommand.Options.Add(groupOption);
+workerCommand.Options.Add(policyOption);
+workerCommand.SetAction(async (parse, ct) =>
+{
+    var data = parse.GetValue(dataOption)!;
+    var settings = new WorkerSettings
+    {
+        BootstrapServers = parse.GetValue(bootstrapOption)!,
+        Drain = parse.GetValue(drainOption),
+        GroupId = parse.GetValue(groupOption)!,
+    };
+    using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+    using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx => { ctx.Cancel = true; stop.Cancel(); });
+    var run = await WorkerRunner.RunAsync(settings, parse.GetValue(policyOption), data, stop.Token);
+    Console.WriteLine($"worker: {run.EventsConsumed} events, {run.DeadLetters} dead letters, {run.Elapsed.TotalSeconds:F1} s");
+    return 0;
+});
+
+var formatOption = new Option<string>("--format") { Description = "table | tsv | json", DefaultValueFactory = _ => "table" };
+var sqlArgument = new Argument<string>("sql") { Description = "The SQL query" };
+var queryCommand = new Command("query", "Run an analyst query against the embedded ClickHouse store");
+queryCommand.Options.Add(dataOption);
+queryCommand.Options.Add(formatOption);
+queryCommand.Arguments.Add(sqlArgument);
+queryCommand.SetAction(async (parse, ct) =>
+{
+    var format = parse.GetValue(formatOption) switch
+    {
+        "table" => "PrettyCompactMonoBlock",
+        "tsv" => "TabSeparatedWithNames",
+        "json" => "JSONEachRow",
+        var other => throw new ArgumentException($"--format: unknown format '{other}' (table, tsv, json)"),
+    };
+    await using var store = AnalyticsStoreFactory.Open(parse.GetValue(dataOption)!);
+    Console.Write(await store.QueryAsync(parse.GetValue(sqlArgument)!, format, ct));
+    return 0;
+});
+
+var policyCheck = new Command("check-policy", "Validate a policy file and print its segments");
+var policyFileArgument = new Argument<string>("file");
+policyCheck.Arguments.Add(policyFileArgument);
+policyCheck.SetAction(parse =>
+{
+    var policy = PolicyFile.Parse(File.ReadAllText(parse.GetValue(policyFileArgument)!));
+    Console.WriteLine($"policy {policy.Version}: segments {string.Join(", ", policy.Segments.Select(s => s.Name))}");
+    return 0;
+});
+
+root.Subcommands.Add(brokerCommand);
+root.Subcommands.Add(generateCommand);
+root.Subcommands.Add(workerCommand);
+root.Subcommands.Add(queryCommand);
+root.Subcommands.Add(policyCheck);
+
+try
+{
+    return await root.Parse(args).InvokeAsync();
+}
+catch (Exception e) when (e is PolicyValidationException or ArgumentException or InvalidOperationException)
+{
+    Console.Error.WriteLine($"error: {e.Message}");
+    return 2;
+}

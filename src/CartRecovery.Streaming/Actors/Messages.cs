@@ -1,0 +1,49 @@
+using System.Collections.Immutable;
+using CartRecovery.Contracts.Events;
+using CartRecovery.Contracts.Outputs;
+using CartRecovery.Domain.Decisions;
+using CartRecovery.Domain.State;
+using CartRecovery.Domain.Time;
+using CartRecovery.Streaming.Ingest;
+
+namespace CartRecovery.Streaming.Actors;
+
+/// <summary>Messages between the ingest, the partition actors and the session actors.</summary>
+public static class PartitionProtocol
+{
+    /// <summary>Records of one partition, already in merged order. <see cref="Sequence"/> numbers batches per partition.</summary>
+    public sealed record ProcessBatch(int Partition, long Sequence, IReadOnlyList<InputRecord> Records);
+
+    /// <summary>Live mode: the partition had no input for a while; let its watermark follow the wall clock.</summary>
+    public sealed record AdvanceIdle(int Partition, long Sequence, DateTimeOffset WallClock);
+
+    /// <summary>End of input is end of event time: fire every pending timer.</summary>
+    public sealed record Drain(int Partition, long Sequence);
+
+    /// <summary>Everything a batch produced, and the offsets that become committable once it is durably written.</summary>
+    public sealed record BatchCompleted(
+        int Partition,
+        long Sequence,
+        ImmutableDictionary<string, long> NextOffsets,
+        IReadOnlyList<RecoveryTrigger> Triggers,
+        IReadOnlyList<AuditRecord> Audits,
+        IReadOnlyList<SessionOutcome> Outcomes,
+        IReadOnlyList<InputRecord> DeadLetters,
+        Watermark Watermark,
+        int Events,
+        int LateEvents,
+        int ActiveSessions);
+}
+
+/// <summary>Messages between a partition actor and its session actors.</summary>
+public static class SessionProtocol
+{
+    public abstract record SessionCommand(ShopperState Shopper);
+
+    public sealed record ApplyEvent(ShopperState Shopper, SessionEvent Event, Watermark Watermark) : SessionCommand(Shopper);
+
+    public sealed record FireDeadline(ShopperState Shopper, Deadline Deadline) : SessionCommand(Shopper);
+
+    /// <summary>The decision; a null session means the session finished and its actor has stopped.</summary>
+    public sealed record SessionDecided(string ShopperId, string SessionId, Decision Decision);
+}

@@ -1,0 +1,288 @@
+using System.Collections.Immutable;
+using Akka.Actor;
+using CartRecovery.Contracts.Events;
+using CartRecovery.Contracts.Outputs;
+using CartRecovery.Domain.Decisions;
+using CartRecovery.Domain.State;
+using CartRecovery.Domain.Time;
+using CartRecovery.Streaming.Ingest;
+using static CartRecovery.Streaming.Actors.PartitionProtocol;
+using static CartRecovery.Streaming.Actors.SessionProtocol;
+
+namespace CartRecovery.Streaming.Actors;
+
+/// <summary>
+/// Owns one input partition: its event-time watermark, the policy state of its shoppers, the timer index of
+/// its sessions, and one child <see cref="SessionActor"/> per live session (created on demand, stopped when the
+/// session ends or only waits for a later reminder step).
+///
+/// Determinism: a shopper's commands (events in input order, and deadlines that the watermark has passed) run
+/// one at a time, and before each event every deadline of that shopper due under the watermark stamped on the
+/// event fires first, earliest first. Different shoppers run concurrently. So each shopper sees the same sequence
+/// of commands however the input was batched, and a replay produces the same triggers and rows.
+/// A batch completes (and its offsets may be committed once its outputs are written) when every command it
+/// caused has been decided.
+/// </summary>
+public sealed class PartitionActor : ReceiveActor, IWithStash
+{
+    private readonly int _partition;
+    private readonly RecoveryEngine _engine;
+    private readonly IBatchSink _sink;
+    private readonly TimeSpan _lateness;
+
+    private Watermark _watermark = Watermark.Start;
+    private readonly Dictionary<string, ShopperState> _shoppers = new(StringComparer.Ordinal);
+    private readonly Dictionary<SessionKey, SessionState> _sessions = new();
+    private readonly Dictionary<string, SortedSet<string>> _sessionsByShopper = new(StringComparer.Ordinal);
+    private readonly Dictionary<SessionKey, IActorRef> _actors = new();
+    private readonly TimerIndex _timers = new();
+    private readonly Dictionary<string, Queue<Command>> _queues = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _inFlight = new(StringComparer.Ordinal);
+    private long _actorNames;
+
+    private Batch? _batch;
+
+    public IStash Stash { get; set; } = null!;
+
+    public PartitionActor(int partition, RecoveryEngine engine, IBatchSink sink)
+    {
+        _partition = partition;
+        _engine = engine;
+        _sink = sink;
+        _lateness = engine.Policy.AllowedLateness;
+
+        Receive<ProcessBatch>(msg => WhenIdle(() => Process(msg)));
+        Receive<AdvanceIdle>(msg => WhenIdle(() =>
+        {
+            _batch = new Batch(msg.Sequence);
+            if (!_watermark.IsEndOfTime) _watermark = _watermark.AdvanceTo(msg.WallClock, _lateness);
+            FireDueTimers();
+            TryComplete();
+        }));
+        Receive<Drain>(msg => WhenIdle(() =>
+        {
+            _batch = new Batch(msg.Sequence);
+            _watermark = Watermark.EndOfTime;
+            FireDueTimers();
+            TryComplete();
+        }));
+        Receive<SessionDecided>(OnDecided);
+    }
+
+    public static Props Props(int partition, RecoveryEngine engine, IBatchSink sink) =>
+        Akka.Actor.Props.Create(() => new PartitionActor(partition, engine, sink));
+
+    private void WhenIdle(Action handle)
+    {
+        if (_batch is not null) Stash.Stash();
+        else handle();
+    }
+
+    private void Process(ProcessBatch msg)
+    {
+        var batch = _batch = new Batch(msg.Sequence);
+        foreach (var record in msg.Records)
+        {
+            batch.NextOffsets[record.Topic] = record.Offset + 1;
+            if (record.Event is not { } evt)
+            {
+                batch.DeadLetters.Add(record);
+                continue;
+            }
+            batch.Events++;
+            if (_watermark.IsLate(evt.EventTime)) batch.LateEvents++;
+            _watermark = _watermark.Observe(evt.EventTime, _lateness);
+            Enqueue(evt.ShopperId, new Command(evt, _watermark));
+        }
+        FireDueTimers();
+        TryComplete();
+    }
+
+    private void Enqueue(string shopperId, Command command)
+    {
+        if (!_queues.TryGetValue(shopperId, out var queue)) _queues[shopperId] = queue = new Queue<Command>();
+        queue.Enqueue(command);
+        Pump(shopperId);
+    }
+
+    /// <summary>Runs the shopper's next command unless one is in flight; deadlines due before it go first.</summary>
+    private void Pump(string shopperId)
+    {
+        while (!_inFlight.Contains(shopperId))
+        {
+            _queues.TryGetValue(shopperId, out var queue);
+            var hasCommand = queue is { Count: > 0 };
+            var stamp = hasCommand ? queue!.Peek().Watermark : _watermark;
+            if (EarliestDue(shopperId, stamp) is { } due)
+            {
+                SessionActorFor(due.Key).Tell(new FireDeadline(Shopper(shopperId), due.Deadline));
+                _inFlight.Add(shopperId);
+                return;
+            }
+            if (!hasCommand)
+            {
+                _queues.Remove(shopperId);
+                return;
+            }
+
+            var command = queue!.Dequeue();
+            switch (command.Event)
+            {
+                case ConsentEvent consent:
+                    var decision = _engine.Apply(Shopper(shopperId), consent, command.Watermark);
+                    _shoppers[shopperId] = decision.Shopper;
+                    _batch!.Add(decision.Effects);
+                    break;
+                case SessionEvent evt:
+                    SessionActorFor(new SessionKey(shopperId, evt.SessionId)).Tell(new ApplyEvent(Shopper(shopperId), evt, command.Watermark));
+                    _inFlight.Add(shopperId);
+                    return;
+            }
+        }
+    }
+
+    private void OnDecided(SessionDecided msg)
+    {
+        var key = new SessionKey(msg.ShopperId, msg.SessionId);
+        var decision = msg.Decision;
+        _inFlight.Remove(msg.ShopperId);
+        _shoppers[msg.ShopperId] = decision.Shopper;
+        _batch!.Add(decision.Effects);
+
+        _timers.Remove(key);
+        if (decision.Session is { } session)
+        {
+            _sessions[key] = session;
+            if (_sessionsByShopper.TryGetValue(msg.ShopperId, out var set)) set.Add(msg.SessionId);
+            else _sessionsByShopper[msg.ShopperId] = new SortedSet<string>(StringComparer.Ordinal) { msg.SessionId };
+            foreach (var deadline in _engine.Deadlines(session)) _timers.Add(key, deadline);
+
+            // A session that only waits for a later reminder step holds no actor, just its state and a timer entry.
+            if (session.Phase == SessionPhase.Abandoned && _actors.Remove(key, out var idle)) Context.Stop(idle);
+        }
+        else
+        {
+            _sessions.Remove(key);
+            _actors.Remove(key); // the session actor stopped itself
+            if (_sessionsByShopper.TryGetValue(msg.ShopperId, out var set) && set.Remove(msg.SessionId) && set.Count == 0)
+                _sessionsByShopper.Remove(msg.ShopperId);
+        }
+
+        Pump(msg.ShopperId);
+        TryComplete();
+    }
+
+    private (SessionKey Key, Deadline Deadline)? EarliestDue(string shopperId, Watermark stamp)
+    {
+        if (!_sessionsByShopper.TryGetValue(shopperId, out var sessionIds)) return null;
+        (SessionKey, Deadline)? best = null;
+        foreach (var sessionId in sessionIds)
+        {
+            var key = new SessionKey(shopperId, sessionId);
+            if (_engine.DueDeadline(_sessions[key], stamp) is { } due && (best is null || due.At < best.Value.Item2.At))
+                best = (key, due);
+        }
+        return best;
+    }
+
+    private void FireDueTimers()
+    {
+        foreach (var shopperId in _timers.DueShoppers(_watermark))
+            if (!_inFlight.Contains(shopperId)) Pump(shopperId);
+    }
+
+    private void TryComplete()
+    {
+        if (_batch is null || _inFlight.Count > 0 || _queues.Count > 0) return;
+        if (_timers.AnyDue(_watermark))
+        {
+            FireDueTimers();
+            if (_inFlight.Count > 0) return;
+        }
+
+        var batch = _batch;
+        _batch = null;
+        foreach (var (shopperId, shopper) in _shoppers.Where(s => s.Value.IsEmpty && !_sessionsByShopper.ContainsKey(s.Key)).ToList())
+            _shoppers.Remove(shopperId);
+        _sink.Complete(new BatchCompleted(_partition, batch.Sequence, batch.NextOffsets.ToImmutableDictionary(), batch.Triggers, batch.Audits,
+            batch.Outcomes, batch.DeadLetters, _watermark, batch.Events, batch.LateEvents, _sessions.Count));
+        Stash.Unstash();
+    }
+
+    private ShopperState Shopper(string shopperId) =>
+        _shoppers.TryGetValue(shopperId, out var shopper) ? shopper : _shoppers[shopperId] = ShopperState.New(shopperId);
+
+    private IActorRef SessionActorFor(SessionKey key)
+    {
+        if (_actors.TryGetValue(key, out var actor)) return actor;
+        _sessions.TryGetValue(key, out var state);
+        // Session ids come from outside and may hold characters actor names forbid: name children by sequence.
+        actor = Context.ActorOf(SessionActor.Props(_engine, state), $"session-{++_actorNames}");
+        _actors[key] = actor;
+        return actor;
+    }
+
+    private readonly record struct Command(ShopperEvent Event, Watermark Watermark);
+
+    private sealed class Batch(long sequence)
+    {
+        public long Sequence { get; } = sequence;
+        public Dictionary<string, long> NextOffsets { get; } = new(StringComparer.Ordinal);
+        public List<RecoveryTrigger> Triggers { get; } = [];
+        public List<AuditRecord> Audits { get; } = [];
+        public List<SessionOutcome> Outcomes { get; } = [];
+        public List<InputRecord> DeadLetters { get; } = [];
+        public int Events { get; set; }
+        public int LateEvents { get; set; }
+
+        public void Add(Effects effects)
+        {
+            Triggers.AddRange(effects.Triggers);
+            Audits.AddRange(effects.Audits);
+            Outcomes.AddRange(effects.Outcomes);
+        }
+    }
+}
+
+public readonly record struct SessionKey(string ShopperId, string SessionId);
+
+/// <summary>Pending deadlines of a partition's sessions, ordered by time, so idle sessions wake without a scan.</summary>
+internal sealed class TimerIndex
+{
+    private readonly SortedSet<(DateTimeOffset At, string ShopperId, string SessionId)> _eager = new();
+    private readonly SortedSet<(DateTimeOffset At, string ShopperId, string SessionId)> _settled = new();
+    private readonly Dictionary<SessionKey, List<Deadline>> _bySession = new();
+
+    public void Add(SessionKey key, Deadline deadline)
+    {
+        (deadline.Eager ? _eager : _settled).Add((deadline.At, key.ShopperId, key.SessionId));
+        if (!_bySession.TryGetValue(key, out var list)) _bySession[key] = list = [];
+        list.Add(deadline);
+    }
+
+    public void Remove(SessionKey key)
+    {
+        if (!_bySession.Remove(key, out var list)) return;
+        foreach (var d in list) (d.Eager ? _eager : _settled).Remove((d.At, key.ShopperId, key.SessionId));
+    }
+
+    public bool AnyDue(Watermark watermark) =>
+        (_eager.Count > 0 && watermark.HasPassed(_eager.Min.At, eager: true)) ||
+        (_settled.Count > 0 && watermark.HasPassed(_settled.Min.At, eager: false));
+
+    public List<string> DueShoppers(Watermark watermark)
+    {
+        var shoppers = new List<string>();
+        foreach (var entry in _eager)
+        {
+            if (!watermark.HasPassed(entry.At, eager: true)) break;
+            shoppers.Add(entry.ShopperId);
+        }
+        foreach (var entry in _settled)
+        {
+            if (!watermark.HasPassed(entry.At, eager: false)) break;
+            shoppers.Add(entry.ShopperId);
+        }
+        return shoppers;
+    }
+}

@@ -1,0 +1,172 @@
+using System.Text;
+using System.Threading.Channels;
+using CartRecovery.Contracts;
+using CartRecovery.Contracts.Outputs;
+using CartRecovery.Contracts.Serialization;
+using CartRecovery.Storage;
+using CartRecovery.Streaming.Actors;
+using CartRecovery.Streaming.Ingest;
+using Confluent.Kafka;
+using Microsoft.Extensions.Logging;
+using static CartRecovery.Streaming.Actors.PartitionProtocol;
+
+namespace CartRecovery.Streaming.Output;
+
+public sealed record OutputSettings
+{
+    /// <summary>Flush when this many rows are buffered ...</summary>
+    public int MaxBatchRows { get; init; } = 50_000;
+    /// <summary>... or when the oldest buffered batch is this old (about one insert per second per table).</summary>
+    public TimeSpan FlushInterval { get; init; } = TimeSpan.FromSeconds(1);
+    public string TriggerTopic { get; init; } = Topics.RecoveryTriggers;
+    public string DeadLetterTopic { get; init; } = Topics.DeadLetter;
+}
+
+/// <summary>
+/// Writes completed batches: triggers to the recovery-triggers topic, dead letters to the dead-letter topic,
+/// rows to the analytics store; then reports the batches' offsets as committable. Nothing is committable before
+/// its outputs are acknowledged, so a crash replays a short tail whose outputs carry the same deterministic ids
+/// (ReplacingMergeTree tables and dispatchers deduplicate on them).
+/// </summary>
+public sealed class OutputWriter : IBatchSink
+{
+    private readonly Channel<BatchCompleted> _batches = Channel.CreateUnbounded<BatchCompleted>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly IAnalyticsStore _store;
+    private readonly IProducer<string, byte[]> _producer;
+    private readonly OutputSettings _settings;
+    private readonly WorkerMetrics _metrics;
+    private readonly ILogger _logger;
+    private readonly BatchTracker _tracker;
+
+    public OutputWriter(IAnalyticsStore store, IProducer<string, byte[]> producer, OutputSettings settings, WorkerMetrics metrics,
+        ILogger<OutputWriter> logger, BatchTracker tracker)
+    {
+        _store = store;
+        _producer = producer;
+        _settings = settings;
+        _metrics = metrics;
+        _logger = logger;
+        _tracker = tracker;
+    }
+
+    public long TriggersWritten { get; private set; }
+    public long FlushCount { get; private set; }
+
+    public void Complete(BatchCompleted batch)
+    {
+        if (!_batches.Writer.TryWrite(batch)) throw new InvalidOperationException("output writer is closed");
+    }
+
+    public void Close() => _batches.Writer.TryComplete();
+
+    public async Task RunAsync(CancellationToken ct)
+    {
+        var pending = new List<BatchCompleted>();
+        var rows = 0;
+        var reader = _batches.Reader;
+        while (true)
+        {
+            if (pending.Count == 0)
+            {
+                if (!await reader.WaitToReadAsync(ct)) break;
+            }
+            var deadline = DateTime.UtcNow + _settings.FlushInterval;
+            while (rows < _settings.MaxBatchRows)
+            {
+                if (reader.TryRead(out var batch))
+                {
+                    pending.Add(batch);
+                    rows += batch.Triggers.Count + batch.Audits.Count + batch.Outcomes.Count + batch.DeadLetters.Count;
+                    continue;
+                }
+                var wait = deadline - DateTime.UtcNow;
+                if (wait <= TimeSpan.Zero || reader.Completion.IsCompleted) break;
+                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                timeout.CancelAfter(wait);
+                try
+                {
+                    if (!await reader.WaitToReadAsync(timeout.Token)) break;
+                }
+                catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+                {
+                    break;
+                }
+            }
+            if (pending.Count > 0) await FlushAsync(pending, ct);
+            pending.Clear();
+            rows = 0;
+            if (reader.Completion.IsCompleted && !reader.TryPeek(out _)) break;
+        }
+    }
+
+    private async Task FlushAsync(List<BatchCompleted> batches, CancellationToken ct)
+    {
+        var triggers = batches.SelectMany(b => b.Triggers).ToList();
+        var audits = batches.SelectMany(b => b.Audits).ToList();
+        var outcomes = batches.SelectMany(b => b.Outcomes).ToList();
+        var deadLetters = batches.SelectMany(b => b.DeadLetters).ToList();
+
+        // Kafka first (asynchronous delivery), ClickHouse while it is in flight, then wait for the acks.
+        var failures = 0;
+        Error? lastError = null;
+        void OnDelivery(DeliveryReport<string, byte[]> report)
+        {
+            if (report.Error.IsError) { Interlocked.Increment(ref failures); lastError = report.Error; }
+        }
+        foreach (var trigger in triggers)
+        {
+            _producer.Produce(_settings.TriggerTopic, new Message<string, byte[]>
+            {
+                Key = trigger.ShopperId,
+                Value = ContractJson.SerializeToUtf8(trigger),
+                Headers = new Headers { { "trigger_id", Encoding.UTF8.GetBytes(trigger.TriggerId) }, { "kind", Encoding.UTF8.GetBytes(trigger.Kind) } },
+            }, OnDelivery);
+            _metrics.Triggered(trigger.Kind, trigger.Channel);
+        }
+        foreach (var record in deadLetters)
+        {
+            var letter = record.Rejected!;
+            _producer.Produce(_settings.DeadLetterTopic, new Message<string, byte[]>
+            {
+                Key = record.Key is null ? null! : Encoding.UTF8.GetString(record.Key),
+                Value = record.Payload ?? [],
+                Headers = new Headers
+                {
+                    { "reason", Encoding.UTF8.GetBytes(letter.Reason) },
+                    { "detail", Encoding.UTF8.GetBytes(letter.Detail) },
+                    { "source_topic", Encoding.UTF8.GetBytes(letter.Topic) },
+                    { "source_partition", Encoding.UTF8.GetBytes(letter.Partition.ToString()) },
+                    { "source_offset", Encoding.UTF8.GetBytes(letter.Offset.ToString()) },
+                    { "dead_letter_id", Encoding.UTF8.GetBytes(letter.DeadLetterId) },
+                },
+            }, OnDelivery);
+        }
+        foreach (var audit in audits)
+            if (audit.Decision == AuditDecisions.Suppressed) _metrics.Suppressed(audit.Reason);
+
+        await InsertAsync(Tables.RecoveryTriggers, triggers.Select(ContractJson.Serialize).ToList(), ct);
+        await InsertAsync(Tables.AuditLog, audits.Select(ContractJson.Serialize).ToList(), ct);
+        await InsertAsync(Tables.SessionOutcomes, outcomes.Select(ContractJson.Serialize).ToList(), ct);
+        await InsertAsync(Tables.DeadLetters, deadLetters.Select(d => ContractJson.Serialize(d.Rejected!)).ToList(), ct);
+
+        await Task.Run(() => _producer.Flush(ct), ct);
+        if (failures > 0)
+            throw new KafkaException(lastError ?? new Error(ErrorCode.Local_Fail, "delivery failed"));
+
+        TriggersWritten += triggers.Count;
+        FlushCount++;
+        foreach (var batch in batches)
+        {
+            _metrics.EventsProcessed(batch.Events, batch.LateEvents);
+            _metrics.ActiveSessions(batch.Partition, batch.ActiveSessions);
+        }
+        _tracker.Written(batches);
+    }
+
+    private async Task InsertAsync(string table, List<string> rows, CancellationToken ct)
+    {
+        if (rows.Count == 0) return;
+        await _store.InsertJsonEachRowAsync(table, rows, ct);
+        _metrics.RowsWritten(table, rows.Count);
+    }
+}

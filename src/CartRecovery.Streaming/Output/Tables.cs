@@ -1,0 +1,11 @@
+namespace CartRecovery.Streaming.Output;
+
+/// <summary>Analytics table names (the DDL lives in CartRecovery.Storage/Schema/schema.sql).</summary>
+public static class Tables
+{
+    public const string RecoveryTriggers = "recovery_triggers";
+    public const string AuditLog = "audit_log";
+    public const string SessionOutcomes = "session_outcomes";
+    public const string DeadLetters = "dead_letters";
+    public static readonly IReadOnlyList<string> All = [RecoveryTriggers, AuditLog, SessionOutcomes, DeadLetters];
+}

@@ -1,0 +1,25 @@
+namespace CartRecovery.Streaming;
+
+/// <summary>Settings of the stream worker, bound from configuration (section "Worker") or the CLI.</summary>
+public sealed record WorkerSettings
+{
+    public required string BootstrapServers { get; init; }
+    public string GroupId { get; init; } = "cartrecovery-worker";
+    /// <summary>Static membership: a restarted pod with the same id gets its partitions back without a rebalance.</summary>
+    public string? GroupInstanceId { get; init; }
+    /// <summary>Exit once every input partition is consumed, treating end of input as end of event time.</summary>
+    public bool Drain { get; init; }
+    public int MaxBatchRecords { get; init; } = 2_000;
+    /// <summary>Back-pressure: batches handed to partition actors but not yet written.</summary>
+    public int MaxOutstandingBatches { get; init; } = 64;
+    /// <summary>Live mode: after this long without input, a partition's watermark follows the wall clock.</summary>
+    public TimeSpan IdleWatermarkAfter { get; init; } = TimeSpan.FromSeconds(5);
+
+    public void Validate()
+    {
+        if (string.IsNullOrWhiteSpace(BootstrapServers)) throw new ArgumentException("Worker:BootstrapServers is required (e.g. --bootstrap localhost:9092)");
+        if (string.IsNullOrWhiteSpace(GroupId)) throw new ArgumentException("Worker:GroupId must not be empty");
+        if (MaxBatchRecords <= 0) throw new ArgumentException($"Worker:MaxBatchRecords must be > 0 (got {MaxBatchRecords})");
+        if (MaxOutstandingBatches <= 0) throw new ArgumentException($"Worker:MaxOutstandingBatches must be > 0 (got {MaxOutstandingBatches})");
+    }
+}
