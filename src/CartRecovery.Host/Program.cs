@@ -117,11 +117,19 @@ policyCheck.SetAction(parse =>
     return 0;
 });
 
+var schemaCommand = new Command("schema", "Print the JSON Schema of the input events (docs/events.schema.json)");
+schemaCommand.SetAction(_ =>
+{
+    Console.Write(CartRecovery.Contracts.Serialization.ContractJson.EventSchema());
+    return 0;
+});
+
 root.Subcommands.Add(brokerCommand);
 root.Subcommands.Add(generateCommand);
 root.Subcommands.Add(workerCommand);
 root.Subcommands.Add(queryCommand);
 root.Subcommands.Add(policyCheck);
+root.Subcommands.Add(schemaCommand);
 
 try
 {

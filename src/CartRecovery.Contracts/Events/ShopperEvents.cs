@@ -24,9 +24,12 @@ namespace CartRecovery.Contracts.Events;
 [JsonDerivedType(typeof(Unsubscribed), "unsubscribed")]
 public abstract record ShopperEvent
 {
+    // Optional members with defaults are settable, not init-only: the System.Text.Json source generator
+    // assigns every init-only member in its object initializer, overwriting the default with null or 0
+    // when the member is absent from the JSON.
     public const int CurrentSchemaVersion = 1;
 
-    public int SchemaVersion { get; init; } = CurrentSchemaVersion;
+    public int SchemaVersion { get; set; } = CurrentSchemaVersion;
     public required string EventId { get; init; }
     /// <summary>Logged-in customer id, else the anonymous device id.</summary>
     public required string ShopperId { get; init; }
@@ -38,13 +41,13 @@ public abstract record SessionEvent : ShopperEvent
 {
     public required string SessionId { get; init; }
     /// <summary>Channel of origin of the session: web, app, instagram, ...</summary>
-    public string Channel { get; init; } = "web";
+    public string Channel { get; set; } = "web";
 }
 
 public sealed record CartLine
 {
     public required string Sku { get; init; }
-    public string Name { get; init; } = "";
+    public string Name { get; set; } = "";
     public required decimal UnitPrice { get; init; }
     public required int Quantity { get; init; }
     public decimal Total => UnitPrice * Quantity;
@@ -100,7 +103,7 @@ public sealed record SessionExited : SessionEvent;
 public sealed record OrderPlaced : SessionEvent
 {
     public required string OrderId { get; init; }
-    public IReadOnlyList<CartLine> Lines { get; init; } = [];
+    public IReadOnlyList<CartLine> Lines { get; set; } = [];
     public required decimal Total { get; init; }
     public string? Currency { get; init; }
 }
@@ -119,8 +122,8 @@ public abstract record ConsentEvent : ShopperEvent
     /// <summary>email, sms, push.</summary>
     public required string Channel { get; init; }
     /// <summary>Where it was given or taken: checkout_form, preference_center, email_link, ...</summary>
-    public string Source { get; init; } = "";
-    public string WordingVersion { get; init; } = "";
+    public string Source { get; set; } = "";
+    public string WordingVersion { get; set; } = "";
 }
 
 public sealed record ConsentGranted : ConsentEvent;

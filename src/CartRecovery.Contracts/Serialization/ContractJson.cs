@@ -45,6 +45,17 @@ public static class ContractJson
     public static DeadLetter DeserializeDeadLetter(ReadOnlySpan<byte> utf8) =>
         JsonSerializer.Deserialize(utf8, Context.DeadLetter) ?? throw new JsonException("null dead letter");
 
+    /// <summary>JSON Schema of the input events (one subschema per event type, discriminated by "type"),
+    /// exported from the contract types themselves so docs/events.schema.json cannot drift from the code.</summary>
+    public static string EventSchema()
+    {
+        var schema = System.Text.Json.Schema.JsonSchemaExporter.GetJsonSchemaAsNode(Context.Options, typeof(ShopperEvent),
+            new System.Text.Json.Schema.JsonSchemaExporterOptions { TreatNullObliviousAsNonNullable = true });
+        schema["$schema"] = "https://json-schema.org/draft/2020-12/schema";
+        schema["$id"] = $"https://cartrecovery.example/schemas/shopper-event/v{ShopperEvent.CurrentSchemaVersion}.json";
+        return schema.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n";
+    }
+
     /// <summary>Deserializes without validation; use <see cref="EventParser"/> for untrusted input.</summary>
     internal static ShopperEvent? DeserializeEvent(ReadOnlySpan<byte> utf8) => JsonSerializer.Deserialize(utf8, Context.ShopperEvent);
 }

@@ -147,8 +147,14 @@ public sealed class MockKafkaCluster : IDisposable
         }
     }
 
-    /// <summary>Moves the leadership of a partition to broker <paramref name="brokerId"/> (1-based).</summary>
-    /// <exception cref="KafkaException">Unknown topic/partition or broker.</exception>
+    /// <summary>
+    /// Moves the leadership of a partition to broker <paramref name="brokerId"/> (1-based; -1 leaves the
+    /// partition without a leader). Clients find out the way they do on a real cluster: the old leader
+    /// answers NOT_LEADER_FOR_PARTITION and they refresh their metadata. Like any use of the mock, an
+    /// unknown topic is auto-created (4 partitions).
+    /// </summary>
+    /// <exception cref="KafkaException"><c>UNKNOWN_TOPIC_OR_PART</c> (no such partition) or
+    /// <c>BROKER_NOT_AVAILABLE</c> (no such broker).</exception>
     public void SetPartitionLeader(string topic, int partition, int brokerId)
     {
         ArgumentException.ThrowIfNullOrEmpty(topic);

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# CartRecovery entry point. Without arguments: the main job on the embedded default (embedded Kafka broker,
+# generated traffic, the worker, chDB analytics store in ./data, summary). `./run.sh --help` lists commands.
+# Installs what it needs on first use: the chDB engine (npm) and the .NET build (NuGet restore).
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+
+command -v dotnet >/dev/null || { echo "run.sh: the .NET SDK 10 (dotnet) is required on PATH" >&2; exit 1; }
+"$root/scripts/install-chdb.sh" >&2
+out="$root/.build/host"
+if [ ! -f "$out/cartrecovery.dll" ] || [ -n "$(find "$root/src" -newer "$out/cartrecovery.dll" -type f \( -name '*.cs' -o -name '*.csproj' -o -name '*.json' -o -name '*.sql' \) -print -quit)" ] \
+   || [ "$root/Directory.Packages.props" -nt "$out/cartrecovery.dll" ]; then
+  echo "run.sh: building (first run restores NuGet packages)..." >&2
+  dotnet build "$root/src/CartRecovery.Host/CartRecovery.Host.csproj" -c Release -o "$out" -nologo -v quiet -clp:ErrorsOnly >&2
+fi
+export CARTRECOVERY_CHDB_LIB="${CARTRECOVERY_CHDB_LIB:-$root/.tools/chdb/libchdb.so}"
+exec dotnet "$out/cartrecovery.dll" "$@"

@@ -1,0 +1,85 @@
+using CartRecovery.Contracts.Events;
+using CartRecovery.Contracts.Outputs;
+using CartRecovery.Streaming.Ingest;
+
+namespace CartRecovery.Streaming.Tests.Ingest;
+
+public sealed class PartitionInputMergerSpecs
+{
+    private static readonly string[] Inputs = ["cart-events", "order-events", "consent-events"];
+    private static readonly DateTimeOffset T0 = new(2026, 11, 2, 10, 0, 0, TimeSpan.Zero);
+
+    [Fact]
+    public void An_empty_topic_blocks_until_it_is_known_to_be_at_its_end()
+    {
+        var merger = new PartitionInputMerger(Inputs);
+        merger.Add(Record("cart-events", 0, 5));
+        var released = new List<InputRecord>();
+        merger.Release(released);
+        Assert.Empty(released);
+
+        merger.MarkEnd("order-events");
+        merger.MarkEnd("consent-events");
+        merger.Release(released);
+        Assert.Single(released);
+    }
+
+    [Fact]
+    public void Release_order_is_by_event_time_then_topic_rank_whatever_the_arrival_order()
+    {
+        var records = new[]
+        {
+            Record("cart-events", 0, 10), Record("cart-events", 1, 30), Record("order-events", 0, 20), Record("order-events", 1, 30),
+            Record("consent-events", 0, 5),
+        };
+        string Merge(IEnumerable<InputRecord> arrival)
+        {
+            var merger = new PartitionInputMerger(Inputs);
+            var released = new List<InputRecord>();
+            foreach (var record in arrival)
+            {
+                merger.Add(record);
+                merger.Release(released);
+            }
+            foreach (var topic in Inputs) merger.MarkEnd(topic);
+            merger.Release(released);
+            return string.Join(",", released.Select(r => $"{r.Topic[0]}{r.Offset}"));
+        }
+
+        Assert.Equal("c0,c0,o0,c1,o1", Merge(records));
+        Assert.Equal("c0,c0,o0,c1,o1", Merge(records.Reverse().OrderBy(r => r.Topic == "cart-events" ? 1 : 0).ThenBy(r => r.Offset)));
+    }
+
+    [Fact]
+    public void A_new_record_after_the_end_makes_the_topic_block_again()
+    {
+        var merger = new PartitionInputMerger(Inputs);
+        foreach (var topic in Inputs) merger.MarkEnd(topic);
+        merger.Add(Record("order-events", 0, 1));
+        merger.Add(Record("cart-events", 0, 2));
+        var released = new List<InputRecord>();
+        merger.Release(released);
+        // order-events delivered a record after its end, so it may have more: cart-events waits for it.
+        Assert.Equal(["order-events"], released.Select(r => r.Topic));
+        merger.MarkEnd("order-events");
+        merger.Release(released);
+        Assert.Equal(["order-events", "cart-events"], released.Select(r => r.Topic));
+    }
+
+    [Fact]
+    public void Rejected_records_never_wait()
+    {
+        var merger = new PartitionInputMerger(Inputs);
+        var letter = new DeadLetter { DeadLetterId = "x", Topic = "cart-events", Partition = 0, Offset = 0, Reason = "not_json", ReceivedAt = T0 };
+        merger.Add(new InputRecord("cart-events", 0, 0, null, letter));
+        var released = new List<InputRecord>();
+        merger.Release(released);
+        Assert.Single(released);
+    }
+
+    private static InputRecord Record(string topic, long offset, int minutes) =>
+        new(topic, 0, offset, new ProductViewed
+        {
+            EventId = $"{topic}-{offset}", ShopperId = "s", SessionId = "x", EventTime = T0.AddMinutes(minutes), Sku = "k",
+        }, null);
+}
