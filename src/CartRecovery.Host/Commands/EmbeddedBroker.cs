@@ -12,6 +12,8 @@ public static class EmbeddedBroker
         if (partitions <= 0) throw new ArgumentException($"--partitions must be > 0 (got {partitions})");
         LibrdkafkaLibrary.EnsureLoaded();
         var cluster = MockKafkaCluster.Start(brokers);
+        // The mock waits 3 s before a group's first rebalance; a local run has no other members to wait for.
+        cluster.SetGroupInitialRebalanceDelay(TimeSpan.Zero);
         foreach (var topic in Topics.Inputs) cluster.CreateTopic(topic, partitions);
         cluster.CreateTopic(Topics.RecoveryTriggers, partitions);
         cluster.CreateTopic(Topics.DeadLetter, 1);
