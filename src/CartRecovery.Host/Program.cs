@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Runtime.InteropServices;
+using CartRecovery.Host;
 using CartRecovery.Host.Commands;
 using CartRecovery.Domain.Policy;
 using CartRecovery.Streaming;

@@ -121,9 +121,12 @@ public sealed class ScriptedPipelineTests(ITestOutputHelper output) : IDisposabl
             };
     }
 
-    private static IEnumerable<ShopperEvent> Consent<T>(string shopper, string channel, DateTimeOffset at, string id) where T : ConsentEvent, new()
+    private static IEnumerable<ShopperEvent> Consent<T>(string shopper, string channel, DateTimeOffset at, string id) where T : ConsentEvent
     {
-        yield return new T { EventId = id, ShopperId = shopper, EventTime = at, Purpose = "cart_recovery", Channel = channel, Source = "checkout_form", WordingVersion = "v3" };
+        ConsentEvent consent = typeof(T) == typeof(ConsentGranted)
+            ? new ConsentGranted { EventId = id, ShopperId = shopper, EventTime = at, Purpose = "cart_recovery", Channel = channel, Source = "checkout_form", WordingVersion = "v3" }
+            : new Unsubscribed { EventId = id, ShopperId = shopper, EventTime = at, Purpose = "cart_recovery", Channel = channel, Source = "email_link", WordingVersion = "v3" };
+        yield return consent;
     }
 
     private static string[] Lines(string tsv) => tsv.Split('\n', StringSplitOptions.RemoveEmptyEntries)[1..];

@@ -20,7 +20,7 @@ public class AbandonmentTests
         var add = s1.Add("shoes-0001", 40m);
 
         var scenario = new Scenario().Run(shopper.Events);
-        Assert.Empty(scenario.Audits.Where(a => a.Decision == AuditDecisions.Abandoned));
+        Assert.Empty(scenario.AuditsOf(AuditDecisions.Abandoned));
 
         // 29 minutes later nothing has happened yet; a minute past the timeout (plus the allowed lateness) it has.
         scenario.AdvanceTo(add.EventTime + Min(29) + TimeSpan.FromMinutes(2));
@@ -150,7 +150,7 @@ public class AbandonmentTests
         var scenario = Scenario.Play(shopper.Events);
 
         Assert.Empty(scenario.Triggers);
-        Assert.Empty(scenario.Audits.Where(a => a.Decision != AuditDecisions.ConsentChanged));
+        Assert.All(scenario.Audits, a => Assert.Equal(AuditDecisions.ConsentChanged, a.Decision));
         var outcome = Assert.Single(scenario.Outcomes);
         Assert.Equal(Outcomes.Browsed, outcome.Outcome);
         Assert.Equal("s1", outcome.SessionId);

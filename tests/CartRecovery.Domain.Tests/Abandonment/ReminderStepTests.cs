@@ -104,7 +104,7 @@ public class ReminderStepTests
         var policy = Policies.ThreeSteps(perCart: 3);
         shopper.At(abandonedAt + Hours(73));
         var order = s1.Order();
-        var again = s1.Order();
+        s1.Order(); // a second order (e.g. a retry): nothing more to void or recover
 
         var scenario = Scenario.Play(shopper.Events, policy);
 
@@ -123,7 +123,6 @@ public class ReminderStepTests
         Assert.Equal([Outcomes.Abandoned, Outcomes.AbandonedRecovered], scenario.Outcomes.Select(o => o.Outcome));
         Assert.Equal(order.EventTime, scenario.Outcomes[1].OrderedAt);
         Assert.Equal(40m, scenario.Outcomes[1].OrderValue);
-        Assert.NotEqual(order.EventId, again.EventId);
     }
 
     [Fact]
