@@ -23,6 +23,7 @@ public static class WorkerRunner
         builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; });
         builder.Logging.SetMinimumLevel(LogLevel.Information);
         builder.Logging.AddFilter("Akka", LogLevel.Warning);
+        builder.Logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Warning);
         builder.Services.AddCartRecoveryWorker(settings, new OutputSettings(), policy, _ => AnalyticsStoreFactory.Open(dataDirectory));
 
         using var host = builder.Build();

@@ -39,7 +39,14 @@ public static class WorkerHosting
         }).Build());
         services.AddSingleton<OutputWriter>();
         services.AddSingleton<StreamWorker>();
-        services.AddAkka("cartrecovery", (akka, _) => akka.WithRecoveryActors());
+        services.AddAkka("cartrecovery", (akka, _) => akka
+            .ConfigureLoggers(loggers =>
+            {
+                loggers.LogLevel = Akka.Event.LogLevel.WarningLevel;
+                loggers.ClearLoggers();
+                loggers.AddLoggerFactory();
+            })
+            .WithRecoveryActors());
         return services;
     }
 

@@ -28,7 +28,7 @@ public class PolicyFileTests
         Assert.Equal(SegmentMatch.Any, defaults.Match);
         Assert.Equal(Min(30), defaults.InactivityTimeout);
         Assert.Equal([new ReminderStep(1, Hours(1), false, 0), new ReminderStep(2, Hours(24), false, 0)], defaults.Steps.ToArray());
-        Assert.Equal(["push", "sms", "email"], defaults.ChannelPreference);
+        Assert.Equal(["push", "sms", "email"], defaults.ChannelPreference.ToArray());
         Assert.Equal(new Caps(2, 3, Days(7)), defaults.Caps);
         Assert.Equal(new TimeOnly(21, 0), defaults.QuietHours.Start);
         Assert.Equal(new TimeOnly(8, 0), defaults.QuietHours.End);
