@@ -33,7 +33,7 @@ public class ReopenedSessionTests
         Assert.Equal(DeterministicId.From("trigger", TriggerKinds.Reminder, "default-2026-11", "cust-1", "s1", "1", "1"), step1.TriggerId);
     }
 
-    [Fact(Skip = null, DisplayName = "x1" + "BUG: RecoveryEngine.Reopen sets TimeZone = Policy.DefaultTimeZone, so a reopened session forgets the shopper's " +
+    [Fact(Skip = "BUG: RecoveryEngine.Reopen sets TimeZone = Policy.DefaultTimeZone, so a reopened session forgets the shopper's " +
         "zone (ClosedSession keeps none) and quiet hours are evaluated in UTC")]
     public void A_reopened_session_keeps_the_shopper_s_time_zone_for_quiet_hours()
     {
@@ -51,7 +51,7 @@ public class ReopenedSessionTests
         Assert.Equal(Utc("2026-11-03T07:00:00Z"), scenario.Reminders[0].EventTime); // 08:00 CET, not 20:35 UTC
     }
 
-    [Fact(Skip = null, DisplayName = "x2" + "BUG: the proactive_chat trigger id is From(trigger, proactive_chat, version, shopper, session) only; a reopened " +
+    [Fact(Skip = "BUG: the proactive_chat trigger id is From(trigger, proactive_chat, version, shopper, session) only; a reopened " +
         "session (RecoveryEngine.Reopen resets ProactiveChatSent) emits a second, different chat under the same trigger id, " +
         "which idempotent sinks drop as a duplicate")]
     public void Every_trigger_of_a_reopened_session_has_its_own_id()
@@ -72,7 +72,7 @@ public class ReopenedSessionTests
 
         var scenario = Scenario.Play(shopper.Events);
 
-        Assert.Fail(string.Join("\n", scenario.Triggers.Select(t => $"{t.Kind} {t.TriggerId} {t.EventTime:O} {t.SessionId}")) + "\n" + string.Join("\n", scenario.Audits.Select(a => $"{a.Decision} {a.Reason} {a.EventTime:O} {a.SessionId}")) + string.Join("\n", scenario.Outcomes.Select(o => $"{o.Outcome} {o.EndedAt:O}")));
+        Assert.Equal(2, scenario.Chats.Count);
         Assert.Equal(scenario.Triggers.Count, scenario.Triggers.Select(t => t.TriggerId).Distinct().Count());
     }
 }

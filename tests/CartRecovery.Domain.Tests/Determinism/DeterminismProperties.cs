@@ -55,6 +55,15 @@ public class DeterminismProperties
     }
 
     [Property(MaxTest = 15)]
+    public void Trigger_and_audit_ids_are_unique(ushort seed)
+    {
+        var scenario = new Scenario(Policy).Run(Traffic(seed)).Drain();
+
+        Assert.Equal(scenario.Triggers.Count, scenario.Triggers.Select(t => t.TriggerId).Distinct().Count());
+        Assert.Equal(scenario.Audits.Count, scenario.Audits.Select(a => a.AuditId).Distinct().Count());
+    }
+
+    [Property(MaxTest = 15)]
     public void Batching_does_not_matter(ushort seed)
     {
         // Firing other shoppers' due timers after every event (small batches) or only before each shopper's own
