@@ -166,12 +166,14 @@ public sealed class RecoveryEngine(RecoveryPolicy policy)
         return [inactivity];
     }
 
-    /// <summary>The earliest deadline the watermark has passed, if any.</summary>
-    public Deadline? DueDeadline(SessionState session, Watermark watermark)
+    /// <summary>The earliest deadline the watermark has passed, if any. With <paramref name="before"/> (the event time
+    /// of the shopper's next input), deadlines earlier than that input are due too: in event time they happened
+    /// first, so they must fire first, whether or not other shoppers' traffic has moved the watermark past them yet.</summary>
+    public Deadline? DueDeadline(SessionState session, Watermark watermark, DateTimeOffset? before = null)
     {
         Deadline? due = null;
         foreach (var deadline in Deadlines(session))
-            if (watermark.HasPassed(deadline.At, deadline.Eager) && (due is null || deadline.At < due.Value.At))
+            if ((watermark.HasPassed(deadline.At, deadline.Eager) || deadline.At < before) && (due is null || deadline.At < due.Value.At))
                 due = deadline;
         return due;
     }
@@ -187,8 +189,10 @@ public sealed class RecoveryEngine(RecoveryPolicy policy)
 
     private Decision FireAssist(ShopperState shopper, SessionState session, DateTimeOffset at)
     {
-        var (updated, effects) = ProactiveChat(Rescore(session, at), at, DecisionReason.CheckoutIdle, [session.LastEventId]);
-        return new Decision(shopper, updated, effects);
+        // The chat carries the score at the moment it fires; the session keeps its own, so this eager decision
+        // leaves no trace in later rows beyond "chat offered".
+        var (_, effects) = ProactiveChat(Rescore(session, at), at, DecisionReason.CheckoutIdle, [session.LastEventId]);
+        return new Decision(shopper, session with { ProactiveChatSent = true }, effects);
     }
 
     private Decision Abandon(ShopperState shopper, SessionState session, DateTimeOffset at, string cause)
@@ -268,8 +272,13 @@ public sealed class RecoveryEngine(RecoveryPolicy policy)
         if (!session.HasCart) return SuppressionReason.CartEmptied;
 
         var bought = session.Lines.Keys
-            .Where(sku => shopper.PurchasedSkus.TryGetValue(sku, out var when) && when > at - Policy.PurchaseMemory && when <= at).ToList();
-        if (bought.Count == session.Lines.Count) return SuppressionReason.ItemsAlreadyBought;
+            .Select(sku => shopper.PurchasedSkus.TryGetValue(sku, out var purchase) && purchase.At > at - Policy.PurchaseMemory && purchase.At <= at ? purchase : (Purchase?)null)
+            .ToList();
+        if (bought.All(p => p is not null))
+        {
+            evidence = [.. bought.Select(p => p!.Value.EventId).Distinct().Order(StringComparer.Ordinal), session.LastEventId];
+            return SuppressionReason.ItemsAlreadyBought;
+        }
 
         foreach (var candidate in segment.ChannelPreference)
         {
@@ -306,7 +315,8 @@ public sealed class RecoveryEngine(RecoveryPolicy policy)
 
     private (SessionState Session, Effects Effects) ProactiveChat(SessionState session, DateTimeOffset at, string reason, ImmutableArray<string> evidence)
     {
-        var triggerId = DeterministicId.From("trigger", TriggerKinds.ProactiveChat, Policy.Version, session.ShopperId, session.SessionId);
+        var triggerId = DeterministicId.From("trigger", TriggerKinds.ProactiveChat, Policy.Version, session.ShopperId, session.SessionId,
+            session.Visits.ToString());
         var effects = Effects.None
             .Add(Trigger(session, triggerId, TriggerKinds.ProactiveChat, 0, ChatChannel, reason, at, at, "", ""))
             .Add(Audit(session, AuditDecisions.Triggered, reason, at, evidence, 0, ChatChannel, detail: $"trigger_id={triggerId}"));
@@ -326,7 +336,7 @@ public sealed class RecoveryEngine(RecoveryPolicy policy)
         var skus = orderLines.Count > 0 ? orderLines.Select(l => l.Sku) : session?.Lines.Keys ?? [];
         shopper = shopper with
         {
-            PurchasedSkus = shopper.PurchasedSkus.SetItems(skus.Select(s => KeyValuePair.Create(s, evt.EventTime))),
+            PurchasedSkus = shopper.PurchasedSkus.SetItems(skus.Select(s => KeyValuePair.Create(s, new Purchase(evt.EventTime, evt.EventId)))),
             HasOrdered = true,
         };
 
@@ -408,9 +418,9 @@ public sealed class RecoveryEngine(RecoveryPolicy policy)
         shopper = shopper with
         {
             ClosedSessions = shopper.ClosedSessions.RemoveRange(shopper.ClosedSessions.Where(c => c.Value.ClosedAt < horizon).Select(c => c.Key))
-                .SetItem(session.SessionId, new ClosedSession(row, session.RemindersSent, session.Abandonments, at)),
+                .SetItem(session.SessionId, new ClosedSession(row, session.RemindersSent, session.Abandonments, session.Visits, session.TimeZone, at)),
             Sent = shopper.Sent.RemoveAll(s => s.At < at - MaxCapWindow()),
-            PurchasedSkus = shopper.PurchasedSkus.RemoveRange(shopper.PurchasedSkus.Where(p => p.Value < at - Policy.PurchaseMemory).Select(p => p.Key)),
+            PurchasedSkus = shopper.PurchasedSkus.RemoveRange(shopper.PurchasedSkus.Where(p => p.Value.At < at - Policy.PurchaseMemory).Select(p => p.Key)),
         };
         return new Decision(shopper, null, effects.Add(row));
     }
@@ -435,11 +445,12 @@ public sealed class RecoveryEngine(RecoveryPolicy policy)
         SessionId = evt.SessionId,
         OriginChannel = closed.Outcome.OriginChannel,
         Currency = closed.Outcome.Currency,
-        TimeZone = Policy.DefaultTimeZone,
+        TimeZone = closed.TimeZone,
         StartedAt = closed.Outcome.StartedAt,
         LastActivityAt = evt.EventTime,
         RemindersSent = closed.RemindersSent,
         Abandonments = closed.Abandonments,
+        Visits = closed.Visits + 1,
         ReturningShopper = true,
     };
 

@@ -28,6 +28,8 @@ public sealed record SessionState
     public SessionPhase Phase { get; init; }
     /// <summary>How many times this session was abandoned; part of trigger ids, so a resumed and re-abandoned cart gets new ones.</summary>
     public int Abandonments { get; init; }
+    /// <summary>How many times the session was reopened after it finished; part of the proactive-chat id (one chat per visit).</summary>
+    public int Visits { get; init; }
     public DateTimeOffset? AbandonedAt { get; init; }
     public string AbandonCause { get; init; } = "";
     public string Segment { get; init; } = "";

