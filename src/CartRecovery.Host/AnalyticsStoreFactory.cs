@@ -7,12 +7,16 @@ namespace CartRecovery.Host;
 /// <summary>The embedded chDB store under --data by default; a ClickHouse server when CARTRECOVERY_CLICKHOUSE_URL is set.</summary>
 public static class AnalyticsStoreFactory
 {
+    /// <summary>ClickHouse.Driver connection string (host, port, protocol=https for TLS, username, password).</summary>
     public const string ServerUrlVariable = "CARTRECOVERY_CLICKHOUSE_URL";
 
-    public static IAnalyticsStore Open(string dataDirectory)
+    public static IAnalyticsStore Open(string dataDirectory) => Open(dataDirectory, AnalyticsStoreOptions.Default);
+
+    /// <summary>Opens the store writing to and reading from <see cref="AnalyticsStoreOptions.Database"/> (e.g. a replay's own database).</summary>
+    public static IAnalyticsStore Open(string dataDirectory, AnalyticsStoreOptions options)
     {
         var url = Environment.GetEnvironmentVariable(ServerUrlVariable);
-        if (!string.IsNullOrWhiteSpace(url)) return new ClickHouseServerStore(new ClickHouseServerSettings(url));
-        return new ChDbAnalyticsStore(EmbeddedClickHouse.Open(Path.Combine(Path.GetFullPath(dataDirectory), "clickhouse")));
+        if (!string.IsNullOrWhiteSpace(url)) return new ClickHouseServerStore(new ClickHouseServerSettings(url), options);
+        return new ChDbAnalyticsStore(EmbeddedClickHouse.Open(Path.Combine(Path.GetFullPath(dataDirectory), "clickhouse")), options);
     }
 }

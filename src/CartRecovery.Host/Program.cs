@@ -17,6 +17,9 @@ var partitionsOption = new Option<int>("--partitions") { Description = "Partitio
 var policyOption = new Option<string?>("--policy") { Description = "Recovery policy file (JSON); default: the built-in default policy" };
 var groupOption = new Option<string>("--group") { Description = "Consumer group id", DefaultValueFactory = _ => "cartrecovery-worker" };
 var drainOption = new Option<bool>("--drain") { Description = "Exit 0 once all input is consumed: end of input is end of event time" };
+var checkpointDbOption = new Option<string?>("--checkpoint-db") { Description = "SQLite file of the state checkpoints (default: DATA/checkpoints.db); share it between workers on one machine" };
+var postgresOption = new Option<string?>("--postgres") { Description = $"PostgreSQL connection string for the checkpoints (shared by pods); also {WorkerRunner.PostgresVariable}" };
+var instanceOption = new Option<string?>("--instance-id") { Description = "Static group membership id (group.instance.id) for fast restarts" };
 
 var root = new RootCommand("CartRecovery: abandoned-cart recovery stream worker.\nWithout a command: run the main job on the embedded default (broker, generated traffic, worker, summary).");
 root.Options.Add(dataOption);
@@ -27,12 +30,19 @@ root.Options.Add(policyOption);
 root.SetAction(async (parse, ct) =>
 {
     var data = parse.GetValue(dataOption)!;
+    // The embedded broker starts empty, so the run starts from nothing too: old checkpoints would point into a log that is gone.
+    WorkerRunner.ClearEmbeddedState(data);
     using var broker = EmbeddedBroker.Start(parse.GetValue(partitionsOption));
     Console.WriteLine($"embedded broker: {broker.BootstrapServers}");
     var events = StorefrontSimulator.Generate(new SimulationSettings { Shoppers = parse.GetValue(shoppersOption), Seed = parse.GetValue(seedOption) });
     var sent = TrafficPublisher.Publish(broker.BootstrapServers, events);
     Console.WriteLine($"generated {sent:N0} events for {parse.GetValue(shoppersOption):N0} shoppers (seed {parse.GetValue(seedOption)})");
-    var run = await WorkerRunner.RunAsync(new WorkerSettings { BootstrapServers = broker.BootstrapServers, Drain = true }, parse.GetValue(policyOption), data, ct);
+    var run = await WorkerRunner.RunAsync(new WorkerSettings
+    {
+        BootstrapServers = broker.BootstrapServers,
+        Drain = true,
+        Checkpoints = WorkerRunner.CheckpointStore(data, null, null),
+    }, parse.GetValue(policyOption), data, ct);
     await using var store = AnalyticsStoreFactory.Open(data);
     await RunSummary.PrintAsync(store, run, Console.Out, ct);
     Console.WriteLine($"\ndata stays queryable: ./run.sh query --data {data} \"SELECT * FROM recovery_triggers FINAL LIMIT 10\"");
@@ -72,6 +82,9 @@ workerCommand.Options.Add(dataOption);
 workerCommand.Options.Add(drainOption);
 workerCommand.Options.Add(groupOption);
 workerCommand.Options.Add(policyOption);
+workerCommand.Options.Add(checkpointDbOption);
+workerCommand.Options.Add(postgresOption);
+workerCommand.Options.Add(instanceOption);
 workerCommand.SetAction(async (parse, ct) =>
 {
     var data = parse.GetValue(dataOption)!;
@@ -80,6 +93,8 @@ workerCommand.SetAction(async (parse, ct) =>
         BootstrapServers = parse.GetValue(bootstrapOption)!,
         Drain = parse.GetValue(drainOption),
         GroupId = parse.GetValue(groupOption)!,
+        GroupInstanceId = parse.GetValue(instanceOption),
+        Checkpoints = WorkerRunner.CheckpointStore(data, parse.GetValue(checkpointDbOption), parse.GetValue(postgresOption)),
     };
     using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
     using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx => { ctx.Cancel = true; stop.Cancel(); });
@@ -90,8 +105,13 @@ workerCommand.SetAction(async (parse, ct) =>
 
 var formatOption = new Option<string>("--format") { Description = "table | tsv | json", DefaultValueFactory = _ => "table" };
 var sqlArgument = new Argument<string>("sql") { Description = "The SQL query" };
+var queryDataOption = new Option<string[]>("--data")
+{
+    Description = "Directory of the embedded store; repeat it to query the stores of several workers as one",
+    DefaultValueFactory = _ => ["./data"],
+};
 var queryCommand = new Command("query", "Run an analyst query against the embedded ClickHouse store");
-queryCommand.Options.Add(dataOption);
+queryCommand.Options.Add(queryDataOption);
 queryCommand.Options.Add(formatOption);
 queryCommand.Arguments.Add(sqlArgument);
 queryCommand.SetAction(async (parse, ct) =>
@@ -103,7 +123,13 @@ queryCommand.SetAction(async (parse, ct) =>
         "json" => "JSONEachRow",
         var other => throw new ArgumentException($"--format: unknown format '{other}' (table, tsv, json)"),
     };
-    await using var store = AnalyticsStoreFactory.Open(parse.GetValue(dataOption)!);
+    var directories = parse.GetValue(queryDataOption)!;
+    if (directories.Length > 1)
+    {
+        Console.Write(await CombinedQuery.RunAsync(directories, parse.GetValue(sqlArgument)!, format, ct));
+        return 0;
+    }
+    await using var store = AnalyticsStoreFactory.Open(directories[0]);
     Console.Write(await store.QueryAsync(parse.GetValue(sqlArgument)!, format, ct));
     return 0;
 });
@@ -131,6 +157,9 @@ root.Subcommands.Add(workerCommand);
 root.Subcommands.Add(queryCommand);
 root.Subcommands.Add(policyCheck);
 root.Subcommands.Add(schemaCommand);
+root.Subcommands.Add(ReplayCommand.Create());
+root.Subcommands.Add(BacktestCommand.Create());
+root.Subcommands.Add(ReportCommand.Create());
 
 try
 {

@@ -14,12 +14,18 @@ public sealed record WorkerSettings
     public int MaxOutstandingBatches { get; init; } = 64;
     /// <summary>Live mode: after this long without input, a partition's watermark follows the wall clock.</summary>
     public TimeSpan IdleWatermarkAfter { get; init; } = TimeSpan.FromSeconds(5);
+    /// <summary>How often each partition's state is checkpointed (and its offsets committed).</summary>
+    public TimeSpan CheckpointInterval { get; init; } = TimeSpan.FromSeconds(5);
+    /// <summary>SIGTERM: how long to finish in-flight work, checkpoint and commit before leaving anyway.</summary>
+    public TimeSpan ShutdownTimeout { get; init; } = TimeSpan.FromSeconds(30);
+    public required Checkpointing.CheckpointStoreSettings Checkpoints { get; init; }
 
     public void Validate()
     {
         if (string.IsNullOrWhiteSpace(BootstrapServers)) throw new ArgumentException("Worker:BootstrapServers is required (e.g. --bootstrap localhost:9092)");
         if (string.IsNullOrWhiteSpace(GroupId)) throw new ArgumentException("Worker:GroupId must not be empty");
         if (MaxBatchRecords <= 0) throw new ArgumentException($"Worker:MaxBatchRecords must be > 0 (got {MaxBatchRecords})");
+        if (CheckpointInterval <= TimeSpan.Zero) throw new ArgumentException($"Worker:CheckpointInterval must be > 0 (got {CheckpointInterval})");
         if (MaxOutstandingBatches <= 0) throw new ArgumentException($"Worker:MaxOutstandingBatches must be > 0 (got {MaxOutstandingBatches})");
     }
 }

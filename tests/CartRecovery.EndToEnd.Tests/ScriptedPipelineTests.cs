@@ -15,6 +15,7 @@ namespace CartRecovery.EndToEnd.Tests;
 /// The whole path on real parts: librdkafka's mock cluster (a Kafka-protocol broker on loopback), the worker
 /// CLI as its own process, the chDB engine under the worker's --data directory, read back with the query CLI.
 /// </summary>
+[Collection("processes")]
 public sealed class ScriptedPipelineTests(ITestOutputHelper output) : IDisposable
 {
     private static readonly DateTimeOffset T0 = new(2026, 11, 2, 9, 0, 0, TimeSpan.Zero);

@@ -13,6 +13,7 @@ public static class RejectReasons
     public const string InvalidField = "invalid_field";
     public const string UnsupportedSchemaVersion = "unsupported_schema_version";
     public const string WrongTopic = "wrong_topic";
+    public const string KeyMismatch = "key_mismatch";
 }
 
 public readonly record struct ParseResult(ShopperEvent? Event, string? RejectReason, string? Detail)

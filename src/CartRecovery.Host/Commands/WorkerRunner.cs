@@ -2,6 +2,7 @@ using System.Diagnostics;
 using CartRecovery.Domain.Policy;
 using CartRecovery.Storage;
 using CartRecovery.Streaming;
+using CartRecovery.Streaming.Checkpointing;
 using CartRecovery.Streaming.Hosting;
 using CartRecovery.Streaming.Output;
 using Microsoft.Extensions.DependencyInjection;
@@ -15,7 +16,8 @@ public sealed record WorkerRun(long EventsConsumed, long DeadLetters, long LateE
 /// <summary>Hosts the worker (Akka.Hosting + the stream worker) against a broker and an analytics store.</summary>
 public static class WorkerRunner
 {
-    public static async Task<WorkerRun> RunAsync(WorkerSettings settings, string? policyFile, string dataDirectory, CancellationToken ct)
+    public static async Task<WorkerRun> RunAsync(WorkerSettings settings, string? policyFile, string dataDirectory, CancellationToken ct,
+        AnalyticsStoreOptions? storeOptions = null)
     {
         var policy = LoadPolicy(policyFile);
         Directory.CreateDirectory(dataDirectory);
@@ -24,7 +26,7 @@ public static class WorkerRunner
         builder.Logging.SetMinimumLevel(LogLevel.Information);
         builder.Logging.AddFilter("Akka", LogLevel.Warning);
         builder.Logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Warning);
-        builder.Services.AddCartRecoveryWorker(settings, new OutputSettings(), policy, _ => AnalyticsStoreFactory.Open(dataDirectory));
+        builder.Services.AddCartRecoveryWorker(settings, new OutputSettings(), policy, _ => AnalyticsStoreFactory.Open(dataDirectory, storeOptions ?? AnalyticsStoreOptions.Default));
 
         using var host = builder.Build();
         var store = host.Services.GetRequiredService<IAnalyticsStore>();
@@ -43,6 +45,27 @@ public static class WorkerRunner
         }
         var m = worker.Metrics;
         return new WorkerRun(m.EventsConsumed, m.DeadLetters, m.LateEvents, clock.Elapsed, m.DeadLettersByReason.ToDictionary());
+    }
+
+    public const string PostgresVariable = "CARTRECOVERY_CHECKPOINT_POSTGRES";
+
+    /// <summary>PostgreSQL when given (option or environment), else a SQLite file (default DATA/checkpoints.db).</summary>
+    public static CheckpointStoreSettings CheckpointStore(string dataDirectory, string? sqliteFile, string? postgres)
+    {
+        postgres ??= Environment.GetEnvironmentVariable(PostgresVariable);
+        if (!string.IsNullOrWhiteSpace(postgres)) return CheckpointStoreSettings.PostgreSql(postgres);
+        Directory.CreateDirectory(dataDirectory);
+        return CheckpointStoreSettings.Sqlite(sqliteFile ?? Path.Combine(dataDirectory, "checkpoints.db"));
+    }
+
+    /// <summary>Forgets a previous run of the embedded default: its analytics store and checkpoints.</summary>
+    public static void ClearEmbeddedState(string dataDirectory)
+    {
+        if (!Directory.Exists(dataDirectory)) return;
+        var clickhouse = Path.Combine(dataDirectory, "clickhouse");
+        if (Directory.Exists(clickhouse)) Directory.Delete(clickhouse, recursive: true);
+        foreach (var file in new[] { "checkpoints.db", "checkpoints.db-wal", "checkpoints.db-shm" })
+            File.Delete(Path.Combine(dataDirectory, file));
     }
 
     public static RecoveryPolicy LoadPolicy(string? policyFile)

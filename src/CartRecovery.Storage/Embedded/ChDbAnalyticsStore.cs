@@ -1,54 +1,114 @@
+using System.Buffers;
 using System.Text;
 using CartRecovery.Storage.Schema;
 
 namespace CartRecovery.Storage.Embedded;
 
-/// <summary>The analytics store on the embedded chDB engine: the default of a one-machine run and the engine
-/// the tests run the real ClickHouse SQL on. Everything runs in <see cref="AnalyticsStoreOptions.Database"/>.</summary>
+/// <summary>
+/// The analytics store on the embedded chDB engine: the default of a one-machine run and the engine the tests
+/// run the real ClickHouse SQL on. Engine calls are synchronous and serialized per process (see
+/// <see cref="EmbeddedClickHouse"/>); the async methods run them on the thread pool so callers on an event loop or
+/// an actor dispatcher are not blocked.
+/// </summary>
 public sealed class ChDbAnalyticsStore : IAnalyticsStore
 {
-    /// <summary>Rows per INSERT statement: large enough for efficient parts, small enough to bound the SQL text.</summary>
+    /// <summary>At most this many rows per INSERT statement: large parts, bounded statement size.</summary>
     public const int RowsPerStatement = 50_000;
+
+    /// <summary>At most this many bytes of row data per INSERT statement (a statement holds at least one row).</summary>
+    public const int BytesPerStatement = 64 * 1024 * 1024;
 
     private readonly EmbeddedClickHouse _engine;
     private readonly AnalyticsStoreOptions _options;
-    private readonly string _database;
     private readonly bool _ownsEngine;
 
+    /// <summary>The store on <paramref name="engine"/> in database <c>default</c>; disposes the engine with the store.</summary>
     public ChDbAnalyticsStore(EmbeddedClickHouse engine) : this(engine, AnalyticsStoreOptions.Default) { }
 
+    /// <param name="engine">The engine (one per process and data directory).</param>
+    /// <param name="options">Database (created by <see cref="EnsureSchemaAsync"/>; queries resolve unqualified names to it) and schema parameters.</param>
     /// <param name="ownsEngine">Dispose the engine with the store; false when several stores (databases) share one engine.</param>
     public ChDbAnalyticsStore(EmbeddedClickHouse engine, AnalyticsStoreOptions options, bool ownsEngine = true)
     {
+        ArgumentNullException.ThrowIfNull(engine);
+        ArgumentNullException.ThrowIfNull(options);
         _engine = engine;
         _options = options;
-        _database = options.ValidatedDatabase();
+        Database = options.ValidatedDatabase();
         _ownsEngine = ownsEngine;
     }
 
-    public string Database => _database;
+    public string Database { get; }
 
-    public Task EnsureSchemaAsync(CancellationToken ct)
+    public EmbeddedClickHouse Engine => _engine;
+
+    /// <summary>Rows per statement; lowered by tests to exercise the split.</summary>
+    internal int MaxRowsPerStatement { get; init; } = RowsPerStatement;
+
+    public Task EnsureSchemaAsync(CancellationToken ct) => Task.Run(() =>
     {
-        _engine.Query($"CREATE DATABASE IF NOT EXISTS {_database}", "TabSeparated", AnalyticsStoreOptions.DefaultDatabase);
-        foreach (var statement in AnalyticsSchema.StatementsFor(_options.Schema)) _engine.Query(statement, "TabSeparated", _database);
-        return Task.CompletedTask;
-    }
+        _engine.Query(AnalyticsSchema.CreateDatabaseStatement(Database), EmbeddedClickHouse.DefaultFormat, EmbeddedClickHouse.DefaultDatabase);
+        foreach (var statement in AnalyticsSchema.StatementsFor(_options.Schema))
+        {
+            ct.ThrowIfCancellationRequested();
+            _engine.Query(statement, EmbeddedClickHouse.DefaultFormat, Database);
+        }
+    }, ct);
 
     public Task InsertJsonEachRowAsync(string table, IReadOnlyList<string> jsonRows, CancellationToken ct)
     {
-        for (var start = 0; start < jsonRows.Count; start += RowsPerStatement)
-        {
-            ct.ThrowIfCancellationRequested();
-            var sql = new StringBuilder($"INSERT INTO {table} SETTINGS {AnalyticsSchema.InsertSettings} FORMAT JSONEachRow\n");
-            var end = Math.Min(jsonRows.Count, start + RowsPerStatement);
-            for (var i = start; i < end; i++) sql.Append(jsonRows[i]).Append('\n');
-            _engine.Query(sql.ToString(), "TabSeparated", _database);
-        }
-        return Task.CompletedTask;
+        EmbeddedClickHouse.ValidateIdentifier(table, nameof(table));
+        ArgumentNullException.ThrowIfNull(jsonRows);
+        if (jsonRows.Count == 0) return Task.CompletedTask;
+        return Task.Run(() => Insert(table, jsonRows, ct), ct);
     }
 
-    public Task<string> QueryAsync(string sql, string format, CancellationToken ct) => Task.FromResult(_engine.Query(sql, format, _database));
+    private void Insert(string table, IReadOnlyList<string> rows, CancellationToken ct)
+    {
+        var prefix = Encoding.UTF8.GetBytes(
+            $"INSERT INTO `{Database}`.`{table}` SETTINGS {AnalyticsSchema.InsertSettings} FORMAT JSONEachRow\n");
+        var buffer = Array.Empty<byte>();
+        try
+        {
+            for (var start = 0; start < rows.Count;)
+            {
+                ct.ThrowIfCancellationRequested();
+                var size = prefix.Length;
+                var end = start;
+                while (end < rows.Count && end - start < MaxRowsPerStatement)
+                {
+                    var row = rows[end] ?? throw new ArgumentException($"row {end} is null", nameof(rows));
+                    var bytes = Encoding.UTF8.GetByteCount(row) + 1;
+                    if (end > start && size - prefix.Length + bytes > BytesPerStatement) break;
+                    size += bytes;
+                    end++;
+                }
+
+                if (buffer.Length < size)
+                {
+                    if (buffer.Length > 0) ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = ArrayPool<byte>.Shared.Rent(size);
+                }
+                prefix.CopyTo(buffer, 0);
+                var at = prefix.Length;
+                for (var i = start; i < end; i++)
+                {
+                    at += Encoding.UTF8.GetBytes(rows[i], buffer.AsSpan(at));
+                    buffer[at++] = (byte)'\n';
+                }
+
+                _engine.Execute(buffer.AsSpan(0, at), EmbeddedClickHouse.DefaultFormat, Database);
+                start = end;
+            }
+        }
+        finally
+        {
+            if (buffer.Length > 0) ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    public Task<string> QueryAsync(string sql, string format, CancellationToken ct) =>
+        Task.Run(() => _engine.Query(sql, format, Database), ct);
 
     public ValueTask DisposeAsync()
     {

@@ -1,8 +1,19 @@
--- The one DDL source of the analytics store: run by the embedded chDB engine and by a ClickHouse server.
--- Every table is a ReplacingMergeTree whose sorting key ends with the row's deterministic id, so a batch
--- written twice (a crash replays the tail since the last commit) collapses to one row; queries use FINAL.
--- Sorting keys start with the day and the columns analysts group by; partitions are months.
--- Retention by TTL: 400 days for triggers, audit and outcomes, 30 days for dead letters.
+-- The one DDL source of the analytics store: run by the embedded chDB engine and by a ClickHouse server, in
+-- the store's database (default `default`; a replay names its own, e.g. `replay_x`, and never touches `default`).
+--
+-- Template parameters, substituted by AnalyticsSchema.Render from SchemaOptions (docs/analytics.md):
+--   {outcome_retention_days}     triggers, session outcomes          (default 400)
+--   {audit_retention_days}       audit_log                           (default 400, per the audit policy)
+--   {dead_letter_retention_days} dead_letters                        (default 30)
+--   {attribution_window_seconds} recovery_outcomes attribution window (default 5 days = 432000)
+-- A retention of "keep forever" drops the TTL line: TTLs count from the wall clock, so a replay of old traffic
+-- (the REES46 sample is from 2019) would otherwise have its rows deleted at the next merge.
+-- CREATE ... IF NOT EXISTS does not change an existing table's TTL: use ALTER TABLE ... MODIFY TTL for that.
+--
+-- Idempotence: every table is a ReplacingMergeTree whose sorting key ends with the row's deterministic id, so a
+-- batch written twice (a crash replays the tail since the last commit) collapses to one row; queries use FINAL.
+-- Sorting keys start with the day and the columns analysts filter and group by; partitions are months, so TTL
+-- drops whole old parts cheaply. A bloom filter on shopper_id serves attribution joins and erasure deletes.
 
 CREATE TABLE IF NOT EXISTS recovery_triggers
 (
@@ -27,12 +38,13 @@ CREATE TABLE IF NOT EXISTS recovery_triggers
     funnel_step         LowCardinality(String),
     payment_error_codes Array(String),
     event_time          DateTime64(3, 'UTC'),
-    due_time            DateTime64(3, 'UTC')
+    due_time            DateTime64(3, 'UTC'),
+    INDEX shopper_lookup shopper_id TYPE bloom_filter GRANULARITY 4
 )
 ENGINE = ReplacingMergeTree
 PARTITION BY toYYYYMM(event_time)
 ORDER BY (toDate(event_time), kind, channel, step, trigger_id)
-TTL toDateTime(event_time) + INTERVAL 400 DAY;
+TTL toDateTime(event_time) + INTERVAL {outcome_retention_days} DAY;
 
 CREATE TABLE IF NOT EXISTS audit_log
 (
@@ -48,14 +60,16 @@ CREATE TABLE IF NOT EXISTS audit_log
     top_factors    Array(String),
     policy_version LowCardinality(String),
     detail         String,
-    event_time     DateTime64(3, 'UTC')
+    event_time     DateTime64(3, 'UTC'),
+    INDEX shopper_lookup shopper_id TYPE bloom_filter GRANULARITY 4
 )
 ENGINE = ReplacingMergeTree
 PARTITION BY toYYYYMM(event_time)
 ORDER BY (toDate(event_time), decision, reason, audit_id)
-TTL toDateTime(event_time) + INTERVAL 400 DAY;
+TTL toDateTime(event_time) + INTERVAL {audit_retention_days} DAY;
 
--- One row per session; a late order re-emits it with a later ended_at, which wins.
+-- One row per session; a late order re-emits it with a later ended_at, which wins (the version column).
+-- started_at and origin_channel never change for a session, so the re-emitted row has the same sorting key.
 CREATE TABLE IF NOT EXISTS session_outcomes
 (
     session_id     String,
@@ -74,12 +88,13 @@ CREATE TABLE IF NOT EXISTS session_outcomes
     policy_version LowCardinality(String),
     variant        LowCardinality(String),
     started_at     DateTime64(3, 'UTC'),
-    ended_at       DateTime64(3, 'UTC')
+    ended_at       DateTime64(3, 'UTC'),
+    INDEX shopper_lookup shopper_id TYPE bloom_filter GRANULARITY 4
 )
 ENGINE = ReplacingMergeTree(ended_at)
 PARTITION BY toYYYYMM(started_at)
 ORDER BY (toDate(started_at), origin_channel, session_id)
-TTL toDateTime(ended_at) + INTERVAL 400 DAY;
+TTL toDateTime(ended_at) + INTERVAL {outcome_retention_days} DAY;
 
 -- Rejected input: where it was and why. No payload (it may hold personal data): that stays on the
 -- dead-letter topic with the input's retention.
@@ -97,4 +112,99 @@ CREATE TABLE IF NOT EXISTS dead_letters
 ENGINE = ReplacingMergeTree
 PARTITION BY toYYYYMM(received_at)
 ORDER BY (topic, partition, offset, dead_letter_id)
-TTL toDateTime(received_at) + INTERVAL 30 DAY;
+TTL toDateTime(received_at) + INTERVAL {dead_letter_retention_days} DAY;
+
+-- Attributed recoveries and the holdout comparison: one row per abandoned cart (reminded or holdout), derived
+-- from session_outcomes and recovery_triggers, so there is one source of truth, re-deliveries cannot count
+-- twice, and the worker writes nothing more. A VIEW: it is computed at query time (FINAL underneath).
+--   converted: the shopper ordered (in any of their sessions) within the attribution window after the cart
+--              was abandoned. Each order credits one cart: the shopper's latest abandoned cart before it (the
+--              order's own session first), and a cart keeps its first credited order. The window counts from
+--              abandonment for reminded and holdout carts alike, so the two groups are comparable (lift).
+--   recovered: converted and a reminder of this cart was sent before the order (last-touch attribution);
+--              revenue, last_touch_step/channel/at and seconds_after_last_touch describe that recovery.
+CREATE VIEW IF NOT EXISTS recovery_outcomes AS
+WITH
+    carts AS
+    (
+        SELECT s.session_id AS session_id, s.shopper_id AS shopper_id, s.origin_channel AS origin_channel, s.segment AS segment,
+               s.furthest_step AS furthest_step, s.cart_value AS cart_value, s.currency AS currency, s.holdout AS holdout,
+               s.policy_version AS policy_version, s.variant AS variant, assumeNotNull(s.abandoned_at) AS cart_abandoned_at
+        FROM session_outcomes AS s FINAL
+        WHERE s.abandoned_at IS NOT NULL
+    ),
+    orders AS
+    (
+        SELECT s.session_id AS order_session_id, s.shopper_id AS shopper_id, assumeNotNull(s.ordered_at) AS order_time,
+               s.order_value AS order_value
+        FROM session_outcomes AS s FINAL
+        WHERE s.ordered_at IS NOT NULL
+    ),
+    credited_orders AS
+    (
+        SELECT argMax(carts.session_id, (carts.session_id = orders.order_session_id, carts.cart_abandoned_at)) AS cart_session_id,
+               orders.order_session_id AS order_session_id, orders.order_time AS ordered_at, orders.order_value AS order_value
+        FROM orders
+        INNER JOIN carts ON carts.shopper_id = orders.shopper_id
+        WHERE carts.cart_abandoned_at <= orders.order_time
+          AND orders.order_time <= carts.cart_abandoned_at + toIntervalSecond({attribution_window_seconds})
+        GROUP BY orders.order_session_id, orders.order_time, orders.order_value
+    ),
+    first_credited AS
+    (
+        SELECT cart_session_id, min(ordered_at) AS first_ordered_at, argMin(order_session_id, ordered_at) AS first_order_session_id,
+               argMin(order_value, ordered_at) AS first_order_value
+        FROM credited_orders
+        GROUP BY cart_session_id
+    ),
+    reminders AS
+    (
+        SELECT session_id, step, channel, event_time
+        FROM recovery_triggers FINAL
+        WHERE kind = 'reminder'
+    ),
+    joined AS
+    (
+        SELECT carts.*, first_credited.cart_session_id != '' AS converted_flag, first_credited.first_ordered_at AS first_ordered_at,
+               first_credited.first_order_session_id AS first_order_session_id, first_credited.first_order_value AS first_order_value
+        FROM carts
+        LEFT JOIN first_credited ON first_credited.cart_session_id = carts.session_id
+    ),
+    touches AS
+    (
+        SELECT joined.session_id AS session_id,
+               count() AS reminders_sent,
+               countIf(joined.converted_flag AND reminders.event_time <= joined.first_ordered_at) AS touches_before_order,
+               argMaxIf((reminders.step, reminders.channel, reminders.event_time), reminders.event_time,
+                        joined.converted_flag AND reminders.event_time <= joined.first_ordered_at) AS last_touch
+        FROM joined
+        INNER JOIN reminders ON reminders.session_id = joined.session_id
+        WHERE reminders.event_time >= joined.cart_abandoned_at
+        GROUP BY joined.session_id
+    )
+SELECT
+    joined.session_id AS session_id,
+    joined.shopper_id AS shopper_id,
+    joined.origin_channel AS origin_channel,
+    joined.segment AS segment,
+    joined.furthest_step AS furthest_step,
+    joined.cart_value AS cart_value,
+    joined.currency AS currency,
+    joined.holdout AS holdout,
+    joined.policy_version AS policy_version,
+    joined.variant AS variant,
+    joined.cart_abandoned_at AS abandoned_at,
+    toUInt32(touches.reminders_sent) AS reminders_sent,
+    toUInt8(joined.converted_flag) AS converted,
+    if(joined.converted_flag, joined.first_order_session_id, '') AS order_session_id,
+    if(joined.converted_flag, toNullable(joined.first_ordered_at), NULL) AS ordered_at,
+    if(joined.converted_flag, joined.first_order_value, toDecimal64(0, 2)) AS order_value,
+    if(joined.converted_flag, toNullable(toInt64(dateDiff('second', joined.cart_abandoned_at, joined.first_ordered_at))), NULL) AS seconds_to_order,
+    toUInt8(touches.touches_before_order > 0) AS recovered,
+    if(recovered = 1, order_value, toDecimal64(0, 2)) AS revenue,
+    if(recovered = 1, touches.last_touch.1, 0) AS last_touch_step,
+    if(recovered = 1, touches.last_touch.2, '') AS last_touch_channel,
+    if(recovered = 1, toNullable(touches.last_touch.3), NULL) AS last_touch_at,
+    if(recovered = 1, toNullable(toInt64(dateDiff('second', touches.last_touch.3, joined.first_ordered_at))), NULL) AS seconds_after_last_touch
+FROM joined
+LEFT JOIN touches ON touches.session_id = joined.session_id;

@@ -6,4 +6,13 @@ namespace CartRecovery.Streaming.Actors;
 public interface IBatchSink
 {
     void Complete(BatchCompleted batch);
+
+    /// <summary>Reply <see cref="OutputsDurable"/> to <paramref name="replyTo"/> once every batch completed before is written.</summary>
+    void WhenDurable(long sequence, Akka.Actor.IActorRef replyTo);
+
+    /// <summary>A checkpoint is saved: its offsets may be committed to Kafka.</summary>
+    void Checkpointed(int partition, IReadOnlyDictionary<string, long> nextOffsets);
+
+    /// <summary>A checkpoint could not be saved: the worker must stop rather than commit.</summary>
+    void CheckpointFailed(int partition, Exception cause);
 }

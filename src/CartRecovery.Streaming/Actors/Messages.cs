@@ -20,6 +20,18 @@ public static class PartitionProtocol
     /// <summary>End of input is end of event time: fire every pending timer.</summary>
     public sealed record Drain(int Partition, long Sequence);
 
+    /// <summary>Take a checkpoint once the outputs of every batch before it are written.</summary>
+    public sealed record Checkpoint(int Partition, long Sequence);
+
+    /// <summary>Sent by the ingest when the partition is assigned: recover, then reply <see cref="PartitionRestored"/>.</summary>
+    public sealed record RestorePartition(int Partition);
+
+    /// <summary>Where to resume each input topic of the partition (absent: from the beginning).</summary>
+    public sealed record PartitionRestored(int Partition, IReadOnlyDictionary<string, long> NextOffsets, int Sessions);
+
+    /// <summary>The writer's answer to a checkpoint request: every output enqueued before it is durable.</summary>
+    public sealed record OutputsDurable(long Sequence);
+
     /// <summary>Everything a batch produced, and the offsets that become committable once it is durably written.</summary>
     public sealed record BatchCompleted(
         int Partition,

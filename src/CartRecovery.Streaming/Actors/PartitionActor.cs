@@ -1,10 +1,12 @@
 using System.Collections.Immutable;
 using Akka.Actor;
+using Akka.Persistence;
 using CartRecovery.Contracts.Events;
 using CartRecovery.Contracts.Outputs;
 using CartRecovery.Domain.Decisions;
 using CartRecovery.Domain.State;
 using CartRecovery.Domain.Time;
+using CartRecovery.Streaming.Checkpointing;
 using CartRecovery.Streaming.Ingest;
 using static CartRecovery.Streaming.Actors.PartitionProtocol;
 using static CartRecovery.Streaming.Actors.SessionProtocol;
@@ -20,15 +22,23 @@ namespace CartRecovery.Streaming.Actors;
 /// one at a time, and before each event every deadline of that shopper that is due under the watermark stamped
 /// on the event, or earlier than the event itself, fires first, earliest first. Different shoppers run concurrently. So each shopper sees the same sequence
 /// of commands however the input was batched, and a replay produces the same triggers and rows.
-/// A batch completes (and its offsets may be committed once its outputs are written) when every command it
-/// caused has been decided.
+/// A batch completes when every command it caused has been decided.
+///
+/// Durability: on <see cref="Checkpoint"/> the actor captures its state and the input offsets it reflects, waits
+/// until the writer reports every earlier output durable, saves the capture as an Akka.Persistence snapshot, and
+/// only then lets the offsets be committed. A new owner of the partition recovers the latest snapshot and the
+/// ingest seeks to its offsets, so a crash replays a short tail whose outputs carry the same deterministic ids.
 /// </summary>
-public sealed class PartitionActor : ReceiveActor, IWithStash
+public sealed class PartitionActor : ReceivePersistentActor
 {
     private readonly int _partition;
     private readonly RecoveryEngine _engine;
     private readonly IBatchSink _sink;
     private readonly TimeSpan _lateness;
+    private readonly string _persistenceId;
+    private readonly Dictionary<string, long> _nextOffsets = new(StringComparer.Ordinal);
+    private (long Sequence, byte[] Bytes, Dictionary<string, long> Offsets)? _pendingCheckpoint;
+    private (long Sequence, Dictionary<string, long> Offsets)? _savingCheckpoint;
 
     private Watermark _watermark = Watermark.Start;
     private readonly Dictionary<string, ShopperState> _shoppers = new(StringComparer.Ordinal);
@@ -36,41 +46,101 @@ public sealed class PartitionActor : ReceiveActor, IWithStash
     private readonly Dictionary<string, SortedSet<string>> _sessionsByShopper = new(StringComparer.Ordinal);
     private readonly Dictionary<SessionKey, IActorRef> _actors = new();
     private readonly TimerIndex _timers = new();
-    private readonly Dictionary<string, Queue<Command>> _queues = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Queue<ShopperCommand>> _queues = new(StringComparer.Ordinal);
     private readonly HashSet<string> _inFlight = new(StringComparer.Ordinal);
     private long _actorNames;
 
     private Batch? _batch;
 
-    public IStash Stash { get; set; } = null!;
+    public override string PersistenceId => _persistenceId;
 
-    public PartitionActor(int partition, RecoveryEngine engine, IBatchSink sink)
+    public PartitionActor(string groupId, int partition, RecoveryEngine engine, IBatchSink sink)
     {
         _partition = partition;
         _engine = engine;
         _sink = sink;
         _lateness = engine.Policy.AllowedLateness;
+        _persistenceId = $"cartrecovery/{groupId}/partition-{partition}";
 
-        Receive<ProcessBatch>(msg => WhenIdle(() => Process(msg)));
-        Receive<AdvanceIdle>(msg => WhenIdle(() =>
+        Recover<SnapshotOffer>(offer => Restore(PartitionCheckpoint.FromBytes((byte[])offer.Snapshot)));
+        Command<RestorePartition>(_ => Sender.Tell(new PartitionRestored(_partition, new Dictionary<string, long>(_nextOffsets), _sessions.Count)));
+        Command<Checkpoint>(msg => WhenIdle(() => RequestCheckpoint(msg.Sequence)));
+        Command<OutputsDurable>(SaveCheckpoint);
+        Command<SaveSnapshotSuccess>(success =>
+        {
+            if (_savingCheckpoint is not { } saved) return;
+            _savingCheckpoint = null;
+            // Keep only the newest checkpoint: older ones can never be needed again.
+            DeleteSnapshots(new SnapshotSelectionCriteria(success.Metadata.SequenceNr, success.Metadata.Timestamp.AddTicks(-1)));
+            _sink.Checkpointed(_partition, saved.Offsets);
+            SaveNextIfAny();
+        });
+        Command<SaveSnapshotFailure>(failure =>
+        {
+            _savingCheckpoint = null;
+            _sink.CheckpointFailed(_partition, failure.Cause);
+        });
+        Command<DeleteSnapshotsSuccess>(_ => { });
+        Command<DeleteSnapshotsFailure>(_ => { });
+
+        Command<ProcessBatch>(msg => WhenIdle(() => Process(msg)));
+        Command<AdvanceIdle>(msg => WhenIdle(() =>
         {
             _batch = new Batch(msg.Sequence);
             if (!_watermark.IsEndOfTime) _watermark = _watermark.AdvanceTo(msg.WallClock, _lateness);
             FireDueTimers();
             TryComplete();
         }));
-        Receive<Drain>(msg => WhenIdle(() =>
+        Command<Drain>(msg => WhenIdle(() =>
         {
             _batch = new Batch(msg.Sequence);
             _watermark = Watermark.EndOfTime;
             FireDueTimers();
             TryComplete();
         }));
-        Receive<SessionDecided>(OnDecided);
+        Command<SessionDecided>(OnDecided);
     }
 
-    public static Props Props(int partition, RecoveryEngine engine, IBatchSink sink) =>
-        Akka.Actor.Props.Create(() => new PartitionActor(partition, engine, sink));
+    public static Props Props(string groupId, int partition, RecoveryEngine engine, IBatchSink sink) =>
+        Akka.Actor.Props.Create(() => new PartitionActor(groupId, partition, engine, sink));
+
+    private void Restore(PartitionCheckpoint checkpoint)
+    {
+        _watermark = checkpoint.Watermark;
+        foreach (var (topic, offset) in checkpoint.NextOffsets) _nextOffsets[topic] = offset;
+        foreach (var shopper in checkpoint.Shoppers) _shoppers[shopper.ShopperId] = shopper;
+        foreach (var session in checkpoint.Sessions) Track(new SessionKey(session.ShopperId, session.SessionId), session);
+    }
+
+    /// <summary>Captures the state now (between batches), to be saved once the writer has caught up to this point.</summary>
+    private void RequestCheckpoint(long sequence)
+    {
+        var capture = new PartitionCheckpoint
+        {
+            Partition = _partition,
+            NextOffsets = new Dictionary<string, long>(_nextOffsets),
+            Watermark = _watermark,
+            Shoppers = [.. _shoppers.Values],
+            Sessions = [.. _sessions.Values],
+        };
+        // Only the newest capture matters: a later one covers everything an earlier one did.
+        _pendingCheckpoint = (sequence, capture.ToBytes(), capture.NextOffsets);
+        _sink.WhenDurable(sequence, Self);
+    }
+
+    private void SaveCheckpoint(OutputsDurable durable)
+    {
+        if (_pendingCheckpoint is not { } pending || pending.Sequence != durable.Sequence) return;
+        SaveNextIfAny();
+    }
+
+    private void SaveNextIfAny()
+    {
+        if (_savingCheckpoint is not null || _pendingCheckpoint is not { } pending) return;
+        _pendingCheckpoint = null;
+        _savingCheckpoint = (pending.Sequence, pending.Offsets);
+        SaveSnapshot(pending.Bytes);
+    }
 
     private void WhenIdle(Action handle)
     {
@@ -84,6 +154,7 @@ public sealed class PartitionActor : ReceiveActor, IWithStash
         foreach (var record in msg.Records)
         {
             batch.NextOffsets[record.Topic] = record.Offset + 1;
+            _nextOffsets[record.Topic] = record.Offset + 1;
             if (record.Event is not { } evt)
             {
                 batch.DeadLetters.Add(record);
@@ -92,15 +163,15 @@ public sealed class PartitionActor : ReceiveActor, IWithStash
             batch.Events++;
             if (_watermark.IsLate(evt.EventTime)) batch.LateEvents++;
             _watermark = _watermark.Observe(evt.EventTime, _lateness);
-            Enqueue(evt.ShopperId, new Command(evt, _watermark));
+            Enqueue(evt.ShopperId, new ShopperCommand(evt, _watermark));
         }
         FireDueTimers();
         TryComplete();
     }
 
-    private void Enqueue(string shopperId, Command command)
+    private void Enqueue(string shopperId, ShopperCommand command)
     {
-        if (!_queues.TryGetValue(shopperId, out var queue)) _queues[shopperId] = queue = new Queue<Command>();
+        if (!_queues.TryGetValue(shopperId, out var queue)) _queues[shopperId] = queue = new Queue<ShopperCommand>();
         queue.Enqueue(command);
         Pump(shopperId);
     }
@@ -153,10 +224,7 @@ public sealed class PartitionActor : ReceiveActor, IWithStash
         _timers.Remove(key);
         if (decision.Session is { } session)
         {
-            _sessions[key] = session;
-            if (_sessionsByShopper.TryGetValue(msg.ShopperId, out var set)) set.Add(msg.SessionId);
-            else _sessionsByShopper[msg.ShopperId] = new SortedSet<string>(StringComparer.Ordinal) { msg.SessionId };
-            foreach (var deadline in _engine.Deadlines(session)) _timers.Add(key, deadline);
+            Track(key, session);
 
             // A session that only waits for a later reminder step holds no actor, just its state and a timer entry.
             if (session.Phase == SessionPhase.Abandoned && _actors.Remove(key, out var idle)) Context.Stop(idle);
@@ -171,6 +239,14 @@ public sealed class PartitionActor : ReceiveActor, IWithStash
 
         Pump(msg.ShopperId);
         TryComplete();
+    }
+
+    private void Track(SessionKey key, SessionState session)
+    {
+        _sessions[key] = session;
+        if (_sessionsByShopper.TryGetValue(key.ShopperId, out var set)) set.Add(key.SessionId);
+        else _sessionsByShopper[key.ShopperId] = new SortedSet<string>(StringComparer.Ordinal) { key.SessionId };
+        foreach (var deadline in _engine.Deadlines(session)) _timers.Add(key, deadline);
     }
 
     private (SessionKey Key, Deadline Deadline)? EarliestDue(string shopperId, Watermark stamp, DateTimeOffset? before)
@@ -223,7 +299,7 @@ public sealed class PartitionActor : ReceiveActor, IWithStash
         return actor;
     }
 
-    private readonly record struct Command(ShopperEvent Event, Watermark Watermark);
+    private readonly record struct ShopperCommand(ShopperEvent Event, Watermark Watermark);
 
     private sealed class Batch(long sequence)
     {

@@ -1,5 +1,6 @@
 using Akka.Actor;
 using Akka.Hosting;
+using Akka.Persistence.Hosting;
 using CartRecovery.Domain.Decisions;
 using CartRecovery.Domain.Policy;
 using CartRecovery.Kafka.Native;
@@ -40,6 +41,7 @@ public static class WorkerHosting
         services.AddSingleton<OutputWriter>();
         services.AddSingleton<StreamWorker>();
         services.AddAkka("cartrecovery", (akka, _) => akka
+            .AddHocon(settings.Checkpoints.ToAkkaConfig(), HoconAddMode.Prepend)
             .ConfigureLoggers(loggers =>
             {
                 loggers.LogLevel = Akka.Event.LogLevel.WarningLevel;
@@ -54,7 +56,9 @@ public static class WorkerHosting
     public static AkkaConfigurationBuilder WithRecoveryActors(this AkkaConfigurationBuilder builder) =>
         builder.WithActors((system, registry, resolver) =>
         {
-            var partitions = system.ActorOf(PartitionSupervisor.Props(resolver.GetService<RecoveryEngine>(), resolver.GetService<OutputWriter>()), "partitions");
+            var settings = resolver.GetService<WorkerSettings>();
+            var partitions = system.ActorOf(
+                PartitionSupervisor.Props(settings.GroupId, resolver.GetService<RecoveryEngine>(), resolver.GetService<OutputWriter>()), "partitions");
             registry.Register<PartitionSupervisor>(partitions);
         });
 }
@@ -66,25 +70,32 @@ public sealed class StreamWorker(WorkerSettings settings, IRequiredActor<Partiti
 {
     public WorkerMetrics Metrics => metrics;
 
-    public async Task RunAsync(CancellationToken ct)
+    /// <summary>Runs until <paramref name="stop"/> (graceful: in-flight work is finished, checkpointed and committed)
+    /// or, in drain mode, until all input is consumed. A failure of the writer stops the ingest without committing.</summary>
+    public async Task RunAsync(CancellationToken stop)
     {
-        using var failure = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        var supervisor = await partitions.GetAsync(ct);
+        using var writerFailed = new CancellationTokenSource();
+        using var ingestStop = CancellationTokenSource.CreateLinkedTokenSource(stop, writerFailed.Token);
+        var supervisor = await partitions.GetAsync(stop);
         var ingest = new KafkaIngest(settings, supervisor, tracker, metrics, logger, clock);
+        // The writer is not cancelled by a stop request: a graceful stop needs it to flush what is in flight.
         var writing = Task.Run(async () =>
         {
-            try { await writer.RunAsync(failure.Token); }
-            catch (Exception) { await failure.CancelAsync(); throw; }
+            try { await writer.RunAsync(CancellationToken.None); }
+            catch (Exception) { await writerFailed.CancelAsync(); throw; }
         }, CancellationToken.None);
         try
         {
-            await ingest.RunAsync(failure.Token);
+            await ingest.RunAsync(ingestStop.Token);
         }
         catch (OperationCanceledException) when (writing.IsFaulted)
         {
             // the writer's failure is the one to report
         }
-        writer.Close();
+        finally
+        {
+            writer.Close();
+        }
         await writing;
     }
 }

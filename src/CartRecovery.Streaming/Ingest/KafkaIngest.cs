@@ -14,40 +14,48 @@ namespace CartRecovery.Streaming.Ingest;
 /// <summary>
 /// The consume loop: reads the input topics in a consumer group, validates each record (rejects become dead
 /// letters), merges partition p of every input topic deterministically, hands batches to the partition actors
-/// with back-pressure, and commits offsets only for batches whose outputs the <see cref="Output.OutputWriter"/>
-/// has durably written. Runs on its own thread: a Confluent consumer is not thread-safe.
+/// with back-pressure, asks for checkpoints, and commits a partition's offsets only once a checkpoint holding the
+/// state they produced is saved (which the partition actor does only after the outputs are written).
+/// On assignment it restores each partition's checkpoint and seeks to its offsets; on revocation, drain and
+/// shutdown it finishes the work handed out, checkpoints and commits. Runs on its own thread: a Confluent
+/// consumer is not thread-safe.
 /// </summary>
 public sealed class KafkaIngest
 {
     private readonly WorkerSettings _settings;
     private readonly IActorRef _partitions;
+    private readonly BatchTracker _tracker;
     private readonly WorkerMetrics _metrics;
     private readonly ILogger _logger;
     private readonly TimeProvider _clock;
-    private readonly BatchTracker _tracker;
     private readonly Dictionary<int, PartitionInputMerger> _mergers = new();
     private readonly Dictionary<int, long> _sequences = new();
     private readonly HashSet<TopicPartition> _assigned = new();
     private readonly HashSet<TopicPartition> _atEnd = new();
     private readonly Dictionary<int, DateTimeOffset> _lastInput = new();
+    private readonly HashSet<int> _sinceCheckpoint = new();
+    private DateTimeOffset _lastCheckpoint;
 
     public KafkaIngest(WorkerSettings settings, IActorRef partitions, BatchTracker tracker, WorkerMetrics metrics, ILogger logger, TimeProvider clock)
     {
         settings.Validate();
         _settings = settings;
         _partitions = partitions;
+        _tracker = tracker;
         _metrics = metrics;
         _logger = logger;
         _clock = clock;
-        _tracker = tracker;
     }
 
     public long RecordsRead { get; private set; }
 
-    public Task RunAsync(CancellationToken ct) =>
-        Task.Factory.StartNew(() => Loop(ct), ct, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+    /// <summary>Records re-read after a restore: the tail between the last checkpoint and the crash.</summary>
+    public long RestoredPartitions { get; private set; }
 
-    private void Loop(CancellationToken ct)
+    public Task RunAsync(CancellationToken stop) =>
+        Task.Factory.StartNew(() => Loop(stop), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+
+    private void Loop(CancellationToken stop)
     {
         var config = new ConsumerConfig
         {
@@ -60,39 +68,47 @@ public sealed class KafkaIngest
             AutoOffsetReset = AutoOffsetReset.Earliest,
             IsolationLevel = IsolationLevel.ReadCommitted,
             // Range assignment gives one consumer partition p of every input topic (the topics are co-partitioned
-            // by shopper); a sticky assignor may split them and break the per-shopper merge.
+            // by shopper); a sticky assignor may split them across consumers and break the per-shopper merge.
             PartitionAssignmentStrategy = PartitionAssignmentStrategy.Range,
             FetchWaitMaxMs = 10,
             MaxPollIntervalMs = 300_000,
+            SessionTimeoutMs = 10_000,
         };
         ValidateTopics();
 
         using var consumer = new ConsumerBuilder<byte[], byte[]>(config)
             .SetPartitionsAssignedHandler((_, partitions) => Assigned(partitions))
-            .SetPartitionsRevokedHandler((c, partitions) => Revoked(c, partitions.Select(p => p.TopicPartition).ToList()))
-            .SetPartitionsLostHandler((_, partitions) => Lost(partitions.Select(p => p.TopicPartition).ToList()))
+            .SetPartitionsRevokedHandler((c, partitions) => Revoked(c, [.. partitions.Select(p => p.TopicPartition)]))
+            .SetPartitionsLostHandler((_, partitions) => Lost([.. partitions.Select(p => p.TopicPartition)]))
             .SetErrorHandler((_, e) => _logger.LogWarning("kafka consumer: {Code} {Reason}", e.Code, e.Reason))
             .Build();
         consumer.Subscribe(Topics.Inputs);
+        _lastCheckpoint = _clock.GetUtcNow();
 
         var dirty = new HashSet<int>();
         var sinceDispatch = 0;
+        var finished = false;
         try
         {
-            while (!ct.IsCancellationRequested)
+            while (!stop.IsCancellationRequested)
             {
-                CommitWritten(consumer);
+                ThrowIfFailed();
+                CommitCheckpointed(consumer);
                 var result = consumer.Consume(TimeSpan.FromMilliseconds(20));
                 if (result is null)
                 {
-                    DispatchAll(dirty, ct);
+                    DispatchAll(dirty, stop);
                     sinceDispatch = 0;
                     if (_settings.Drain && IsFullyConsumed())
                     {
-                        DrainAndCommit(consumer, ct);
+                        foreach (var partition in _mergers.Keys.Order()) Send(new Drain(partition, NextSequence(partition)), stop);
+                        CheckpointAndCommit(consumer, _mergers.Keys.ToList(), stop);
+                        finished = true;
+                        _logger.LogInformation("drained: {Records} records read; outputs written, state checkpointed, offsets committed", RecordsRead);
                         return;
                     }
-                    if (!_settings.Drain) AdvanceIdlePartitions(ct);
+                    if (!_settings.Drain) AdvanceIdlePartitions(stop);
+                    CheckpointIfDue(stop);
                     continue;
                 }
 
@@ -112,15 +128,28 @@ public sealed class KafkaIngest
                 dirty.Add(tp.Partition.Value);
                 if (++sinceDispatch >= _settings.MaxBatchRecords)
                 {
-                    DispatchAll(dirty, ct);
+                    DispatchAll(dirty, stop);
                     sinceDispatch = 0;
+                    CheckpointIfDue(stop);
                 }
             }
         }
         finally
         {
-            // Graceful stop: what is written gets committed; the rest is replayed by the next owner.
-            CommitWritten(consumer);
+            if (!finished && _tracker.Failure is null)
+            {
+                // Graceful stop (SIGTERM): finish what was handed out, checkpoint, commit, then leave the group.
+                using var grace = new CancellationTokenSource(_settings.ShutdownTimeout);
+                try
+                {
+                    CheckpointAndCommit(consumer, _mergers.Keys.ToList(), grace.Token);
+                    _logger.LogInformation("stopped: state checkpointed and offsets committed");
+                }
+                catch (OperationCanceledException)
+                {
+                    _logger.LogWarning("shutdown timeout: leaving without a final checkpoint (the next owner replays from the last one)");
+                }
+            }
             consumer.Close();
         }
     }
@@ -135,7 +164,7 @@ public sealed class KafkaIngest
         {
             if (!EventParser.BelongsOn(evt, tp.Topic)) (reason, detail) = (RejectReasons.WrongTopic, $"{evt.GetType().Name} does not belong on {tp.Topic}");
             else if (result.Message.Key is { } key && !key.AsSpan().SequenceEqual(System.Text.Encoding.UTF8.GetBytes(evt.ShopperId)))
-                (reason, detail) = ("key_mismatch", "record key is not the shopper_id: the event may sit on another shopper's partition");
+                (reason, detail) = (RejectReasons.KeyMismatch, "record key is not the shopper_id: the event may sit on another shopper's partition");
             else return new InputRecord(tp.Topic, tp.Partition.Value, result.Offset.Value, evt, null);
         }
 
@@ -166,6 +195,7 @@ public sealed class KafkaIngest
             {
                 var chunk = released.GetRange(i, Math.Min(_settings.MaxBatchRecords, released.Count - i));
                 Send(new ProcessBatch(partition, NextSequence(partition), chunk), ct);
+                _sinceCheckpoint.Add(partition);
             }
         }
         partitions.Clear();
@@ -182,22 +212,38 @@ public sealed class KafkaIngest
     private bool IsFullyConsumed() =>
         _assigned.Count > 0 && _assigned.All(_atEnd.Contains) && _mergers.Values.All(m => m.Buffered == 0);
 
-    private void DrainAndCommit(IConsumer<byte[], byte[]> consumer, CancellationToken ct)
+    private void CheckpointIfDue(CancellationToken ct)
     {
-        foreach (var partition in _mergers.Keys.Order()) Send(new Drain(partition, NextSequence(partition)), ct);
-        WaitForOutstanding(consumer, ct);
-        _logger.LogInformation("drained: {Records} records read, all outputs written and offsets committed", RecordsRead);
+        var now = _clock.GetUtcNow();
+        if (now - _lastCheckpoint < _settings.CheckpointInterval) return;
+        _lastCheckpoint = now;
+        foreach (var partition in _sinceCheckpoint.Order()) RequestCheckpoint(partition);
+        _sinceCheckpoint.Clear();
     }
 
-    private void WaitForOutstanding(IConsumer<byte[], byte[]> consumer, CancellationToken ct)
+    private void RequestCheckpoint(int partition)
     {
-        while (_tracker.Outstanding > 0)
+        _tracker.CheckpointRequested();
+        _partitions.Tell(new Checkpoint(partition, NextSequence(partition)));
+    }
+
+    /// <summary>Waits for the batches handed out, checkpoints the partitions, waits for the saves, commits.</summary>
+    private void CheckpointAndCommit(IConsumer<byte[], byte[]> consumer, IReadOnlyList<int> partitions, CancellationToken ct)
+    {
+        foreach (var partition in partitions.Order()) RequestCheckpoint(partition);
+        while (_tracker.Outstanding > 0 || _tracker.PendingCheckpoints > 0)
         {
             ct.ThrowIfCancellationRequested();
-            CommitWritten(consumer);
+            ThrowIfFailed();
             Thread.Sleep(5);
         }
-        CommitWritten(consumer);
+        ThrowIfFailed();
+        CommitCheckpointed(consumer);
+    }
+
+    private void ThrowIfFailed()
+    {
+        if (_tracker.Failure is { } failure) throw new InvalidOperationException("a checkpoint could not be saved; stopping without committing", failure);
     }
 
     private void AdvanceIdlePartitions(CancellationToken ct)
@@ -208,18 +254,16 @@ public sealed class KafkaIngest
             if (now - _lastInput.GetValueOrDefault(partition, DateTimeOffset.MinValue) < _settings.IdleWatermarkAfter) continue;
             _lastInput[partition] = now;
             Send(new AdvanceIdle(partition, NextSequence(partition), now), ct);
+            _sinceCheckpoint.Add(partition);
         }
     }
 
-    private void CommitWritten(IConsumer<byte[], byte[]> consumer)
+    private void CommitCheckpointed(IConsumer<byte[], byte[]> consumer)
     {
         var offsets = new Dictionary<TopicPartition, long>();
-        while (_tracker.TryTakeWritten(out var batch))
-            foreach (var (topic, next) in batch.NextOffsets)
-            {
-                var tp = new TopicPartition(topic, batch.Partition);
-                if (next > offsets.GetValueOrDefault(tp)) offsets[tp] = next;
-            }
+        while (_tracker.TryTakeCommittable(out var checkpoint))
+            foreach (var (topic, next) in checkpoint.NextOffsets)
+                offsets[new TopicPartition(topic, checkpoint.Partition)] = next;
         var owned = offsets.Where(o => _assigned.Contains(o.Key)).Select(o => new TopicPartitionOffset(o.Key, o.Value)).ToList();
         if (owned.Count == 0) return;
         try
@@ -228,25 +272,39 @@ public sealed class KafkaIngest
         }
         catch (KafkaException e)
         {
-            // Not fatal: a later commit covers these offsets; a crash before it replays a tail the idempotent sinks absorb.
+            // Not fatal: the checkpoint, not the commit, decides where a new owner resumes; the commit shows lag.
             _logger.LogWarning("offset commit failed: {Reason}", e.Error.Reason);
         }
     }
 
-    private void Assigned(List<TopicPartition> partitions)
+    /// <summary>Restores each newly assigned partition from its checkpoint and resumes every input topic at its offsets.</summary>
+    private IEnumerable<TopicPartitionOffset> Assigned(List<TopicPartition> partitions)
     {
-        foreach (var tp in partitions)
+        var resumed = new List<TopicPartitionOffset>();
+        foreach (var group in partitions.GroupBy(p => p.Partition.Value).OrderBy(g => g.Key))
         {
-            _assigned.Add(tp);
-            if (!_mergers.ContainsKey(tp.Partition.Value)) _mergers[tp.Partition.Value] = new PartitionInputMerger(Topics.Inputs);
+            var partition = group.Key;
+            if (!_mergers.ContainsKey(partition)) _mergers[partition] = new PartitionInputMerger(Topics.Inputs);
+            var restored = _partitions.Ask<PartitionRestored>(new RestorePartition(partition), TimeSpan.FromMinutes(2)).GetAwaiter().GetResult();
+            if (restored.NextOffsets.Count > 0) RestoredPartitions++;
+            foreach (var tp in group)
+            {
+                _assigned.Add(tp);
+                resumed.Add(new TopicPartitionOffset(tp,
+                    restored.NextOffsets.TryGetValue(tp.Topic, out var next) ? new Offset(next) : Offset.Beginning));
+            }
+            _logger.LogInformation("partition {Partition} assigned: resuming at {Offsets} with {Sessions} sessions from its checkpoint",
+                partition, string.Join(",", group.Select(tp => restored.NextOffsets.GetValueOrDefault(tp.Topic))), restored.Sessions);
         }
-        _logger.LogInformation("assigned partitions {Partitions}", string.Join(",", partitions.Select(p => p.Partition.Value).Distinct().Order()));
+        return resumed;
     }
 
     private void Revoked(IConsumer<byte[], byte[]> consumer, List<TopicPartition> partitions)
     {
-        // Finish and commit what was handed out before the partitions move to another worker.
-        WaitForOutstanding(consumer, CancellationToken.None);
+        // Finish and checkpoint what this worker holds before the partitions move to another worker.
+        var numbers = partitions.Select(p => p.Partition.Value).Distinct().Where(_mergers.ContainsKey).ToList();
+        using var grace = new CancellationTokenSource(_settings.ShutdownTimeout);
+        CheckpointAndCommit(consumer, numbers, grace.Token);
         Forget(partitions);
     }
 
@@ -267,6 +325,7 @@ public sealed class KafkaIngest
         {
             if (_assigned.Any(a => a.Partition.Value == partition)) continue;
             _mergers.Remove(partition);
+            _sinceCheckpoint.Remove(partition);
             _partitions.Tell(new PartitionSupervisor.ForgetPartition(partition));
         }
     }

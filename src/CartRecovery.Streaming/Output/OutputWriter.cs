@@ -1,5 +1,6 @@
 using System.Text;
 using System.Threading.Channels;
+using Akka.Actor;
 using CartRecovery.Contracts;
 using CartRecovery.Contracts.Outputs;
 using CartRecovery.Contracts.Serialization;
@@ -30,7 +31,8 @@ public sealed record OutputSettings
 /// </summary>
 public sealed class OutputWriter : IBatchSink
 {
-    private readonly Channel<BatchCompleted> _batches = Channel.CreateUnbounded<BatchCompleted>(new UnboundedChannelOptions { SingleReader = true });
+    // Batches and durability markers, in the order the partition actors produced them.
+    private readonly Channel<object> _batches = Channel.CreateUnbounded<object>(new UnboundedChannelOptions { SingleReader = true });
     private readonly IAnalyticsStore _store;
     private readonly IProducer<string, byte[]> _producer;
     private readonly OutputSettings _settings;
@@ -57,11 +59,27 @@ public sealed class OutputWriter : IBatchSink
         if (!_batches.Writer.TryWrite(batch)) throw new InvalidOperationException("output writer is closed");
     }
 
+    public void WhenDurable(long sequence, IActorRef replyTo)
+    {
+        if (!_batches.Writer.TryWrite(new DurabilityMarker(sequence, replyTo))) throw new InvalidOperationException("output writer is closed");
+    }
+
+    public void Checkpointed(int partition, IReadOnlyDictionary<string, long> nextOffsets) => _tracker.Checkpointed(partition, nextOffsets);
+
+    public void CheckpointFailed(int partition, Exception cause)
+    {
+        _logger.LogError(cause, "checkpoint of partition {Partition} failed", partition);
+        _tracker.CheckpointFailed(cause);
+    }
+
     public void Close() => _batches.Writer.TryComplete();
+
+    private sealed record DurabilityMarker(long Sequence, IActorRef ReplyTo);
 
     public async Task RunAsync(CancellationToken ct)
     {
         var pending = new List<BatchCompleted>();
+        var markers = new List<DurabilityMarker>();
         var rows = 0;
         var reader = _batches.Reader;
         while (true)
@@ -73,8 +91,15 @@ public sealed class OutputWriter : IBatchSink
             var deadline = DateTime.UtcNow + _settings.FlushInterval;
             while (rows < _settings.MaxBatchRows)
             {
-                if (reader.TryRead(out var batch))
+                if (reader.TryRead(out var item))
                 {
+                    if (item is DurabilityMarker marker)
+                    {
+                        // A checkpoint waits for this point: write now rather than at the next interval.
+                        markers.Add(marker);
+                        break;
+                    }
+                    var batch = (BatchCompleted)item;
                     pending.Add(batch);
                     rows += batch.Triggers.Count + batch.Audits.Count + batch.Outcomes.Count + batch.DeadLetters.Count;
                     continue;
@@ -93,7 +118,9 @@ public sealed class OutputWriter : IBatchSink
                 }
             }
             if (pending.Count > 0) await FlushAsync(pending, ct);
+            foreach (var marker in markers) marker.ReplyTo.Tell(new OutputsDurable(marker.Sequence));
             pending.Clear();
+            markers.Clear();
             rows = 0;
             if (reader.Completion.IsCompleted && !reader.TryPeek(out _)) break;
         }

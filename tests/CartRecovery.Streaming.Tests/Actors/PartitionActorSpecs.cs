@@ -6,25 +6,35 @@ using CartRecovery.Contracts.Serialization;
 using CartRecovery.Domain.Decisions;
 using CartRecovery.Domain.Policy;
 using CartRecovery.Streaming.Actors;
+using CartRecovery.Streaming.Checkpointing;
 using CartRecovery.Streaming.Ingest;
 using static CartRecovery.Streaming.Actors.PartitionProtocol;
 
 namespace CartRecovery.Streaming.Tests.Actors;
 
-public sealed class PartitionActorSpecs : TestKit
+public sealed class PartitionActorSpecs() : TestKit(CheckpointStoreSettings.Sqlite(Path.Combine(Path.GetTempPath(), $"cartrecovery-actors-{Guid.NewGuid():N}.db")).ToAkkaConfig())
 {
     private static readonly DateTimeOffset T0 = new(2026, 11, 2, 10, 0, 0, TimeSpan.Zero);
     private readonly RecoveryEngine _engine = new(PolicyFile.LoadDefault() with { HoldoutShare = 0 });
+    private static int _groups;
 
+    private static string Group() => $"group-{Interlocked.Increment(ref _groups)}";
+
+    /// <summary>Stands in for the output writer: everything is durable at once.</summary>
     private sealed class ProbeSink(IActorRef probe) : IBatchSink
     {
         public void Complete(BatchCompleted batch) => probe.Tell(batch);
+        public void WhenDurable(long sequence, IActorRef replyTo) => replyTo.Tell(new OutputsDurable(sequence));
+        public void Checkpointed(int partition, IReadOnlyDictionary<string, long> nextOffsets) => probe.Tell(new Saved(partition, nextOffsets));
+        public void CheckpointFailed(int partition, Exception cause) => probe.Tell(cause);
     }
+
+    private sealed record Saved(int Partition, IReadOnlyDictionary<string, long> NextOffsets);
 
     [Fact]
     public void Abandoned_cart_gets_both_reminder_steps_and_an_outcome_when_drained()
     {
-        var partition = Sys.ActorOf(PartitionActor.Props(0, _engine, new ProbeSink(TestActor)));
+        var partition = Sys.ActorOf(PartitionActor.Props(Group(), 0, _engine, new ProbeSink(TestActor)));
         partition.Tell(new ProcessBatch(0, 1, Records(AbandoningShopper("s1"))));
         var first = ExpectMsg<BatchCompleted>();
         Assert.Empty(first.Triggers);
@@ -44,7 +54,7 @@ public sealed class PartitionActorSpecs : TestKit
     [Fact]
     public void Order_in_the_session_suppresses_the_reminder()
     {
-        var partition = Sys.ActorOf(PartitionActor.Props(0, _engine, new ProbeSink(TestActor)));
+        var partition = Sys.ActorOf(PartitionActor.Props(Group(), 0, _engine, new ProbeSink(TestActor)));
         var events = AbandoningShopper("s2").Append(new OrderPlaced
         {
             EventId = "s2-order", ShopperId = "s2", SessionId = "s2-sess", EventTime = T0.AddMinutes(5), OrderId = "o-1", Total = 40m,
@@ -64,7 +74,7 @@ public sealed class PartitionActorSpecs : TestKit
         string Run(int batchSize)
         {
             var probe = CreateTestProbe();
-            var partition = Sys.ActorOf(PartitionActor.Props(0, _engine, new ProbeSink(probe.Ref)));
+            var partition = Sys.ActorOf(PartitionActor.Props(Group(), 0, _engine, new ProbeSink(probe.Ref)));
             var records = Records(events);
             long sequence = 0;
             for (var i = 0; i < records.Count; i += batchSize)
@@ -85,7 +95,7 @@ public sealed class PartitionActorSpecs : TestKit
     [Fact]
     public void Rejected_records_pass_through_as_dead_letters_with_their_offsets()
     {
-        var partition = Sys.ActorOf(PartitionActor.Props(3, _engine, new ProbeSink(TestActor)));
+        var partition = Sys.ActorOf(PartitionActor.Props(Group(), 3, _engine, new ProbeSink(TestActor)));
         var letter = new DeadLetter { DeadLetterId = "d1", Topic = "cart-events", Partition = 3, Offset = 17, Reason = RejectReasons.NotJson, ReceivedAt = T0 };
         partition.Tell(new ProcessBatch(3, 1, [new InputRecord("cart-events", 3, 17, null, letter)]));
         var batch = ExpectMsg<BatchCompleted>();
@@ -97,13 +107,58 @@ public sealed class PartitionActorSpecs : TestKit
     [Fact]
     public void A_finished_session_stops_its_actor()
     {
-        var partition = Sys.ActorOf(PartitionActor.Props(0, _engine, new ProbeSink(TestActor)), "p-stop");
+        var partition = Sys.ActorOf(PartitionActor.Props(Group(), 0, _engine, new ProbeSink(TestActor)), "p-stop");
         partition.Tell(new ProcessBatch(0, 1, Records(AbandoningShopper("s3"))));
         ExpectMsg<BatchCompleted>();
         AwaitAssert(() => Assert.Single(Children("p-stop")));
         partition.Tell(new Drain(0, 2));
         ExpectMsg<BatchCompleted>();
         AwaitAssert(() => Assert.Empty(Children("p-stop")));
+    }
+
+    [Fact]
+    public void A_checkpoint_restores_state_and_offsets_in_a_new_incarnation_which_then_decides_the_same()
+    {
+        var group = Group();
+        var events = AbandoningShopper("r1");
+
+        // Uninterrupted: one incarnation sees everything.
+        var straight = CreateTestProbe();
+        var whole = Sys.ActorOf(PartitionActor.Props(group + "-straight", 0, _engine, new ProbeSink(straight.Ref)));
+        whole.Tell(new ProcessBatch(0, 1, Records(events)));
+        whole.Tell(new Drain(0, 2));
+        straight.ExpectMsg<BatchCompleted>();
+        var expected = straight.ExpectMsg<BatchCompleted>().Triggers.Select(ContractJson.Serialize).ToList();
+
+        // Interrupted: checkpoint after the input, stop, a new incarnation restores and drains.
+        var first = Sys.ActorOf(PartitionActor.Props(group, 0, _engine, new ProbeSink(TestActor)));
+        first.Tell(new ProcessBatch(0, 1, Records(events)));
+        ExpectMsg<BatchCompleted>();
+        first.Tell(new Checkpoint(0, 2));
+        var saved = ExpectMsg<Saved>();
+        Assert.Equal(3, saved.NextOffsets["cart-events"]);
+        Watch(first);
+        Sys.Stop(first);
+        ExpectTerminated(first);
+
+        var second = Sys.ActorOf(PartitionActor.Props(group, 0, _engine, new ProbeSink(TestActor)));
+        second.Tell(new RestorePartition(0));
+        var restored = ExpectMsg<PartitionRestored>();
+        Assert.Equal(3, restored.NextOffsets["cart-events"]);
+        Assert.Equal(1, restored.NextOffsets["consent-events"]);
+        Assert.Equal(1, restored.Sessions);
+        second.Tell(new Drain(0, 3));
+        Assert.Equal(expected, ExpectMsg<BatchCompleted>().Triggers.Select(ContractJson.Serialize).ToList());
+    }
+
+    [Fact]
+    public void A_partition_without_a_checkpoint_resumes_from_the_beginning()
+    {
+        var partition = Sys.ActorOf(PartitionActor.Props(Group(), 5, _engine, new ProbeSink(TestActor)));
+        partition.Tell(new RestorePartition(5));
+        var restored = ExpectMsg<PartitionRestored>();
+        Assert.Empty(restored.NextOffsets);
+        Assert.Equal(0, restored.Sessions);
     }
 
     private IReadOnlyList<IActorRef> Children(string partitionName) =>

@@ -1,0 +1,259 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using CartRecovery.Domain.Policy;
+using CartRecovery.Storage;
+using CartRecovery.Traffic.Import;
+
+namespace CartRecovery.Host.Commands;
+
+/// <summary>
+/// <c>backtest</c>: the same recorded input replayed under two policies, each in its own process and data directory
+/// (<c>replay --input ... --policy P --data WORK/a|b</c>), then a side-by-side comparison of what each policy would
+/// have done: triggers by step and channel, suppressions by reason, holdout share, messages per shopper, timing of
+/// each step, and the recoveries the input's own orders show. Printed, and written as a self-contained HTML page
+/// (and as JSON with --json).
+/// </summary>
+public static class BacktestCommand
+{
+    public static Command Create()
+    {
+        var input = new Option<string>("--input") { Description = "Recorded input file", Required = true };
+        var format = new Option<string>("--format") { Description = "rees46 | ndjson", DefaultValueFactory = _ => ImportFormats.Ndjson };
+        format.AcceptOnlyFromAmong([.. ImportFormats.All]);
+        var policies = new Option<string[]>("--policy") { Description = "Policy file; give exactly two: --policy A --policy B", Required = true };
+        var htmlOut = new Option<string>("--out") { Description = "HTML report to write", DefaultValueFactory = _ => "backtest-report.html" };
+        var jsonOut = new Option<string?>("--json") { Description = "Also write the comparison as JSON" };
+        var work = new Option<string>("--work") { Description = "Directory of the two runs' data directories (WORK/a, WORK/b); emptied first", DefaultValueFactory = _ => "./backtest" };
+        var partitions = new Option<int>("--partitions") { Description = "Partitions per input topic of the embedded brokers", DefaultValueFactory = _ => 6 };
+        var maxBadShare = new Option<double>("--max-bad-share") { Description = "Fail when more than this share of the input lines is bad", DefaultValueFactory = _ => 0.01 };
+
+        var command = new Command("backtest", "Replay the same input under two policies (--policy A --policy B) and compare them side by side (printed and HTML)");
+        foreach (var option in new Option[] { input, format, policies, htmlOut, jsonOut, work, partitions, maxBadShare }) command.Options.Add(option);
+        command.SetAction(async (parse, ct) =>
+        {
+            var files = parse.GetValue(policies)!;
+            if (files.Length != 2) throw new ArgumentException($"backtest: give exactly two policies (--policy A --policy B), got {files.Length}");
+            var inputFile = parse.GetValue(input)!;
+            if (!File.Exists(inputFile)) throw new ArgumentException($"--input: file not found: {inputFile}");
+            var workDirectory = Path.GetFullPath(parse.GetValue(work)!);
+            var runs = new List<BacktestRun>();
+            for (var i = 0; i < 2; i++)
+            {
+                var policy = WorkerRunner.LoadPolicy(files[i]);
+                var label = i == 0 ? "A" : "B";
+                var data = Path.Combine(workDirectory, label.ToLowerInvariant());
+                if (Directory.Exists(data)) Directory.Delete(data, recursive: true);
+                Directory.CreateDirectory(data);
+                var metricsFile = Path.Combine(data, "metrics.json");
+                Console.WriteLine($"backtest: policy {label} = {files[i]} (version {policy.Version}) -> {data}");
+                var exit = await RunSelfAsync(ct, "replay", "--input", Path.GetFullPath(inputFile), "--format", parse.GetValue(format)!, "--policy", Path.GetFullPath(files[i]),
+                    "--data", data, "--partitions", parse.GetValue(partitions).ToString(CultureInfo.InvariantCulture),
+                    "--max-bad-share", parse.GetValue(maxBadShare).ToString(CultureInfo.InvariantCulture), "--metrics-out", metricsFile);
+                if (exit != 0) throw new InvalidOperationException($"backtest: the replay under policy {label} failed (exit {exit}); see {Path.Combine(data, "replay.log")}");
+                runs.Add(new BacktestRun(label, files[i], policy.Version, BacktestMetrics.FromJson(await File.ReadAllTextAsync(metricsFile, ct))));
+            }
+
+            var comparison = BacktestComparison.Of(runs[0], runs[1]);
+            comparison.Print(Console.Out);
+            var html = parse.GetValue(htmlOut)!;
+            await File.WriteAllTextAsync(html, comparison.ToHtml(Path.GetFileName(inputFile)), ct);
+            Console.WriteLine($"\nreport: {Path.GetFullPath(html)}");
+            if (parse.GetValue(jsonOut) is { } json) await File.WriteAllTextAsync(json, comparison.ToJson(), ct);
+            return 0;
+        });
+        return command;
+    }
+
+    /// <summary>Runs this CLI as a child process (one process per chDB data directory), its output logged beside the data.</summary>
+    private static async Task<int> RunSelfAsync(CancellationToken ct, params string[] args)
+    {
+        var self = Environment.ProcessPath ?? "dotnet";
+        var info = new ProcessStartInfo(self) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        if (Path.GetFileNameWithoutExtension(self) == "dotnet") info.ArgumentList.Add(typeof(BacktestCommand).Assembly.Location);
+        foreach (var arg in args) info.ArgumentList.Add(arg);
+        using var process = Process.Start(info) ?? throw new InvalidOperationException("backtest: could not start the replay");
+        var data = args[Array.IndexOf(args, "--data") + 1];
+        await using var log = new StreamWriter(Path.Combine(data, "replay.log"));
+        var stdout = process.StandardOutput.ReadToEndAsync(ct);
+        var stderr = process.StandardError.ReadToEndAsync(ct);
+        await process.WaitForExitAsync(ct);
+        await log.WriteAsync(await stdout);
+        await log.WriteAsync(await stderr);
+        return process.ExitCode;
+    }
+}
+
+public sealed record BacktestRun(string Label, string PolicyFile, string PolicyVersion, IReadOnlyList<BacktestMetric> Metrics);
+
+/// <summary>One figure of a run: its section of the report, its name, and its value as shown.</summary>
+public sealed record BacktestMetric(string Section, string Name, string Value);
+
+/// <summary>The figures a backtest compares, computed with ClickHouse SQL on one run's store.</summary>
+public static class BacktestMetrics
+{
+    public static async Task<string> CollectJsonAsync(IAnalyticsStore store, RecoveryPolicy policy, CancellationToken ct)
+    {
+        var metrics = await CollectAsync(store, policy, ct);
+        var array = new JsonArray([.. metrics.Select(m => (JsonNode)new JsonObject { ["section"] = m.Section, ["name"] = m.Name, ["value"] = m.Value })]);
+        return array.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
+    }
+
+    public static IReadOnlyList<BacktestMetric> FromJson(string json) =>
+        [.. JsonNode.Parse(json)!.AsArray().Select(n => new BacktestMetric((string)n!["section"]!, (string)n["name"]!, (string)n["value"]!))];
+
+    public static async Task<IReadOnlyList<BacktestMetric>> CollectAsync(IAnalyticsStore store, RecoveryPolicy policy, CancellationToken ct)
+    {
+        var metrics = new List<BacktestMetric>();
+        async Task<List<string[]>> Rows(string sql) =>
+            [.. (await store.QueryAsync(sql, "TabSeparated", ct)).Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split('\t'))];
+        async Task Add(string section, string sql)
+        {
+            foreach (var row in await Rows(sql)) metrics.Add(new BacktestMetric(section, row[0], row[1]));
+        }
+
+        const string Input = "input";
+        await Add(Input, "SELECT 'sessions', toString(count()) FROM session_outcomes FINAL");
+        await Add(Input, "SELECT 'orders', toString(countIf(ordered_at IS NOT NULL)) FROM session_outcomes FINAL");
+        await Add(Input, "SELECT 'carts abandoned', toString(countIf(abandoned_at IS NOT NULL)) FROM session_outcomes FINAL");
+
+        await Add("triggers by kind, step and channel",
+            "SELECT concat(kind, ' step ', toString(step), ' via ', channel), toString(count()) FROM recovery_triggers FINAL GROUP BY kind, step, channel ORDER BY kind, step, channel");
+        await Add("suppressions by reason",
+            "SELECT reason, toString(count()) FROM audit_log FINAL WHERE decision = 'suppressed' GROUP BY reason ORDER BY reason");
+        await Add("deferrals by reason",
+            "SELECT reason, toString(count()) FROM audit_log FINAL WHERE decision = 'deferred' GROUP BY reason ORDER BY reason");
+
+        const string Holdout = "holdout";
+        await Add(Holdout, "SELECT 'abandoned carts in holdout', toString(countIf(holdout AND abandoned_at IS NOT NULL)) FROM session_outcomes FINAL");
+        await Add(Holdout, "SELECT 'holdout share of abandoned carts', toString(round(countIf(holdout AND abandoned_at IS NOT NULL) / greatest(countIf(abandoned_at IS NOT NULL), 1), 4)) FROM session_outcomes FINAL");
+
+        const string Messages = "messages per shopper";
+        const string Reminders = "(SELECT shopper_id, count() AS messages FROM recovery_triggers FINAL WHERE kind = 'reminder' GROUP BY shopper_id)";
+        await Add(Messages, $"SELECT 'shoppers messaged', toString(count()) FROM {Reminders}");
+        await Add(Messages, $"SELECT 'reminders per messaged shopper (mean)', toString(round(avg(messages), 3)) FROM {Reminders}");
+        await Add(Messages, $"SELECT concat('shoppers with ', toString(messages), ' reminders'), toString(count()) FROM {Reminders} GROUP BY messages ORDER BY messages");
+
+        // Each reminder against the abandonment it belongs to: the latest 'abandoned' audit row of its session at or before it was due.
+        await Add("timing of reminders (hours after abandonment, median)",
+            "SELECT concat('step ', toString(t.step), ' due'), toString(round(quantileExact(0.5)(dateDiff('second', a.abandoned_at, t.due_time)) / 3600, 2)) " +
+            "FROM (SELECT shopper_id, session_id, step, due_time, event_time FROM recovery_triggers FINAL WHERE kind = 'reminder') AS t " +
+            "ASOF INNER JOIN (SELECT shopper_id, session_id, event_time AS abandoned_at FROM audit_log FINAL WHERE decision = 'abandoned') AS a " +
+            "ON t.shopper_id = a.shopper_id AND t.session_id = a.session_id AND t.due_time >= a.abandoned_at GROUP BY t.step ORDER BY t.step " +
+            "UNION ALL " +
+            "SELECT concat('step ', toString(t.step), ' sent'), toString(round(quantileExact(0.5)(dateDiff('second', a.abandoned_at, t.event_time)) / 3600, 2)) " +
+            "FROM (SELECT shopper_id, session_id, step, due_time, event_time FROM recovery_triggers FINAL WHERE kind = 'reminder') AS t " +
+            "ASOF INNER JOIN (SELECT shopper_id, session_id, event_time AS abandoned_at FROM audit_log FINAL WHERE decision = 'abandoned') AS a " +
+            "ON t.shopper_id = a.shopper_id AND t.session_id = a.session_id AND t.due_time >= a.abandoned_at GROUP BY t.step ORDER BY t.step");
+
+        // Recoveries the input itself shows: abandoned carts ordered later. Treated vs holdout gives the lift; a reminder
+        // before the order (within the attribution window) gives the attributed count.
+        const string Recoveries = "recoveries (orders in the input)";
+        var window = (long)policy.AttributionWindow.TotalSeconds;
+        await Add(Recoveries, "SELECT 'abandoned carts recovered', toString(countIf(outcome = 'abandoned_recovered')) FROM session_outcomes FINAL");
+        await Add(Recoveries, "SELECT 'recovered order value', toString(sumIf(order_value, outcome = 'abandoned_recovered')) FROM session_outcomes FINAL");
+        await Add(Recoveries,
+            "SELECT 'recovered after a reminder (attributed)', toString(count()) FROM session_outcomes AS o FINAL " +
+            "INNER JOIN (SELECT shopper_id, session_id, min(event_time) AS first_reminder FROM recovery_triggers FINAL WHERE kind = 'reminder' GROUP BY shopper_id, session_id) AS r " +
+            $"ON o.shopper_id = r.shopper_id AND o.session_id = r.session_id WHERE o.outcome = 'abandoned_recovered' AND o.ordered_at >= r.first_reminder " +
+            $"AND dateDiff('second', r.first_reminder, o.ordered_at) <= {window}");
+        var rates = (await Rows(
+            "SELECT countIf(NOT holdout AND abandoned_at IS NOT NULL), countIf(NOT holdout AND outcome = 'abandoned_recovered'), " +
+            "countIf(holdout AND abandoned_at IS NOT NULL), countIf(holdout AND outcome = 'abandoned_recovered') FROM session_outcomes FINAL"))[0]
+            .Select(v => long.Parse(v, CultureInfo.InvariantCulture)).ToArray();
+        var (treated, treatedRecovered, held, heldRecovered) = (rates[0], rates[1], rates[2], rates[3]);
+        string Rate(long part, long whole) => whole == 0 ? "n/a" : Math.Round((double)part / whole, 4).ToString(CultureInfo.InvariantCulture);
+        metrics.Add(new BacktestMetric(Recoveries, "recovery rate, messaged group", Rate(treatedRecovered, treated)));
+        metrics.Add(new BacktestMetric(Recoveries, "recovery rate, holdout group", Rate(heldRecovered, held)));
+        metrics.Add(new BacktestMetric(Recoveries, "expected incremental recoveries (lift over holdout x messaged carts)",
+            held == 0 || treated == 0 ? "n/a"
+                : Math.Round(((double)treatedRecovered / treated - (double)heldRecovered / held) * treated, 1).ToString(CultureInfo.InvariantCulture)));
+        return metrics;
+    }
+}
+
+/// <summary>Two runs side by side: every metric either has, in the order of the report.</summary>
+public sealed record BacktestComparison(BacktestRun A, BacktestRun B, IReadOnlyList<BacktestComparison.Row> Rows)
+{
+    public sealed record Row(string Section, string Name, string A, string B)
+    {
+        public bool Differs => A != B;
+        public string Delta => decimal.TryParse(A, NumberStyles.Number, CultureInfo.InvariantCulture, out var a)
+            && decimal.TryParse(B, NumberStyles.Number, CultureInfo.InvariantCulture, out var b)
+            ? (b - a).ToString("+0.####;-0.####;0", CultureInfo.InvariantCulture) : Differs ? "changed" : "";
+    }
+
+    public static BacktestComparison Of(BacktestRun a, BacktestRun b)
+    {
+        var keys = new List<(string Section, string Name)>();
+        foreach (var m in a.Metrics.Concat(b.Metrics))
+            if (!keys.Contains((m.Section, m.Name))) keys.Add((m.Section, m.Name));
+        var sections = keys.Select(k => k.Section).Distinct().ToList();
+        string Value(BacktestRun run, (string Section, string Name) key) =>
+            run.Metrics.FirstOrDefault(m => m.Section == key.Section && m.Name == key.Name)?.Value ?? "0";
+        var rows = keys.OrderBy(k => sections.IndexOf(k.Section)).ThenBy(k => keys.IndexOf(k))
+            .Select(k => new Row(k.Section, k.Name, Value(a, k), Value(b, k))).ToList();
+        return new BacktestComparison(a, b, rows);
+    }
+
+    public void Print(TextWriter output)
+    {
+        output.WriteLine();
+        output.WriteLine("== CartRecovery backtest ==");
+        output.WriteLine($"  A: {A.PolicyFile} (version {A.PolicyVersion})");
+        output.WriteLine($"  B: {B.PolicyFile} (version {B.PolicyVersion})");
+        var width = Math.Max(40, Rows.Max(r => r.Name.Length) + 2);
+        foreach (var section in Rows.GroupBy(r => r.Section))
+        {
+            output.WriteLine();
+            output.WriteLine(section.Key + ":");
+            output.WriteLine($"  {"",-1}{"".PadRight(width)}{"A",12}{"B",12}{"B - A",12}");
+            foreach (var row in section)
+                output.WriteLine($"  {(row.Differs ? "*" : " ")}{row.Name.PadRight(width)}{row.A,12}{row.B,12}{row.Delta,12}");
+        }
+        output.WriteLine();
+        output.WriteLine($"{Rows.Count(r => r.Differs)} of {Rows.Count} figures differ (marked *)");
+    }
+
+    public string ToJson()
+    {
+        var root = new JsonObject
+        {
+            ["a"] = new JsonObject { ["policy_file"] = A.PolicyFile, ["policy_version"] = A.PolicyVersion },
+            ["b"] = new JsonObject { ["policy_file"] = B.PolicyFile, ["policy_version"] = B.PolicyVersion },
+            ["rows"] = new JsonArray([.. Rows.Select(r => (JsonNode)new JsonObject
+            {
+                ["section"] = r.Section, ["name"] = r.Name, ["a"] = r.A, ["b"] = r.B, ["differs"] = r.Differs,
+            })]),
+        };
+        return root.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
+    }
+
+    /// <summary>One HTML page, inline CSS, no scripts or external resources: it can be mailed or archived as is.</summary>
+    public string ToHtml(string inputName)
+    {
+        static string E(string text) => WebUtility.HtmlEncode(text);
+        var html = new StringBuilder();
+        html.Append("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>CartRecovery backtest</title>\n<style>")
+            .Append("body{font-family:system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse;margin-bottom:1.5em;min-width:44em}")
+            .Append("th,td{border-bottom:1px solid #ddd;padding:.3em .8em;text-align:right}th:first-child,td:first-child{text-align:left}")
+            .Append("tr.differs td{background:#fff3cd;font-weight:600}h2{font-size:1.1em;margin-top:1.5em}.meta{color:#555}")
+            .Append("</style></head><body>\n<h1>CartRecovery backtest</h1>\n")
+            .Append($"<p class=\"meta\">input <code>{E(inputName)}</code>; A = <code>{E(Path.GetFileName(A.PolicyFile))}</code> (version {E(A.PolicyVersion)}), ")
+            .Append($"B = <code>{E(Path.GetFileName(B.PolicyFile))}</code> (version {E(B.PolicyVersion)}). ")
+            .Append($"{Rows.Count(r => r.Differs)} of {Rows.Count} figures differ (highlighted).</p>\n");
+        foreach (var section in Rows.GroupBy(r => r.Section))
+        {
+            html.Append($"<h2>{E(section.Key)}</h2>\n<table><tr><th></th><th>A</th><th>B</th><th>B &minus; A</th></tr>\n");
+            foreach (var row in section)
+                html.Append($"<tr{(row.Differs ? " class=\"differs\"" : "")}><td>{E(row.Name)}</td><td>{E(row.A)}</td><td>{E(row.B)}</td><td>{E(row.Delta)}</td></tr>\n");
+            html.Append("</table>\n");
+        }
+        html.Append("</body></html>\n");
+        return html.ToString();
+    }
+}

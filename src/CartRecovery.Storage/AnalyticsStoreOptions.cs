@@ -1,0 +1,28 @@
+using System.Text.RegularExpressions;
+using CartRecovery.Storage.Schema;
+
+namespace CartRecovery.Storage;
+
+/// <summary>
+/// Where a store writes and what schema it creates. <see cref="Database"/> isolates outputs: a replay or
+/// backtest writes to its own database (e.g. <c>replay_2019_10</c>), created if missing, and never touches
+/// <c>default</c>, where the live worker writes.
+/// </summary>
+public sealed partial record AnalyticsStoreOptions
+{
+    public const string DefaultDatabase = "default";
+
+    public string Database { get; init; } = DefaultDatabase;
+
+    public SchemaOptions Schema { get; init; } = SchemaOptions.Default;
+
+    public static AnalyticsStoreOptions Default { get; } = new();
+
+    /// <summary>The database name, checked: it is spliced into SQL, so only identifier characters are allowed.</summary>
+    public string ValidatedDatabase() => DatabaseName().IsMatch(Database)
+        ? Database
+        : throw new ArgumentException($"database name '{Database}' is not a plain identifier (letters, digits, '_'; not starting with a digit)");
+
+    [GeneratedRegex("^[A-Za-z_][A-Za-z0-9_]{0,127}$")]
+    private static partial Regex DatabaseName();
+}

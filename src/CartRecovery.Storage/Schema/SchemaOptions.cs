@@ -1,0 +1,30 @@
+namespace CartRecovery.Storage.Schema;
+
+/// <summary>
+/// Parameters of schema.sql (docs/analytics.md): retention per table group (days; null keeps rows forever, which
+/// drops the TTL clause) and the attribution window of the recovery_outcomes view.
+/// </summary>
+public sealed record SchemaOptions
+{
+    /// <summary>recovery_triggers and session_outcomes.</summary>
+    public int? OutcomeRetentionDays { get; init; } = 400;
+
+    /// <summary>audit_log.</summary>
+    public int? AuditRetentionDays { get; init; } = 400;
+
+    /// <summary>dead_letters.</summary>
+    public int? DeadLetterRetentionDays { get; init; } = 30;
+
+    /// <summary>How long after abandonment an order still counts as converting the cart.</summary>
+    public TimeSpan AttributionWindow { get; init; } = TimeSpan.FromDays(5);
+
+    public static SchemaOptions Default { get; } = new();
+
+    /// <summary>No TTL anywhere: for replays of old traffic, whose event times would otherwise be expired at once.</summary>
+    public static SchemaOptions KeepForever { get; } = new()
+    {
+        OutcomeRetentionDays = null,
+        AuditRetentionDays = null,
+        DeadLetterRetentionDays = null,
+    };
+}

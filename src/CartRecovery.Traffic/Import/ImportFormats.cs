@@ -1,0 +1,30 @@
+namespace CartRecovery.Traffic.Import;
+
+/// <summary>The recorded-input formats the replay and backtest commands read.</summary>
+public static class ImportFormats
+{
+    /// <summary>The project's own event contract, one JSON event per line, as a topic dump gives.</summary>
+    public const string Ndjson = "ndjson";
+    /// <summary>The public REES46 e-commerce behaviour dataset (CSV).</summary>
+    public const string Rees46 = "rees46";
+
+    public static readonly IReadOnlyList<string> All = [Rees46, Ndjson];
+
+    /// <summary>Opens <paramref name="path"/> and streams its events in file order; bad lines go to <paramref name="statistics"/>.</summary>
+    public static IEnumerable<GeneratedEvent> Read(string path, string format, ImportStatistics statistics, Rees46Defaults? rees46 = null)
+    {
+        if (!File.Exists(path)) throw new ArgumentException($"--input: file not found: {path}");
+        return format switch
+        {
+            Ndjson => ReadWith(path, reader => NdjsonImporter.Read(reader, statistics)),
+            Rees46 => ReadWith(path, reader => Rees46Importer.Read(reader, rees46 ?? new Rees46Defaults(), statistics)),
+            _ => throw new ArgumentException($"--format: unknown format '{format}' ({string.Join(", ", All)})"),
+        };
+    }
+
+    private static IEnumerable<GeneratedEvent> ReadWith(string path, Func<TextReader, IEnumerable<GeneratedEvent>> read)
+    {
+        using var reader = new StreamReader(path, System.Text.Encoding.UTF8, detectEncodingFromByteOrderMarks: true, bufferSize: 1 << 16);
+        foreach (var evt in read(reader)) yield return evt;
+    }
+}

@@ -1,0 +1,113 @@
+using CartRecovery.Contracts.Events;
+using CartRecovery.Contracts.Outputs;
+using CartRecovery.Contracts.Serialization;
+using CartRecovery.Storage;
+
+namespace CartRecovery.Storage.Tests.Contract;
+
+/// <summary>
+/// What every analytics store must do, whichever engine is behind it: the schema applies twice without harm, rows
+/// come back with exactly the values written, a batch delivered twice leaves FINAL results unchanged, and SQL the
+/// engine refuses surfaces as <see cref="ClickHouseQueryException"/>. Each test works in a fresh database.
+/// Subclasses bind it to an engine; their [Fact]s call these methods.
+/// </summary>
+public abstract class AnalyticsStoreContract
+{
+    private static readonly DateTimeOffset T0 = new(2026, 11, 2, 9, 0, 0, TimeSpan.Zero);
+
+    /// <summary>A store on a database no other test uses.</summary>
+    protected abstract Task<IAnalyticsStore> OpenFreshStoreAsync();
+
+    protected async Task Schema_is_idempotent()
+    {
+        await using var store = await OpenFreshStoreAsync();
+        await store.EnsureSchemaAsync(CancellationToken.None);
+        await store.InsertJsonEachRowAsync("recovery_triggers", [ContractJson.Serialize(Trigger("t-1", 1))], CancellationToken.None);
+        await store.EnsureSchemaAsync(CancellationToken.None);
+
+        var tables = await Query(store, "SELECT name FROM system.tables WHERE database = currentDatabase() ORDER BY name");
+        Assert.Equal(["audit_log", "dead_letters", "recovery_outcomes", "recovery_triggers", "session_outcomes"], tables);
+        Assert.Equal(["1"], await Query(store, "SELECT count() FROM recovery_triggers FINAL"));
+    }
+
+    protected async Task Inserted_rows_round_trip_with_exact_values()
+    {
+        await using var store = await OpenFreshStoreAsync();
+        await store.EnsureSchemaAsync(CancellationToken.None);
+        await store.InsertJsonEachRowAsync("recovery_triggers", [ContractJson.Serialize(Trigger("t-1", 1))], CancellationToken.None);
+        await store.InsertJsonEachRowAsync("session_outcomes", [ContractJson.Serialize(Outcome("s-1", T0.AddHours(3)))], CancellationToken.None);
+        await store.InsertJsonEachRowAsync("audit_log", [ContractJson.Serialize(Audit("a-1"))], CancellationToken.None);
+        await store.InsertJsonEachRowAsync("dead_letters", [ContractJson.Serialize(new DeadLetter
+        {
+            DeadLetterId = "d-1", Topic = "cart-events", Partition = 2, Offset = 41, Reason = "not_json", PayloadSha256 = "ab12", ReceivedAt = T0,
+        })], CancellationToken.None);
+
+        Assert.Equal(
+            ["t-1\treminder\tshopper-1\tsession-1\t1\temail\t0.8125\t['idle:+1.50','cart_value:+0.40']\t[('sku-lamp','lamp',49.9,1),('sku-bulb','bulb',2.55,2)]\t55\tEUR\tconsent-1\t2026-11-02 10:35:00.123\t2026-11-02 10:30:00.000"],
+            await Query(store, "SELECT trigger_id, kind, shopper_id, session_id, step, channel, score, top_factors, cart_lines, cart_value, currency, consent_event_id, event_time, due_time FROM recovery_triggers FINAL"));
+        Assert.Equal(
+            ["s-1\tshopper-1\tinstagram\tcheckout\t55\t2\tabandoned_recovered\t2026-11-02 09:30:00.000\t2026-11-02 12:00:00.000\t55\ttrue"],
+            await Query(store, "SELECT session_id, shopper_id, origin_channel, furthest_step, cart_value, item_count, outcome, abandoned_at, ordered_at, order_value, holdout FROM session_outcomes FINAL"));
+        Assert.Equal(["a-1\tsuppressed\tno_consent\t['evt-1','evt-2']"], await Query(store, "SELECT audit_id, decision, reason, evidence FROM audit_log FINAL"));
+        Assert.Equal(["d-1\tcart-events\t2\t41\tnot_json"], await Query(store, "SELECT dead_letter_id, topic, partition, offset, reason FROM dead_letters FINAL"));
+    }
+
+    protected async Task Redelivered_batch_leaves_final_results_unchanged()
+    {
+        await using var store = await OpenFreshStoreAsync();
+        await store.EnsureSchemaAsync(CancellationToken.None);
+        string[] triggers = [ContractJson.Serialize(Trigger("t-1", 1)), ContractJson.Serialize(Trigger("t-2", 2))];
+        // A session re-emitted by a late order: the later ended_at wins.
+        string[] outcomes = [ContractJson.Serialize(Outcome("s-1", T0.AddHours(1)) with { }), ContractJson.Serialize(Outcome("s-1", T0.AddHours(3)))];
+        const string triggerSummary = "SELECT trigger_id, step, channel, cart_value FROM recovery_triggers FINAL ORDER BY trigger_id";
+        const string outcomeSummary = "SELECT session_id, outcome, ended_at FROM session_outcomes FINAL";
+
+        await store.InsertJsonEachRowAsync("recovery_triggers", triggers, CancellationToken.None);
+        await store.InsertJsonEachRowAsync("session_outcomes", outcomes, CancellationToken.None);
+        var triggersOnce = await Query(store, triggerSummary);
+        var outcomesOnce = await Query(store, outcomeSummary);
+
+        await store.InsertJsonEachRowAsync("recovery_triggers", triggers, CancellationToken.None);
+        await store.InsertJsonEachRowAsync("session_outcomes", outcomes, CancellationToken.None);
+
+        Assert.Equal(2, triggersOnce.Length);
+        Assert.Equal(triggersOnce, await Query(store, triggerSummary));
+        Assert.Equal(outcomesOnce, await Query(store, outcomeSummary));
+        Assert.Equal(["s-1\tabandoned_recovered\t2026-11-02 12:00:00.000"], outcomesOnce);
+    }
+
+    protected async Task Refused_sql_raises_ClickHouseQueryException()
+    {
+        await using var store = await OpenFreshStoreAsync();
+        await store.EnsureSchemaAsync(CancellationToken.None);
+        var error = await Assert.ThrowsAsync<ClickHouseQueryException>(() => store.QueryAsync("SELECT no_such_column FROM recovery_triggers", "TabSeparated", CancellationToken.None));
+        Assert.Contains("no_such_column", error.Message);
+        await Assert.ThrowsAsync<ClickHouseQueryException>(() => store.QueryAsync("SELEC 1", "TabSeparated", CancellationToken.None));
+    }
+
+    protected static async Task<string[]> Query(IAnalyticsStore store, string sql) =>
+        (await store.QueryAsync(sql, "TabSeparated", CancellationToken.None)).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+
+    private static RecoveryTrigger Trigger(string id, int step) => new()
+    {
+        TriggerId = id, Kind = TriggerKinds.Reminder, ShopperId = "shopper-1", SessionId = "session-1", Step = step, Channel = "email",
+        Score = 0.8125, TopFactors = ["idle:+1.50", "cart_value:+0.40"], Reason = "reminder_step",
+        CartLines = [new CartLine { Sku = "sku-lamp", Name = "lamp", UnitPrice = 49.90m, Quantity = 1 }, new CartLine { Sku = "sku-bulb", Name = "bulb", UnitPrice = 2.55m, Quantity = 2 }],
+        CartValue = 55.00m, Currency = "EUR", ConsentEventId = "consent-1", PolicyVersion = "p-1",
+        EventTime = T0.AddMinutes(95).AddMilliseconds(123), DueTime = T0.AddMinutes(90),
+    };
+
+    private static SessionOutcome Outcome(string sessionId, DateTimeOffset endedAt) => new()
+    {
+        SessionId = sessionId, ShopperId = "shopper-1", OriginChannel = "instagram", FurthestStep = "checkout", CartValue = 55m, ItemCount = 2,
+        Outcome = endedAt > T0.AddHours(2) ? Outcomes.AbandonedRecovered : Outcomes.Abandoned,
+        AbandonedAt = T0.AddMinutes(30), OrderedAt = endedAt > T0.AddHours(2) ? T0.AddHours(3) : null, OrderValue = endedAt > T0.AddHours(2) ? 55m : 0m,
+        Holdout = true, PolicyVersion = "p-1", StartedAt = T0, EndedAt = endedAt,
+    };
+
+    private static AuditRecord Audit(string id) => new()
+    {
+        AuditId = id, ShopperId = "shopper-1", SessionId = "session-1", Decision = AuditDecisions.Suppressed, Reason = "no_consent",
+        Evidence = ["evt-1", "evt-2"], PolicyVersion = "p-1", EventTime = T0,
+    };
+}
