@@ -108,7 +108,7 @@ try
         ("sink flushes (drain run)", $"{flushes.Count} flushes, rows/flush p50 {Pct(flushes.Select(f => (double)f.Rows), 50)} max {Pct(flushes.Select(f => (double)f.Rows), 100)}, " +
             $"batches/flush p50 {Pct(flushes.Select(f => (double)f.Batches), 50)}, events/flush p50 {Pct(flushes.Select(f => (double)f.Events), 50)}", ""),
         ("sink flush duration (drain run, observed)", $"p50 {Pct(flushes.Select(f => f.DurationMs), 50)} ms, p99 {Pct(flushes.Select(f => f.DurationMs), 99)} ms, max {Pct(flushes.Select(f => f.DurationMs), 100)} ms", ""),
-        ("checkpoints", "not observable: the worker exposes no checkpoint instrument (offset commits are per written batch)", ""),
+        ("checkpoints", "not observable: WorkerMetrics has no checkpoint instrument (sizes and durations of partition checkpoints)", ""),
         ("replay speed", $"{replay:N0} x real time ({span.TotalHours:F1} h of event time in {workerRun.Elapsed.TotalSeconds:F2} s)",
             $">= 100 x: {Verdict(replay >= 100, $"({replay / 100:P0} of target)")}"),
     };

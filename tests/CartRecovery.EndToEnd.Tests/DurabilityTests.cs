@@ -102,7 +102,8 @@ public sealed partial class DurabilityTests(ITestOutputHelper output) : IDisposa
             StorefrontSimulator.Generate(new SimulationSettings { Shoppers = 3_000, Seed = TrafficSeed }));
         var expected = await ReferenceAsync(broker.BootstrapServers);
 
-        using var worker = StartWorker(broker.BootstrapServers, "faults", Dir("faults"));
+        using var worker = Cli.Start(WorkerArgs(broker.BootstrapServers, "faults", Dir("faults")));
+        var log = Collect(worker);
         var random = new Random(7);
         var injected = 0;
         while (!worker.HasExited && injected < 400)
@@ -117,7 +118,8 @@ public sealed partial class DurabilityTests(ITestOutputHelper output) : IDisposa
             await Task.Delay(25);
         }
         Assert.True(worker.WaitForExit(TimeSpan.FromMinutes(4)), "the worker did not finish under faults");
-        Assert.Equal(0, worker.ExitCode);
+        worker.WaitForExit();
+        Assert.True(worker.ExitCode == 0, $"worker exit {worker.ExitCode}:\n{log}");
         output.WriteLine($"{injected} rounds of injected request errors and leader moves during the run");
         Assert.True(injected >= 5, "faults must be injected while the worker runs");
 

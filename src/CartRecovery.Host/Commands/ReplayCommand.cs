@@ -110,6 +110,7 @@ public static partial class ReplayCommand
         {
             throw new ArgumentException($"--input: {e.Message}");
         }
+        LiveTopicRange.EnsureNothingEvicted(broker.BootstrapServers, replay.Partitions);
         output.WriteLine($"imported {statistics.DataLines:N0} lines ({replay.Format}): {published:N0} events published, {statistics.BadLines.Count:N0} bad lines skipped " +
             $"({statistics.BadShare.ToString("P2", CultureInfo.InvariantCulture)})");
 
@@ -164,6 +165,7 @@ public static partial class ReplayCommand
         var partitions = LiveTopicRange.PartitionCounts(replay.Bootstrap, replay.Topics);
         using var staging = EmbeddedBroker.Start(partitions.Values.Max());
         var copied = LiveTopicRange.Copy(replay.Bootstrap, replay.Topics, partitions, replay.From, replay.To, plan.ConsumerGroup, staging.BootstrapServers, ct);
+        LiveTopicRange.EnsureNothingEvicted(staging.BootstrapServers, partitions.Values.Max());
         output.WriteLine($"read {copied:N0} records of {string.Join(", ", replay.Topics)} from {replay.From:O} to {(replay.To is { } t ? t.ToString("O") : "the end")} " +
             $"(consumer group {plan.ConsumerGroup}) into a staging broker");
 
@@ -247,6 +249,18 @@ internal static class LiveTopicRange
             var high = consumer.QueryWatermarkOffsets(tp, Timeout).High.Value;
             stops[tp] = ends.TryGetValue(tp, out var stop) && stop.Value >= 0 ? Math.Min(stop.Value, high) : high;
         }
+        var filterByTimestamp = new HashSet<TopicPartition>();
+        for (var i = 0; i < starts.Count; i++)
+        {
+            // -1: no record at or after `from`, unless the broker cannot look timestamps up (librdkafka's mock cluster):
+            // then the partition's newest record tells, and the partition is scanned with a timestamp filter.
+            var tp = starts[i].TopicPartition;
+            if (starts[i].Offset.Value >= 0 || stops[tp] == 0 || NewestTimestamp(consumer, tp, stops[tp]) < from) continue;
+            var low = consumer.QueryWatermarkOffsets(tp, Timeout).Low.Value;
+            starts[i] = new TopicPartitionOffset(tp, low);
+            stops[tp] = consumer.QueryWatermarkOffsets(tp, Timeout).High.Value;
+            filterByTimestamp.Add(tp);
+        }
         var assigned = starts.Where(s => s.Offset.Value >= 0 && s.Offset.Value < stops[s.TopicPartition]).ToList();
 
         using var producer = new ProducerBuilder<byte[]?, byte[]?>(new ProducerConfig { BootstrapServers = targetBootstrap, EnableIdempotence = true, Acks = Acks.All, LingerMs = 5 }).Build();
@@ -262,6 +276,14 @@ internal static class LiveTopicRange
             var tp = result.TopicPartition;
             if (!remaining.Contains(tp)) continue;
             if (result.Offset.Value >= stops[tp]) { remaining.Remove(tp); continue; }
+            var timestamp = result.Message.Timestamp.UnixTimestampMs;
+            var inRange = !filterByTimestamp.Contains(tp) ||
+                (timestamp >= from.ToUnixTimeMilliseconds() && (to is not { } until || timestamp < until.ToUnixTimeMilliseconds()));
+            if (!inRange)
+            {
+                if (result.Offset.Value + 1 >= stops[tp]) remaining.Remove(tp);
+                continue;
+            }
             producer.Produce(tp, new Message<byte[]?, byte[]?>
             {
                 Key = result.Message.Key, Value = result.Message.Value, Timestamp = result.Message.Timestamp, Headers = result.Message.Headers,
@@ -276,6 +298,35 @@ internal static class LiveTopicRange
         if (progress.Count > 0) consumer.Commit(progress);
         consumer.Close();
         return copied;
+    }
+
+    private static DateTimeOffset NewestTimestamp(IConsumer<byte[]?, byte[]?> consumer, TopicPartition tp, long high)
+    {
+        consumer.Assign(new TopicPartitionOffset(tp, high - 1));
+        try
+        {
+            var deadline = DateTime.UtcNow + Timeout;
+            while (DateTime.UtcNow < deadline)
+                if (consumer.Consume(TimeSpan.FromMilliseconds(200)) is { IsPartitionEOF: false } newest)
+                    return DateTimeOffset.FromUnixTimeMilliseconds(newest.Message.Timestamp.UnixTimestampMs);
+            throw new InvalidOperationException($"replay: could not read the newest record of {tp}");
+        }
+        finally
+        {
+            consumer.Unassign();
+        }
+    }
+
+    /// <summary>The embedded broker keeps a bounded in-memory log per partition and silently drops the oldest records
+    /// beyond it; a replay that lost records must not pass for a complete one.</summary>
+    public static void EnsureNothingEvicted(string bootstrap, int partitions)
+    {
+        using var consumer = new ConsumerBuilder<byte[]?, byte[]?>(new ConsumerConfig { BootstrapServers = bootstrap, GroupId = "cartrecovery-replay-check" }).Build();
+        foreach (var topic in Contracts.Topics.Inputs)
+            for (var p = 0; p < partitions; p++)
+                if (consumer.QueryWatermarkOffsets(new TopicPartition(topic, p), Timeout).Low.Value > 0)
+                    throw new InvalidOperationException($"replay: the embedded broker dropped the oldest records of {topic} partition {p} (its in-memory log " +
+                        "per partition is bounded); replay with more --partitions or split the input");
     }
 
     /// <summary>Copies a whole topic of the source to <paramref name="targetTopic"/> of the target (created with the

@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using Akka.Actor;
+using Akka.Event;
 using Akka.Persistence;
 using CartRecovery.Contracts.Events;
 using CartRecovery.Contracts.Outputs;
@@ -103,6 +104,12 @@ public sealed class PartitionActor : ReceivePersistentActor
 
     public static Props Props(string groupId, int partition, RecoveryEngine engine, IBatchSink sink) =>
         Akka.Actor.Props.Create(() => new PartitionActor(groupId, partition, engine, sink));
+
+    protected override void OnRecoveryFailure(Exception reason, object? message = null)
+    {
+        Context.GetLogger().Error(reason, "partition {0}: checkpoint could not be restored", _partition);
+        base.OnRecoveryFailure(reason, message);
+    }
 
     private void Restore(PartitionCheckpoint checkpoint)
     {

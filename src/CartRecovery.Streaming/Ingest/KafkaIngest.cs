@@ -34,6 +34,10 @@ public sealed class KafkaIngest
     private readonly HashSet<TopicPartition> _atEnd = new();
     private readonly Dictionary<int, DateTimeOffset> _lastInput = new();
     private readonly HashSet<int> _sinceCheckpoint = new();
+    // The next offset each assigned topic-partition must deliver. A record below it is a stale copy from before a
+    // seek or reassignment: merging it again would apply an event twice and out of order, so it is dropped.
+    private readonly Dictionary<TopicPartition, long> _expected = new();
+    private long _staleRecords;
     private DateTimeOffset _lastCheckpoint;
 
     public KafkaIngest(WorkerSettings settings, IActorRef partitions, BatchTracker tracker, WorkerMetrics metrics, ILogger logger, TimeProvider clock)
@@ -114,6 +118,11 @@ public sealed class KafkaIngest
 
                 var tp = result.TopicPartition;
                 if (!_mergers.TryGetValue(tp.Partition.Value, out var merger)) continue; // revoked meanwhile
+                if (_expected.TryGetValue(tp, out var expected) && result.Offset.Value < expected && result.Offset.Value >= 0)
+                {
+                    if (++_staleRecords % 1000 == 1) _logger.LogWarning("dropped {Count} stale records delivered below the resume offset", _staleRecords);
+                    continue;
+                }
                 if (result.IsPartitionEOF)
                 {
                     _atEnd.Add(tp);
@@ -122,6 +131,7 @@ public sealed class KafkaIngest
                     continue;
                 }
                 _atEnd.Remove(tp);
+                _expected[tp] = result.Offset.Value + 1;
                 RecordsRead++;
                 merger.Add(ToRecord(result));
                 _lastInput[tp.Partition.Value] = _clock.GetUtcNow();
@@ -290,8 +300,9 @@ public sealed class KafkaIngest
             foreach (var tp in group)
             {
                 _assigned.Add(tp);
-                resumed.Add(new TopicPartitionOffset(tp,
-                    restored.NextOffsets.TryGetValue(tp.Topic, out var next) ? new Offset(next) : Offset.Beginning));
+                var next = restored.NextOffsets.GetValueOrDefault(tp.Topic);
+                _expected[tp] = next;
+                resumed.Add(new TopicPartitionOffset(tp, restored.NextOffsets.ContainsKey(tp.Topic) ? new Offset(next) : Offset.Beginning));
             }
             _logger.LogInformation("partition {Partition} assigned: resuming at {Offsets} with {Sessions} sessions from its checkpoint",
                 partition, string.Join(",", group.Select(tp => restored.NextOffsets.GetValueOrDefault(tp.Topic))), restored.Sessions);
@@ -320,6 +331,7 @@ public sealed class KafkaIngest
         {
             _assigned.Remove(tp);
             _atEnd.Remove(tp);
+            _expected.Remove(tp);
         }
         foreach (var partition in partitions.Select(p => p.Partition.Value).Distinct())
         {

@@ -12,7 +12,7 @@ using static CartRecovery.Streaming.Actors.PartitionProtocol;
 
 namespace CartRecovery.Streaming.Tests.Actors;
 
-public sealed class PartitionActorSpecs() : TestKit(CheckpointStoreSettings.Sqlite(Path.Combine(Path.GetTempPath(), $"cartrecovery-actors-{Guid.NewGuid():N}.db")).ToAkkaConfig())
+public sealed class PartitionActorSpecs() : TestKit(Checkpointing.TestConfig.With(CheckpointStoreSettings.Sqlite(Path.Combine(Path.GetTempPath(), $"cartrecovery-actors-{Guid.NewGuid():N}.db"))))
 {
     private static readonly DateTimeOffset T0 = new(2026, 11, 2, 10, 0, 0, TimeSpan.Zero);
     private readonly RecoveryEngine _engine = new(PolicyFile.LoadDefault() with { HoldoutShare = 0 });

@@ -1,0 +1,141 @@
+using Akka.Actor;
+using Akka.TestKit.Xunit2;
+using CartRecovery.Contracts.Events;
+using CartRecovery.Contracts.Serialization;
+using CartRecovery.Domain.Decisions;
+using CartRecovery.Domain.Policy;
+using CartRecovery.Streaming.Actors;
+using CartRecovery.Streaming.Checkpointing;
+using CartRecovery.Streaming.Ingest;
+using CartRecovery.Traffic;
+using static CartRecovery.Streaming.Actors.PartitionProtocol;
+
+namespace CartRecovery.Streaming.Tests.Checkpointing;
+
+/// <summary>
+/// One suite for both checkpoint stores (SQLite embedded, PostgreSQL shared by pods), on the real engines:
+/// a partition checkpointed mid-stream and restored in a new incarnation decides exactly like one that never stopped.
+/// </summary>
+public abstract class CheckpointStoreSpecs(CheckpointStoreSettings store) : TestKit(TestConfig.With(store))
+{
+    private readonly RecoveryEngine _engine = new(PolicyFile.LoadDefault());
+    private readonly string _group = "specs-" + Guid.NewGuid().ToString("N");
+
+    private sealed class ProbeSink(IActorRef probe) : IBatchSink
+    {
+        public void Complete(BatchCompleted batch) => probe.Tell(batch);
+        public void WhenDurable(long sequence, IActorRef replyTo) => replyTo.Tell(new OutputsDurable(sequence));
+        public void Checkpointed(int partition, IReadOnlyDictionary<string, long> nextOffsets) => probe.Tell(nextOffsets);
+        public void CheckpointFailed(int partition, Exception cause) => probe.Tell(cause);
+    }
+
+    [Fact]
+    public void Restoring_mid_stream_gives_the_outputs_of_an_uninterrupted_run()
+    {
+        var records = Records(StorefrontSimulator.Generate(new SimulationSettings { Shoppers = 150, Seed = 5 }));
+        var half = records.Count / 2;
+
+        var straight = Run(_group + "-straight", [records], restartAfterFirst: false);
+        var restored = Run(_group + "-restored", [records[..half], records[half..]], restartAfterFirst: true);
+
+        Assert.NotEmpty(straight);
+        Assert.Equal(straight, restored);
+    }
+
+    [Fact]
+    public void The_newest_checkpoint_wins_and_partitions_are_independent()
+    {
+        var records = Records(StorefrontSimulator.Generate(new SimulationSettings { Shoppers = 30, Seed = 9 }));
+        var zero = Sys.ActorOf(PartitionActor.Props(_group, 0, _engine, new ProbeSink(TestActor)));
+        zero.Tell(new ProcessBatch(0, 1, records[..10]));
+        ExpectMsg<BatchCompleted>();
+        zero.Tell(new Checkpoint(0, 2));
+        ExpectMsg<IReadOnlyDictionary<string, long>>();
+        zero.Tell(new ProcessBatch(0, 3, records[10..20]));
+        ExpectMsg<BatchCompleted>();
+        zero.Tell(new Checkpoint(0, 4));
+        var newest = ExpectMsg<IReadOnlyDictionary<string, long>>();
+        Stop(zero);
+
+        var again = Sys.ActorOf(PartitionActor.Props(_group, 0, _engine, new ProbeSink(TestActor)));
+        again.Tell(new RestorePartition(0));
+        Assert.Equal(newest, ExpectMsg<PartitionRestored>().NextOffsets);
+        var other = Sys.ActorOf(PartitionActor.Props(_group, 1, _engine, new ProbeSink(TestActor)));
+        other.Tell(new RestorePartition(1));
+        Assert.Empty(ExpectMsg<PartitionRestored>().NextOffsets);
+    }
+
+    private List<string> Run(string group, IReadOnlyList<List<InputRecord>> segments, bool restartAfterFirst)
+    {
+        var outputs = new List<string>();
+        var probe = CreateTestProbe();
+        var partition = Sys.ActorOf(PartitionActor.Props(group, 0, _engine, new ProbeSink(probe.Ref)));
+        long sequence = 0;
+        for (var i = 0; i < segments.Count; i++)
+        {
+            partition.Tell(new ProcessBatch(0, ++sequence, segments[i]));
+            Collect(probe.ExpectMsg<BatchCompleted>(TimeSpan.FromSeconds(30)), outputs);
+            if (restartAfterFirst && i == 0)
+            {
+                partition.Tell(new Checkpoint(0, ++sequence));
+                probe.ExpectMsg<IReadOnlyDictionary<string, long>>(TimeSpan.FromSeconds(30));
+                Stop(partition);
+                partition = Sys.ActorOf(PartitionActor.Props(group, 0, _engine, new ProbeSink(probe.Ref)));
+                partition.Tell(new RestorePartition(0), probe.Ref);
+                probe.ExpectMsg<PartitionRestored>(TimeSpan.FromSeconds(30));
+            }
+        }
+        partition.Tell(new Drain(0, ++sequence));
+        Collect(probe.ExpectMsg<BatchCompleted>(TimeSpan.FromSeconds(30)), outputs);
+        outputs.Sort(StringComparer.Ordinal);
+        return outputs;
+    }
+
+    private void Stop(IActorRef actor)
+    {
+        Watch(actor);
+        Sys.Stop(actor);
+        ExpectTerminated(actor);
+    }
+
+    private static void Collect(BatchCompleted batch, List<string> into)
+    {
+        into.AddRange(batch.Triggers.Select(ContractJson.Serialize));
+        into.AddRange(batch.Audits.Select(ContractJson.Serialize));
+        into.AddRange(batch.Outcomes.Select(ContractJson.Serialize));
+    }
+
+    private static List<InputRecord> Records(IEnumerable<GeneratedEvent> events)
+    {
+        var offsets = new Dictionary<string, long>();
+        return [.. events.Select(e =>
+        {
+            var offset = offsets.GetValueOrDefault(e.Topic);
+            offsets[e.Topic] = offset + 1;
+            return new InputRecord(e.Topic, 0, offset, e.Event, null);
+        })];
+    }
+}
+
+public sealed class SqliteCheckpointStoreSpecs()
+    : CheckpointStoreSpecs(CheckpointStoreSettings.Sqlite(Path.Combine(Path.GetTempPath(), $"cartrecovery-checkpoints-{Guid.NewGuid():N}.db")));
+
+/// <summary>Against the PostgreSQL server test.sh starts (scripts/start-postgres.sh); CARTRECOVERY_TEST_POSTGRES names it.</summary>
+public sealed class PostgreSqlCheckpointStoreSpecs()
+    : CheckpointStoreSpecs(CheckpointStoreSettings.PostgreSql(PostgresServer.ConnectionString));
+
+public static class PostgresServer
+{
+    public const string Variable = "CARTRECOVERY_TEST_POSTGRES";
+
+    public static string ConnectionString => Environment.GetEnvironmentVariable(Variable) is { Length: > 0 } value
+        ? value
+        : throw new InvalidOperationException($"{Variable} is not set: run the tests through ./test.sh, which starts a PostgreSQL server (scripts/start-postgres.sh)");
+}
+
+/// <summary>Actor tests on a shared 2-core machine: generous expectation timeouts (first use creates the store's tables).</summary>
+public static class TestConfig
+{
+    public static Akka.Configuration.Config With(CheckpointStoreSettings store) =>
+        Akka.Configuration.ConfigurationFactory.ParseString("akka.test.single-expect-default = 20s").WithFallback(store.ToAkkaConfig());
+}
