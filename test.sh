@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
-# Runs every test: pure domain, actors, storage on the real chDB engine, Kafka on librdkafka's mock cluster,
-# and the end-to-end tests through the CLI. Installs its own prerequisites (chDB from npm, NuGet restore).
+# Runs every test: pure domain, actors, checkpoint stores on SQLite and a real PostgreSQL server, storage on the
+# real chDB engine, Kafka on librdkafka's mock cluster, analytics and the HTML report in headless Chromium, and
+# the end-to-end, crash, scale and replay tests through the CLI as separate processes. Installs its own
+# prerequisites (chDB from npm; PostgreSQL and Chromium from Debian when missing; NuGet restore).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$root"
 "$root/scripts/install-chdb.sh"
 export CARTRECOVERY_CHDB_LIB="$root/.tools/chdb/libchdb.so"
+"$root/scripts/install-chromium.sh"
+pgdir="$(mktemp -d /tmp/cartrecovery-pg-XXXXXX)"
+trap '"$root/scripts/start-postgres.sh" --stop "$pgdir"' EXIT
+export CARTRECOVERY_TEST_POSTGRES="$("$root/scripts/start-postgres.sh" "$pgdir")"
 dotnet build CartRecovery.sln -c Release -nologo -v quiet -clp:ErrorsOnly
 # The end-to-end tests drive the CLI as separate processes; build it where run.sh would.
 dotnet build src/CartRecovery.Host/CartRecovery.Host.csproj -c Release -o "$root/.build/host" -nologo -v quiet -clp:ErrorsOnly

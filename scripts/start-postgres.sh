@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Starts a throwaway PostgreSQL server on loopback for the tests (the checkpoint store runs against a real
 # server, not a fake) and prints its Npgsql connection string on stdout. Installs PostgreSQL from Debian if
-# missing. Stop it with: scripts/start-postgres.sh --stop DIR (DIR is printed on stderr).
+# missing. Usage: scripts/start-postgres.sh [DIR] (a temp dir by default); stop with: scripts/start-postgres.sh --stop DIR
 set -euo pipefail
 if [ "${1:-}" = "--stop" ]; then
   bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
@@ -16,7 +16,8 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   { apt-get update -qq && apt-get install -y -qq postgresql; } >&2
 fi
 bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
-dir=$(mktemp -d /tmp/cartrecovery-pg-XXXXXX)
+dir=${1:-$(mktemp -d /tmp/cartrecovery-pg-XXXXXX)}
+mkdir -p "$dir"
 port=$(( 20000 + RANDOM % 20000 ))
 as_owner() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 [ "$(id -u)" = 0 ] && chown postgres: "$dir"

@@ -163,7 +163,9 @@ root.Subcommands.Add(ReportCommand.Create());
 
 try
 {
-    return await root.Parse(args).InvokeAsync();
+    // SIGTERM/SIGINT cancel the command's token; the worker then finishes in-flight work, checkpoints and commits
+    // (bounded by its own ShutdownTimeout), so the parser must not kill the process after its default 2 s.
+    return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = TimeSpan.FromSeconds(90) });
 }
 catch (Exception e) when (e is PolicyValidationException or ArgumentException or InvalidOperationException)
 {

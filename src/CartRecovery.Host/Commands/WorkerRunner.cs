@@ -26,6 +26,8 @@ public static class WorkerRunner
         builder.Logging.SetMinimumLevel(LogLevel.Information);
         builder.Logging.AddFilter("Akka", LogLevel.Warning);
         builder.Logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Warning);
+        // The command owns SIGTERM/SIGINT (graceful stop through its token); the host must not stop Akka underneath it.
+        builder.Services.AddSingleton<IHostLifetime, CommandOwnedLifetime>();
         builder.Services.AddCartRecoveryWorker(settings, new OutputSettings(), policy, _ => AnalyticsStoreFactory.Open(dataDirectory, storeOptions ?? AnalyticsStoreOptions.Default));
 
         using var host = builder.Build();
@@ -74,4 +76,11 @@ public static class WorkerRunner
         if (!File.Exists(policyFile)) throw new ArgumentException($"--policy: file not found: {policyFile}");
         return PolicyFile.Parse(File.ReadAllText(policyFile));
     }
+}
+
+/// <summary>A host lifetime that ignores process signals: the CLI command turns them into a graceful stop.</summary>
+internal sealed class CommandOwnedLifetime : IHostLifetime
+{
+    public Task WaitForStartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }

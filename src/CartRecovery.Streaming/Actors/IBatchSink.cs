@@ -10,8 +10,9 @@ public interface IBatchSink
     /// <summary>Reply <see cref="OutputsDurable"/> to <paramref name="replyTo"/> once every batch completed before is written.</summary>
     void WhenDurable(long sequence, Akka.Actor.IActorRef replyTo);
 
-    /// <summary>A checkpoint is saved: its offsets may be committed to Kafka.</summary>
-    void Checkpointed(int partition, IReadOnlyDictionary<string, long> nextOffsets);
+    /// <summary>A checkpoint is saved: its offsets may be committed to Kafka. It answers <paramref name="requests"/>
+    /// checkpoint requests (a newer capture supersedes older ones that were not saved yet).</summary>
+    void Checkpointed(int partition, IReadOnlyDictionary<string, long> nextOffsets, int requests);
 
     /// <summary>A checkpoint could not be saved: the worker must stop rather than commit.</summary>
     void CheckpointFailed(int partition, Exception cause);

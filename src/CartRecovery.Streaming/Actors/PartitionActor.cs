@@ -40,6 +40,7 @@ public sealed class PartitionActor : ReceivePersistentActor
     private readonly Dictionary<string, long> _nextOffsets = new(StringComparer.Ordinal);
     private (long Sequence, byte[] Bytes, Dictionary<string, long> Offsets)? _pendingCheckpoint;
     private (long Sequence, Dictionary<string, long> Offsets)? _savingCheckpoint;
+    private readonly List<long> _unansweredCheckpoints = [];
 
     private Watermark _watermark = Watermark.Start;
     private readonly Dictionary<string, ShopperState> _shoppers = new(StringComparer.Ordinal);
@@ -73,7 +74,8 @@ public sealed class PartitionActor : ReceivePersistentActor
             _savingCheckpoint = null;
             // Keep only the newest checkpoint: older ones can never be needed again.
             DeleteSnapshots(new SnapshotSelectionCriteria(success.Metadata.SequenceNr, success.Metadata.Timestamp.AddTicks(-1)));
-            _sink.Checkpointed(_partition, saved.Offsets);
+            var answered = _unansweredCheckpoints.RemoveAll(sequence => sequence <= saved.Sequence);
+            _sink.Checkpointed(_partition, saved.Offsets, answered);
             SaveNextIfAny();
         });
         Command<SaveSnapshotFailure>(failure =>
@@ -131,6 +133,7 @@ public sealed class PartitionActor : ReceivePersistentActor
             Sessions = [.. _sessions.Values],
         };
         // Only the newest capture matters: a later one covers everything an earlier one did.
+        _unansweredCheckpoints.Add(sequence);
         _pendingCheckpoint = (sequence, capture.ToBytes(), capture.NextOffsets);
         _sink.WhenDurable(sequence, Self);
     }

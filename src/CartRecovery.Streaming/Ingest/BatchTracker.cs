@@ -37,10 +37,10 @@ public sealed class BatchTracker(int maxOutstanding)
 
     public void CheckpointRequested() => Interlocked.Increment(ref _pendingCheckpoints);
 
-    public void Checkpointed(int partition, IReadOnlyDictionary<string, long> nextOffsets)
+    public void Checkpointed(int partition, IReadOnlyDictionary<string, long> nextOffsets, int requests)
     {
         _committable.Enqueue((partition, nextOffsets));
-        Interlocked.Decrement(ref _pendingCheckpoints);
+        Interlocked.Add(ref _pendingCheckpoints, -requests);
     }
 
     public void CheckpointFailed(Exception cause)

@@ -98,7 +98,17 @@ public sealed class KafkaIngest
             {
                 ThrowIfFailed();
                 CommitCheckpointed(consumer);
-                var result = consumer.Consume(TimeSpan.FromMilliseconds(20));
+                ConsumeResult<byte[], byte[]>? result;
+                try
+                {
+                    result = consumer.Consume(TimeSpan.FromMilliseconds(20));
+                }
+                catch (ConsumeException e) when (!e.Error.IsFatal)
+                {
+                    // Broker-side trouble (a fetch timed out, a leader moved): librdkafka retries; nothing was lost.
+                    _logger.LogWarning("consume: {Code} {Reason}; retrying", e.Error.Code, e.Error.Reason);
+                    continue;
+                }
                 if (result is null)
                 {
                     DispatchAll(dirty, stop);

@@ -64,7 +64,8 @@ public sealed class OutputWriter : IBatchSink
         if (!_batches.Writer.TryWrite(new DurabilityMarker(sequence, replyTo))) throw new InvalidOperationException("output writer is closed");
     }
 
-    public void Checkpointed(int partition, IReadOnlyDictionary<string, long> nextOffsets) => _tracker.Checkpointed(partition, nextOffsets);
+    public void Checkpointed(int partition, IReadOnlyDictionary<string, long> nextOffsets, int requests) =>
+        _tracker.Checkpointed(partition, nextOffsets, requests);
 
     public void CheckpointFailed(int partition, Exception cause)
     {
