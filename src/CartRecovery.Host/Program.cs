@@ -58,6 +58,7 @@ brokerCommand.SetAction(async (parse, ct) =>
     Console.Out.Flush();
     using var stop = new CancellationTokenSource();
     using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx => { ctx.Cancel = true; stop.Cancel(); });
+    using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, ctx => { ctx.Cancel = true; stop.Cancel(); });
     try { await Task.Delay(Timeout.Infinite, CancellationTokenSource.CreateLinkedTokenSource(ct, stop.Token).Token); }
     catch (OperationCanceledException) { }
     return 0;
@@ -98,6 +99,7 @@ workerCommand.SetAction(async (parse, ct) =>
     };
     using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
     using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx => { ctx.Cancel = true; stop.Cancel(); });
+    using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, ctx => { ctx.Cancel = true; stop.Cancel(); });
     var run = await WorkerRunner.RunAsync(settings, parse.GetValue(policyOption), data, stop.Token);
     Console.WriteLine($"worker: {run.EventsConsumed} events, {run.DeadLetters} dead letters, {run.Elapsed.TotalSeconds:F1} s");
     return 0;
@@ -163,9 +165,9 @@ root.Subcommands.Add(ReportCommand.Create());
 
 try
 {
-    // SIGTERM/SIGINT cancel the command's token; the worker then finishes in-flight work, checkpoints and commits
-    // (bounded by its own ShutdownTimeout), so the parser must not kill the process after its default 2 s.
-    return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = TimeSpan.FromSeconds(90) });
+    // The worker and broker commands handle SIGTERM/SIGINT themselves (graceful stop, exit 0); the parser must
+    // neither kill the process after its default 2 s nor turn a graceful stop into exit code 143.
+    return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null });
 }
 catch (Exception e) when (e is PolicyValidationException or ArgumentException or InvalidOperationException)
 {
