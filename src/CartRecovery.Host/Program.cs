@@ -20,6 +20,7 @@ var drainOption = new Option<bool>("--drain") { Description = "Exit 0 once all i
 var checkpointDbOption = new Option<string?>("--checkpoint-db") { Description = "SQLite file of the state checkpoints (default: DATA/checkpoints.db); share it between workers on one machine" };
 var postgresOption = new Option<string?>("--postgres") { Description = $"PostgreSQL connection string for the checkpoints (shared by pods); also {WorkerRunner.PostgresVariable}" };
 var instanceOption = new Option<string?>("--instance-id") { Description = "Static group membership id (group.instance.id) for fast restarts" };
+var httpPortOption = new Option<int?>("--http-port") { Description = "Serve /healthz, /readyz and /metrics (Prometheus) on this port" };
 
 var root = new RootCommand("CartRecovery: abandoned-cart recovery stream worker.\nWithout a command: run the main job on the embedded default (broker, generated traffic, worker, summary).");
 root.Options.Add(dataOption);
@@ -86,6 +87,7 @@ workerCommand.Options.Add(policyOption);
 workerCommand.Options.Add(checkpointDbOption);
 workerCommand.Options.Add(postgresOption);
 workerCommand.Options.Add(instanceOption);
+workerCommand.Options.Add(httpPortOption);
 workerCommand.SetAction(async (parse, ct) =>
 {
     var data = parse.GetValue(dataOption)!;
@@ -100,7 +102,7 @@ workerCommand.SetAction(async (parse, ct) =>
     using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
     using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx => { ctx.Cancel = true; stop.Cancel(); });
     using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, ctx => { ctx.Cancel = true; stop.Cancel(); });
-    var run = await WorkerRunner.RunAsync(settings, parse.GetValue(policyOption), data, stop.Token);
+    var run = await WorkerRunner.RunAsync(settings, parse.GetValue(policyOption), data, stop.Token, httpPort: parse.GetValue(httpPortOption));
     Console.WriteLine($"worker: {run.EventsConsumed} events, {run.DeadLetters} dead letters, {run.Elapsed.TotalSeconds:F1} s");
     return 0;
 });

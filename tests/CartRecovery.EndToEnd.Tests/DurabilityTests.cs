@@ -83,10 +83,11 @@ public sealed partial class DurabilityTests(ITestOutputHelper output) : IDisposa
         // Back to one: SIGTERM, the graceful stop an orchestrator sends (finish, checkpoint, commit, leave).
         foreach (var worker in new[] { second, third })
             if (!worker.HasExited) Process.Start("kill", ["-TERM", worker.Id.ToString()])!.WaitForExit();
-        foreach (var worker in new[] { first, second, third })
+        foreach (var (worker, log, name) in new[] { (first, firstLog, "first"), (second, secondLog, "second"), (third, thirdLog, "third") })
         {
-            Assert.True(worker.WaitForExit(TimeSpan.FromMinutes(4)), "a worker did not finish");
-            Assert.Equal(0, worker.ExitCode);
+            Assert.True(worker.WaitForExit(TimeSpan.FromMinutes(4)), $"the {name} worker did not finish:\n{log}");
+            worker.WaitForExit();
+            Assert.True(worker.ExitCode == 0, $"the {name} worker exited {worker.ExitCode}:\n{log}");
         }
         output.WriteLine($"first worker's log:\n{firstLog}");
 

@@ -5,7 +5,10 @@ using CartRecovery.Streaming;
 using CartRecovery.Streaming.Checkpointing;
 using CartRecovery.Streaming.Hosting;
 using CartRecovery.Streaming.Output;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
+using OpenTelemetry.Metrics;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
@@ -17,20 +20,39 @@ public sealed record WorkerRun(long EventsConsumed, long DeadLetters, long LateE
 public static class WorkerRunner
 {
     public static async Task<WorkerRun> RunAsync(WorkerSettings settings, string? policyFile, string dataDirectory, CancellationToken ct,
-        AnalyticsStoreOptions? storeOptions = null)
+        AnalyticsStoreOptions? storeOptions = null, int? httpPort = null)
     {
         var policy = LoadPolicy(policyFile);
         Directory.CreateDirectory(dataDirectory);
-        var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        // With --http-port the worker serves /healthz, /readyz and /metrics (Prometheus) for operators.
+        IHostApplicationBuilder builder = httpPort is { } port
+            ? WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [$"--urls=http://0.0.0.0:{port}"] })
+            : Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Logging.ClearProviders();
         builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; });
         builder.Logging.SetMinimumLevel(LogLevel.Information);
         builder.Logging.AddFilter("Akka", LogLevel.Warning);
-        builder.Logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Warning);
+        builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
         // The command owns SIGTERM/SIGINT (graceful stop through its token); the host must not stop Akka underneath it.
         builder.Services.AddSingleton<IHostLifetime, CommandOwnedLifetime>();
         builder.Services.AddCartRecoveryWorker(settings, new OutputSettings(), policy, _ => AnalyticsStoreFactory.Open(dataDirectory, storeOptions ?? AnalyticsStoreOptions.Default));
 
-        using var host = builder.Build();
+        IHost host;
+        if (builder is WebApplicationBuilder web)
+        {
+            web.Services.AddOpenTelemetry().WithMetrics(metrics => metrics.AddMeter(WorkerMetrics.MeterName).AddPrometheusExporter());
+            var app = web.Build();
+            app.MapGet("/healthz", (WorkerHealth health) => health.IsLive ? Results.Text("live\n") : Results.Text("failed\n", statusCode: 503));
+            app.MapGet("/readyz", (WorkerHealth health) => Results.Text(health.Status + "\n", statusCode: health.IsReady ? 200 : 503));
+            app.MapPrometheusScrapingEndpoint("/metrics");
+            host = app;
+        }
+        else
+        {
+            host = ((HostApplicationBuilder)builder).Build();
+        }
+
+        using var _ = host;
         var store = host.Services.GetRequiredService<IAnalyticsStore>();
         await store.EnsureSchemaAsync(ct);
         await host.StartAsync(ct);

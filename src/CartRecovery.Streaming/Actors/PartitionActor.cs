@@ -154,8 +154,14 @@ public sealed class PartitionActor : ReceivePersistentActor
 
     private void WhenIdle(Action handle)
     {
-        if (_batch is not null) Stash.Stash();
-        else handle();
+        if (_batch is not null)
+        {
+            Stash.Stash();
+            return;
+        }
+        handle();
+        // A command that opened no batch (a checkpoint request) must not leave the commands stashed behind it waiting.
+        if (_batch is null) Stash.UnstashAll();
     }
 
     private void Process(ProcessBatch msg)
@@ -293,7 +299,7 @@ public sealed class PartitionActor : ReceivePersistentActor
             _shoppers.Remove(shopperId);
         _sink.Complete(new BatchCompleted(_partition, batch.Sequence, batch.NextOffsets.ToImmutableDictionary(), batch.Triggers, batch.Audits,
             batch.Outcomes, batch.DeadLetters, _watermark, batch.Events, batch.LateEvents, _sessions.Count));
-        Stash.Unstash();
+        Stash.UnstashAll();
     }
 
     private ShopperState Shopper(string shopperId) =>

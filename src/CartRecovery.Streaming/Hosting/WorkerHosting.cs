@@ -27,6 +27,7 @@ public static class WorkerHosting
         services.AddSingleton(output);
         services.AddSingleton(new RecoveryEngine(policy));
         services.AddSingleton<WorkerMetrics>();
+        services.AddSingleton<WorkerHealth>();
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton(new BatchTracker(settings.MaxOutstandingBatches));
         services.AddSingleton(store);
@@ -42,6 +43,9 @@ public static class WorkerHosting
         services.AddSingleton<StreamWorker>();
         services.AddAkka("cartrecovery", (akka, _) => akka
             .AddHocon(settings.Checkpoints.ToAkkaConfig(), HoconAddMode.Prepend)
+            // Akka registers its own SIGTERM handler that terminates the actor system at once; the worker owns
+            // SIGTERM instead (finish in-flight batches, checkpoint, commit) and stops Akka itself afterwards.
+            .AddHocon("akka.coordinated-shutdown.run-by-clr-shutdown-hook = off", HoconAddMode.Prepend)
             .ConfigureLoggers(loggers =>
             {
                 loggers.LogLevel = Akka.Event.LogLevel.WarningLevel;
@@ -66,7 +70,7 @@ public static class WorkerHosting
 /// <summary>Runs the consume loop and the output writer together until cancelled or, in drain mode, until
 /// every input is consumed, written and committed.</summary>
 public sealed class StreamWorker(WorkerSettings settings, IRequiredActor<PartitionSupervisor> partitions, BatchTracker tracker, OutputWriter writer,
-    WorkerMetrics metrics, TimeProvider clock, ILogger<StreamWorker> logger)
+    WorkerMetrics metrics, WorkerHealth health, TimeProvider clock, ILogger<StreamWorker> logger)
 {
     public WorkerMetrics Metrics => metrics;
 
@@ -77,7 +81,7 @@ public sealed class StreamWorker(WorkerSettings settings, IRequiredActor<Partiti
         using var writerFailed = new CancellationTokenSource();
         using var ingestStop = CancellationTokenSource.CreateLinkedTokenSource(stop, writerFailed.Token);
         var supervisor = await partitions.GetAsync(stop);
-        var ingest = new KafkaIngest(settings, supervisor, tracker, metrics, logger, clock);
+        var ingest = new KafkaIngest(settings, supervisor, tracker, metrics, health, logger, clock);
         // The writer is not cancelled by a stop request: a graceful stop needs it to flush what is in flight.
         var writing = Task.Run(async () =>
         {
@@ -87,6 +91,11 @@ public sealed class StreamWorker(WorkerSettings settings, IRequiredActor<Partiti
         try
         {
             await ingest.RunAsync(ingestStop.Token);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            health.Failed(e);
+            throw;
         }
         catch (OperationCanceledException) when (writing.IsFaulted)
         {

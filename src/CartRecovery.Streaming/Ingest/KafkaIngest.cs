@@ -40,8 +40,12 @@ public sealed class KafkaIngest
     private long _staleRecords;
     private DateTimeOffset _lastCheckpoint;
 
-    public KafkaIngest(WorkerSettings settings, IActorRef partitions, BatchTracker tracker, WorkerMetrics metrics, ILogger logger, TimeProvider clock)
+    private readonly WorkerHealth _health;
+
+    public KafkaIngest(WorkerSettings settings, IActorRef partitions, BatchTracker tracker, WorkerMetrics metrics, WorkerHealth health,
+        ILogger logger, TimeProvider clock)
     {
+        _health = health;
         settings.Validate();
         _settings = settings;
         _partitions = partitions;
@@ -156,6 +160,7 @@ public sealed class KafkaIngest
         }
         finally
         {
+            _health.Stopping();
             if (!finished && _tracker.Failure is null)
             {
                 // Graceful stop (SIGTERM): finish what was handed out, checkpoint, commit, then leave the group.
@@ -167,7 +172,8 @@ public sealed class KafkaIngest
                 }
                 catch (OperationCanceledException)
                 {
-                    _logger.LogWarning("shutdown timeout: leaving without a final checkpoint (the next owner replays from the last one)");
+                    _logger.LogWarning("shutdown timeout: leaving without a final checkpoint with {Batches} batches and {Checkpoints} checkpoints unfinished (the next owner replays from the last one)",
+                        _tracker.Outstanding, _tracker.PendingCheckpoints);
                 }
             }
             consumer.Close();
@@ -266,12 +272,15 @@ public sealed class KafkaIngest
         if (_tracker.Failure is { } failure) throw new InvalidOperationException("a checkpoint could not be saved; stopping without committing", failure);
     }
 
+    /// <summary>Live mode: a partition that is caught up (every input topic at its end) and has had no input for a
+    /// while advances its watermark with the wall clock, so timers still fire without traffic.</summary>
     private void AdvanceIdlePartitions(CancellationToken ct)
     {
         var now = _clock.GetUtcNow();
         foreach (var partition in _mergers.Keys)
         {
-            if (now - _lastInput.GetValueOrDefault(partition, DateTimeOffset.MinValue) < _settings.IdleWatermarkAfter) continue;
+            if (!_assigned.Where(tp => tp.Partition.Value == partition).All(_atEnd.Contains)) continue;
+            if (now - _lastInput.GetValueOrDefault(partition, now) < _settings.IdleWatermarkAfter) continue;
             _lastInput[partition] = now;
             Send(new AdvanceIdle(partition, NextSequence(partition), now), ct);
             _sinceCheckpoint.Add(partition);
@@ -305,6 +314,7 @@ public sealed class KafkaIngest
         {
             var partition = group.Key;
             if (!_mergers.ContainsKey(partition)) _mergers[partition] = new PartitionInputMerger(Topics.Inputs);
+            _lastInput[partition] = _clock.GetUtcNow();
             var restored = _partitions.Ask<PartitionRestored>(new RestorePartition(partition), TimeSpan.FromMinutes(2)).GetAwaiter().GetResult();
             if (restored.NextOffsets.Count > 0) RestoredPartitions++;
             foreach (var tp in group)
@@ -317,6 +327,7 @@ public sealed class KafkaIngest
             _logger.LogInformation("partition {Partition} assigned: resuming at {Offsets} with {Sessions} sessions from its checkpoint",
                 partition, string.Join(",", group.Select(tp => restored.NextOffsets.GetValueOrDefault(tp.Topic))), restored.Sessions);
         }
+        _health.PartitionsRestored();
         return resumed;
     }
 
