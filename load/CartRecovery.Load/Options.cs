@@ -21,8 +21,9 @@ public sealed record BenchOptions
     /// <summary>Event-time window of the paced phase: session events later than its first one + this are not published.</summary>
     public TimeSpan PacedWindow { get; init; } = TimeSpan.FromHours(2);
     public bool SkipLatency { get; init; }
-    /// <summary>Experiment knobs: the worker's WorkerSettings.MaxOutstandingBatches / MaxBatchRecords (0 = the worker's default).</summary>
+    /// <summary>Experiment knobs: the worker's WorkerSettings.MaxUndecidedBatches / MaxUnwrittenRecords / MaxBatchRecords (0 = the worker's default).</summary>
     public int MaxOutstanding { get; init; }
+    public long MaxUnwritten { get; init; }
     public int MaxBatchRecords { get; init; }
     public int WaitingSessions { get; init; } = 100_000;
     public string? Data { get; init; }
@@ -40,7 +41,8 @@ public sealed record BenchOptions
           --paced-duration D    session-start span of the paced latency phase (default 1h)
           --paced-window D      event-time window of the paced phase that is published (default 2h)
           --skip-latency        skip the paced latency phase
-          --max-outstanding N   experiment: the worker's MaxOutstandingBatches (default: the worker's default, 64)
+          --max-outstanding N   experiment: the worker's MaxUndecidedBatches (default: the worker's default, 64)
+          --max-unwritten N     experiment: the worker's MaxUnwrittenRecords (default: the worker's default, 500000)
           --max-batch-records N experiment: the worker's MaxBatchRecords (default: the worker's default, 2000)
           --waiting-sessions N  sessions held for the heap measurement (default 100000)
           --data DIR            chDB data directory (default: a temporary directory, removed afterwards)
@@ -54,7 +56,8 @@ public sealed record BenchOptions
             BootstrapServers = bootstrap, Drain = drain, GroupId = group,
             Checkpoints = CartRecovery.Host.Commands.WorkerRunner.CheckpointStore(dataDirectory, null, null),
         };
-        if (MaxOutstanding > 0) settings = settings with { MaxOutstandingBatches = MaxOutstanding };
+        if (MaxOutstanding > 0) settings = settings with { MaxUndecidedBatches = MaxOutstanding };
+        if (MaxUnwritten > 0) settings = settings with { MaxUnwrittenRecords = MaxUnwritten };
         if (MaxBatchRecords > 0) settings = settings with { MaxBatchRecords = MaxBatchRecords };
         return settings;
     }
@@ -79,6 +82,7 @@ public sealed record BenchOptions
                 "--paced-window" => o with { PacedWindow = ParseSpan(Next()) },
                 "--skip-latency" => o with { SkipLatency = true },
                 "--max-outstanding" => o with { MaxOutstanding = Positive(int.Parse(Next(), CultureInfo.InvariantCulture), "--max-outstanding") },
+                "--max-unwritten" => o with { MaxUnwritten = Positive(int.Parse(Next(), CultureInfo.InvariantCulture), "--max-unwritten") },
                 "--max-batch-records" => o with { MaxBatchRecords = Positive(int.Parse(Next(), CultureInfo.InvariantCulture), "--max-batch-records") },
                 "--waiting-sessions" => o with { WaitingSessions = Positive(int.Parse(Next(), CultureInfo.InvariantCulture), "--waiting-sessions") },
                 "--data" => o with { Data = Next() },

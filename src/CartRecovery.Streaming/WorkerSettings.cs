@@ -10,8 +10,10 @@ public sealed record WorkerSettings
     /// <summary>Exit once every input partition is consumed, treating end of input as end of event time.</summary>
     public bool Drain { get; init; }
     public int MaxBatchRecords { get; init; } = 2_000;
-    /// <summary>Back-pressure: batches handed to partition actors but not yet written.</summary>
-    public int MaxOutstandingBatches { get; init; } = 64;
+    /// <summary>Back-pressure: batches handed to partition actors and not yet decided.</summary>
+    public int MaxUndecidedBatches { get; init; } = 64;
+    /// <summary>Back-pressure: input records whose outputs are not yet written (about a second of input or more).</summary>
+    public long MaxUnwrittenRecords { get; init; } = 500_000;
     /// <summary>Live mode: after this long without input, a partition's watermark follows the wall clock.</summary>
     public TimeSpan IdleWatermarkAfter { get; init; } = TimeSpan.FromSeconds(5);
     /// <summary>How often each partition's state is checkpointed (and its offsets committed).</summary>
@@ -26,6 +28,7 @@ public sealed record WorkerSettings
         if (string.IsNullOrWhiteSpace(GroupId)) throw new ArgumentException("Worker:GroupId must not be empty");
         if (MaxBatchRecords <= 0) throw new ArgumentException($"Worker:MaxBatchRecords must be > 0 (got {MaxBatchRecords})");
         if (CheckpointInterval <= TimeSpan.Zero) throw new ArgumentException($"Worker:CheckpointInterval must be > 0 (got {CheckpointInterval})");
-        if (MaxOutstandingBatches <= 0) throw new ArgumentException($"Worker:MaxOutstandingBatches must be > 0 (got {MaxOutstandingBatches})");
+        if (MaxUndecidedBatches <= 0) throw new ArgumentException($"Worker:MaxUndecidedBatches must be > 0 (got {MaxUndecidedBatches})");
+        if (MaxUnwrittenRecords <= 0) throw new ArgumentException($"Worker:MaxUnwrittenRecords must be > 0 (got {MaxUnwrittenRecords})");
     }
 }

@@ -19,7 +19,26 @@ public sealed record SessionState
     public required string TimeZone { get; init; }
     public required DateTimeOffset StartedAt { get; init; }
     public required DateTimeOffset LastActivityAt { get; init; }
-    public ImmutableSortedDictionary<string, CartLine> Lines { get; init; } = ImmutableSortedDictionary.Create<string, CartLine>(StringComparer.Ordinal);
+    private readonly ImmutableSortedDictionary<string, CartLine> _lines = ImmutableSortedDictionary.Create<string, CartLine>(StringComparer.Ordinal);
+
+    /// <summary>The cart by SKU. Its value and item count are computed once per change: scoring reads them on every event.</summary>
+    public ImmutableSortedDictionary<string, CartLine> Lines
+    {
+        get => _lines;
+        init
+        {
+            _lines = value;
+            decimal total = 0;
+            var items = 0;
+            foreach (var line in value.Values)
+            {
+                total += line.Total;
+                items += line.Quantity;
+            }
+            CartValue = total;
+            ItemCount = items;
+        }
+    }
     public bool HadCart { get; init; }
     public FunnelStep FurthestStep { get; init; }
     public int PaymentFailures { get; init; }
@@ -45,7 +64,7 @@ public sealed record SessionState
     public double Score { get; init; }
     public ImmutableArray<string> TopFactors { get; init; } = [];
 
-    public decimal CartValue => Lines.Values.Sum(l => l.Total);
-    public int ItemCount => Lines.Values.Sum(l => l.Quantity);
+    public decimal CartValue { get; private init; }
+    public int ItemCount { get; private init; }
     public bool HasCart => !Lines.IsEmpty;
 }

@@ -220,6 +220,7 @@ public sealed class PartitionActor : ReceivePersistentActor
                     var decision = _engine.Apply(Shopper(shopperId), consent, command.Watermark);
                     _shoppers[shopperId] = decision.Shopper;
                     _batch!.Add(decision.Effects);
+                    _batch.Touched.Add(shopperId);
                     break;
                 case SessionEvent evt:
                     SessionActorFor(new SessionKey(shopperId, evt.SessionId)).Tell(new ApplyEvent(Shopper(shopperId), evt, command.Watermark));
@@ -236,6 +237,7 @@ public sealed class PartitionActor : ReceivePersistentActor
         _inFlight.Remove(msg.ShopperId);
         _shoppers[msg.ShopperId] = decision.Shopper;
         _batch!.Add(decision.Effects);
+        _batch.Touched.Add(msg.ShopperId);
 
         _timers.Remove(key);
         if (decision.Session is { } session)
@@ -295,8 +297,10 @@ public sealed class PartitionActor : ReceivePersistentActor
 
         var batch = _batch;
         _batch = null;
-        foreach (var (shopperId, shopper) in _shoppers.Where(s => s.Value.IsEmpty && !_sessionsByShopper.ContainsKey(s.Key)).ToList())
-            _shoppers.Remove(shopperId);
+        // Only shoppers this batch touched can have become empty: no scan over every shopper of the partition.
+        foreach (var shopperId in batch.Touched)
+            if (_shoppers.TryGetValue(shopperId, out var shopper) && shopper.IsEmpty && !_sessionsByShopper.ContainsKey(shopperId))
+                _shoppers.Remove(shopperId);
         _sink.Complete(new BatchCompleted(_partition, batch.Sequence, batch.NextOffsets.ToImmutableDictionary(), batch.Triggers, batch.Audits,
             batch.Outcomes, batch.DeadLetters, _watermark, batch.Events, batch.LateEvents, _sessions.Count));
         Stash.UnstashAll();
@@ -325,6 +329,7 @@ public sealed class PartitionActor : ReceivePersistentActor
         public List<AuditRecord> Audits { get; } = [];
         public List<SessionOutcome> Outcomes { get; } = [];
         public List<InputRecord> DeadLetters { get; } = [];
+        public HashSet<string> Touched { get; } = new(StringComparer.Ordinal);
         public int Events { get; set; }
         public int LateEvents { get; set; }
 

@@ -29,7 +29,7 @@ public static class WorkerHosting
         services.AddSingleton<WorkerMetrics>();
         services.AddSingleton<WorkerHealth>();
         services.AddSingleton(TimeProvider.System);
-        services.AddSingleton(new BatchTracker(settings.MaxOutstandingBatches));
+        services.AddSingleton(new BatchTracker(settings.MaxUndecidedBatches, settings.MaxUnwrittenRecords));
         services.AddSingleton(store);
         services.AddSingleton<IProducer<string, byte[]>>(_ => new ProducerBuilder<string, byte[]>(new ProducerConfig
         {

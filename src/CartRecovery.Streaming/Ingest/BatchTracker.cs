@@ -4,35 +4,63 @@ using static CartRecovery.Streaming.Actors.PartitionProtocol;
 namespace CartRecovery.Streaming.Ingest;
 
 /// <summary>
-/// Links the consume loop, the output writer and the partition actors: bounds the batches in flight
-/// (back-pressure on the consumer), counts checkpoints in flight, and hands saved checkpoints' offsets to the
-/// consumer's thread for committing.
+/// Links the consume loop, the output writer and the partition actors. Back-pressure has two bounds, because
+/// deciding and writing run at different paces: batches handed to partition actors and not yet decided (they
+/// hold the input records), and input records whose outputs are not yet written (the writer collects about a
+/// second of outputs per insert, so this bound must cover a second of input or it caps the throughput).
+/// Also counts checkpoints in flight and hands saved checkpoints' offsets to the consumer's thread to commit.
 /// </summary>
-public sealed class BatchTracker(int maxOutstanding)
+public sealed class BatchTracker(int maxUndecidedBatches, long maxUnwrittenRecords)
 {
-    private readonly SemaphoreSlim _slots = new(maxOutstanding, maxOutstanding);
+    private readonly object _gate = new();
     private readonly ConcurrentQueue<(int Partition, IReadOnlyDictionary<string, long> NextOffsets)> _committable = new();
+    private int _undecided;
+    private long _unwrittenRecords;
     private long _outstanding;
     private long _pendingCheckpoints;
     private volatile Exception? _failure;
 
+    /// <summary>Batches handed out whose outputs are not yet written.</summary>
     public long Outstanding => Interlocked.Read(ref _outstanding);
     public long PendingCheckpoints => Interlocked.Read(ref _pendingCheckpoints);
 
     /// <summary>Set when a checkpoint could not be saved; the worker stops instead of committing.</summary>
     public Exception? Failure => _failure;
 
-    /// <summary>Blocks while too many batches are in flight.</summary>
-    public void Acquire(CancellationToken ct)
+    /// <summary>Blocks while either bound is reached. A batch larger than the record bound still goes through alone.</summary>
+    public void Acquire(int records, CancellationToken ct)
     {
-        _slots.Wait(ct);
-        Interlocked.Increment(ref _outstanding);
+        lock (_gate)
+        {
+            while (_undecided >= maxUndecidedBatches || (_unwrittenRecords > 0 && _unwrittenRecords + records > maxUnwrittenRecords))
+            {
+                ct.ThrowIfCancellationRequested();
+                Monitor.Wait(_gate, 50);
+            }
+            _undecided++;
+            _unwrittenRecords += records;
+            Interlocked.Increment(ref _outstanding);
+        }
+    }
+
+    /// <summary>A partition actor finished deciding a batch: its input records are no longer held.</summary>
+    public void Decided()
+    {
+        lock (_gate)
+        {
+            _undecided--;
+            Monitor.PulseAll(_gate);
+        }
     }
 
     public void Written(IReadOnlyList<BatchCompleted> batches)
     {
-        Interlocked.Add(ref _outstanding, -batches.Count);
-        _slots.Release(batches.Count);
+        lock (_gate)
+        {
+            foreach (var batch in batches) _unwrittenRecords -= batch.Events + batch.DeadLetters.Count;
+            Interlocked.Add(ref _outstanding, -batches.Count);
+            Monitor.PulseAll(_gate);
+        }
     }
 
     public void CheckpointRequested() => Interlocked.Increment(ref _pendingCheckpoints);

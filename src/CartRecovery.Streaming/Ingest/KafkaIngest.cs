@@ -38,6 +38,7 @@ public sealed class KafkaIngest
     // seek or reassignment: merging it again would apply an event twice and out of order, so it is dropped.
     private readonly Dictionary<TopicPartition, long> _expected = new();
     private long _staleRecords;
+    private bool _closing;
     private DateTimeOffset _lastCheckpoint;
 
     private readonly WorkerHealth _health;
@@ -119,7 +120,7 @@ public sealed class KafkaIngest
                     sinceDispatch = 0;
                     if (_settings.Drain && IsFullyConsumed())
                     {
-                        foreach (var partition in _mergers.Keys.Order()) Send(new Drain(partition, NextSequence(partition)), stop);
+                        foreach (var partition in _mergers.Keys.Order()) Send(new Drain(partition, NextSequence(partition)), 0, stop);
                         CheckpointAndCommit(consumer, _mergers.Keys.ToList(), stop);
                         finished = true;
                         _logger.LogInformation("drained: {Records} records read; outputs written, state checkpointed, offsets committed", RecordsRead);
@@ -176,6 +177,9 @@ public sealed class KafkaIngest
                         _tracker.Outstanding, _tracker.PendingCheckpoints);
                 }
             }
+            // Everything is checkpointed and committed above: the revocation that Close triggers only forgets the
+            // partitions (a synchronous commit inside it can block forever while the group is rebalancing).
+            _closing = true;
             consumer.Close();
         }
     }
@@ -220,16 +224,16 @@ public sealed class KafkaIngest
             for (var i = 0; i < released.Count; i += _settings.MaxBatchRecords)
             {
                 var chunk = released.GetRange(i, Math.Min(_settings.MaxBatchRecords, released.Count - i));
-                Send(new ProcessBatch(partition, NextSequence(partition), chunk), ct);
+                Send(new ProcessBatch(partition, NextSequence(partition), chunk), chunk.Count, ct);
                 _sinceCheckpoint.Add(partition);
             }
         }
         partitions.Clear();
     }
 
-    private void Send(object message, CancellationToken ct)
+    private void Send(object message, int records, CancellationToken ct)
     {
-        _tracker.Acquire(ct);
+        _tracker.Acquire(records, ct);
         _partitions.Tell(message);
     }
 
@@ -282,7 +286,7 @@ public sealed class KafkaIngest
             if (!_assigned.Where(tp => tp.Partition.Value == partition).All(_atEnd.Contains)) continue;
             if (now - _lastInput.GetValueOrDefault(partition, now) < _settings.IdleWatermarkAfter) continue;
             _lastInput[partition] = now;
-            Send(new AdvanceIdle(partition, NextSequence(partition), now), ct);
+            Send(new AdvanceIdle(partition, NextSequence(partition), now), 0, ct);
             _sinceCheckpoint.Add(partition);
         }
     }
@@ -333,6 +337,11 @@ public sealed class KafkaIngest
 
     private void Revoked(IConsumer<byte[], byte[]> consumer, List<TopicPartition> partitions)
     {
+        if (_closing)
+        {
+            Forget(partitions);
+            return;
+        }
         // Finish and checkpoint what this worker holds before the partitions move to another worker.
         var numbers = partitions.Select(p => p.Partition.Value).Distinct().Where(_mergers.ContainsKey).ToList();
         using var grace = new CancellationTokenSource(_settings.ShutdownTimeout);

@@ -54,8 +54,13 @@ public sealed class OutputWriter : IBatchSink
     public long TriggersWritten { get; private set; }
     public long FlushCount { get; private set; }
 
+    /// <summary>Called by a partition actor when a batch is decided. Its triggers go to Kafka at once, so a
+    /// proactive chat reaches the agents without waiting for the next analytics insert; the batch's offsets still
+    /// become committable only after <see cref="FlushAsync"/> has seen every delivery acknowledged.</summary>
     public void Complete(BatchCompleted batch)
     {
+        _tracker.Decided();
+        Publish(batch);
         if (!_batches.Writer.TryWrite(batch)) throw new InvalidOperationException("output writer is closed");
     }
 
@@ -134,27 +139,45 @@ public sealed class OutputWriter : IBatchSink
         var outcomes = batches.SelectMany(b => b.Outcomes).ToList();
         var deadLetters = batches.SelectMany(b => b.DeadLetters).ToList();
 
-        // Kafka first (asynchronous delivery), ClickHouse while it is in flight, then wait for the acks.
-        var failures = 0;
-        Error? lastError = null;
-        void OnDelivery(DeliveryReport<string, byte[]> report)
+        foreach (var audit in audits)
+            if (audit.Decision == AuditDecisions.Suppressed) _metrics.Suppressed(audit.Reason);
+
+        await InsertAsync(Tables.RecoveryTriggers, triggers.Select(ContractJson.Serialize).ToList(), ct);
+        await InsertAsync(Tables.AuditLog, audits.Select(ContractJson.Serialize).ToList(), ct);
+        await InsertAsync(Tables.SessionOutcomes, outcomes.Select(ContractJson.Serialize).ToList(), ct);
+        await InsertAsync(Tables.DeadLetters, deadLetters.Select(d => ContractJson.Serialize(d.Rejected!)).ToList(), ct);
+
+        // The triggers went out when their batches were decided; wait for every acknowledgement.
+        await Task.Run(() => _producer.Flush(ct), ct);
+        if (_deliveryError is { } error)
+            throw new KafkaException(error);
+
+        TriggersWritten += triggers.Count;
+        FlushCount++;
+        foreach (var batch in batches)
         {
-            if (report.Error.IsError) { Interlocked.Increment(ref failures); lastError = report.Error; }
+            _metrics.EventsProcessed(batch.Events, batch.LateEvents);
+            _metrics.ActiveSessions(batch.Partition, batch.ActiveSessions);
         }
-        foreach (var trigger in triggers)
+        _tracker.Written(batches);
+    }
+
+    private void Publish(BatchCompleted batch)
+    {
+        foreach (var trigger in batch.Triggers)
         {
-            _producer.Produce(_settings.TriggerTopic, new Message<string, byte[]>
+            Produce(_settings.TriggerTopic, new Message<string, byte[]>
             {
                 Key = trigger.ShopperId,
                 Value = ContractJson.SerializeToUtf8(trigger),
                 Headers = new Headers { { "trigger_id", Encoding.UTF8.GetBytes(trigger.TriggerId) }, { "kind", Encoding.UTF8.GetBytes(trigger.Kind) } },
-            }, OnDelivery);
+            });
             _metrics.Triggered(trigger.Kind, trigger.Channel);
         }
-        foreach (var record in deadLetters)
+        foreach (var record in batch.DeadLetters)
         {
             var letter = record.Rejected!;
-            _producer.Produce(_settings.DeadLetterTopic, new Message<string, byte[]>
+            Produce(_settings.DeadLetterTopic, new Message<string, byte[]>
             {
                 Key = record.Key is null ? null! : Encoding.UTF8.GetString(record.Key),
                 Value = record.Payload ?? [],
@@ -167,29 +190,34 @@ public sealed class OutputWriter : IBatchSink
                     { "source_offset", Encoding.UTF8.GetBytes(letter.Offset.ToString()) },
                     { "dead_letter_id", Encoding.UTF8.GetBytes(letter.DeadLetterId) },
                 },
-            }, OnDelivery);
+            });
         }
-        foreach (var audit in audits)
-            if (audit.Decision == AuditDecisions.Suppressed) _metrics.Suppressed(audit.Reason);
-
-        await InsertAsync(Tables.RecoveryTriggers, triggers.Select(ContractJson.Serialize).ToList(), ct);
-        await InsertAsync(Tables.AuditLog, audits.Select(ContractJson.Serialize).ToList(), ct);
-        await InsertAsync(Tables.SessionOutcomes, outcomes.Select(ContractJson.Serialize).ToList(), ct);
-        await InsertAsync(Tables.DeadLetters, deadLetters.Select(d => ContractJson.Serialize(d.Rejected!)).ToList(), ct);
-
-        await Task.Run(() => _producer.Flush(ct), ct);
-        if (failures > 0)
-            throw new KafkaException(lastError ?? new Error(ErrorCode.Local_Fail, "delivery failed"));
-
-        TriggersWritten += triggers.Count;
-        FlushCount++;
-        foreach (var batch in batches)
-        {
-            _metrics.EventsProcessed(batch.Events, batch.LateEvents);
-            _metrics.ActiveSessions(batch.Partition, batch.ActiveSessions);
-        }
-        _tracker.Written(batches);
     }
+
+    private void Produce(string topic, Message<string, byte[]> message)
+    {
+        while (true)
+        {
+            try
+            {
+                _producer.Produce(topic, message, OnDelivery);
+                return;
+            }
+            catch (ProduceException<string, byte[]> e) when (e.Error.Code == ErrorCode.Local_QueueFull)
+            {
+                // The producer's queue is full: wait for deliveries (back-pressure on the deciding partition actor).
+                _producer.Poll(TimeSpan.FromMilliseconds(10));
+            }
+        }
+    }
+
+    // Any failed delivery fails the writer: the batches' offsets are never committed, and the next owner replays them.
+    private void OnDelivery(DeliveryReport<string, byte[]> report)
+    {
+        if (report.Error.IsError) _deliveryError ??= report.Error;
+    }
+
+    private volatile Error? _deliveryError;
 
     private async Task InsertAsync(string table, List<string> rows, CancellationToken ct)
     {

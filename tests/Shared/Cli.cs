@@ -1,27 +1,35 @@
 using System.Diagnostics;
 using System.Text;
 
-namespace CartRecovery.Analytics.Tests;
+namespace CartRecovery.Testing;
 
-/// <summary>Runs the real CLI (the build run.sh uses, in .build/host) as a separate process, as an operator would.</summary>
+/// <summary>Runs the real CLI (the build run.sh uses, in .build/host) as a separate process, as an operator would: the
+/// end-to-end, analytics and replay tests are black box. Shared by those test projects (linked, not copied).</summary>
 public static class Cli
 {
     public static string RepoRoot { get; } = FindRoot();
 
     public static string HostDll => Path.Combine(RepoRoot, ".build", "host", "cartrecovery.dll");
 
-    public sealed record Result(int ExitCode, string Stdout, string Stderr);
+    public sealed record Result(int ExitCode, string Stdout, string Stderr)
+    {
+        public override string ToString() => $"exit {ExitCode}\n{Stdout}\n{Stderr}";
+    }
 
-    public static async Task<Result> RunAsync(TimeSpan timeout, params string[] args)
+    public static Process Start(params string[] args)
     {
         if (!File.Exists(HostDll)) throw new FileNotFoundException($"CLI not built: {HostDll} (./test.sh builds it)");
         var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         info.ArgumentList.Add(HostDll);
         foreach (var arg in args) info.ArgumentList.Add(arg);
         info.Environment["CARTRECOVERY_CHDB_LIB"] = Environment.GetEnvironmentVariable("CARTRECOVERY_CHDB_LIB") ?? Path.Combine(RepoRoot, ".tools", "chdb", "libchdb.so");
-        // These tests are about the embedded default; a server URL in the environment must not redirect them.
         info.Environment.Remove("CARTRECOVERY_CLICKHOUSE_URL");
-        using var process = Process.Start(info) ?? throw new InvalidOperationException("could not start the CLI");
+        return Process.Start(info) ?? throw new InvalidOperationException("could not start the CLI");
+    }
+
+    public static async Task<Result> RunAsync(TimeSpan timeout, params string[] args)
+    {
+        using var process = Start(args);
         var stdout = new StringBuilder();
         var stderr = new StringBuilder();
         process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (stdout) stdout.AppendLine(e.Data); };
@@ -42,12 +50,27 @@ public static class Cli
         return new Result(process.ExitCode, stdout.ToString(), stderr.ToString());
     }
 
+    public static async Task<Result> RunOkAsync(TimeSpan timeout, params string[] args)
+    {
+        var result = await RunAsync(timeout, args);
+        if (result.ExitCode != 0) throw new InvalidOperationException($"cartrecovery {string.Join(' ', args)} failed: {result}");
+        return result;
+    }
+
     public static async Task<string> QueryTsvAsync(string dataDirectory, string sql)
     {
         var result = await RunAsync(TimeSpan.FromMinutes(2), "query", "--data", dataDirectory, "--format", "tsv", sql);
         if (result.ExitCode != 0) throw new InvalidOperationException($"query failed ({result.ExitCode}): {result.Stderr}");
         return result.Stdout;
     }
+
+    /// <summary>Rows of a TabSeparatedWithNames result, without the header.</summary>
+    public static string[] Rows(string tsv) => tsv.Split('\n', StringSplitOptions.RemoveEmptyEntries)[1..];
+
+    /// <summary>The exported triggers and audit rows of a data directory, each sorted by its id: what must be byte-identical between replays.</summary>
+    public static async Task<(string Triggers, string Audit)> ExportAsync(string dataDirectory) =>
+        (await QueryTsvAsync(dataDirectory, "SELECT * FROM recovery_triggers FINAL ORDER BY trigger_id"),
+         await QueryTsvAsync(dataDirectory, "SELECT * FROM audit_log FINAL ORDER BY audit_id"));
 
     private static string FindRoot()
     {
