@@ -159,6 +159,10 @@ public sealed class KafkaIngest
                 }
             }
         }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+            // Stopped while waiting for back-pressure: a graceful stop like any other, finished below.
+        }
         finally
         {
             _health.Stopping();
