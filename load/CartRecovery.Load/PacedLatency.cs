@@ -62,7 +62,7 @@ public static class PacedLatency
 
         using var producer = new ProducerBuilder<string, byte[]>(new ProducerConfig
         {
-            BootstrapServers = broker.BootstrapServers, EnableIdempotence = true, Acks = Acks.All, LingerMs = 5,
+            BootstrapServers = broker.BootstrapServers, EnableIdempotence = true, Acks = Acks.All, LingerMs = 5, CompressionType = CompressionType.Lz4,
         }).Build();
 
         void Publish(GeneratedEvent generated)

@@ -37,13 +37,13 @@ public static class RawConsumer
         long records = 0, bytes = 0;
         while (atEnd.Count < assignment.Count || records < expected)
         {
+            if (clock.Elapsed > TimeSpan.FromMinutes(10)) throw new TimeoutException($"raw consume: {records} of {expected} records after 10 min");
             var result = consumer.Consume(TimeSpan.FromMilliseconds(100));
             if (result is null) continue;
             if (result.IsPartitionEOF) { atEnd.Add(result.TopicPartition); continue; }
             atEnd.Remove(result.TopicPartition);
             records++;
             bytes += result.Message.Value?.Length ?? 0;
-            if (clock.Elapsed > TimeSpan.FromMinutes(10)) throw new TimeoutException($"raw consume: {records} of {expected} records after 10 min");
         }
         var elapsed = clock.Elapsed;
         var sample = probe.Stop();

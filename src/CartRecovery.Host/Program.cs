@@ -44,6 +44,9 @@ root.SetAction(async (parse, ct) =>
         Drain = true,
         Checkpoints = WorkerRunner.CheckpointStore(data, null, null),
     }, parse.GetValue(policyOption), data, ct);
+    if (run.EventsConsumed + run.DeadLetters < sent)
+        Console.Error.WriteLine($"warning: {sent - run.EventsConsumed - run.DeadLetters:N0} of {sent:N0} generated events were not consumed: the embedded " +
+            "broker keeps only the newest 5 MB per partition; use more --partitions for inputs this large");
     await using var store = AnalyticsStoreFactory.Open(data);
     await RunSummary.PrintAsync(store, run, Console.Out, ct);
     Console.WriteLine($"\ndata stays queryable: ./run.sh query --data {data} \"SELECT * FROM recovery_triggers FINAL LIMIT 10\"");

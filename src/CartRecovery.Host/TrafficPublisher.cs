@@ -15,6 +15,9 @@ public static class TrafficPublisher
             EnableIdempotence = true,
             Acks = Acks.All,
             LingerMs = 5,
+            // The embedded broker (librdkafka's mock cluster) keeps only the newest 5 MB of message sets per
+            // partition and silently drops older ones; compressed batches hold several times more events.
+            CompressionType = CompressionType.Lz4,
         }).Build();
         long sent = 0, failed = 0;
         Error? lastError = null;
@@ -39,7 +42,7 @@ public static class TrafficPublisher
     /// <summary>Raw bytes for scripted tests and replays of recorded topic dumps (malformed records included).</summary>
     public static void PublishRaw(string bootstrap, IEnumerable<(string Topic, string? Key, byte[] Value)> records)
     {
-        using var producer = new ProducerBuilder<string?, byte[]>(new ProducerConfig { BootstrapServers = bootstrap, EnableIdempotence = true }).Build();
+        using var producer = new ProducerBuilder<string?, byte[]>(new ProducerConfig { BootstrapServers = bootstrap, EnableIdempotence = true, CompressionType = CompressionType.Lz4 }).Build();
         foreach (var (topic, key, value) in records)
             producer.Produce(topic, new Message<string?, byte[]> { Key = key, Value = value });
         producer.Flush(TimeSpan.FromMinutes(1));

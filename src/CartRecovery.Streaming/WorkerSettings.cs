@@ -10,6 +10,9 @@ public sealed record WorkerSettings
     /// <summary>Exit once every input partition is consumed, treating end of input as end of event time.</summary>
     public bool Drain { get; init; }
     public int MaxBatchRecords { get; init; } = 2_000;
+    /// <summary>How long consumed records may wait to be handed to the partition actors while input keeps coming:
+    /// bounds the latency a steady trickle of input adds (a proactive chat must go out within a fraction of a second).</summary>
+    public TimeSpan MaxBatchDelay { get; init; } = TimeSpan.FromMilliseconds(10);
     /// <summary>Back-pressure: batches handed to partition actors and not yet decided.</summary>
     public int MaxUndecidedBatches { get; init; } = 64;
     /// <summary>Back-pressure: input records whose outputs are not yet written (about a second of input or more).</summary>
@@ -26,6 +29,7 @@ public sealed record WorkerSettings
     {
         if (string.IsNullOrWhiteSpace(BootstrapServers)) throw new ArgumentException("Worker:BootstrapServers is required (e.g. --bootstrap localhost:9092)");
         if (string.IsNullOrWhiteSpace(GroupId)) throw new ArgumentException("Worker:GroupId must not be empty");
+        if (MaxBatchDelay < TimeSpan.Zero) throw new ArgumentException($"Worker:MaxBatchDelay must be >= 0 (got {MaxBatchDelay})");
         if (MaxBatchRecords <= 0) throw new ArgumentException($"Worker:MaxBatchRecords must be > 0 (got {MaxBatchRecords})");
         if (CheckpointInterval <= TimeSpan.Zero) throw new ArgumentException($"Worker:CheckpointInterval must be > 0 (got {CheckpointInterval})");
         if (MaxUndecidedBatches <= 0) throw new ArgumentException($"Worker:MaxUndecidedBatches must be > 0 (got {MaxUndecidedBatches})");

@@ -66,16 +66,16 @@ public sealed class RecoveryEngine(RecoveryPolicy policy)
         {
             var s when evt is SessionStarted started => s with
             {
-                TimeZone = started.TimeZone ?? s.TimeZone,
-                Currency = started.Currency ?? s.Currency,
+                TimeZone = SharedStrings.OfNullable(started.TimeZone) ?? s.TimeZone,
+                Currency = SharedStrings.OfNullable(started.Currency) ?? s.Currency,
                 ReturningShopper = s.ReturningShopper || started.ReturningShopper,
             },
             var s when evt is CartLineAdded added => s with
             {
                 Lines = s.Lines.SetItem(added.Line.Sku, s.Lines.TryGetValue(added.Line.Sku, out var line)
                     ? line with { Quantity = line.Quantity + added.Line.Quantity, UnitPrice = added.Line.UnitPrice }
-                    : added.Line),
-                Currency = added.Currency ?? s.Currency,
+                    : added.Line with { Sku = SharedStrings.Of(added.Line.Sku), Name = SharedStrings.Of(added.Line.Name) }),
+                Currency = SharedStrings.OfNullable(added.Currency) ?? s.Currency,
                 HadCart = true,
                 FurthestStep = Max(s.FurthestStep, FunnelStep.Cart),
             },
@@ -93,7 +93,7 @@ public sealed class RecoveryEngine(RecoveryPolicy policy)
             var s when evt is PaymentFailed failed => s with
             {
                 PaymentFailures = s.PaymentFailures + 1,
-                PaymentErrorCodes = s.PaymentErrorCodes.Add(failed.ErrorCode),
+                PaymentErrorCodes = s.PaymentErrorCodes.Add(SharedStrings.Of(failed.ErrorCode)),
                 FurthestStep = FunnelStep.Payment,
             },
             var s => s,
@@ -136,8 +136,8 @@ public sealed class RecoveryEngine(RecoveryPolicy policy)
         if (wins)
             shopper = shopper with
             {
-                Consents = shopper.Consents.SetItem(key, new ConsentRecord(evt.Purpose, evt.Channel, granted, evt.EventId, evt.EventTime,
-                    evt.Source, evt.WordingVersion, kind)),
+                Consents = shopper.Consents.SetItem(key, new ConsentRecord(SharedStrings.Of(evt.Purpose), SharedStrings.Of(evt.Channel), granted, evt.EventId,
+                    evt.EventTime, SharedStrings.Of(evt.Source), SharedStrings.Of(evt.WordingVersion), kind)),
             };
         effects = effects.Add(Audit(shopper.ShopperId, "", AuditDecisions.ConsentChanged, wins ? kind : kind + "_superseded", evt.EventTime,
             [evt.EventId], channel: evt.Channel,
@@ -429,9 +429,9 @@ public sealed class RecoveryEngine(RecoveryPolicy policy)
 
     private SessionState NewSession(ShopperState shopper, SessionEvent evt) => new()
     {
-        ShopperId = evt.ShopperId,
+        ShopperId = shopper.ShopperId,
         SessionId = evt.SessionId,
-        OriginChannel = evt.Channel,
+        OriginChannel = SharedStrings.Of(evt.Channel),
         Currency = Policy.DefaultCurrency,
         TimeZone = Policy.DefaultTimeZone,
         StartedAt = evt.EventTime,

@@ -22,7 +22,7 @@ public sealed record RiskScore(double Value, ImmutableArray<RiskFactor> Factors)
             if (factor.Contribution != 0) moved[n++] = factor;
         Array.Sort(moved, 0, n, StrongestFirst);
         var top = ImmutableArray.CreateBuilder<string>(Math.Min(count, n));
-        for (var i = 0; i < n && i < count; i++) top.Add(moved[i].ToString());
+        for (var i = 0; i < n && i < count; i++) top.Add(State.SharedStrings.Of(moved[i].ToString()));
         return top.MoveToImmutable();
     }
 

@@ -32,7 +32,7 @@ public sealed record ShopperState
 
     public static ShopperState New(string shopperId) => new() { ShopperId = shopperId };
 
-    public static string ConsentKey(string purpose, string channel) => $"{purpose}/{channel}";
+    public static string ConsentKey(string purpose, string channel) => SharedStrings.Of($"{purpose}/{channel}");
 
     public ConsentRecord? ConsentFor(string purpose, string channel) =>
         Consents.TryGetValue(ConsentKey(purpose, channel), out var record) ? record : null;

@@ -263,7 +263,7 @@ internal static class LiveTopicRange
         }
         var assigned = starts.Where(s => s.Offset.Value >= 0 && s.Offset.Value < stops[s.TopicPartition]).ToList();
 
-        using var producer = new ProducerBuilder<byte[]?, byte[]?>(new ProducerConfig { BootstrapServers = targetBootstrap, EnableIdempotence = true, Acks = Acks.All, LingerMs = 5 }).Build();
+        using var producer = new ProducerBuilder<byte[]?, byte[]?>(new ProducerConfig { BootstrapServers = targetBootstrap, EnableIdempotence = true, Acks = Acks.All, LingerMs = 5, CompressionType = CompressionType.Lz4 }).Build();
         long copied = 0;
         var failed = 0;
         var remaining = assigned.Select(a => a.TopicPartition).ToHashSet();
@@ -343,7 +343,7 @@ internal static class LiveTopicRange
         var parts = Enumerable.Range(0, partitionCount).Select(p => new TopicPartition(sourceTopic, p)).ToList();
         var remaining = parts.Where(tp => consumer.QueryWatermarkOffsets(tp, Timeout).High.Value > 0).ToHashSet();
         consumer.Assign(parts.Select(tp => new TopicPartitionOffset(tp, Offset.Beginning)));
-        using var producer = new ProducerBuilder<byte[]?, byte[]?>(new ProducerConfig { BootstrapServers = targetBootstrap, EnableIdempotence = true, Acks = Acks.All, LingerMs = 5 }).Build();
+        using var producer = new ProducerBuilder<byte[]?, byte[]?>(new ProducerConfig { BootstrapServers = targetBootstrap, EnableIdempotence = true, Acks = Acks.All, LingerMs = 5, CompressionType = CompressionType.Lz4 }).Build();
         long forwarded = 0;
         var failed = 0;
         while (remaining.Count > 0)

@@ -96,6 +96,8 @@ public sealed class KafkaIngest
 
         var dirty = new HashSet<int>();
         var sinceDispatch = 0;
+        var firstUndispatched = 0L;
+        var maxDelayMs = (long)_settings.MaxBatchDelay.TotalMilliseconds;
         var finished = false;
         try
         {
@@ -151,7 +153,8 @@ public sealed class KafkaIngest
                 merger.Add(ToRecord(result));
                 _lastInput[tp.Partition.Value] = _clock.GetUtcNow();
                 dirty.Add(tp.Partition.Value);
-                if (++sinceDispatch >= _settings.MaxBatchRecords)
+                if (sinceDispatch++ == 0) firstUndispatched = Environment.TickCount64;
+                if (sinceDispatch >= _settings.MaxBatchRecords || Environment.TickCount64 - firstUndispatched >= maxDelayMs)
                 {
                     DispatchAll(dirty, stop);
                     sinceDispatch = 0;

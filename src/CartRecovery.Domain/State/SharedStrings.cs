@@ -1,0 +1,24 @@
+using System.Collections.Concurrent;
+
+namespace CartRecovery.Domain.State;
+
+/// <summary>
+/// One shared instance per distinct low-cardinality value (channels, currencies, time zones, SKUs and product
+/// names, consent purposes and wording versions, top-factor labels). Every event brings fresh copies of these, and a
+/// session waiting days for its next reminder would otherwise keep its own; sharing them is most of what keeps a
+/// waiting session small. Bounded, so input with unbounded distinct values cannot grow it without limit (beyond the
+/// bound a value is simply not shared). Identity never changes a decision: strings compare by value.
+/// </summary>
+public static class SharedStrings
+{
+    private const int Capacity = 200_000;
+    private static readonly ConcurrentDictionary<string, string> Pool = new(StringComparer.Ordinal);
+
+    public static string Of(string value)
+    {
+        if (Pool.TryGetValue(value, out var shared)) return shared;
+        return Pool.Count >= Capacity ? value : Pool.GetOrAdd(value, value);
+    }
+
+    public static string? OfNullable(string? value) => value is null ? null : Of(value);
+}
