@@ -80,20 +80,17 @@ public static class HeapProbe
         }
         var afterState = Settle();
 
-        // Replicas of PartitionActor's per-session indexes: sessions by shopper, and the timer index (a sorted set
-        // entry plus a per-session deadline list).
-        var byShopper = new Dictionary<string, SortedSet<string>>(StringComparer.Ordinal);
+        // Replicas of PartitionActor's per-session indexes: sessions by shopper (a sorted id array), and the timer
+        // index (a sorted set entry per deadline plus the engine's deadline array per session).
+        var byShopper = new Dictionary<string, string[]>(StringComparer.Ordinal);
         var timers = new SortedSet<(DateTimeOffset At, string ShopperId, string SessionId)>();
-        var bySession = new Dictionary<(string, string), List<Deadline>>();
+        var bySession = new Dictionary<(string, string), System.Collections.Immutable.ImmutableArray<Deadline>>();
         foreach (var ((shopperId, sessionId), state) in sessions)
         {
-            byShopper[shopperId] = new SortedSet<string>(StringComparer.Ordinal) { sessionId };
-            foreach (var d in engine.Deadlines(state))
-            {
-                timers.Add((d.At, shopperId, sessionId));
-                if (!bySession.TryGetValue((shopperId, sessionId), out var list)) bySession[(shopperId, sessionId)] = list = [];
-                list.Add(d);
-            }
+            byShopper[shopperId] = [sessionId];
+            var deadlines = engine.Deadlines(state);
+            foreach (var d in deadlines) timers.Add((d.At, shopperId, sessionId));
+            if (!deadlines.IsEmpty) bySession[(shopperId, sessionId)] = deadlines;
         }
         var afterIndexes = Settle();
         var heap = GC.GetGCMemoryInfo().HeapSizeBytes;

@@ -51,7 +51,7 @@ try
                       $"in {publish.Wall.TotalSeconds:F1} s ({published / publish.Wall.TotalSeconds:N0}/s)");
 
     // ---------------------------------------------------------------- raw ceiling and end to end, side by side
-    var runs = new List<(RawRun Raw, WorkerRun Worker, ProcessSample E2e, IReadOnlyList<SinkFlush> Flushes)>();
+    var runs = new List<(RawRun Raw, WorkerRun Worker, ProcessSample E2e, IReadOnlyList<SinkFlush> Flushes, (IReadOnlyList<double> Bytes, IReadOnlyList<double> Ms) Checkpoints)>();
     for (var r = 1; r <= options.Repeat; r++)
     {
         GC.Collect();
@@ -62,7 +62,7 @@ try
         var worker = await WorkerRunner.RunAsync(options.Worker(broker.BootstrapServers, drain: true, $"bench-e2e-{Guid.NewGuid():N}", data),
             null, data, CancellationToken.None);
         var sample = probe.Stop();
-        runs.Add((raw, worker, sample, sink.Flushes));
+        runs.Add((raw, worker, sample, sink.Flushes, sink.Checkpoints));
         Console.WriteLine(string.Create(inv, $"bench: run {r}: raw {raw.RecordsPerSecond:N0} events/s, e2e {worker.EventsConsumed / worker.Elapsed.TotalSeconds:N0} events/s " +
                           $"({worker.EventsConsumed:N0} events in {worker.Elapsed.TotalSeconds:F2} s)"));
     }
@@ -80,7 +80,7 @@ try
     var heap = HeapProbe.Run(options.WaitingSessions);
 
     // ---------------------------------------------------------------- report
-    var (rawRun, workerRun, e2e, flushes) = median;
+    var (rawRun, workerRun, e2e, flushes, checkpoints) = median;
     var e2eRate = workerRun.EventsConsumed / workerRun.Elapsed.TotalSeconds;
     var rawRate = rawRun.RecordsPerSecond;
     var ratio = e2eRate / rawRate;
@@ -108,7 +108,9 @@ try
         ("sink flushes (drain run)", $"{flushes.Count} flushes, rows/flush p50 {Pct(flushes.Select(f => (double)f.Rows), 50)} max {Pct(flushes.Select(f => (double)f.Rows), 100)}, " +
             $"batches/flush p50 {Pct(flushes.Select(f => (double)f.Batches), 50)}, events/flush p50 {Pct(flushes.Select(f => (double)f.Events), 50)}", ""),
         ("sink flush duration (drain run, observed)", $"p50 {Pct(flushes.Select(f => f.DurationMs), 50)} ms, p99 {Pct(flushes.Select(f => f.DurationMs), 99)} ms, max {Pct(flushes.Select(f => f.DurationMs), 100)} ms", ""),
-        ("checkpoints", "not observable: WorkerMetrics has no checkpoint instrument (sizes and durations of partition checkpoints)", ""),
+        ("checkpoints (drain run)", checkpoints.Bytes.Count == 0 ? "none saved" :
+            $"{checkpoints.Bytes.Count} saved; size p50 {Pct(checkpoints.Bytes.Select(b => b / 1024), 50)} KiB max {Pct(checkpoints.Bytes.Select(b => b / 1024), 100)} KiB; " +
+            $"capture to saved p50 {Pct(checkpoints.Ms, 50)} ms p99 {Pct(checkpoints.Ms, 99)} ms", ""),
         ("replay speed", $"{replay:N0} x real time ({span.TotalHours:F1} h of event time in {workerRun.Elapsed.TotalSeconds:F2} s)",
             $">= 100 x: {Verdict(replay >= 100, $"({replay / 100:P0} of target)")}"),
     };

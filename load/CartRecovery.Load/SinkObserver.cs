@@ -35,12 +35,25 @@ public sealed class SinkObserver : IDisposable
             if (instrument.Meter.Name == WorkerMetrics.MeterName) listener.EnableMeasurementEvents(instrument);
         };
         _listener.SetMeasurementEventCallback<long>(OnMeasurement);
+        _listener.SetMeasurementEventCallback<double>((instrument, value, _, _) =>
+        {
+            if (instrument.Name == "cartrecovery_checkpoint_duration") lock (_gate) _checkpointMs.Add(value * 1000);
+        });
         _listener.Start();
     }
 
     /// <summary>Events the output writer reported written so far.</summary>
     public long EventsWritten => Interlocked.Read(ref _eventsWritten);
     private long _eventsWritten;
+
+    private readonly List<double> _checkpointBytes = [];
+    private readonly List<double> _checkpointMs = [];
+
+    /// <summary>Saved partition checkpoints: sizes (bytes) and capture-to-saved durations (ms), from the worker's instruments.</summary>
+    public (IReadOnlyList<double> Bytes, IReadOnlyList<double> Ms) Checkpoints
+    {
+        get { lock (_gate) return ([.. _checkpointBytes], [.. _checkpointMs]); }
+    }
 
     public IReadOnlyList<SinkFlush> Flushes
     {
@@ -52,6 +65,11 @@ public sealed class SinkObserver : IDisposable
         var now = _clock.Elapsed.TotalMilliseconds;
         lock (_gate)
         {
+            if (instrument.Name == "cartrecovery_checkpoint_bytes")
+            {
+                _checkpointBytes.Add(value);
+                return;
+            }
             if (instrument.Name == "cartrecovery_events_consumed")
             {
                 // Consecutive events_consumed of one flush come in a tight loop; a long gap means a new flush.

@@ -19,6 +19,10 @@ public sealed class WorkerMetrics : IDisposable
     private readonly Counter<long> _triggers;
     private readonly Counter<long> _suppressions;
     private readonly Counter<long> _rows;
+    private readonly Histogram<long> _checkpointBytes;
+    private readonly Histogram<double> _checkpointSeconds;
+    private readonly Histogram<long> _flushRows;
+    private readonly Histogram<double> _flushSeconds;
     private readonly ConcurrentDictionary<int, int> _activeSessions = new();
     private readonly ConcurrentDictionary<int, long> _lag = new();
     private long _eventCount, _deadLetterCount, _lateCount;
@@ -31,6 +35,11 @@ public sealed class WorkerMetrics : IDisposable
         _triggers = _meter.CreateCounter<long>("cartrecovery_triggers", description: "Triggers emitted, by kind and channel");
         _suppressions = _meter.CreateCounter<long>("cartrecovery_suppressions", description: "Messages not sent, by reason");
         _rows = _meter.CreateCounter<long>("cartrecovery_rows_written", description: "Rows written to the analytics store, by table");
+        _checkpointBytes = _meter.CreateHistogram<long>("cartrecovery_checkpoint_bytes", unit: "By", description: "Size of a saved partition checkpoint");
+        _checkpointSeconds = _meter.CreateHistogram<double>("cartrecovery_checkpoint_duration", unit: "s",
+            description: "From capturing a partition's state to the checkpoint being saved (includes waiting for its outputs)");
+        _flushRows = _meter.CreateHistogram<long>("cartrecovery_sink_flush_rows", description: "Rows written by one sink flush (all tables)");
+        _flushSeconds = _meter.CreateHistogram<double>("cartrecovery_sink_flush_duration", unit: "s", description: "Duration of one sink flush (inserts and Kafka acks)");
         _meter.CreateObservableGauge("cartrecovery_active_sessions", () => _activeSessions.Values.Sum(), description: "Sessions held in memory");
         _meter.CreateObservableGauge("cartrecovery_consumer_lag", () => _lag.Values.Sum(), description: "Records behind the input high watermarks");
     }
@@ -59,6 +68,18 @@ public sealed class WorkerMetrics : IDisposable
         _triggers.Add(1, new("kind", kind), new("channel", channel));
 
     public void Suppressed(string reason) => _suppressions.Add(1, new KeyValuePair<string, object?>("reason", reason));
+
+    public void Checkpointed(int bytes, TimeSpan duration)
+    {
+        _checkpointBytes.Record(bytes);
+        _checkpointSeconds.Record(duration.TotalSeconds);
+    }
+
+    public void Flushed(int rows, TimeSpan duration)
+    {
+        _flushRows.Record(rows);
+        _flushSeconds.Record(duration.TotalSeconds);
+    }
 
     public void RowsWritten(string table, int count) => _rows.Add(count, new KeyValuePair<string, object?>("table", table));
 

@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using System.Diagnostics;
 using Akka.Actor;
 using Akka.Event;
 using Akka.Persistence;
@@ -38,14 +39,16 @@ public sealed class PartitionActor : ReceivePersistentActor
     private readonly TimeSpan _lateness;
     private readonly string _persistenceId;
     private readonly Dictionary<string, long> _nextOffsets = new(StringComparer.Ordinal);
-    private (long Sequence, byte[] Bytes, Dictionary<string, long> Offsets)? _pendingCheckpoint;
-    private (long Sequence, Dictionary<string, long> Offsets)? _savingCheckpoint;
+    // Captured at (Stopwatch timestamp): how long a checkpoint takes from capture to saved is a metric only.
+    private (long Sequence, byte[] Bytes, Dictionary<string, long> Offsets, long CapturedAt)? _pendingCheckpoint;
+    private (long Sequence, Dictionary<string, long> Offsets, int Bytes, long CapturedAt)? _savingCheckpoint;
     private readonly List<long> _unansweredCheckpoints = [];
 
     private Watermark _watermark = Watermark.Start;
     private readonly Dictionary<string, ShopperState> _shoppers = new(StringComparer.Ordinal);
     private readonly Dictionary<SessionKey, SessionState> _sessions = new();
-    private readonly Dictionary<string, SortedSet<string>> _sessionsByShopper = new(StringComparer.Ordinal);
+    // A shopper's session ids, sorted (ordinal): usually one, so a small array rather than a set per shopper.
+    private readonly Dictionary<string, string[]> _sessionsByShopper = new(StringComparer.Ordinal);
     private readonly Dictionary<SessionKey, IActorRef> _actors = new();
     private readonly TimerIndex _timers = new();
     private readonly Dictionary<string, Queue<ShopperCommand>> _queues = new(StringComparer.Ordinal);
@@ -75,7 +78,7 @@ public sealed class PartitionActor : ReceivePersistentActor
             // Keep only the newest checkpoint: older ones can never be needed again.
             DeleteSnapshots(new SnapshotSelectionCriteria(success.Metadata.SequenceNr, success.Metadata.Timestamp.AddTicks(-1)));
             var answered = _unansweredCheckpoints.RemoveAll(sequence => sequence <= saved.Sequence);
-            _sink.Checkpointed(_partition, saved.Offsets, answered);
+            _sink.Checkpointed(_partition, saved.Offsets, answered, saved.Bytes, Stopwatch.GetElapsedTime(saved.CapturedAt));
             SaveNextIfAny();
         });
         Command<SaveSnapshotFailure>(failure =>
@@ -134,7 +137,7 @@ public sealed class PartitionActor : ReceivePersistentActor
         };
         // Only the newest capture matters: a later one covers everything an earlier one did.
         _unansweredCheckpoints.Add(sequence);
-        _pendingCheckpoint = (sequence, capture.ToBytes(), capture.NextOffsets);
+        _pendingCheckpoint = (sequence, capture.ToBytes(), capture.NextOffsets, Stopwatch.GetTimestamp());
         _sink.WhenDurable(sequence, Self);
     }
 
@@ -148,7 +151,7 @@ public sealed class PartitionActor : ReceivePersistentActor
     {
         if (_savingCheckpoint is not null || _pendingCheckpoint is not { } pending) return;
         _pendingCheckpoint = null;
-        _savingCheckpoint = (pending.Sequence, pending.Offsets);
+        _savingCheckpoint = (pending.Sequence, pending.Offsets, pending.Bytes.Length, pending.CapturedAt);
         SaveSnapshot(pending.Bytes);
     }
 
@@ -251,8 +254,12 @@ public sealed class PartitionActor : ReceivePersistentActor
         {
             _sessions.Remove(key);
             _actors.Remove(key); // the session actor stopped itself
-            if (_sessionsByShopper.TryGetValue(msg.ShopperId, out var set) && set.Remove(msg.SessionId) && set.Count == 0)
-                _sessionsByShopper.Remove(msg.ShopperId);
+            if (_sessionsByShopper.TryGetValue(msg.ShopperId, out var ids))
+            {
+                var rest = SortedIds.Without(ids, msg.SessionId);
+                if (rest.Length == 0) _sessionsByShopper.Remove(msg.ShopperId);
+                else _sessionsByShopper[msg.ShopperId] = rest;
+            }
         }
 
         Pump(msg.ShopperId);
@@ -262,9 +269,8 @@ public sealed class PartitionActor : ReceivePersistentActor
     private void Track(SessionKey key, SessionState session)
     {
         _sessions[key] = session;
-        if (_sessionsByShopper.TryGetValue(key.ShopperId, out var set)) set.Add(key.SessionId);
-        else _sessionsByShopper[key.ShopperId] = new SortedSet<string>(StringComparer.Ordinal) { key.SessionId };
-        foreach (var deadline in _engine.Deadlines(session)) _timers.Add(key, deadline);
+        _sessionsByShopper[key.ShopperId] = _sessionsByShopper.TryGetValue(key.ShopperId, out var ids) ? SortedIds.With(ids, key.SessionId) : [key.SessionId];
+        _timers.Set(key, _engine.Deadlines(session));
     }
 
     private (SessionKey Key, Deadline Deadline)? EarliestDue(string shopperId, Watermark stamp, DateTimeOffset? before)
@@ -349,13 +355,16 @@ internal sealed class TimerIndex
 {
     private readonly SortedSet<(DateTimeOffset At, string ShopperId, string SessionId)> _eager = new();
     private readonly SortedSet<(DateTimeOffset At, string ShopperId, string SessionId)> _settled = new();
-    private readonly Dictionary<SessionKey, List<Deadline>> _bySession = new();
+    // The engine's own immutable array of the session's deadlines: no copy per waiting session.
+    private readonly Dictionary<SessionKey, ImmutableArray<Deadline>> _bySession = new();
 
-    public void Add(SessionKey key, Deadline deadline)
+    /// <summary>Replaces the session's pending deadlines.</summary>
+    public void Set(SessionKey key, ImmutableArray<Deadline> deadlines)
     {
-        (deadline.Eager ? _eager : _settled).Add((deadline.At, key.ShopperId, key.SessionId));
-        if (!_bySession.TryGetValue(key, out var list)) _bySession[key] = list = [];
-        list.Add(deadline);
+        Remove(key);
+        if (deadlines.IsDefaultOrEmpty) return;
+        foreach (var deadline in deadlines) (deadline.Eager ? _eager : _settled).Add((deadline.At, key.ShopperId, key.SessionId));
+        _bySession[key] = deadlines;
     }
 
     public void Remove(SessionKey key)
@@ -382,5 +391,31 @@ internal sealed class TimerIndex
             shoppers.Add(entry.ShopperId);
         }
         return shoppers;
+    }
+}
+
+/// <summary>Sorted (ordinal) arrays of ids with copy-on-change add and remove.</summary>
+internal static class SortedIds
+{
+    public static string[] With(string[] ids, string id)
+    {
+        var at = Array.BinarySearch(ids, id, StringComparer.Ordinal);
+        if (at >= 0) return ids;
+        at = ~at;
+        var copy = new string[ids.Length + 1];
+        Array.Copy(ids, copy, at);
+        copy[at] = id;
+        Array.Copy(ids, at, copy, at + 1, ids.Length - at);
+        return copy;
+    }
+
+    public static string[] Without(string[] ids, string id)
+    {
+        var at = Array.BinarySearch(ids, id, StringComparer.Ordinal);
+        if (at < 0) return ids;
+        var copy = new string[ids.Length - 1];
+        Array.Copy(ids, copy, at);
+        Array.Copy(ids, at + 1, copy, at, ids.Length - at - 1);
+        return copy;
     }
 }

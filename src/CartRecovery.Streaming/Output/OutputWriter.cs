@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Text;
 using System.Threading.Channels;
 using Akka.Actor;
@@ -69,8 +70,11 @@ public sealed class OutputWriter : IBatchSink
         if (!_batches.Writer.TryWrite(new DurabilityMarker(sequence, replyTo))) throw new InvalidOperationException("output writer is closed");
     }
 
-    public void Checkpointed(int partition, IReadOnlyDictionary<string, long> nextOffsets, int requests) =>
+    public void Checkpointed(int partition, IReadOnlyDictionary<string, long> nextOffsets, int requests, int bytes, TimeSpan duration)
+    {
+        _metrics.Checkpointed(bytes, duration);
         _tracker.Checkpointed(partition, nextOffsets, requests);
+    }
 
     public void CheckpointFailed(int partition, Exception cause)
     {
@@ -134,6 +138,7 @@ public sealed class OutputWriter : IBatchSink
 
     private async Task FlushAsync(List<BatchCompleted> batches, CancellationToken ct)
     {
+        var started = Stopwatch.GetTimestamp();
         var triggers = batches.SelectMany(b => b.Triggers).ToList();
         var audits = batches.SelectMany(b => b.Audits).ToList();
         var outcomes = batches.SelectMany(b => b.Outcomes).ToList();
@@ -154,6 +159,7 @@ public sealed class OutputWriter : IBatchSink
 
         TriggersWritten += triggers.Count;
         FlushCount++;
+        _metrics.Flushed(triggers.Count + audits.Count + outcomes.Count + deadLetters.Count, Stopwatch.GetElapsedTime(started));
         foreach (var batch in batches)
         {
             _metrics.EventsProcessed(batch.Events, batch.LateEvents);

@@ -25,7 +25,7 @@ public sealed class PartitionActorSpecs() : TestKit(Checkpointing.TestConfig.Wit
     {
         public void Complete(BatchCompleted batch) => probe.Tell(batch);
         public void WhenDurable(long sequence, IActorRef replyTo) => replyTo.Tell(new OutputsDurable(sequence));
-        public void Checkpointed(int partition, IReadOnlyDictionary<string, long> nextOffsets, int requests) => probe.Tell(new Saved(partition, nextOffsets));
+        public void Checkpointed(int partition, IReadOnlyDictionary<string, long> nextOffsets, int requests, int bytes, TimeSpan duration) => probe.Tell(new Saved(partition, nextOffsets));
         public void CheckpointFailed(int partition, Exception cause) => probe.Tell(cause);
     }
 
