@@ -140,15 +140,18 @@ public static class BacktestMetrics
 
         // Each reminder against the abandonment it belongs to: the latest 'abandoned' audit row of its session at or before it was due.
         await Add("timing of reminders (hours after abandonment, median)",
-            "SELECT concat('step ', toString(t.step), ' due'), toString(round(quantileExact(0.5)(dateDiff('second', a.abandoned_at, t.due_time)) / 3600, 2)) " +
+            // UNION ALL has no order of its own in ClickHouse (its parts run in parallel): sort the union explicitly.
+            "SELECT name, value FROM (" +
+            "SELECT t.step AS s, 0 AS k, concat('step ', toString(t.step), ' due') AS name, toString(round(quantileExact(0.5)(dateDiff('second', a.abandoned_at, t.due_time)) / 3600, 2)) AS value " +
             "FROM (SELECT shopper_id, session_id, step, due_time, event_time FROM recovery_triggers FINAL WHERE kind = 'reminder') AS t " +
             "ASOF INNER JOIN (SELECT shopper_id, session_id, event_time AS abandoned_at FROM audit_log FINAL WHERE decision = 'abandoned') AS a " +
-            "ON t.shopper_id = a.shopper_id AND t.session_id = a.session_id AND t.due_time >= a.abandoned_at GROUP BY t.step ORDER BY t.step " +
+            "ON t.shopper_id = a.shopper_id AND t.session_id = a.session_id AND t.due_time >= a.abandoned_at GROUP BY t.step " +
             "UNION ALL " +
-            "SELECT concat('step ', toString(t.step), ' sent'), toString(round(quantileExact(0.5)(dateDiff('second', a.abandoned_at, t.event_time)) / 3600, 2)) " +
+            "SELECT t.step AS s, 1 AS k, concat('step ', toString(t.step), ' sent') AS name, toString(round(quantileExact(0.5)(dateDiff('second', a.abandoned_at, t.event_time)) / 3600, 2)) AS value " +
             "FROM (SELECT shopper_id, session_id, step, due_time, event_time FROM recovery_triggers FINAL WHERE kind = 'reminder') AS t " +
             "ASOF INNER JOIN (SELECT shopper_id, session_id, event_time AS abandoned_at FROM audit_log FINAL WHERE decision = 'abandoned') AS a " +
-            "ON t.shopper_id = a.shopper_id AND t.session_id = a.session_id AND t.due_time >= a.abandoned_at GROUP BY t.step ORDER BY t.step");
+            "ON t.shopper_id = a.shopper_id AND t.session_id = a.session_id AND t.due_time >= a.abandoned_at GROUP BY t.step" +
+            ") ORDER BY s, k");
 
         // Recoveries the input itself shows: abandoned carts ordered later. Treated vs holdout gives the lift; a reminder
         // before the order (within the attribution window) gives the attributed count.

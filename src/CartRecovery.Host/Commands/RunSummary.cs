@@ -45,8 +45,10 @@ public static class RunSummary
         await Table("session outcomes:",
             "SELECT outcome, count() AS sessions, sum(cart_value) AS cart_value FROM session_outcomes FINAL GROUP BY outcome ORDER BY sessions DESC");
         await Table("rows per ClickHouse table:",
+            // A UNION ALL comes back in whatever order its parts finish: sort it, so two runs print the same table.
+            "SELECT table, rows FROM (" +
             "SELECT 'recovery_triggers' AS table, count() AS rows FROM recovery_triggers FINAL UNION ALL " +
             "SELECT 'audit_log', count() FROM audit_log FINAL UNION ALL SELECT 'session_outcomes', count() FROM session_outcomes FINAL UNION ALL " +
-            "SELECT 'dead_letters', count() FROM dead_letters FINAL");
+            "SELECT 'dead_letters', count() FROM dead_letters FINAL) ORDER BY table");
     }
 }
