@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Runtime.InteropServices;
 using CartRecovery.Host;
 using CartRecovery.Host.Commands;
 using CartRecovery.Domain.Policy;
@@ -60,10 +59,8 @@ brokerCommand.SetAction(async (parse, ct) =>
     using var broker = EmbeddedBroker.Start(parse.GetValue(partitionsOption));
     Console.WriteLine($"bootstrap={broker.BootstrapServers}");
     Console.Out.Flush();
-    using var stop = new CancellationTokenSource();
-    using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx => { ctx.Cancel = true; stop.Cancel(); });
-    using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, ctx => { ctx.Cancel = true; stop.Cancel(); });
-    try { await Task.Delay(Timeout.Infinite, CancellationTokenSource.CreateLinkedTokenSource(ct, stop.Token).Token); }
+    using var stop = new GracefulStop(ct);
+    try { await Task.Delay(Timeout.Infinite, stop.Token); }
     catch (OperationCanceledException) { }
     return 0;
 });
@@ -102,9 +99,7 @@ workerCommand.SetAction(async (parse, ct) =>
         GroupInstanceId = parse.GetValue(instanceOption),
         Checkpoints = WorkerRunner.CheckpointStore(data, parse.GetValue(checkpointDbOption), parse.GetValue(postgresOption)),
     };
-    using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
-    using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx => { ctx.Cancel = true; stop.Cancel(); });
-    using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, ctx => { ctx.Cancel = true; stop.Cancel(); });
+    using var stop = new GracefulStop(ct);
     var run = await WorkerRunner.RunAsync(settings, parse.GetValue(policyOption), data, stop.Token, httpPort: parse.GetValue(httpPortOption));
     Console.WriteLine($"worker: {run.EventsConsumed} events, {run.DeadLetters} dead letters, {run.Elapsed.TotalSeconds:F1} s");
     return 0;

@@ -8,6 +8,7 @@ using CartRecovery.Domain.Policy;
 using CartRecovery.Streaming.Actors;
 using CartRecovery.Streaming.Checkpointing;
 using CartRecovery.Streaming.Ingest;
+using CartRecovery.Streaming.Tests.Support;
 using static CartRecovery.Streaming.Actors.PartitionProtocol;
 
 namespace CartRecovery.Streaming.Tests.Actors;
@@ -20,16 +21,6 @@ public sealed class PartitionActorSpecs() : TestKit(Checkpointing.TestConfig.Wit
 
     private static string Group() => $"group-{Interlocked.Increment(ref _groups)}";
 
-    /// <summary>Stands in for the output writer: everything is durable at once.</summary>
-    private sealed class ProbeSink(IActorRef probe) : IBatchSink
-    {
-        public void Complete(BatchCompleted batch) => probe.Tell(batch);
-        public void WhenDurable(long sequence, IActorRef replyTo) => replyTo.Tell(new OutputsDurable(sequence));
-        public void Checkpointed(int partition, IReadOnlyDictionary<string, long> nextOffsets, int requests, int bytes, TimeSpan duration) => probe.Tell(new Saved(partition, nextOffsets));
-        public void CheckpointFailed(int partition, Exception cause) => probe.Tell(cause);
-    }
-
-    private sealed record Saved(int Partition, IReadOnlyDictionary<string, long> NextOffsets);
 
     [Fact]
     public void Abandoned_cart_gets_both_reminder_steps_and_an_outcome_when_drained()
@@ -135,7 +126,7 @@ public sealed class PartitionActorSpecs() : TestKit(Checkpointing.TestConfig.Wit
         first.Tell(new ProcessBatch(0, 1, Records(events)));
         ExpectMsg<BatchCompleted>();
         first.Tell(new Checkpoint(0, 2));
-        var saved = ExpectMsg<Saved>();
+        var saved = ExpectMsg<ProbeSink.Saved>();
         Assert.Equal(3, saved.NextOffsets["cart-events"]);
         Watch(first);
         Sys.Stop(first);

@@ -8,6 +8,7 @@ using CartRecovery.Streaming.Actors;
 using CartRecovery.Streaming.Checkpointing;
 using CartRecovery.Streaming.Ingest;
 using CartRecovery.Traffic;
+using CartRecovery.Streaming.Tests.Support;
 using static CartRecovery.Streaming.Actors.PartitionProtocol;
 
 namespace CartRecovery.Streaming.Tests.Checkpointing;
@@ -20,14 +21,6 @@ public abstract class CheckpointStoreSpecs(CheckpointStoreSettings store) : Test
 {
     private readonly RecoveryEngine _engine = new(PolicyFile.LoadDefault());
     private readonly string _group = "specs-" + Guid.NewGuid().ToString("N");
-
-    private sealed class ProbeSink(IActorRef probe) : IBatchSink
-    {
-        public void Complete(BatchCompleted batch) => probe.Tell(batch);
-        public void WhenDurable(long sequence, IActorRef replyTo) => replyTo.Tell(new OutputsDurable(sequence));
-        public void Checkpointed(int partition, IReadOnlyDictionary<string, long> nextOffsets, int requests, int bytes, TimeSpan duration) => probe.Tell(nextOffsets);
-        public void CheckpointFailed(int partition, Exception cause) => probe.Tell(cause);
-    }
 
     [Fact]
     public void Restoring_mid_stream_gives_the_outputs_of_an_uninterrupted_run()
@@ -50,11 +43,11 @@ public abstract class CheckpointStoreSpecs(CheckpointStoreSettings store) : Test
         zero.Tell(new ProcessBatch(0, 1, records[..10]));
         ExpectMsg<BatchCompleted>();
         zero.Tell(new Checkpoint(0, 2));
-        ExpectMsg<IReadOnlyDictionary<string, long>>();
+        ExpectMsg<ProbeSink.Saved>();
         zero.Tell(new ProcessBatch(0, 3, records[10..20]));
         ExpectMsg<BatchCompleted>();
         zero.Tell(new Checkpoint(0, 4));
-        var newest = ExpectMsg<IReadOnlyDictionary<string, long>>();
+        var newest = ExpectMsg<ProbeSink.Saved>().NextOffsets;
         Stop(zero);
 
         var again = Sys.ActorOf(PartitionActor.Props(_group, 0, _engine, new ProbeSink(TestActor)));
@@ -78,7 +71,7 @@ public abstract class CheckpointStoreSpecs(CheckpointStoreSettings store) : Test
             if (restartAfterFirst && i == 0)
             {
                 partition.Tell(new Checkpoint(0, ++sequence));
-                probe.ExpectMsg<IReadOnlyDictionary<string, long>>(TimeSpan.FromSeconds(30));
+                probe.ExpectMsg<ProbeSink.Saved>(TimeSpan.FromSeconds(30));
                 Stop(partition);
                 partition = Sys.ActorOf(PartitionActor.Props(group, 0, _engine, new ProbeSink(probe.Ref)));
                 partition.Tell(new RestorePartition(0), probe.Ref);
