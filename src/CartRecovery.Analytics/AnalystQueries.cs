@@ -10,21 +10,100 @@ public sealed record AnalystQuery(string Name, string Question, string Sql);
 /// </summary>
 public static class AnalystQueries
 {
+    /// <summary>The figures the run summary, the report and the backtest all show, each defined once, here: sessions and
+    /// orders from session_outcomes, abandoned carts and their conversion, recovery and holdout from recovery_outcomes
+    /// (the view's definitions), triggers from recovery_triggers, suppressions from audit_log.</summary>
+    public static readonly AnalystQuery HeadlineFigures = new(
+        "headline-figures",
+        "How many sessions, orders, abandoned carts (converted, recovered after a reminder, in the holdout), triggers and suppressions are there?",
+        """
+        SELECT
+            outcomes.sessions AS sessions,
+            outcomes.orders AS orders,
+            carts.carts_abandoned AS carts_abandoned,
+            carts.carts_converted AS carts_converted,
+            carts.carts_recovered AS carts_recovered,
+            carts.carts_in_holdout AS carts_in_holdout,
+            carts.reminders_to_carts AS reminders_to_carts,
+            triggers.triggers AS triggers,
+            triggers.reminders AS reminders,
+            triggers.proactive_chats AS proactive_chats,
+            audit.suppressions AS suppressions
+        FROM (SELECT count() AS sessions, countIf(ordered_at IS NOT NULL) AS orders FROM session_outcomes FINAL) AS outcomes
+        CROSS JOIN
+        (
+            SELECT count() AS carts_abandoned, countIf(converted = 1) AS carts_converted, countIf(recovered = 1) AS carts_recovered,
+                   countIf(holdout) AS carts_in_holdout, sum(reminders_sent) AS reminders_to_carts
+            FROM recovery_outcomes
+        ) AS carts
+        CROSS JOIN
+        (
+            SELECT count() AS triggers, countIf(kind = 'reminder') AS reminders, countIf(kind = 'proactive_chat') AS proactive_chats
+            FROM recovery_triggers FINAL
+        ) AS triggers
+        CROSS JOIN (SELECT countIf(decision = 'suppressed') AS suppressions FROM audit_log FINAL) AS audit
+        """);
+
+    public static readonly AnalystQuery RevenueRecoveredByCurrency = new(
+        "revenue-recovered-by-currency",
+        "How much revenue did recovered carts bring back, in each currency (amounts in different currencies are never added)?",
+        """
+        SELECT
+            revenue_currency AS currency,
+            count() AS recovered_carts,
+            sum(revenue) AS revenue_recovered
+        FROM recovery_outcomes
+        WHERE recovered = 1
+        GROUP BY currency
+        ORDER BY currency
+        """);
+
+    public static readonly AnalystQuery TriggersByKindStepChannel = new(
+        "triggers-by-kind-step-channel",
+        "How many triggers of each kind went out, at each step and on each channel?",
+        """
+        SELECT kind, step, channel, count() AS triggers
+        FROM recovery_triggers FINAL
+        GROUP BY kind, step, channel
+        ORDER BY kind, step, channel
+        """);
+
+    public static readonly AnalystQuery SuppressionsByReason = new(
+        "suppressions-by-reason",
+        "Why were messages not sent: how many suppressions for each reason?",
+        """
+        SELECT reason, count() AS suppressions
+        FROM audit_log FINAL
+        WHERE decision = 'suppressed'
+        GROUP BY reason
+        ORDER BY suppressions DESC, reason
+        """);
+
     public static readonly AnalystQuery RecoveryRateByDayStepChannel = new(
         "recovery-rate-by-day-step-channel",
         "Of the reminders sent each day, at each step and on each channel, how many were the last touch before a recovered order?",
         """
         SELECT
-            toDate(t.event_time) AS day,
-            t.step AS step,
-            t.channel AS channel,
-            count() AS reminders,
-            countIf(r.recovered = 1 AND r.last_touch_at = t.event_time) AS recoveries,
+            day,
+            step,
+            channel,
+            t.reminders AS reminders,
+            r.recoveries AS recoveries,
             round(recoveries / reminders, 4) AS recovery_rate
-        FROM recovery_triggers AS t FINAL
-        LEFT JOIN recovery_outcomes AS r ON r.session_id = t.session_id
-        WHERE t.kind = 'reminder'
-        GROUP BY day, step, channel
+        FROM
+        (
+            SELECT toDate(event_time) AS day, step, channel, count() AS reminders
+            FROM recovery_triggers FINAL
+            WHERE kind = 'reminder'
+            GROUP BY day, step, channel
+        ) AS t
+        LEFT JOIN
+        (
+            SELECT toDate(assumeNotNull(last_touch_at)) AS day, last_touch_step AS step, last_touch_channel AS channel, count() AS recoveries
+            FROM recovery_outcomes
+            WHERE recovered = 1
+            GROUP BY day, step, channel
+        ) AS r USING (day, step, channel)
         ORDER BY day, step, channel
         """);
 
@@ -33,7 +112,7 @@ public static class AnalystQueries
         "How much revenue did reminded carts bring back, by currency and last-touch step and channel?",
         """
         SELECT
-            currency,
+            revenue_currency AS currency,
             last_touch_step,
             last_touch_channel,
             count() AS recovered_carts,
@@ -74,9 +153,9 @@ public static class AnalystQueries
             round(abandoned / carts, 4) AS abandonment_rate,
             sum(r.recovered) AS recovered,
             round(recovered / abandoned, 4) AS recovery_rate,
-            sum(r.revenue) AS revenue_recovered
+            mapFilter((currency, revenue) -> currency != '', sumMap(map(r.revenue_currency, r.revenue))) AS revenue_recovered_by_currency
         FROM session_outcomes AS s FINAL
-        LEFT JOIN recovery_outcomes AS r ON r.session_id = s.session_id
+        LEFT JOIN recovery_outcomes AS r ON r.shopper_id = s.shopper_id AND r.session_id = s.session_id AND r.started_at = s.started_at
         GROUP BY origin_channel
         ORDER BY origin_channel
         """);
@@ -111,16 +190,16 @@ public static class AnalystQueries
             countIf(level >= stage_level) AS carts
         FROM
         (
-            SELECT session_id, windowFunnel(432000)(ts, event = 'abandoned', event = 'reminded', event = 'ordered') AS level
+            SELECT shopper_id, session_id, windowFunnel(432000)(ts, event = 'abandoned', event = 'reminded', event = 'ordered') AS level
             FROM
             (
-                SELECT session_id, toDateTime(abandoned_at) AS ts, 'abandoned' AS event FROM recovery_outcomes WHERE NOT holdout
+                SELECT shopper_id, session_id, toDateTime(abandoned_at) AS ts, 'abandoned' AS event FROM recovery_outcomes WHERE NOT holdout
                 UNION ALL
-                SELECT session_id, toDateTime(event_time), 'reminded' FROM recovery_triggers FINAL WHERE kind = 'reminder'
+                SELECT shopper_id, session_id, toDateTime(event_time), 'reminded' FROM recovery_triggers FINAL WHERE kind = 'reminder'
                 UNION ALL
-                SELECT session_id, toDateTime(ordered_at), 'ordered' FROM recovery_outcomes WHERE NOT holdout AND converted = 1
+                SELECT shopper_id, session_id, toDateTime(ordered_at), 'ordered' FROM recovery_outcomes WHERE NOT holdout AND converted = 1
             )
-            GROUP BY session_id
+            GROUP BY shopper_id, session_id
             HAVING level > 0
         )
         ARRAY JOIN [1, 2, 3] AS stage_level, ['abandoned', 'reminded', 'ordered after reminder'] AS stage
@@ -163,7 +242,7 @@ public static class AnalystQueries
 
     public static IReadOnlyList<AnalystQuery> All { get; } =
     [
-        RecoveryRateByDayStepChannel, RevenueRecovered, LiftVsHoldout, OriginComparison, ShoppingFunnel, RecoveryFunnel,
+        HeadlineFigures, RevenueRecoveredByCurrency, TriggersByKindStepChannel, SuppressionsByReason, RecoveryRateByDayStepChannel, RevenueRecovered, LiftVsHoldout, OriginComparison, ShoppingFunnel, RecoveryFunnel,
         TimeToRecovery, AuditCompleteness,
     ];
 }

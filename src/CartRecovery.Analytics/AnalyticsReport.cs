@@ -17,7 +17,9 @@ public sealed record ReportData(
     IReadOnlyList<ChartBar> TimeToRecovery,
     IReadOnlyList<ChartBar> OriginComparison,
     IReadOnlyList<ChartBar> AuditCompleteness,
-    QueryTable Revenue);
+    QueryTable Revenue,
+    IReadOnlyList<HeadlineFigure> Headline,
+    QueryTable RevenueByCurrency);
 
 /// <summary>
 /// The analytics report: one self-contained HTML file (inline CSS and SVG drawn here, no script, no network), so
@@ -38,6 +40,8 @@ public static class AnalyticsReport
         var origin = await Run(AnalystQueries.OriginComparison);
         var audit = await Run(AnalystQueries.AuditCompleteness);
         var revenue = await Run(AnalystQueries.RevenueRecovered);
+        var revenueByCurrency = await Run(AnalystQueries.RevenueRecoveredByCurrency);
+        var headline = await HeadlineFigures.ReadAsync(store, ct);
 
         // The by-day query answers the daily question; the chart sums the days per step and channel.
         var rateBars = byDay.RowIndexes
@@ -77,7 +81,9 @@ public static class AnalyticsReport
                 $"{time.Text(i, "recovered_carts")} carts, {Money(time.Number(i, "revenue_recovered"))}")).ToList(),
             originBars,
             auditBars,
-            revenue);
+            revenue,
+            headline,
+            revenueByCurrency);
     }
 
     public static async Task<string> RenderAsync(IAnalyticsStore store, CancellationToken ct) => Render(await ReadAsync(store, ct));
@@ -100,6 +106,9 @@ public static class AnalyticsReport
             <h1>CartRecovery analytics report</h1>
             <p class="q">Attributed recoveries, lift against the holdout, funnels and audit completeness, from the analytics store.</p>
             """);
+        html.Append(Section("headline", "Headline figures",
+            "Sessions, orders, abandoned carts and what became of them, triggers and suppressions: the figures the run summary and the backtest show, from the same query.",
+            Figures(data.Headline) + Table(data.RevenueByCurrency, "revenue-by-currency", "No recovered revenue.")));
         html.Append(Section("recovery-funnel", "Recovery funnel",
             "Abandoned carts outside the holdout → got a reminder → ordered after it within the attribution window (windowFunnel).",
             BarChart("recovery-funnel", data.RecoveryFunnel, "#2f6fde", percent: false)));
@@ -116,7 +125,7 @@ public static class AnalyticsReport
             BarChart("shopping-funnel", data.ShoppingFunnel, "#3b82a0", percent: false)));
         html.Append(Section("audit", "Audit-trail completeness", "Reminders whose audit row carries the consent relied on; suppressions with a reason code.",
             BarChart("audit", data.AuditCompleteness, "#5b7083", percent: true)));
-        html.Append(Section("revenue", "Revenue recovered", "By currency, last-touch step and channel.", Table(data.Revenue)));
+        html.Append(Section("revenue", "Revenue recovered", "By currency, last-touch step and channel.", Table(data.Revenue, "revenue", "No recovered carts.")));
         html.Append("</body></html>\n");
         return html.ToString();
     }
@@ -174,10 +183,19 @@ public static class AnalyticsReport
         return kpis + rates + interval;
     }
 
-    private static string Table(QueryTable table)
+    /// <summary>The headline figures as KPI boxes; <c>data-figure</c> and <c>data-value</c> carry each figure for tests.</summary>
+    private static string Figures(IReadOnlyList<HeadlineFigure> figures)
     {
-        if (table.Rows.Count == 0) return "<p data-table=\"revenue\" data-empty=\"true\">No recovered carts.</p>";
-        var html = new StringBuilder("<table data-table=\"revenue\"><tr>");
+        var html = new StringBuilder("<div class=\"kpis\">");
+        foreach (var figure in figures)
+            html.Append($"<div class=\"kpi\" data-figure=\"{E(figure.Column)}\" data-value=\"{E(figure.Value)}\"><b>{E(figure.Value)}</b><span>{E(figure.Label.Trim())}</span></div>");
+        return html.Append("</div>").ToString();
+    }
+
+    private static string Table(QueryTable table, string name, string empty)
+    {
+        if (table.Rows.Count == 0) return $"<p data-table=\"{name}\" data-empty=\"true\">{E(empty)}</p>";
+        var html = new StringBuilder($"<table data-table=\"{name}\"><tr>");
         foreach (var c in table.Columns) html.Append($"<th>{E(c)}</th>");
         html.Append("</tr>");
         foreach (var row in table.Rows)

@@ -98,6 +98,8 @@ public sealed record SessionOutcome
     public DateTimeOffset? AbandonedAt { get; init; }
     public DateTimeOffset? OrderedAt { get; init; }
     public decimal OrderValue { get; init; }
+    /// <summary>Currency of <see cref="OrderValue"/>: the order's own, which need not be the cart's (<see cref="Currency"/>).</summary>
+    public string OrderCurrency { get; init; } = "";
     public bool Holdout { get; init; }
     public required string PolicyVersion { get; init; }
     public string Variant { get; init; } = "";

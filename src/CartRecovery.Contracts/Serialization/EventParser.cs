@@ -94,24 +94,65 @@ public static class EventParser
     {
         if (evt.SchemaVersion != ShopperEvent.CurrentSchemaVersion)
             return ParseResult.Reject(RejectReasons.UnsupportedSchemaVersion, $"schema_version {evt.SchemaVersion}");
-        if (string.IsNullOrWhiteSpace(evt.EventId)) return Invalid("event_id is empty");
-        if (string.IsNullOrWhiteSpace(evt.ShopperId)) return Invalid("shopper_id is empty");
-        if (evt.EventTime == default) return Invalid("event_time is missing");
+        if (string.IsNullOrWhiteSpace(evt.EventId)) return Invalid("event_id", "is empty");
+        if (string.IsNullOrWhiteSpace(evt.ShopperId)) return Invalid("shopper_id", "is empty");
+        if (evt.EventTime == default) return Invalid("event_time", "is missing");
+        if (evt is SessionEvent session)
+        {
+            if (string.IsNullOrWhiteSpace(session.SessionId)) return Invalid("session_id", "is empty");
+            if (FieldValues.Code(session.Channel) is not { } origin) return Invalid("channel", "must be a channel-of-origin code such as web, app or instagram");
+            session.Channel = origin;
+        }
         switch (evt)
         {
-            case SessionEvent s when string.IsNullOrWhiteSpace(s.SessionId):
-                return Invalid("session_id is empty");
-            case CartLineAdded a when a.Line.Quantity <= 0 || a.Line.UnitPrice < 0 || string.IsNullOrWhiteSpace(a.Line.Sku):
-                return Invalid("line needs a sku, quantity > 0 and unit_price >= 0");
-            case CartLineUpdated u when u.Quantity < 0:
-                return Invalid("quantity must be >= 0");
-            case OrderPlaced o when o.Total < 0:
-                return Invalid("total must be >= 0");
-            case ConsentEvent c when string.IsNullOrWhiteSpace(c.Purpose) || string.IsNullOrWhiteSpace(c.Channel):
-                return Invalid("purpose and channel are required");
+            case SessionStarted started:
+                if (started.TimeZone is not null && FieldValues.TimeZone(started.TimeZone) is null) return Invalid("time_zone", "is not a known IANA time zone");
+                if (started.Currency is not null && FieldValues.Currency(started.Currency) is null) return Invalid("currency", CurrencyRule);
+                return ParseResult.Ok(started with { TimeZone = FieldValues.TimeZone(started.TimeZone), Currency = FieldValues.Currency(started.Currency) });
+            case ProductViewed viewed:
+                if (string.IsNullOrWhiteSpace(viewed.Sku)) return Invalid("sku", "is empty");
+                if (viewed.UnitPrice < 0) return Invalid("unit_price", "must be >= 0");
+                break;
+            case CartLineAdded added:
+                if (LineProblem(added.Line) is { } lineProblem) return Invalid("line", lineProblem);
+                if (added.Currency is not null && FieldValues.Currency(added.Currency) is null) return Invalid("currency", CurrencyRule);
+                return ParseResult.Ok(added with { Currency = FieldValues.Currency(added.Currency) });
+            case CartLineRemoved removed when string.IsNullOrWhiteSpace(removed.Sku):
+                return Invalid("sku", "is empty");
+            case CartLineUpdated updated:
+                if (string.IsNullOrWhiteSpace(updated.Sku)) return Invalid("sku", "is empty");
+                if (updated.Quantity < 0) return Invalid("quantity", "must be >= 0");
+                break;
+            case CheckoutStepCompleted step:
+                if (FieldValues.Code(step.Step) is not { } stepCode) return Invalid("step", "must be a checkout step code such as shipping, delivery or payment");
+                return ParseResult.Ok(step with { Step = stepCode });
+            case PaymentFailed failed when string.IsNullOrWhiteSpace(failed.ErrorCode):
+                return Invalid("error_code", "is empty");
+            case OrderPlaced order:
+                if (string.IsNullOrWhiteSpace(order.OrderId)) return Invalid("order_id", "is empty");
+                if (order.Total < 0) return Invalid("total", "must be >= 0");
+                foreach (var line in order.Lines)
+                    if (LineProblem(line) is { } orderLineProblem) return Invalid("lines", orderLineProblem);
+                if (order.Currency is not null && FieldValues.Currency(order.Currency) is null) return Invalid("currency", CurrencyRule);
+                return ParseResult.Ok(order with { Currency = FieldValues.Currency(order.Currency) });
+            case PaymentAuthorized payment:
+                if (string.IsNullOrWhiteSpace(payment.OrderId)) return Invalid("order_id", "is empty");
+                if (payment.Amount < 0) return Invalid("amount", "must be >= 0");
+                break;
+            case ConsentEvent consent:
+                if (FieldValues.Code(consent.Purpose) is not { } purpose) return Invalid("purpose", "must be a purpose code such as cart_recovery or marketing");
+                if (FieldValues.ConsentChannel(consent.Channel) is not { } channel)
+                    return Invalid("channel", $"must be one of {string.Join(", ", FieldValues.ConsentChannels.Order(StringComparer.Ordinal))}");
+                return ParseResult.Ok(consent with { Purpose = purpose, Channel = channel });
         }
         return ParseResult.Ok(evt);
-
-        static ParseResult Invalid(string detail) => ParseResult.Reject(RejectReasons.InvalidField, detail);
     }
+
+    private const string CurrencyRule = "must be a 3-letter ISO 4217 currency code";
+
+    private static string? LineProblem(CartLine line) =>
+        string.IsNullOrWhiteSpace(line.Sku) ? "needs a sku" : line.Quantity <= 0 ? "needs quantity > 0" : line.UnitPrice < 0 ? "needs unit_price >= 0" : null;
+
+    /// <summary>Rejected as invalid_field; the detail names the field and the rule, never the value (it may be personal).</summary>
+    private static ParseResult Invalid(string field, string rule) => ParseResult.Reject(RejectReasons.InvalidField, $"{field} {rule}");
 }

@@ -59,23 +59,24 @@ public sealed class RecoveryEngine(RecoveryPolicy policy)
             if (session.NextStep < segment.Steps.Length)
                 effects = effects.Add(Audit(session, AuditDecisions.Suppressed, SuppressionReason.SessionResumed, evt.EventTime, [evt.EventId],
                     step: segment.Steps[session.NextStep].Number));
-            session = session with { Phase = SessionPhase.Active, NextStep = 0, DeferredUntil = null, AbandonedAt = null, AbandonCause = "" };
+            // AbandonedAt stays: the cart was abandoned (and maybe reminded); if the shopper now orders, analytics
+            // must still see an abandoned cart that converted. The next abandonment replaces it.
+            session = session with { Phase = SessionPhase.Active, NextStep = 0, DeferredUntil = null, AbandonCause = "" };
         }
 
         var updated = Touch(session, evt) switch
         {
-            var s when evt is SessionStarted started => s with
+            var s when evt is SessionStarted started => WithCurrency(s, started.Currency) with
             {
                 TimeZone = SharedStrings.OfNullable(started.TimeZone) ?? s.TimeZone,
-                Currency = SharedStrings.OfNullable(started.Currency) ?? s.Currency,
+                TimeZoneFromPolicy = s.TimeZoneFromPolicy && started.TimeZone is null,
                 ReturningShopper = s.ReturningShopper || started.ReturningShopper,
             },
-            var s when evt is CartLineAdded added => s with
+            var s when evt is CartLineAdded added => WithCurrency(s, added.Currency) with
             {
                 Lines = s.Lines.SetItem(added.Line.Sku, s.Lines.TryGetValue(added.Line.Sku, out var line)
                     ? line with { Quantity = line.Quantity + added.Line.Quantity, UnitPrice = added.Line.UnitPrice }
                     : added.Line with { Sku = SharedStrings.Of(added.Line.Sku), Name = SharedStrings.Of(added.Line.Name) }),
-                Currency = SharedStrings.OfNullable(added.Currency) ?? s.Currency,
                 HadCart = true,
                 FurthestStep = Max(s.FurthestStep, FunnelStep.Cart),
             },
@@ -102,7 +103,7 @@ public sealed class RecoveryEngine(RecoveryPolicy policy)
 
         if (evt is PaymentFailed)
         {
-            var assist = Policy.SegmentFor(updated.CartValue, updated.OriginChannel).Assist;
+            var assist = Policy.SegmentFor(updated).Assist;
             if (assist.Enabled && !updated.ProactiveChatSent && assist.PaymentFailures > 0 && updated.PaymentFailures >= assist.PaymentFailures)
             {
                 var chat = ProactiveChat(updated, evt.EventTime, DecisionReason.RepeatedPaymentFailures, [evt.EventId]);
@@ -157,11 +158,11 @@ public sealed class RecoveryEngine(RecoveryPolicy policy)
             return [new Deadline(session.DeferredUntil ?? StepDue(session, segment) + Policy.PurchaseGrace, DeadlineKind.ReminderStep)];
         }
 
-        var live = Policy.SegmentFor(session.CartValue, session.OriginChannel);
+        var live = Policy.SegmentFor(session);
         var inactivity = new Deadline(session.LastActivityAt + live.InactivityTimeout, DeadlineKind.Inactivity);
         var assist = live.Assist;
         if (assist.Enabled && !session.ProactiveChatSent && session.HasCart && session.FurthestStep >= FunnelStep.Checkout
-            && session.CartValue >= assist.MinCartValue)
+            && Policy.ValueInPolicyCurrency(session) >= assist.MinCartValue)
             return [new Deadline(session.LastActivityAt + assist.CheckoutIdle, DeadlineKind.ProactiveAssist), inactivity];
         return [inactivity];
     }
@@ -197,7 +198,7 @@ public sealed class RecoveryEngine(RecoveryPolicy policy)
 
     private Decision Abandon(ShopperState shopper, SessionState session, DateTimeOffset at, string cause)
     {
-        var segment = Policy.SegmentFor(session.CartValue, session.OriginChannel);
+        var segment = Policy.SegmentFor(session);
         var abandoned = session with
         {
             Phase = SessionPhase.Abandoned,
@@ -211,7 +212,7 @@ public sealed class RecoveryEngine(RecoveryPolicy policy)
             DeferredUntil = null,
         };
         var effects = Effects.None.Add(Audit(abandoned, AuditDecisions.Abandoned, cause, at, [session.LastEventId],
-            detail: $"segment={segment.Name} holdout={(abandoned.Holdout ? 1 : 0)} cart_value={session.CartValue}"));
+            detail: $"segment={segment.Name} holdout={(abandoned.Holdout ? 1 : 0)} cart_value={session.CartValue}{MoneyAndDefaults(session)}"));
         return segment.Steps.IsEmpty
             ? Close(shopper, abandoned, Outcomes.Abandoned, at, effects)
             : new Decision(shopper, abandoned, effects);
@@ -229,7 +230,8 @@ public sealed class RecoveryEngine(RecoveryPolicy policy)
         {
             var deferred = session with { DeferredUntil = until };
             return new Decision(shopper, deferred, effects.Add(Audit(session, AuditDecisions.Deferred, DecisionReason.QuietHours, at,
-                [session.LastEventId], step.Number, channel!, detail: $"until {until:O} ({session.TimeZone})")));
+                [session.LastEventId], step.Number, channel!,
+                detail: $"until {until:O} ({session.TimeZone}{(session.TimeZoneFromPolicy ? ", policy default_time_zone" : "")})")));
         }
 
         if (suppression is not null)
@@ -238,11 +240,8 @@ public sealed class RecoveryEngine(RecoveryPolicy policy)
         }
         else
         {
-            var triggerId = DeterministicId.From("trigger", TriggerKinds.Reminder, Policy.Version, session.ShopperId, session.SessionId,
-                session.Abandonments.ToString(), step.Number.ToString());
-            var code = step.Incentive
-                ? DeterministicId.Code("CR-", Policy.Version, session.ShopperId, session.SessionId, session.Abandonments.ToString(), step.Number.ToString())
-                : "";
+            var triggerId = RecoveryIds.Reminder(Policy.Version, session, step.Number);
+            var code = step.Incentive ? RecoveryIds.IncentiveCode(Policy.Version, session, step.Number) : "";
             effects = effects
                 .Add(Trigger(session, triggerId, TriggerKinds.Reminder, step.Number, channel!, DecisionReason.ReminderStep, at, due, code, consent!.EventId))
                 .Add(Audit(session, AuditDecisions.Triggered, DecisionReason.ReminderStep, at, [consent.EventId, session.LastEventId], step.Number, channel!,
@@ -315,8 +314,7 @@ public sealed class RecoveryEngine(RecoveryPolicy policy)
 
     private (SessionState Session, Effects Effects) ProactiveChat(SessionState session, DateTimeOffset at, string reason, ImmutableArray<string> evidence)
     {
-        var triggerId = DeterministicId.From("trigger", TriggerKinds.ProactiveChat, Policy.Version, session.ShopperId, session.SessionId,
-            session.Visits.ToString());
+        var triggerId = RecoveryIds.ProactiveChat(Policy.Version, session);
         var effects = Effects.None
             .Add(Trigger(session, triggerId, TriggerKinds.ProactiveChat, 0, ChatChannel, reason, at, at, "", ""))
             .Add(Audit(session, AuditDecisions.Triggered, reason, at, evidence, 0, ChatChannel, detail: $"trigger_id={triggerId}"));
@@ -327,10 +325,11 @@ public sealed class RecoveryEngine(RecoveryPolicy policy)
 
     private Decision ApplyOrder(ShopperState shopper, SessionState? session, SessionEvent evt)
     {
-        var (orderLines, value) = evt switch
+        // A payment authorization carries no currency: its amount is in the currency of the session it pays for.
+        var (orderLines, value, orderCurrency) = evt switch
         {
-            OrderPlaced order => (order.Lines, order.Total),
-            PaymentAuthorized payment => ((IReadOnlyList<CartLine>)[], payment.Amount),
+            OrderPlaced order => (order.Lines, order.Total, order.Currency),
+            PaymentAuthorized payment => ((IReadOnlyList<CartLine>)[], payment.Amount, null),
             _ => throw new ArgumentOutOfRangeException(nameof(evt)),
         };
         var skus = orderLines.Count > 0 ? orderLines.Select(l => l.Sku) : session?.Lines.Keys ?? [];
@@ -346,21 +345,24 @@ public sealed class RecoveryEngine(RecoveryPolicy policy)
         {
             if (shopper.ClosedSessions.TryGetValue(evt.SessionId, out var closed))
             {
-                // A late order for a finished session: an abandoned one is now recovered; an ordered one only confirms.
+                // A late order for a finished session: an abandoned one now has its order (recovered if it was reminded);
+                // an ordered one only confirms.
                 if (closed.Outcome.Outcome != Outcomes.Abandoned) return new Decision(shopper, null, effects);
                 var recovered = closed.Outcome with
                 {
-                    Outcome = Outcomes.AbandonedRecovered, OrderedAt = evt.EventTime, OrderValue = value, EndedAt = evt.EventTime,
+                    Outcome = OrderOutcome(closed.RemindersSent), OrderedAt = evt.EventTime, OrderValue = value,
+                    OrderCurrency = orderCurrency ?? closed.Outcome.Currency, EndedAt = evt.EventTime,
                 };
                 shopper = shopper with { ClosedSessions = shopper.ClosedSessions.SetItem(evt.SessionId, closed with { Outcome = recovered }) };
                 return new Decision(shopper, null, effects.Add(recovered));
             }
             // Purchases without a cart in the session are common (buy-now, another device): record the outcome.
             session = NewSession(shopper, evt) with { Lines = LinesOf(orderLines), HadCart = orderLines.Count > 0 };
+            if (orderCurrency is not null) session = session with { Currency = orderCurrency, CurrencyFromPolicy = false };
         }
 
         session = Rescore(Touch(session, evt), evt.EventTime);
-        var outcome = session.Phase == SessionPhase.Abandoned ? Outcomes.AbandonedRecovered : Outcomes.Ordered;
+        var outcome = OrderOutcome(session.RemindersSent);
         if (session.Phase == SessionPhase.Abandoned)
         {
             var segment = SegmentOf(session);
@@ -368,15 +370,20 @@ public sealed class RecoveryEngine(RecoveryPolicy policy)
                 effects = effects.Add(Audit(session, AuditDecisions.Suppressed, SuppressionReason.OrderPlaced, evt.EventTime, [evt.EventId],
                     segment.Steps[i].Number));
         }
-        return Close(shopper, session, outcome, evt.EventTime, effects, orderedAt: evt.EventTime, orderValue: value);
+        return Close(shopper, session, outcome, evt.EventTime, effects, orderedAt: evt.EventTime, orderValue: value,
+            orderCurrency: orderCurrency ?? session.Currency);
     }
+
+    /// <summary>An order is a recovery only after a reminder of its session was sent (the definition recovery_outcomes
+    /// uses): an order after an idle spell but before any message, or in the holdout, is a normal order.</summary>
+    private static string OrderOutcome(int remindersSent) => remindersSent > 0 ? Outcomes.AbandonedRecovered : Outcomes.Ordered;
 
     private Effects VoidIncentives(ref ShopperState shopper, SessionEvent order)
     {
         var effects = Effects.None;
         foreach (var incentive in shopper.OpenIncentives)
         {
-            var voidId = DeterministicId.From("trigger", TriggerKinds.IncentiveVoid, incentive.TriggerId);
+            var voidId = RecoveryIds.IncentiveVoid(incentive.TriggerId);
             effects = effects.Add(new RecoveryTrigger
             {
                 TriggerId = voidId, Kind = TriggerKinds.IncentiveVoid, ShopperId = shopper.ShopperId, SessionId = incentive.SessionId,
@@ -392,22 +399,23 @@ public sealed class RecoveryEngine(RecoveryPolicy policy)
     // ---------------------------------------------------------------- helpers
 
     private Decision Close(ShopperState shopper, SessionState session, string outcome, DateTimeOffset at, Effects effects,
-        DateTimeOffset? orderedAt = null, decimal orderValue = 0)
+        DateTimeOffset? orderedAt = null, decimal orderValue = 0, string orderCurrency = "")
     {
         var row = new SessionOutcome
         {
             SessionId = session.SessionId,
             ShopperId = session.ShopperId,
             OriginChannel = session.OriginChannel,
-            Segment = session.Segment.Length > 0 ? session.Segment : Policy.SegmentFor(session.CartValue, session.OriginChannel).Name,
+            Segment = session.Segment.Length > 0 ? session.Segment : Policy.SegmentFor(session).Name,
             FurthestStep = RiskModel.StepName(session.FurthestStep),
-            CartValue = session.CartValue,
-            Currency = session.Currency,
+            CartValue = session.MixedCurrencies ? 0 : session.CartValue,
+            Currency = session.MixedCurrencies ? SessionState.MixedCurrency : session.Currency,
             ItemCount = session.ItemCount,
             Outcome = outcome,
             AbandonedAt = session.AbandonedAt,
             OrderedAt = orderedAt,
             OrderValue = orderValue,
+            OrderCurrency = orderCurrency,
             Holdout = session.Holdout,
             PolicyVersion = Policy.Version,
             Variant = session.Variant.Length > 0 ? session.Variant : Policy.VariantFor(session.ShopperId),
@@ -434,6 +442,8 @@ public sealed class RecoveryEngine(RecoveryPolicy policy)
         OriginChannel = SharedStrings.Of(evt.Channel),
         Currency = Policy.DefaultCurrency,
         TimeZone = Policy.DefaultTimeZone,
+        CurrencyFromPolicy = true,
+        TimeZoneFromPolicy = true,
         StartedAt = evt.EventTime,
         LastActivityAt = evt.EventTime,
         ReturningShopper = shopper.HasOrdered,
@@ -450,9 +460,41 @@ public sealed class RecoveryEngine(RecoveryPolicy policy)
         LastActivityAt = evt.EventTime,
         RemindersSent = closed.RemindersSent,
         Abandonments = closed.Abandonments,
+        // The reopened session re-emits its outcome row under the same key: it must keep what the row said about the
+        // earlier abandonment (when, and the holdout group), or the cart would vanish from recovery_outcomes.
+        AbandonedAt = closed.Outcome.AbandonedAt,
+        Holdout = closed.Outcome.Holdout,
         Visits = closed.Visits + 1,
         ReturningShopper = true,
     };
+
+    /// <summary>A currency the input names for the cart: the cart's own while the cart is empty; another one joining a
+    /// non-empty cart makes it a cart of mixed currencies (never summed or compared as one). A line without a currency
+    /// is in the cart's.</summary>
+    private static SessionState WithCurrency(SessionState session, string? currency) =>
+        currency is null ? session
+        : !session.HasCart ? session with { Currency = SharedStrings.Of(currency), CurrencyFromPolicy = false, MixedCurrencies = false }
+        : session with { MixedCurrencies = session.MixedCurrencies || currency != session.Currency };
+
+    /// <summary>For the abandonment's audit row: how the cart's value met the policy's amounts (currency, conversion
+    /// and its rate date, or why no threshold applied) and which settings were the policy's defaults.</summary>
+    private string MoneyAndDefaults(SessionState session)
+    {
+        var note = new System.Text.StringBuilder();
+        if (session.MixedCurrencies)
+            note.Append(" currency=mixed value_thresholds=not_applied(lines in several currencies)");
+        else
+        {
+            note.Append(' ').Append(session.Currency);
+            if (session.Currency != Policy.DefaultCurrency)
+                note.Append(Policy.InPolicyCurrency(session.CartValue, session.Currency) is { } converted
+                    ? $" value_in_{Policy.DefaultCurrency}={converted} (rates of {Policy.Rates.AsOf:yyyy-MM-dd})"
+                    : $" value_thresholds=not_applied(no {session.Currency} rate in the policy)");
+        }
+        if (session.CurrencyFromPolicy) note.Append(" currency_source=policy_default");
+        if (session.TimeZoneFromPolicy) note.Append(" time_zone_source=policy_default");
+        return note.ToString();
+    }
 
     private static SessionState Touch(SessionState session, ShopperEvent evt) => session with
     {
@@ -462,8 +504,8 @@ public sealed class RecoveryEngine(RecoveryPolicy policy)
 
     private SessionState Rescore(SessionState session, DateTimeOffset at)
     {
-        var timeout = Policy.SegmentFor(session.CartValue, session.OriginChannel).InactivityTimeout;
-        var score = RiskModel.Score(session, at, timeout, Policy.Risk);
+        var timeout = Policy.SegmentFor(session).InactivityTimeout;
+        var score = RiskModel.Score(session, Policy.ValueInPolicyCurrency(session), at, timeout, Policy.Risk);
         return session with { Score = score.Value, TopFactors = score.Top() };
     }
 
@@ -501,13 +543,13 @@ public sealed class RecoveryEngine(RecoveryPolicy policy)
         TopFactors = session.TopFactors,
         Reason = reason,
         CartLines = [.. session.Lines.Values],
-        CartValue = session.CartValue,
-        Currency = session.Currency,
+        CartValue = session.MixedCurrencies ? 0 : session.CartValue,
+        Currency = session.MixedCurrencies ? SessionState.MixedCurrency : session.Currency,
         IncentiveCode = incentiveCode,
         ConsentEventId = consentEventId,
         PolicyVersion = Policy.Version,
         Variant = session.Variant.Length > 0 ? session.Variant : Policy.VariantFor(session.ShopperId),
-        Segment = session.Segment.Length > 0 ? session.Segment : Policy.SegmentFor(session.CartValue, session.OriginChannel).Name,
+        Segment = session.Segment.Length > 0 ? session.Segment : Policy.SegmentFor(session).Name,
         OriginChannel = session.OriginChannel,
         FunnelStep = RiskModel.StepName(session.FurthestStep),
         PaymentErrorCodes = session.PaymentErrorCodes,
@@ -523,8 +565,7 @@ public sealed class RecoveryEngine(RecoveryPolicy policy)
         ImmutableArray<string> evidence, int step = 0, string channel = "", string detail = "", double score = 0,
         ImmutableArray<string> topFactors = default) => new()
     {
-        AuditId = DeterministicId.From("audit", decision, reason, shopperId, sessionId, step.ToString(), at.UtcTicks.ToString(),
-            string.Join(",", evidence)),
+        AuditId = RecoveryIds.Audit(decision, reason, shopperId, sessionId, step, at, evidence),
         ShopperId = shopperId,
         SessionId = sessionId,
         Decision = decision,

@@ -52,7 +52,7 @@ public static class PolicyFile
         {
             var root = new Node(doc.RootElement, "");
             root.AllowOnly("version", "allowed_lateness", "purchase_grace", "attribution_window", "purchase_memory",
-                "default_time_zone", "default_currency", "holdout_share", "variants", "risk", "defaults", "segments");
+                "default_time_zone", "default_currency", "exchange_rates", "holdout_share", "variants", "risk", "defaults", "segments");
             var defaults = ParseSegment(root.Required("defaults"), null, "default");
             var segments = ImmutableArray.CreateBuilder<SegmentPolicy>();
             if (root.Optional("segments") is { } list)
@@ -66,6 +66,7 @@ public static class PolicyFile
 
             var timeZone = root.Optional("default_time_zone")?.String() ?? "UTC";
             ResolveZone(timeZone, "default_time_zone");
+            var currency = root.Optional("default_currency")?.Currency() ?? "EUR";
             var holdout = root.Optional("holdout_share")?.Number() ?? 0.10;
             if (holdout is < 0 or > 1) throw new PolicyValidationException("holdout_share", "must be between 0 and 1");
 
@@ -77,7 +78,8 @@ public static class PolicyFile
                 AttributionWindow = root.Optional("attribution_window")?.Duration() ?? TimeSpan.FromDays(5),
                 PurchaseMemory = root.Optional("purchase_memory")?.Duration() ?? TimeSpan.FromDays(30),
                 DefaultTimeZone = timeZone,
-                DefaultCurrency = root.Optional("default_currency")?.String() ?? "EUR",
+                DefaultCurrency = currency,
+                Rates = root.Optional("exchange_rates") is { } rates ? ParseRates(rates, currency) : ExchangeRates.None,
                 HoldoutShare = holdout,
                 Variants = ParseVariants(root.Optional("variants")),
                 Risk = ParseRisk(root.Required("risk")),
@@ -93,6 +95,28 @@ public static class PolicyFile
         {
             throw new PolicyValidationException(key, $"is not a known IANA time zone: '{id}'");
         }
+    }
+
+    /// <summary>Rates into the policy currency: <c>{ "as_of": "2026-11-01", "rates": { "USD": 0.92 } }</c>, one unit of each
+    /// currency in the policy currency on that date. The date is required: a rate without one cannot be reviewed.</summary>
+    private static ExchangeRates ParseRates(Node node, string policyCurrency)
+    {
+        node.AllowOnly("as_of", "rates");
+        var asOf = node.Required("as_of").Date();
+        var rates = node.Required("rates");
+        if (rates.Element.ValueKind != JsonValueKind.Object) throw new PolicyValidationException(rates.Path, "must be an object of currency codes to rates");
+        var map = ImmutableDictionary.CreateBuilder<string, decimal>(StringComparer.Ordinal);
+        foreach (var property in rates.Element.EnumerateObject())
+        {
+            var key = rates.Key(property.Name);
+            if (Contracts.Serialization.FieldValues.Currency(property.Name) != property.Name)
+                throw new PolicyValidationException(key, "must be a 3-letter ISO 4217 currency code in capitals");
+            var rate = new Node(property.Value, key).Decimal();
+            if (rate <= 0) throw new PolicyValidationException(key, "must be a rate > 0 (value of one unit in the policy currency)");
+            if (property.Name == policyCurrency && rate != 1) throw new PolicyValidationException(key, "is the policy currency (default_currency): its rate is 1");
+            map[property.Name] = rate;
+        }
+        return new ExchangeRates(asOf, map.ToImmutable());
     }
 
     private static ImmutableArray<Variant> ParseVariants(Node? node)
@@ -163,8 +187,9 @@ public static class PolicyFile
     private static SegmentMatch ParseMatch(Node node)
     {
         node.AllowOnly("min_cart_value", "max_cart_value", "channels");
-        return new SegmentMatch(node.Optional("min_cart_value")?.Decimal(), node.Optional("max_cart_value")?.Decimal(),
-            node.Optional("channels")?.Items().Select(x => x.Item.String()).ToImmutableArray() ?? []);
+        // Channels of origin are compared with the input's, which are lower-case codes (EventParser normalises them).
+        return new SegmentMatch(node.Optional("min_cart_value")?.Amount(), node.Optional("max_cart_value")?.Amount(),
+            node.Optional("channels")?.Items().Select(x => x.Item.Code()).ToImmutableArray() ?? []);
     }
 
     private static ImmutableArray<ReminderStep> ParseSteps(Node node)
@@ -201,7 +226,7 @@ public static class PolicyFile
     private static ProactiveAssist ParseAssist(Node node)
     {
         node.AllowOnly("enabled", "min_cart_value", "checkout_idle", "payment_failures");
-        return new ProactiveAssist(node.Optional("enabled")?.Bool() ?? true, node.Required("min_cart_value").Decimal(),
+        return new ProactiveAssist(node.Optional("enabled")?.Bool() ?? true, node.Required("min_cart_value").Amount(),
             node.Required("checkout_idle").PositiveDuration(), node.Required("payment_failures").NonNegativeInt());
     }
 
@@ -241,6 +266,25 @@ public static class PolicyFile
 
         public decimal Decimal() => Element.ValueKind == JsonValueKind.Number
             ? Element.GetDecimal() : throw new PolicyValidationException(Path, "must be a number");
+
+        /// <summary>An amount of money in the policy currency: a plain number >= 0 (per-currency amounts go through exchange_rates).</summary>
+        public decimal Amount()
+        {
+            if (Element.ValueKind == JsonValueKind.Object)
+                throw new PolicyValidationException(Path, "must be one amount in the policy currency (default_currency); give other currencies' rates in exchange_rates");
+            var amount = Decimal();
+            return amount >= 0 ? amount : throw new PolicyValidationException(Path, "must be an amount >= 0");
+        }
+
+        public string Currency() => Contracts.Serialization.FieldValues.Currency(String()) is { } code && code == String()
+            ? code : throw new PolicyValidationException(Path, "must be a 3-letter ISO 4217 currency code in capitals");
+
+        public string Code() => Contracts.Serialization.FieldValues.Code(String()) is { } code && code == String()
+            ? code : throw new PolicyValidationException(Path, "must be a lower-case code (letters, digits, '_', '-', '.')");
+
+        public DateOnly Date() => Element.ValueKind == JsonValueKind.String &&
+            DateOnly.TryParseExact(Element.GetString(), "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var d)
+                ? d : throw new PolicyValidationException(Path, "must be a date like \"2026-11-01\"");
 
         public int NonNegativeInt() => Element.ValueKind == JsonValueKind.Number && Element.TryGetInt32(out var v) && v >= 0
             ? v : throw new PolicyValidationException(Path, "must be a whole number >= 0");

@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using CartRecovery.Domain.State;
 using CartRecovery.Domain.Time;
 
 namespace CartRecovery.Domain.Policy;
@@ -14,19 +15,38 @@ public sealed record RecoveryPolicy
     /// <summary>How long a purchased sku suppresses reminders for carts holding it.</summary>
     public required TimeSpan PurchaseMemory { get; init; }
     public required string DefaultTimeZone { get; init; }
+    /// <summary>The policy currency: every amount in the policy (segment bounds, assist threshold, typical cart value)
+    /// is in it, and a session without a currency of its own is assumed to be in it (its audit rows say so).</summary>
     public required string DefaultCurrency { get; init; }
+    /// <summary>Rates into <see cref="DefaultCurrency"/>, dated; carts in a currency without a rate are never compared with
+    /// the policy's amounts.</summary>
+    public ExchangeRates Rates { get; init; } = ExchangeRates.None;
     public required double HoldoutShare { get; init; }
     public required ImmutableArray<Variant> Variants { get; init; }
     public required RiskWeights Risk { get; init; }
     /// <summary>Ordered: the first whose match accepts the cart wins; the last is the catch-all "default".</summary>
     public required ImmutableArray<SegmentPolicy> Segments { get; init; }
 
-    public SegmentPolicy SegmentFor(decimal cartValue, string originChannel)
+    /// <summary>The segment of a cart whose value is in the policy currency (null: it cannot be stated in it, so
+    /// segments with value bounds do not match).</summary>
+    public SegmentPolicy SegmentFor(decimal? cartValue, string originChannel)
     {
         foreach (var segment in Segments)
             if (segment.Match.Accepts(cartValue, originChannel)) return segment;
         return Segments[^1];
     }
+
+    /// <summary>The segment of a session's cart, its value converted into the policy currency.</summary>
+    public SegmentPolicy SegmentFor(SessionState session) => SegmentFor(ValueInPolicyCurrency(session), session.OriginChannel);
+
+    /// <summary>An amount in <paramref name="currency"/> in the policy currency, or null without a rate for it.</summary>
+    public decimal? InPolicyCurrency(decimal amount, string currency) =>
+        currency == DefaultCurrency ? amount : Rates.Rates.TryGetValue(currency, out var rate) ? Math.Round(amount * rate, 2) : null;
+
+    /// <summary>The session's cart value in the policy currency; null for a cart mixing currencies or in a currency
+    /// the policy has no rate for. Amounts in different currencies are never added or compared as one.</summary>
+    public decimal? ValueInPolicyCurrency(SessionState session) =>
+        session.MixedCurrencies ? null : InPolicyCurrency(session.CartValue, session.Currency);
 
     public string VariantFor(string shopperId)
     {
@@ -44,11 +64,19 @@ public sealed record RecoveryPolicy
 
 public sealed record Variant(string Name, double Weight);
 
+/// <summary>Exchange rates into the policy currency (value of one unit of each currency), as of a date.</summary>
+public sealed record ExchangeRates(DateOnly? AsOf, ImmutableDictionary<string, decimal> Rates)
+{
+    public static readonly ExchangeRates None = new(null, ImmutableDictionary<string, decimal>.Empty);
+}
+
+/// <summary>Which carts a segment takes; value bounds are in the policy currency.</summary>
 public sealed record SegmentMatch(decimal? MinCartValue, decimal? MaxCartValue, ImmutableArray<string> Channels)
 {
     public static readonly SegmentMatch Any = new(null, null, []);
 
-    public bool Accepts(decimal cartValue, string channel) =>
+    /// <summary>A cart value that cannot be stated in the policy currency (null) meets no value bound.</summary>
+    public bool Accepts(decimal? cartValue, string channel) =>
         (MinCartValue is null || cartValue >= MinCartValue) &&
         (MaxCartValue is null || cartValue < MaxCartValue) &&
         (Channels.IsDefaultOrEmpty || Channels.Contains(channel));

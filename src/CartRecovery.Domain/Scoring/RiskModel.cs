@@ -39,10 +39,17 @@ public sealed record RiskScore(double Value, ImmutableArray<RiskFactor> Factors)
 /// </summary>
 public static class RiskModel
 {
-    public static RiskScore Score(SessionState session, DateTimeOffset at, TimeSpan inactivityTimeout, RiskWeights w)
+    /// <summary>The score of a cart whose value is in the policy currency.</summary>
+    public static RiskScore Score(SessionState session, DateTimeOffset at, TimeSpan inactivityTimeout, RiskWeights w) =>
+        Score(session, session.CartValue, at, inactivityTimeout, w);
+
+    /// <summary>The score with the cart's value in the policy currency (<see cref="RecoveryPolicy.ValueInPolicyCurrency"/>):
+    /// the typical cart value is in that currency. Null when it cannot be stated in it (no exchange rate, mixed
+    /// currencies): the cart_value factor is then 0, never a comparison across currencies.</summary>
+    public static RiskScore Score(SessionState session, decimal? valueInPolicyCurrency, DateTimeOffset at, TimeSpan inactivityTimeout, RiskWeights w)
     {
         var idle = Math.Clamp((at - session.LastActivityAt) / inactivityTimeout, 0, 3);
-        var valueRatio = (double)(session.CartValue / w.TypicalCartValue);
+        var valueRatio = valueInPolicyCurrency is { } value ? (double)(value / w.TypicalCartValue) : 0;
         var factors = ImmutableArray.Create(
             new RiskFactor("idle", w.Idle * idle),
             new RiskFactor("funnel_step", w.FunnelStep.GetValueOrDefault(StepName(session.FurthestStep))),

@@ -39,6 +39,13 @@ public sealed record SessionState
             ItemCount = items;
         }
     }
+    /// <summary>Set when a line in another currency joined a non-empty cart: its value cannot be stated in one currency,
+    /// so it is compared with no threshold and reported as <see cref="MixedCurrency"/>. Cleared when the cart empties.</summary>
+    public bool MixedCurrencies { get; init; }
+    /// <summary>Which of <see cref="TimeZone"/> and <see cref="Currency"/> came from the policy's defaults because the
+    /// input never named them: the decisions that rely on them say so in their audit rows.</summary>
+    public bool TimeZoneFromPolicy { get; init; }
+    public bool CurrencyFromPolicy { get; init; }
     public bool HadCart { get; init; }
     public FunnelStep FurthestStep { get; init; }
     public int PaymentFailures { get; init; }
@@ -67,4 +74,7 @@ public sealed record SessionState
     public decimal CartValue { get; private init; }
     public int ItemCount { get; private init; }
     public bool HasCart => !Lines.IsEmpty;
+
+    /// <summary>The currency reported for a cart mixing currencies (its value is then reported as 0).</summary>
+    public const string MixedCurrency = "mixed";
 }

@@ -5,6 +5,7 @@ using System.Net;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using CartRecovery.Analytics;
 using CartRecovery.Domain.Policy;
 using CartRecovery.Storage;
 using CartRecovery.Traffic.Import;
@@ -115,22 +116,31 @@ public static class BacktestMetrics
         {
             foreach (var row in await Rows(sql)) metrics.Add(new BacktestMetric(section, row[0], row[1]));
         }
+        async Task AddTable(string section, AnalystQuery query, Func<Func<string, string>, string> name, Func<Func<string, string>, string> value)
+        {
+            var table = QueryTable.Parse(await store.QueryAsync(query.Sql, QueryTable.Format, ct));
+            foreach (var i in table.RowIndexes) metrics.Add(new BacktestMetric(section, name(c => table.Text(i, c)), value(c => table.Text(i, c))));
+        }
 
+        // Figures shared with the run summary and the report come from their one definition (CartRecovery.Analytics).
+        var headline = (await HeadlineFigures.ReadAsync(store, ct)).ToDictionary(f => f.Column, f => f.Value);
         const string Input = "input";
-        await Add(Input, "SELECT 'sessions', toString(count()) FROM session_outcomes FINAL");
-        await Add(Input, "SELECT 'orders', toString(countIf(ordered_at IS NOT NULL)) FROM session_outcomes FINAL");
-        await Add(Input, "SELECT 'carts abandoned', toString(countIf(abandoned_at IS NOT NULL)) FROM session_outcomes FINAL");
+        metrics.Add(new BacktestMetric(Input, "sessions", headline["sessions"]));
+        metrics.Add(new BacktestMetric(Input, "orders", headline["orders"]));
+        metrics.Add(new BacktestMetric(Input, "carts abandoned", headline["carts_abandoned"]));
 
-        await Add("triggers by kind, step and channel",
-            "SELECT concat(kind, ' step ', toString(step), ' via ', channel), toString(count()) FROM recovery_triggers FINAL GROUP BY kind, step, channel ORDER BY kind, step, channel");
-        await Add("suppressions by reason",
-            "SELECT reason, toString(count()) FROM audit_log FINAL WHERE decision = 'suppressed' GROUP BY reason ORDER BY reason");
+        await AddTable("triggers by kind, step and channel", AnalystQueries.TriggersByKindStepChannel,
+            row => $"{row("kind")} step {row("step")} via {row("channel")}", row => row("triggers"));
+        await AddTable("suppressions by reason", AnalystQueries.SuppressionsByReason, row => row("reason"), row => row("suppressions"));
         await Add("deferrals by reason",
             "SELECT reason, toString(count()) FROM audit_log FINAL WHERE decision = 'deferred' GROUP BY reason ORDER BY reason");
 
         const string Holdout = "holdout";
-        await Add(Holdout, "SELECT 'abandoned carts in holdout', toString(countIf(holdout AND abandoned_at IS NOT NULL)) FROM session_outcomes FINAL");
-        await Add(Holdout, "SELECT 'holdout share of abandoned carts', toString(round(countIf(holdout AND abandoned_at IS NOT NULL) / greatest(countIf(abandoned_at IS NOT NULL), 1), 4)) FROM session_outcomes FINAL");
+        var abandoned = long.Parse(headline["carts_abandoned"], CultureInfo.InvariantCulture);
+        var inHoldout = long.Parse(headline["carts_in_holdout"], CultureInfo.InvariantCulture);
+        metrics.Add(new BacktestMetric(Holdout, "abandoned carts in holdout", headline["carts_in_holdout"]));
+        metrics.Add(new BacktestMetric(Holdout, "holdout share of abandoned carts",
+            Math.Round((double)inHoldout / Math.Max(abandoned, 1), 4).ToString(CultureInfo.InvariantCulture)));
 
         const string Messages = "messages per shopper";
         const string Reminders = "(SELECT shopper_id, count() AS messages FROM recovery_triggers FINAL WHERE kind = 'reminder' GROUP BY shopper_id)";
@@ -153,28 +163,22 @@ public static class BacktestMetrics
             "ON t.shopper_id = a.shopper_id AND t.session_id = a.session_id AND t.due_time >= a.abandoned_at GROUP BY t.step" +
             ") ORDER BY s, k");
 
-        // Recoveries the input itself shows: abandoned carts ordered later. Treated vs holdout gives the lift; a reminder
-        // before the order (within the attribution window) gives the attributed count.
+        // Recoveries the input itself shows (its own orders), by the definitions of the recovery_outcomes view: converted
+        // (ordered within the attribution window), recovered (after a reminder: attributed), revenue per currency, and the
+        // conversion of the messaged group against the holdout (lift).
         const string Recoveries = "recoveries (orders in the input)";
-        var window = (long)policy.AttributionWindow.TotalSeconds;
-        await Add(Recoveries, "SELECT 'abandoned carts recovered', toString(countIf(outcome = 'abandoned_recovered')) FROM session_outcomes FINAL");
-        await Add(Recoveries, "SELECT 'recovered order value', toString(sumIf(order_value, outcome = 'abandoned_recovered')) FROM session_outcomes FINAL");
-        await Add(Recoveries,
-            "SELECT 'recovered after a reminder (attributed)', toString(count()) FROM session_outcomes AS o FINAL " +
-            "INNER JOIN (SELECT shopper_id, session_id, min(event_time) AS first_reminder FROM recovery_triggers FINAL WHERE kind = 'reminder' GROUP BY shopper_id, session_id) AS r " +
-            $"ON o.shopper_id = r.shopper_id AND o.session_id = r.session_id WHERE o.outcome = 'abandoned_recovered' AND o.ordered_at >= r.first_reminder " +
-            $"AND dateDiff('second', r.first_reminder, o.ordered_at) <= {window}");
-        var rates = (await Rows(
-            "SELECT countIf(NOT holdout AND abandoned_at IS NOT NULL), countIf(NOT holdout AND outcome = 'abandoned_recovered'), " +
-            "countIf(holdout AND abandoned_at IS NOT NULL), countIf(holdout AND outcome = 'abandoned_recovered') FROM session_outcomes FINAL"))[0]
-            .Select(v => long.Parse(v, CultureInfo.InvariantCulture)).ToArray();
-        var (treated, treatedRecovered, held, heldRecovered) = (rates[0], rates[1], rates[2], rates[3]);
-        string Rate(long part, long whole) => whole == 0 ? "n/a" : Math.Round((double)part / whole, 4).ToString(CultureInfo.InvariantCulture);
-        metrics.Add(new BacktestMetric(Recoveries, "recovery rate, messaged group", Rate(treatedRecovered, treated)));
-        metrics.Add(new BacktestMetric(Recoveries, "recovery rate, holdout group", Rate(heldRecovered, held)));
-        metrics.Add(new BacktestMetric(Recoveries, "expected incremental recoveries (lift over holdout x messaged carts)",
-            held == 0 || treated == 0 ? "n/a"
-                : Math.Round(((double)treatedRecovered / treated - (double)heldRecovered / held) * treated, 1).ToString(CultureInfo.InvariantCulture)));
+        metrics.Add(new BacktestMetric(Recoveries, "abandoned carts converted", headline["carts_converted"]));
+        metrics.Add(new BacktestMetric(Recoveries, "abandoned carts recovered", headline["carts_recovered"]));
+        foreach (var (currency, _, revenue) in await HeadlineFigures.RevenueAsync(store, ct))
+            metrics.Add(new BacktestMetric(Recoveries, $"recovered revenue ({currency})", revenue));
+        var lift = QueryTable.Parse(await store.QueryAsync(AnalystQueries.LiftVsHoldout.Sql, QueryTable.Format, ct));
+        string Rate(string column) => lift.Number(0, column) is var rate && double.IsFinite(rate)
+            ? Math.Round(rate, 4).ToString(CultureInfo.InvariantCulture) : "n/a";
+        metrics.Add(new BacktestMetric(Recoveries, "conversion rate, messaged group", Rate("treated_rate")));
+        metrics.Add(new BacktestMetric(Recoveries, "conversion rate, holdout group", Rate("holdout_rate")));
+        var incremental = lift.Number(0, "lift") * lift.Number(0, "treated_carts");
+        metrics.Add(new BacktestMetric(Recoveries, "expected incremental conversions (lift over holdout x messaged carts)",
+            double.IsFinite(incremental) && lift.Number(0, "holdout_carts") > 0 ? Math.Round(incremental, 1).ToString(CultureInfo.InvariantCulture) : "n/a"));
         return metrics;
     }
 }

@@ -68,8 +68,11 @@ PARTITION BY toYYYYMM(event_time)
 ORDER BY (toDate(event_time), decision, reason, audit_id)
 TTL toDateTime(event_time) + INTERVAL {audit_retention_days} DAY;
 
--- One row per session; a late order re-emits it with a later ended_at, which wins (the version column).
--- started_at and origin_channel never change for a session, so the re-emitted row has the same sorting key.
+-- One row per session: a session is (shopper_id, session_id, started_at). Storefronts reuse session ids across
+-- shoppers (and a shopper's session id may come back days later as a new session), so the shopper and the start are
+-- part of the key: two shoppers' rows never collapse into one. A late order re-emits the row with a later ended_at,
+-- which wins (the version column); started_at and origin_channel never change for a session, so the re-emitted row
+-- has the same sorting key.
 CREATE TABLE IF NOT EXISTS session_outcomes
 (
     session_id     String,
@@ -84,6 +87,7 @@ CREATE TABLE IF NOT EXISTS session_outcomes
     abandoned_at   Nullable(DateTime64(3, 'UTC')),
     ordered_at     Nullable(DateTime64(3, 'UTC')),
     order_value    Decimal(18, 2),
+    order_currency LowCardinality(String),
     holdout        Bool,
     policy_version LowCardinality(String),
     variant        LowCardinality(String),
@@ -93,7 +97,7 @@ CREATE TABLE IF NOT EXISTS session_outcomes
 )
 ENGINE = ReplacingMergeTree(ended_at)
 PARTITION BY toYYYYMM(started_at)
-ORDER BY (toDate(started_at), origin_channel, session_id)
+ORDER BY (toDate(started_at), origin_channel, shopper_id, session_id, started_at)
 TTL toDateTime(ended_at) + INTERVAL {outcome_retention_days} DAY;
 
 -- Rejected input: where it was and why. No payload (it may hold personal data): that stays on the
@@ -117,74 +121,91 @@ TTL toDateTime(received_at) + INTERVAL {dead_letter_retention_days} DAY;
 -- Attributed recoveries and the holdout comparison: one row per abandoned cart (reminded or holdout), derived
 -- from session_outcomes and recovery_triggers, so there is one source of truth, re-deliveries cannot count
 -- twice, and the worker writes nothing more. A VIEW: it is computed at query time (FINAL underneath).
+-- This is the one definition of the recovery metrics (docs/analytics.md); the run summary, the report and the
+-- backtest all read them from here.
+--   cart:      a session with an abandonment, identified like its session_outcomes row by (shopper_id, session_id,
+--              started_at): session ids collide across shoppers and come back days later as new sessions.
 --   converted: the shopper ordered (in any of their sessions) within the attribution window after the cart
---              was abandoned. Each order credits one cart: the shopper's latest abandoned cart before it (the
---              order's own session first), and a cart keeps its first credited order. The window counts from
---              abandonment for reminded and holdout carts alike, so the two groups are comparable (lift).
+--              was abandoned (its latest abandonment). Each order credits one cart: the shopper's latest abandoned
+--              cart before it (the order's own session first), and a cart keeps its first credited order. The
+--              window counts from abandonment for reminded and holdout carts alike, so the two groups are
+--              comparable (lift).
+--   reminders_sent: every reminder of the cart's session, from its start to its end (a session abandoned,
+--              resumed and abandoned again is one cart: the reminders of every cycle count).
 --   recovered: converted and a reminder of this cart was sent before the order (last-touch attribution);
---              revenue, last_touch_step/channel/at and seconds_after_last_touch describe that recovery.
+--              revenue (in revenue_currency, the credited order's currency), last_touch_step/channel/at and
+--              seconds_after_last_touch describe that recovery. An order before any reminder is not a recovery.
 CREATE VIEW IF NOT EXISTS recovery_outcomes AS
 WITH
     carts AS
     (
-        SELECT s.session_id AS session_id, s.shopper_id AS shopper_id, s.origin_channel AS origin_channel, s.segment AS segment,
-               s.furthest_step AS furthest_step, s.cart_value AS cart_value, s.currency AS currency, s.holdout AS holdout,
-               s.policy_version AS policy_version, s.variant AS variant, assumeNotNull(s.abandoned_at) AS cart_abandoned_at
+        SELECT s.session_id AS session_id, s.shopper_id AS shopper_id, s.started_at AS started_at, s.ended_at AS ended_at,
+               s.origin_channel AS origin_channel, s.segment AS segment, s.furthest_step AS furthest_step, s.cart_value AS cart_value,
+               s.currency AS currency, s.holdout AS holdout, s.policy_version AS policy_version, s.variant AS variant,
+               assumeNotNull(s.abandoned_at) AS cart_abandoned_at
         FROM session_outcomes AS s FINAL
         WHERE s.abandoned_at IS NOT NULL
     ),
     orders AS
     (
-        SELECT s.session_id AS order_session_id, s.shopper_id AS shopper_id, assumeNotNull(s.ordered_at) AS order_time,
-               s.order_value AS order_value
+        SELECT s.session_id AS order_session_id, s.started_at AS order_started_at, s.shopper_id AS shopper_id,
+               assumeNotNull(s.ordered_at) AS order_time, s.order_value AS order_value,
+               if(s.order_currency != '', s.order_currency, s.currency) AS order_currency
         FROM session_outcomes AS s FINAL
         WHERE s.ordered_at IS NOT NULL
     ),
     credited_orders AS
     (
-        SELECT argMax(carts.session_id, (carts.session_id = orders.order_session_id, carts.cart_abandoned_at)) AS cart_session_id,
-               orders.order_session_id AS order_session_id, orders.order_time AS ordered_at, orders.order_value AS order_value
+        SELECT orders.shopper_id AS shopper_id,
+               argMax((carts.session_id, carts.started_at),
+                      (carts.session_id = orders.order_session_id AND carts.started_at = orders.order_started_at, carts.cart_abandoned_at)) AS cart_key,
+               orders.order_session_id AS order_session_id, orders.order_time AS ordered_at, orders.order_value AS order_value,
+               orders.order_currency AS order_currency
         FROM orders
         INNER JOIN carts ON carts.shopper_id = orders.shopper_id
         WHERE carts.cart_abandoned_at <= orders.order_time
           AND orders.order_time <= carts.cart_abandoned_at + toIntervalSecond({attribution_window_seconds})
-        GROUP BY orders.order_session_id, orders.order_time, orders.order_value
+        GROUP BY orders.shopper_id, orders.order_session_id, orders.order_started_at, orders.order_time, orders.order_value, orders.order_currency
     ),
     first_credited AS
     (
-        SELECT cart_session_id, min(ordered_at) AS first_ordered_at, argMin(order_session_id, ordered_at) AS first_order_session_id,
-               argMin(order_value, ordered_at) AS first_order_value
+        SELECT shopper_id, cart_key.1 AS cart_session_id, cart_key.2 AS cart_started_at, min(ordered_at) AS first_ordered_at,
+               argMin(order_session_id, ordered_at) AS first_order_session_id, argMin(order_value, ordered_at) AS first_order_value,
+               argMin(order_currency, ordered_at) AS first_order_currency
         FROM credited_orders
-        GROUP BY cart_session_id
+        GROUP BY shopper_id, cart_key
     ),
     reminders AS
     (
-        SELECT session_id, step, channel, event_time
+        SELECT shopper_id, session_id, step, channel, event_time
         FROM recovery_triggers FINAL
         WHERE kind = 'reminder'
     ),
     joined AS
     (
         SELECT carts.*, first_credited.cart_session_id != '' AS converted_flag, first_credited.first_ordered_at AS first_ordered_at,
-               first_credited.first_order_session_id AS first_order_session_id, first_credited.first_order_value AS first_order_value
+               first_credited.first_order_session_id AS first_order_session_id, first_credited.first_order_value AS first_order_value,
+               first_credited.first_order_currency AS first_order_currency
         FROM carts
-        LEFT JOIN first_credited ON first_credited.cart_session_id = carts.session_id
+        LEFT JOIN first_credited ON first_credited.shopper_id = carts.shopper_id AND first_credited.cart_session_id = carts.session_id
+                                AND first_credited.cart_started_at = carts.started_at
     ),
     touches AS
     (
-        SELECT joined.session_id AS session_id,
+        SELECT joined.shopper_id AS shopper_id, joined.session_id AS session_id, joined.started_at AS started_at,
                count() AS reminders_sent,
                countIf(joined.converted_flag AND reminders.event_time <= joined.first_ordered_at) AS touches_before_order,
                argMaxIf((reminders.step, reminders.channel, reminders.event_time), reminders.event_time,
                         joined.converted_flag AND reminders.event_time <= joined.first_ordered_at) AS last_touch
         FROM joined
-        INNER JOIN reminders ON reminders.session_id = joined.session_id
-        WHERE reminders.event_time >= joined.cart_abandoned_at
-        GROUP BY joined.session_id
+        INNER JOIN reminders ON reminders.shopper_id = joined.shopper_id AND reminders.session_id = joined.session_id
+        WHERE reminders.event_time >= joined.started_at AND reminders.event_time <= joined.ended_at
+        GROUP BY joined.shopper_id, joined.session_id, joined.started_at
     )
 SELECT
     joined.session_id AS session_id,
     joined.shopper_id AS shopper_id,
+    joined.started_at AS started_at,
     joined.origin_channel AS origin_channel,
     joined.segment AS segment,
     joined.furthest_step AS furthest_step,
@@ -199,12 +220,14 @@ SELECT
     if(joined.converted_flag, joined.first_order_session_id, '') AS order_session_id,
     if(joined.converted_flag, toNullable(joined.first_ordered_at), NULL) AS ordered_at,
     if(joined.converted_flag, joined.first_order_value, toDecimal64(0, 2)) AS order_value,
+    if(joined.converted_flag, joined.first_order_currency, '') AS order_currency,
     if(joined.converted_flag, toNullable(toInt64(dateDiff('second', joined.cart_abandoned_at, joined.first_ordered_at))), NULL) AS seconds_to_order,
     toUInt8(touches.touches_before_order > 0) AS recovered,
     if(recovered = 1, order_value, toDecimal64(0, 2)) AS revenue,
+    if(recovered = 1, order_currency, '') AS revenue_currency,
     if(recovered = 1, touches.last_touch.1, 0) AS last_touch_step,
     if(recovered = 1, touches.last_touch.2, '') AS last_touch_channel,
     if(recovered = 1, toNullable(touches.last_touch.3), NULL) AS last_touch_at,
     if(recovered = 1, toNullable(toInt64(dateDiff('second', touches.last_touch.3, joined.first_ordered_at))), NULL) AS seconds_after_last_touch
 FROM joined
-LEFT JOIN touches ON touches.session_id = joined.session_id;
+LEFT JOIN touches ON touches.shopper_id = joined.shopper_id AND touches.session_id = joined.session_id AND touches.started_at = joined.started_at;
