@@ -34,7 +34,8 @@ public class AbandonmentTests
         Assert.Equal("cust-1-e05", add.EventId);
         Assert.Equal([add.EventId], abandoned.Evidence);
         Assert.Equal("s1", abandoned.SessionId);
-        Assert.Equal("segment=default holdout=0 cart_value=40", abandoned.Detail);
+        // The session named its currency but no time zone: the policy's default zone, and the audit row says so.
+        Assert.Equal("segment=default holdout=0 cart_value=40 EUR time_zone_source=policy_default", abandoned.Detail);
         Assert.Equal(0.6344, abandoned.Score);
         Assert.Empty(scenario.Triggers);
 
@@ -54,7 +55,7 @@ public class AbandonmentTests
         Assert.Equal("default", step1.Segment);
         Assert.Equal("control", step1.Variant);
         Assert.Equal("default-2026-11", step1.PolicyVersion);
-        Assert.Equal(DeterministicId.From("trigger", TriggerKinds.Reminder, "default-2026-11", "cust-1", "s1", "1", "1"), step1.TriggerId);
+        Assert.Equal(DeterministicId.From("trigger", TriggerKinds.Reminder, "default-2026-11", "cust-1", "s1", SessionStarts.Key(shopper.Events, "s1"), "1", "1"), step1.TriggerId);
 
         var triggered = Assert.Single(scenario.AuditsOf(AuditDecisions.Triggered), a => a.Step == 1);
         Assert.Equal([push.EventId, add.EventId], triggered.Evidence);

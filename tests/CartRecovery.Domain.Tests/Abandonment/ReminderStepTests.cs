@@ -34,7 +34,7 @@ public class ReminderStepTests
         Assert.Equal(abandonedAt + Hours(24) + Min(5), step2.EventTime);
         Assert.Equal(Utc("2026-11-03T09:36:00Z"), step2.EventTime);
         Assert.Equal("push", step2.Channel);
-        Assert.Equal(DeterministicId.From("trigger", TriggerKinds.Reminder, Version, "cust-1", "s1", "1", "2"), step2.TriggerId);
+        Assert.Equal(DeterministicId.From("trigger", TriggerKinds.Reminder, Version, "cust-1", "s1", SessionStarts.Key(shopper.Events, "s1"), "1", "2"), step2.TriggerId);
         Assert.All(scenario.Reminders, t => Assert.Equal("", t.IncentiveCode));
 
         var outcome = Assert.Single(scenario.Outcomes);
@@ -82,7 +82,7 @@ public class ReminderStepTests
         var step3 = scenario.Reminders[2];
         Assert.Equal(abandonedAt + Hours(72), step3.DueTime);
         Assert.Equal(abandonedAt + Hours(72) + Min(5), step3.EventTime);
-        Assert.Equal(DeterministicId.Code("CR-", Version, "cust-1", "s1", "1", "3"), step3.IncentiveCode);
+        Assert.Equal(DeterministicId.Code("CR-", Version, "cust-1", "s1", SessionStarts.Key(shopper.Events, "s1"), "1", "3"), step3.IncentiveCode);
         Assert.Matches("^CR-[ABCDEFGHJKLMNPQRSTUVWXYZ23456789]{10}$", step3.IncentiveCode);
         Assert.Equal("", scenario.Reminders[0].IncentiveCode);
         Assert.Equal("", scenario.Reminders[1].IncentiveCode);

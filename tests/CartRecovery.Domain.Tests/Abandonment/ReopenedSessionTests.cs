@@ -30,7 +30,7 @@ public class ReopenedSessionTests
         Assert.Equal(add.EventTime + Min(30) + Hours(1) + Min(5), step1.EventTime);
         Assert.Equal(["lamps-0002"], step1.CartLines.Select(l => l.Sku));
         Assert.Equal(push.EventId, step1.ConsentEventId);
-        Assert.Equal(DeterministicId.From("trigger", TriggerKinds.Reminder, "default-2026-11", "cust-1", "s1", "1", "1"), step1.TriggerId);
+        Assert.Equal(DeterministicId.From("trigger", TriggerKinds.Reminder, "default-2026-11", "cust-1", "s1", SessionStarts.Key(shopper.Events, "s1"), "1", "1"), step1.TriggerId);
     }
 
     [Fact]

@@ -36,7 +36,7 @@ public class ProactiveAssistTests
         Assert.Equal(DecisionReason.CheckoutIdle, chat.Reason);
         Assert.Equal(checkout.EventTime + Min(3), chat.EventTime);
         Assert.Equal(checkout.EventTime + Min(3), chat.DueTime);
-        Assert.Equal(DeterministicId.From("trigger", TriggerKinds.ProactiveChat, Version, "cust-1", "s1", "0"), chat.TriggerId); // visit 0
+        Assert.Equal(DeterministicId.From("trigger", TriggerKinds.ProactiveChat, Version, "cust-1", "s1", SessionStarts.Key(shopper.Events, "s1"), "0"), chat.TriggerId); // visit 0
         Assert.Equal("checkout", chat.FunnelStep);
         Assert.Equal(["shoes-0001", "watches-0100"], chat.CartLines.Select(l => l.Sku));
         Assert.Equal([2, 1], chat.CartLines.Select(l => l.Quantity));

@@ -55,8 +55,10 @@ public class SuppressionTests
             Assert.Equal(order.EventTime, a.EventTime);
             Assert.Equal("s1", a.SessionId);
         });
+        // Ordered before any message: a normal order, not a recovery (the abandonment stays on the row).
         var outcome = Assert.Single(scenario.Outcomes, o => o.SessionId == "s1");
-        Assert.Equal(Outcomes.AbandonedRecovered, outcome.Outcome);
+        Assert.Equal(Outcomes.Ordered, outcome.Outcome);
+        Assert.NotNull(outcome.AbandonedAt);
         Assert.Equal(order.EventTime, outcome.OrderedAt);
     }
 
@@ -331,7 +333,7 @@ public class SuppressionTests
         Assert.Equal(2, scenario.AuditsOf(AuditDecisions.Abandoned).Count);
         var step1 = scenario.Reminders[0];
         Assert.Equal(back.EventTime + Min(30) + Hours(1) + Min(5), step1.EventTime);
-        Assert.Equal(DeterministicId.From("trigger", TriggerKinds.Reminder, "default-2026-11", "cust-1", "s1", "2", "1"), step1.TriggerId);
+        Assert.Equal(DeterministicId.From("trigger", TriggerKinds.Reminder, "default-2026-11", "cust-1", "s1", SessionStarts.Key(shopper.Events, "s1"), "2", "1"), step1.TriggerId);
     }
 
     [Fact]
