@@ -83,9 +83,10 @@ public sealed class SchemaSplitTests
     [Fact]
     public void The_embedded_schema_creates_four_tables_and_the_attribution_view()
     {
-        Assert.Equal(5, AnalyticsSchema.Statements.Count);
+        Assert.Equal(6, AnalyticsSchema.Statements.Count);
         Assert.All(AnalyticsSchema.Statements.Take(4), s => Assert.StartsWith("CREATE TABLE IF NOT EXISTS ", s));
-        Assert.StartsWith($"CREATE VIEW IF NOT EXISTS {AnalyticsSchema.RecoveryOutcomesView} ", AnalyticsSchema.Statements[4]);
+        Assert.StartsWith("ALTER TABLE session_outcomes ADD COLUMN IF NOT EXISTS order_currency ", AnalyticsSchema.Statements[4]);
+        Assert.StartsWith($"CREATE OR REPLACE VIEW {AnalyticsSchema.RecoveryOutcomesView} ", AnalyticsSchema.Statements[5]);
         Assert.Equal(AnalyticsSchema.Tables, AnalyticsSchema.Statements.Take(4).Select(s => s.Split([' ', '\n'])[5]));
         Assert.DoesNotContain(AnalyticsSchema.Statements, s => s.Contains("--", StringComparison.Ordinal));
     }

@@ -118,9 +118,15 @@ PARTITION BY toYYYYMM(received_at)
 ORDER BY (topic, partition, offset, dead_letter_id)
 TTL toDateTime(received_at) + INTERVAL {dead_letter_retention_days} DAY;
 
+-- Stores created before order_currency existed get it (CREATE TABLE IF NOT EXISTS leaves an existing table as it
+-- is). A sorting key cannot be changed in place: a store created before shopper_id and started_at joined
+-- session_outcomes' key keeps collapsing colliding sessions until its table is recreated (docs/analytics.md).
+ALTER TABLE session_outcomes ADD COLUMN IF NOT EXISTS order_currency LowCardinality(String) AFTER order_value;
+
 -- Attributed recoveries and the holdout comparison: one row per abandoned cart (reminded or holdout), derived
 -- from session_outcomes and recovery_triggers, so there is one source of truth, re-deliveries cannot count
--- twice, and the worker writes nothing more. A VIEW: it is computed at query time (FINAL underneath).
+-- twice, and the worker writes nothing more. A VIEW: it is computed at query time (FINAL underneath), and replaced
+-- at every start, so a store always has the current definition.
 -- This is the one definition of the recovery metrics (docs/analytics.md); the run summary, the report and the
 -- backtest all read them from here.
 --   cart:      a session with an abandonment, identified like its session_outcomes row by (shopper_id, session_id,
@@ -135,7 +141,7 @@ TTL toDateTime(received_at) + INTERVAL {dead_letter_retention_days} DAY;
 --   recovered: converted and a reminder of this cart was sent before the order (last-touch attribution);
 --              revenue (in revenue_currency, the credited order's currency), last_touch_step/channel/at and
 --              seconds_after_last_touch describe that recovery. An order before any reminder is not a recovery.
-CREATE VIEW IF NOT EXISTS recovery_outcomes AS
+CREATE OR REPLACE VIEW recovery_outcomes AS
 WITH
     carts AS
     (

@@ -76,6 +76,33 @@ public abstract class AnalyticsStoreContract
         Assert.Equal(["s-1\tabandoned_recovered\t2026-11-02 12:00:00.000"], outcomesOnce);
     }
 
+    /// <summary>Every sorting key keeps apart what is different: two shoppers' sessions with the same id (and a session id
+    /// reused later by the same shopper) are distinct rows under FINAL, and so are two triggers or audit rows whose ids
+    /// differ in nothing but the shopper they are for.</summary>
+    protected async Task Colliding_ids_of_different_shoppers_or_sessions_keep_their_rows()
+    {
+        await using var store = await OpenFreshStoreAsync();
+        await store.EnsureSchemaAsync(CancellationToken.None);
+        var ordered = Outcome("sess-1", T0.AddHours(3));
+        string[] outcomes =
+        [
+            ContractJson.Serialize(ordered),
+            ContractJson.Serialize(ordered with { ShopperId = "shopper-2", Outcome = Outcomes.Browsed, OrderedAt = null, EndedAt = T0.AddHours(4) }),
+            ContractJson.Serialize(ordered with { StartedAt = T0.AddDays(8), AbandonedAt = T0.AddDays(8).AddMinutes(30), OrderedAt = null, EndedAt = T0.AddDays(9) }),
+        ];
+        await store.InsertJsonEachRowAsync("session_outcomes", outcomes, CancellationToken.None);
+        var reminder = Trigger("t-1", 1) with { SessionId = "sess-1" };
+        string[] triggers = [ContractJson.Serialize(reminder), ContractJson.Serialize(reminder with { TriggerId = "t-2", ShopperId = "shopper-2" })];
+        await store.InsertJsonEachRowAsync("recovery_triggers", triggers, CancellationToken.None);
+
+        Assert.Equal(["shopper-1\tsess-1\t2026-11-02 09:00:00.000", "shopper-1\tsess-1\t2026-11-10 09:00:00.000", "shopper-2\tsess-1\t2026-11-02 09:00:00.000"],
+            await Query(store, "SELECT shopper_id, session_id, started_at FROM session_outcomes FINAL ORDER BY shopper_id, started_at"));
+        Assert.Equal(["2"], await Query(store, "SELECT count() FROM recovery_triggers FINAL"));
+        // The view keeps one cart per (shopper, session, start): each shopper's reminders count for their own cart only.
+        Assert.Equal(["shopper-1\t2026-11-02 09:00:00.000\t1", "shopper-1\t2026-11-10 09:00:00.000\t0", "shopper-2\t2026-11-02 09:00:00.000\t1"],
+            await Query(store, "SELECT shopper_id, started_at, reminders_sent FROM recovery_outcomes ORDER BY shopper_id, started_at"));
+    }
+
     protected async Task Refused_sql_raises_ClickHouseQueryException()
     {
         await using var store = await OpenFreshStoreAsync();

@@ -44,6 +44,7 @@ public sealed class ChDbStoreContractTests(ChDbEngineFixture fixture) : Analytic
     [Fact] public Task Rows_round_trip_on_chdb() => Inserted_rows_round_trip_with_exact_values();
     [Fact] public Task Redelivery_is_absorbed_on_chdb() => Redelivered_batch_leaves_final_results_unchanged();
     [Fact] public Task Bad_sql_raises_on_chdb() => Refused_sql_raises_ClickHouseQueryException();
+    [Fact] public Task Colliding_ids_keep_their_rows_on_chdb() => Colliding_ids_of_different_shoppers_or_sessions_keep_their_rows();
 }
 
 /// <summary>A [Fact] that runs only when CARTRECOVERY_CLICKHOUSE_URL names a ClickHouse server.</summary>
@@ -68,4 +69,5 @@ public sealed class ServerStoreContractTests : AnalyticsStoreContract
     [ServerFact] public Task Rows_round_trip_on_server() => Inserted_rows_round_trip_with_exact_values();
     [ServerFact] public Task Redelivery_is_absorbed_on_server() => Redelivered_batch_leaves_final_results_unchanged();
     [ServerFact] public Task Bad_sql_raises_on_server() => Refused_sql_raises_ClickHouseQueryException();
+    [ServerFact] public Task Colliding_ids_keep_their_rows_on_server() => Colliding_ids_of_different_shoppers_or_sessions_keep_their_rows();
 }
