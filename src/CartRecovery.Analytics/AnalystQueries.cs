@@ -24,7 +24,6 @@ public static class AnalystQueries
             carts.carts_converted AS carts_converted,
             carts.carts_recovered AS carts_recovered,
             carts.carts_in_holdout AS carts_in_holdout,
-            carts.reminders_to_carts AS reminders_to_carts,
             triggers.triggers AS triggers,
             triggers.reminders AS reminders,
             triggers.proactive_chats AS proactive_chats,
@@ -33,7 +32,7 @@ public static class AnalystQueries
         CROSS JOIN
         (
             SELECT count() AS carts_abandoned, countIf(converted = 1) AS carts_converted, countIf(recovered = 1) AS carts_recovered,
-                   countIf(holdout) AS carts_in_holdout, sum(reminders_sent) AS reminders_to_carts
+                   countIf(holdout) AS carts_in_holdout
             FROM recovery_outcomes
         ) AS carts
         CROSS JOIN

@@ -91,7 +91,9 @@ public sealed class AnalystQueryTests(PipelineFixture pipeline, ITestOutputHelpe
             var carts = sessions.Count(s => levels[s] >= 2);
             var abandoned = expected.Carts.Count(c => sessions.Contains(c.SessionId));
             var recovered = expected.Attributions.Where(a => sessions.Contains(a.Cart.SessionId) && a.Recovered).ToList();
-            return $"{g.Key}\t{sessions.Count}\t{carts}\t{abandoned}\t{Round4(abandoned, carts)}\t{recovered.Count}\t{Round4(recovered.Count, abandoned)}\t{Decimal(recovered.Sum(a => a.Revenue))}";
+            // Revenue per currency (a map), never one sum over currencies; the generated traffic is all in EUR.
+            var revenue = recovered.Count == 0 ? "{}" : $"{{'EUR':{Decimal(recovered.Sum(a => a.Revenue))}}}";
+            return $"{g.Key}\t{sessions.Count}\t{carts}\t{abandoned}\t{Round4(abandoned, carts)}\t{recovered.Count}\t{Round4(recovered.Count, abandoned)}\t{revenue}";
         });
         var actual = await pipeline.QueryAsync(AnalystQueries.OriginComparison.Sql);
         Assert.Equal(rows, actual.Rows.Select(r => string.Join('\t', r)));
