@@ -55,6 +55,8 @@ public static class EventParser
 
         if (evt is null)
             return ParseResult.Reject(RejectReasons.NotJson, "null document");
+        if (!EventTimeHasOffset(utf8))
+            return ParseResult.Reject(RejectReasons.InvalidField, "event_time must carry its UTC offset (Z or +hh:mm)");
         return Validate(evt);
     }
 
@@ -146,6 +148,28 @@ public static class EventParser
                 return ParseResult.Ok(consent with { Purpose = purpose, Channel = channel });
         }
         return ParseResult.Ok(evt);
+    }
+
+    /// <summary>The deserializer reads a time without an offset as the machine's local time: a silent default that would
+    /// move every timer by the host's zone. The raw top-level event_time must say its offset.</summary>
+    private static bool EventTimeHasOffset(ReadOnlySpan<byte> utf8)
+    {
+        var reader = new Utf8JsonReader(utf8);
+        if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject) return true;
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            var isEventTime = reader.ValueTextEquals("event_time"u8);
+            if (!reader.Read()) return true;
+            if (isEventTime)
+            {
+                if (reader.TokenType != JsonTokenType.String) return true;
+                var text = reader.GetString()!;
+                var time = text.AsSpan(Math.Max(text.IndexOfAny(['T', 't', ' ']), 0));
+                return time.EndsWith("Z", StringComparison.OrdinalIgnoreCase) || time.IndexOfAny('+', '-') >= 0;
+            }
+            reader.Skip();
+        }
+        return true;
     }
 
     private const string CurrencyRule = "must be a 3-letter ISO 4217 currency code";

@@ -151,8 +151,18 @@ public static class PolicyFile
             ItemCount = weights.Required("item_count").Number(),
             ReturningShopper = weights.Required("returning_shopper").Number(),
             FunnelStep = node.Required("funnel_step").NumberMap(["browsing", "cart", "checkout", "payment"]),
-            OriginChannel = node.Optional("origin_channel")?.NumberMap(null) ?? ImmutableDictionary<string, double>.Empty,
+            // Keyed by channel-of-origin codes as the input is normalised to; a channel not listed weighs 0 (neutral).
+            OriginChannel = node.Optional("origin_channel") is { } origins ? CodeKeys(origins).NumberMap(null) : ImmutableDictionary<string, double>.Empty,
         };
+    }
+
+    private static Node CodeKeys(Node node)
+    {
+        if (node.Element.ValueKind == JsonValueKind.Object)
+            foreach (var property in node.Element.EnumerateObject())
+                if (Contracts.Serialization.FieldValues.Code(property.Name) != property.Name)
+                    throw new PolicyValidationException(node.Key(property.Name), "must be a lower-case channel-of-origin code (letters, digits, '_', '-', '.')");
+        return node;
     }
 
     private static readonly string[] Channels = ["push", "sms", "email"];

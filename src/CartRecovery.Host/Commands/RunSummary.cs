@@ -36,7 +36,9 @@ public static class RunSummary
         await Table("triggers by kind, step and channel:", AnalystQueries.TriggersByKindStepChannel.Sql);
         await Table("suppressions by reason:", AnalystQueries.SuppressionsByReason.Sql);
         await Table("session outcomes:",
-            "SELECT outcome, count() AS sessions, sum(cart_value) AS cart_value FROM session_outcomes FINAL GROUP BY outcome ORDER BY sessions DESC");
+            // Cart values are summed per currency only: amounts in different currencies are never added.
+            "SELECT outcome, currency, count() AS sessions, sum(cart_value) AS cart_value FROM session_outcomes FINAL " +
+            "GROUP BY outcome, currency ORDER BY sessions DESC, outcome, currency");
         await Table("rows per ClickHouse table:",
             // A UNION ALL comes back in whatever order its parts finish: sort it, so two runs print the same table.
             "SELECT table, rows FROM (" +

@@ -57,6 +57,11 @@ public class PolicyMoneyTests
     }
 
     [Fact]
+    public void Risk_weights_by_channel_of_origin_are_keyed_by_lower_case_codes() =>
+        Assert.Equal("risk.origin_channel.TikTok", Assert.Throws<PolicyValidationException>(() =>
+            Policies.Edited(root => root["risk"]!["origin_channel"]!["TikTok"] = 0.5)).Key);
+
+    [Fact]
     public void Segment_channels_are_lower_case_codes_as_the_input_is_normalised_to() =>
         Assert.Equal("segments[1].match.channels[0]", Assert.Throws<PolicyValidationException>(() =>
             Policies.Edited(root => root["segments"]![1]!["match"]!["channels"]![0] = "Instagram")).Key);

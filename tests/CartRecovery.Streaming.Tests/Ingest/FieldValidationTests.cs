@@ -74,6 +74,20 @@ public sealed class FieldValidationTests
         AssertRejected(result, field);
     }
 
+    [Theory]
+    [InlineData("2026-03-02T12:10:00", false)]
+    [InlineData("2026-03-02T12:10:00Z", true)]
+    [InlineData("2026-03-02T13:10:00+01:00", true)]
+    [InlineData("2026-03-02T07:10:00-05:00", true)]
+    public void An_event_time_without_its_offset_is_rejected_not_read_as_the_host_s_local_time(string time, bool valid)
+    {
+        var result = EventParser.Parse($$"""{"type":"checkout_started","event_id":"e1","shopper_id":"s","session_id":"v","event_time":"{{time}}"}""");
+
+        Assert.Equal(valid, result.IsValid);
+        if (!valid) AssertRejected(result, "event_time");
+        else Assert.Equal(new DateTimeOffset(2026, 3, 2, 12, 10, 0, TimeSpan.Zero), result.Event!.EventTime.ToUniversalTime());
+    }
+
     [Fact]
     public void Codes_of_storefront_events_are_normalised_to_lower_case_and_currencies_to_upper_case()
     {
