@@ -212,7 +212,7 @@ public sealed class RecoveryEngine(RecoveryPolicy policy)
             DeferredUntil = null,
         };
         var effects = Effects.None.Add(Audit(abandoned, AuditDecisions.Abandoned, cause, at, [session.LastEventId],
-            detail: $"segment={segment.Name} holdout={(abandoned.Holdout ? 1 : 0)} cart_value={session.CartValue}{MoneyAndDefaults(session)}"));
+            detail: $"segment={segment.Name} holdout={(abandoned.Holdout ? 1 : 0)} {MoneyAndDefaults(session)}"));
         return segment.Steps.IsEmpty
             ? Close(shopper, abandoned, Outcomes.Abandoned, at, effects)
             : new Decision(shopper, abandoned, effects);
@@ -482,10 +482,10 @@ public sealed class RecoveryEngine(RecoveryPolicy policy)
     {
         var note = new System.Text.StringBuilder();
         if (session.MixedCurrencies)
-            note.Append(" currency=mixed value_thresholds=not_applied(lines in several currencies)");
+            note.Append("cart_value=none currency=mixed value_thresholds=not_applied(lines in several currencies)");
         else
         {
-            note.Append(' ').Append(session.Currency);
+            note.Append("cart_value=").Append(session.CartValue).Append(' ').Append(session.Currency);
             if (session.Currency != Policy.DefaultCurrency)
                 note.Append(Policy.InPolicyCurrency(session.CartValue, session.Currency) is { } converted
                     ? $" value_in_{Policy.DefaultCurrency}={converted} (rates of {Policy.Rates.AsOf:yyyy-MM-dd})"
@@ -524,6 +524,8 @@ public sealed class RecoveryEngine(RecoveryPolicy policy)
     private static ImmutableSortedDictionary<string, CartLine> LinesOf(IReadOnlyList<CartLine> lines) =>
         lines.GroupBy(l => l.Sku).ToImmutableSortedDictionary(g => g.Key, g => g.Last(), StringComparer.Ordinal);
 
+    // Zones reach the engine validated (EventParser for input, PolicyFile for the default): the UTC fallback is for a
+    // tz database that lost a zone between a checkpoint and its restore, not for unknown input.
     public static TimeZoneInfo Zone(string id) => Zones.GetOrAdd(id, static z =>
     {
         try { return TimeZoneInfo.FindSystemTimeZoneById(z); }
