@@ -18,11 +18,17 @@ public static class FieldValues
     public static string? Code(string? value)
     {
         if (value is null) return null;
+        if (IsCode(value)) return value; // the common case: already normal, no copy on the hot path
         var code = value.Trim().ToLowerInvariant();
-        if (code.Length is 0 or > 64 || code[0] is < 'a' or > 'z') return null;
+        return IsCode(code) ? code : null;
+    }
+
+    private static bool IsCode(string code)
+    {
+        if (code.Length is 0 or > 64 || code[0] is < 'a' or > 'z') return false;
         foreach (var c in code)
-            if (c is not ((>= 'a' and <= 'z') or (>= '0' and <= '9') or '_' or '-' or '.')) return null;
-        return code;
+            if (c is not ((>= 'a' and <= 'z') or (>= '0' and <= '9') or '_' or '-' or '.')) return false;
+        return true;
     }
 
     public static string? ConsentChannel(string? value) => Code(value) is { } channel && ConsentChannels.Contains(channel) ? channel : null;
@@ -31,9 +37,12 @@ public static class FieldValues
     public static string? Currency(string? value)
     {
         if (value is null) return null;
+        if (IsCurrency(value)) return value;
         var code = value.Trim().ToUpperInvariant();
-        return code.Length == 3 && code.All(c => c is >= 'A' and <= 'Z') ? code : null;
+        return IsCurrency(code) ? code : null;
     }
+
+    private static bool IsCurrency(string code) => code is [>= 'A' and <= 'Z', >= 'A' and <= 'Z', >= 'A' and <= 'Z'];
 
     /// <summary>An IANA time zone id as the system's time zone database spells it ("europe/berlin" → "Europe/Berlin"),
     /// or null when the database does not know it.</summary>
