@@ -19,6 +19,7 @@ public sealed class WorkerMetrics : IDisposable
     private readonly Counter<long> _triggers;
     private readonly Counter<long> _suppressions;
     private readonly Counter<long> _rows;
+    private readonly Counter<long> _idleAdvances;
     private readonly Histogram<long> _checkpointBytes;
     private readonly Histogram<double> _checkpointSeconds;
     private readonly Histogram<long> _flushRows;
@@ -35,6 +36,8 @@ public sealed class WorkerMetrics : IDisposable
         _triggers = _meter.CreateCounter<long>("cartrecovery_triggers", description: "Triggers emitted, by kind and channel");
         _suppressions = _meter.CreateCounter<long>("cartrecovery_suppressions", description: "Messages not sent, by reason");
         _rows = _meter.CreateCounter<long>("cartrecovery_rows_written", description: "Rows written to the analytics store, by table");
+        _idleAdvances = _meter.CreateCounter<long>("cartrecovery_idle_watermark_advances",
+            description: "Live mode: watermark moves of partitions without input (--idle-watermark), by mode");
         _checkpointBytes = _meter.CreateHistogram<long>("cartrecovery_checkpoint_bytes", unit: "By", description: "Size of a saved partition checkpoint");
         _checkpointSeconds = _meter.CreateHistogram<double>("cartrecovery_checkpoint_duration", unit: "s",
             description: "From capturing a partition's state to the checkpoint being saved (includes waiting for its outputs)");
@@ -66,6 +69,9 @@ public sealed class WorkerMetrics : IDisposable
 
     public void Triggered(string kind, string channel) =>
         _triggers.Add(1, new("kind", kind), new("channel", channel));
+
+    public void IdleWatermarkAdvanced(IdleWatermark mode) =>
+        _idleAdvances.Add(1, new KeyValuePair<string, object?>("mode", mode == IdleWatermark.WallClock ? "wall-clock" : "follow"));
 
     public void Suppressed(string reason) => _suppressions.Add(1, new KeyValuePair<string, object?>("reason", reason));
 

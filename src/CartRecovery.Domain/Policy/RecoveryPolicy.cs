@@ -21,6 +21,15 @@ public sealed record RecoveryPolicy
     /// <summary>Ordered: the first whose match accepts the cart wins; the last is the catch-all "default".</summary>
     public required ImmutableArray<SegmentPolicy> Segments { get; init; }
 
+    /// <summary>How far back in event time a decision can look: a purchase still suppresses, a reminder still counts
+    /// against a cap or for attribution, or a session opened then can still have a step due. A windowed replay
+    /// rebuilds the shopper state of this much history before its window.</summary>
+    public TimeSpan StateHorizon =>
+        new[] { PurchaseMemory, AttributionWindow }
+            .Concat(Segments.Select(s => s.Caps.PerShopperWindow))
+            .Concat(Segments.Select(s => s.InactivityTimeout + (s.Steps.IsEmpty ? TimeSpan.Zero : s.Steps.Max(step => step.Delay)) + PurchaseGrace))
+            .Max();
+
     public SegmentPolicy SegmentFor(decimal cartValue, string originChannel)
     {
         foreach (var segment in Segments)

@@ -40,8 +40,8 @@ public sealed class PartitionActor : ReceivePersistentActor
     private readonly string _persistenceId;
     private readonly Dictionary<string, long> _nextOffsets = new(StringComparer.Ordinal);
     // Captured at (Stopwatch timestamp): how long a checkpoint takes from capture to saved is a metric only.
-    private (long Sequence, byte[] Bytes, Dictionary<string, long> Offsets, long CapturedAt)? _pendingCheckpoint;
-    private (long Sequence, Dictionary<string, long> Offsets, int Bytes, long CapturedAt)? _savingCheckpoint;
+    private (long Sequence, byte[] Bytes, Dictionary<string, long> Offsets, bool Drained, long CapturedAt)? _pendingCheckpoint;
+    private (long Sequence, Dictionary<string, long> Offsets, bool Drained, int Bytes, long CapturedAt)? _savingCheckpoint;
     private readonly List<long> _unansweredCheckpoints = [];
 
     private Watermark _watermark = Watermark.Start;
@@ -78,7 +78,7 @@ public sealed class PartitionActor : ReceivePersistentActor
             // Keep only the newest checkpoint: older ones can never be needed again.
             DeleteSnapshots(new SnapshotSelectionCriteria(success.Metadata.SequenceNr, success.Metadata.Timestamp.AddTicks(-1)));
             var answered = _unansweredCheckpoints.RemoveAll(sequence => sequence <= saved.Sequence);
-            _sink.Checkpointed(_partition, saved.Offsets, answered, saved.Bytes, Stopwatch.GetElapsedTime(saved.CapturedAt));
+            _sink.Checkpointed(new CheckpointSaved(_partition, saved.Offsets, saved.Drained), answered, saved.Bytes, Stopwatch.GetElapsedTime(saved.CapturedAt));
             SaveNextIfAny();
         });
         Command<SaveSnapshotFailure>(failure =>
@@ -93,7 +93,7 @@ public sealed class PartitionActor : ReceivePersistentActor
         Command<AdvanceIdle>(msg => WhenIdle(() =>
         {
             _batch = new Batch(msg.Sequence);
-            if (!_watermark.IsEndOfTime) _watermark = _watermark.AdvanceTo(msg.WallClock, _lateness);
+            if (!_watermark.IsEndOfTime) _watermark = _watermark.AdvanceTo(msg.To, _lateness);
             FireDueTimers();
             TryComplete();
         }));
@@ -137,7 +137,7 @@ public sealed class PartitionActor : ReceivePersistentActor
         };
         // Only the newest capture matters: a later one covers everything an earlier one did.
         _unansweredCheckpoints.Add(sequence);
-        _pendingCheckpoint = (sequence, capture.ToBytes(), capture.NextOffsets, Stopwatch.GetTimestamp());
+        _pendingCheckpoint = (sequence, capture.ToBytes(), capture.NextOffsets, _watermark.IsEndOfTime, Stopwatch.GetTimestamp());
         _sink.WhenDurable(sequence, Self);
     }
 
@@ -151,7 +151,7 @@ public sealed class PartitionActor : ReceivePersistentActor
     {
         if (_savingCheckpoint is not null || _pendingCheckpoint is not { } pending) return;
         _pendingCheckpoint = null;
-        _savingCheckpoint = (pending.Sequence, pending.Offsets, pending.Bytes.Length, pending.CapturedAt);
+        _savingCheckpoint = (pending.Sequence, pending.Offsets, pending.Drained, pending.Bytes.Length, pending.CapturedAt);
         SaveSnapshot(pending.Bytes);
     }
 

@@ -33,11 +33,20 @@ public sealed class KafkaIngest
     private readonly HashSet<TopicPartition> _assigned = new();
     private readonly HashSet<TopicPartition> _atEnd = new();
     private readonly Dictionary<int, DateTimeOffset> _lastInput = new();
+    // Newest event time read per partition, and where each idle partition's watermark was last moved to.
+    private readonly Dictionary<int, DateTimeOffset> _newestEventTime = new();
+    private readonly Dictionary<int, DateTimeOffset> _idleAdvancedTo = new();
     private readonly HashSet<int> _sinceCheckpoint = new();
     // The next offset each assigned topic-partition must deliver. A record below it is a stale copy from before a
     // seek or reassignment: merging it again would apply an event twice and out of order, so it is dropped.
     private readonly Dictionary<TopicPartition, long> _expected = new();
     private long _staleRecords;
+    // --drain: what the group must finish, the partitions this worker has drained since it was assigned them, and
+    // when it last read the group's progress.
+    private DrainScope? _drain;
+    private readonly HashSet<int> _drained = new();
+    private long _groupCheckedAt;
+    private string _waitingOn = "";
     private bool _closing;
     private DateTimeOffset _lastCheckpoint;
 
@@ -83,7 +92,7 @@ public sealed class KafkaIngest
             MaxPollIntervalMs = 300_000,
             SessionTimeoutMs = 10_000,
         };
-        ValidateTopics();
+        var partitionCounts = ValidateTopics();
 
         using var consumer = new ConsumerBuilder<byte[], byte[]>(config)
             .SetPartitionsAssignedHandler((_, partitions) => Assigned(partitions))
@@ -91,6 +100,12 @@ public sealed class KafkaIngest
             .SetPartitionsLostHandler((_, partitions) => Lost([.. partitions.Select(p => p.TopicPartition)]))
             .SetErrorHandler((_, e) => _logger.LogWarning("kafka consumer: {Code} {Reason}", e.Code, e.Reason))
             .Build();
+        if (_settings.Drain)
+        {
+            _drain = DrainScope.Begin(consumer, partitionCounts, TimeSpan.FromSeconds(20));
+            _logger.LogInformation("drain: the group finishes {Records} records in {Partitions} topic-partitions (their ends now)",
+                _drain.End.Values.Sum(), _drain.End.Count);
+        }
         consumer.Subscribe(Topics.Inputs);
         _lastCheckpoint = _clock.GetUtcNow();
 
@@ -120,13 +135,17 @@ public sealed class KafkaIngest
                 {
                     DispatchAll(dirty, stop);
                     sinceDispatch = 0;
-                    if (_settings.Drain && IsFullyConsumed())
+                    if (_drain is not null && IsFullyConsumed())
                     {
-                        foreach (var partition in _mergers.Keys.Order()) Send(new Drain(partition, NextSequence(partition)), 0, stop);
-                        CheckpointAndCommit(consumer, _mergers.Keys.ToList(), stop);
-                        finished = true;
-                        _logger.LogInformation("drained: {Records} records read; outputs written, state checkpointed, offsets committed", RecordsRead);
-                        return;
+                        DrainOwnPartitions(consumer, stop);
+                        if (IsGroupDone(consumer))
+                        {
+                            finished = true;
+                            _logger.LogInformation("drained: {Records} records read; outputs written, state checkpointed, offsets committed", RecordsRead);
+                            return;
+                        }
+                        // Stay in the group: the partitions of workers that leave come here and are finished here.
+                        continue;
                     }
                     if (!_settings.Drain) AdvanceIdlePartitions(stop);
                     CheckpointIfDue(stop);
@@ -140,6 +159,15 @@ public sealed class KafkaIngest
                     if (++_staleRecords % 1000 == 1) _logger.LogWarning("dropped {Count} stale records delivered below the resume offset", _staleRecords);
                     continue;
                 }
+                if (_drain is not null && !result.IsPartitionEOF && _drain.IsBeyondEnd(tp, result.Offset.Value))
+                {
+                    // Written after the drain began: the next run's input. Stop fetching it; this is our end.
+                    consumer.Pause([tp]);
+                    _atEnd.Add(tp);
+                    merger.MarkEnd(tp.Topic);
+                    dirty.Add(tp.Partition.Value);
+                    continue;
+                }
                 if (result.IsPartitionEOF)
                 {
                     _atEnd.Add(tp);
@@ -150,7 +178,10 @@ public sealed class KafkaIngest
                 _atEnd.Remove(tp);
                 _expected[tp] = result.Offset.Value + 1;
                 RecordsRead++;
-                merger.Add(ToRecord(result));
+                var record = ToRecord(result);
+                merger.Add(record);
+                if (record.Event is { } read && read.EventTime > _newestEventTime.GetValueOrDefault(tp.Partition.Value))
+                    _newestEventTime[tp.Partition.Value] = read.EventTime;
                 _lastInput[tp.Partition.Value] = _clock.GetUtcNow();
                 dirty.Add(tp.Partition.Value);
                 if (sinceDispatch++ == 0) firstUndispatched = Environment.TickCount64;
@@ -247,7 +278,44 @@ public sealed class KafkaIngest
     private long NextSequence(int partition) => _sequences[partition] = _sequences.GetValueOrDefault(partition) + 1;
 
     private bool IsFullyConsumed() =>
-        _assigned.Count > 0 && _assigned.All(_atEnd.Contains) && _mergers.Values.All(m => m.Buffered == 0);
+        _assigned.All(_atEnd.Contains) && _mergers.Values.All(m => m.Buffered == 0);
+
+    /// <summary>End of input is end of event time: each partition this worker holds and has not drained yet fires
+    /// every pending timer, then is checkpointed and committed (its commit reaching its end only now).</summary>
+    private void DrainOwnPartitions(IConsumer<byte[], byte[]> consumer, CancellationToken stop)
+    {
+        var undrained = _mergers.Keys.Where(p => !_drained.Contains(p)).Order().ToList();
+        if (undrained.Count == 0) return;
+        foreach (var partition in undrained) Send(new Drain(partition, NextSequence(partition)), 0, stop);
+        CheckpointAndCommit(consumer, undrained, stop);
+        _drained.UnionWith(undrained);
+        _logger.LogInformation("drained partitions {Partitions}", string.Join(",", undrained));
+    }
+
+    /// <summary>Whether every input partition of the group is consumed to its drain end and drained, read from the
+    /// group's committed offsets (at most twice a second).</summary>
+    private bool IsGroupDone(IConsumer<byte[], byte[]> consumer)
+    {
+        if (Environment.TickCount64 - _groupCheckedAt < 500) return false;
+        _groupCheckedAt = Environment.TickCount64;
+        List<TopicPartitionOffset> committed;
+        try
+        {
+            committed = consumer.Committed(_drain!.End.Keys, TimeSpan.FromSeconds(10));
+        }
+        catch (KafkaException e)
+        {
+            _logger.LogWarning("reading the group's committed offsets failed: {Reason}; retrying", e.Error.Reason);
+            return false;
+        }
+        var offsets = committed.Where(c => c.Offset.Value >= 0).ToDictionary(c => c.TopicPartition, c => c.Offset.Value);
+        if (_drain.IsDone(offsets)) return true;
+        var waitingOn = string.Join(",", _drain.Unfinished(offsets).Select(tp => tp.Partition.Value).Distinct().Order());
+        if (waitingOn != _waitingOn)
+            _logger.LogInformation("drain: this worker's partitions are done; waiting for the group's partitions {Partitions}", waitingOn);
+        _waitingOn = waitingOn;
+        return false;
+    }
 
     private void CheckpointIfDue(CancellationToken ct)
     {
@@ -284,26 +352,51 @@ public sealed class KafkaIngest
     }
 
     /// <summary>Live mode: a partition that is caught up (every input topic at its end) and has had no input for a
-    /// while advances its watermark with the wall clock, so timers still fire without traffic.</summary>
+    /// while moves its watermark as <see cref="IdleWatermark"/> says, so its timers still fire without traffic.</summary>
     private void AdvanceIdlePartitions(CancellationToken ct)
     {
+        if (_settings.IdleWatermark == IdleWatermark.Off) return;
         var now = _clock.GetUtcNow();
-        foreach (var partition in _mergers.Keys)
+        var idle = _mergers.Keys.Where(partition => IsIdle(partition, now)).Order().ToList();
+        if (idle.Count == 0) return;
+        DateTimeOffset to;
+        if (_settings.IdleWatermark == IdleWatermark.WallClock)
         {
-            if (!_assigned.Where(tp => tp.Partition.Value == partition).All(_atEnd.Contains)) continue;
-            if (now - _lastInput.GetValueOrDefault(partition, now) < _settings.IdleWatermarkAfter) continue;
-            _lastInput[partition] = now;
-            Send(new AdvanceIdle(partition, NextSequence(partition), now), 0, ct);
+            // Only when the whole input is silent: a partition that is merely quiet keeps pace with the others.
+            if (idle.Count < _mergers.Count) return;
+            to = now;
+        }
+        else
+        {
+            // The stream's newest event time: an idle partition never runs ahead of what the others have shown.
+            if (_newestEventTime.Count == 0) return;
+            to = _mergers.Keys.Select(p => _newestEventTime.GetValueOrDefault(p)).Max();
+        }
+        foreach (var partition in idle)
+        {
+            // Wall clock: once per idle interval, not on every poll.
+            var step = _settings.IdleWatermark == IdleWatermark.WallClock ? _settings.IdleWatermarkAfter : TimeSpan.Zero;
+            if (_idleAdvancedTo.TryGetValue(partition, out var last) && to - last <= step) continue;
+            _idleAdvancedTo[partition] = to;
+            Send(new AdvanceIdle(partition, NextSequence(partition), to), 0, ct);
+            _metrics.IdleWatermarkAdvanced(_settings.IdleWatermark);
             _sinceCheckpoint.Add(partition);
         }
     }
+
+    private bool IsIdle(int partition, DateTimeOffset now) =>
+        _assigned.Where(tp => tp.Partition.Value == partition).All(_atEnd.Contains) &&
+        now - _lastInput.GetValueOrDefault(partition, now) >= _settings.IdleWatermarkAfter;
 
     private void CommitCheckpointed(IConsumer<byte[], byte[]> consumer)
     {
         var offsets = new Dictionary<TopicPartition, long>();
         while (_tracker.TryTakeCommittable(out var checkpoint))
             foreach (var (topic, next) in checkpoint.NextOffsets)
-                offsets[new TopicPartition(topic, checkpoint.Partition)] = next;
+            {
+                var tp = new TopicPartition(topic, checkpoint.Partition);
+                offsets[tp] = _drain?.CommitOffset(tp, next, checkpoint.Drained) ?? next;
+            }
         var owned = offsets.Where(o => _assigned.Contains(o.Key)).Select(o => new TopicPartitionOffset(o.Key, o.Value)).ToList();
         if (owned.Count == 0) return;
         try
@@ -375,11 +468,15 @@ public sealed class KafkaIngest
             if (_assigned.Any(a => a.Partition.Value == partition)) continue;
             _mergers.Remove(partition);
             _sinceCheckpoint.Remove(partition);
+            _drained.Remove(partition);
+            _newestEventTime.Remove(partition);
+            _idleAdvancedTo.Remove(partition);
             _partitions.Tell(new PartitionSupervisor.ForgetPartition(partition));
         }
     }
 
-    private void ValidateTopics()
+    /// <summary>Checks the input topics exist and are co-partitioned; returns each one's partition count.</summary>
+    private Dictionary<string, int> ValidateTopics()
     {
         using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = _settings.BootstrapServers }).Build();
         var metadata = admin.GetMetadata(TimeSpan.FromSeconds(20));
@@ -394,5 +491,6 @@ public sealed class KafkaIngest
         if (counts.Values.Distinct().Count() > 1)
             throw new InvalidOperationException("input topics must be co-partitioned (same partition count): " +
                 string.Join(", ", counts.Select(c => $"{c.Key}={c.Value}")));
+        return counts;
     }
 }

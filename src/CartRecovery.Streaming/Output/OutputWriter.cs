@@ -22,6 +22,19 @@ public sealed record OutputSettings
     public TimeSpan FlushInterval { get; init; } = TimeSpan.FromSeconds(1);
     public string TriggerTopic { get; init; } = Topics.RecoveryTriggers;
     public string DeadLetterTopic { get; init; } = Topics.DeadLetter;
+    /// <summary>A windowed replay first rebuilds shopper state from the history before its window: the decisions of
+    /// that warm-up (event time before this instant) are state, not output, and are not written anywhere.</summary>
+    public DateTimeOffset? WriteFrom { get; init; }
+
+    /// <summary>The part of a batch that is output: everything, or only what falls at or after <see cref="WriteFrom"/>.
+    /// The batch's offsets, counts and watermark are kept: they are progress, not output.</summary>
+    public BatchCompleted Writable(BatchCompleted batch) => WriteFrom is not { } from ? batch : batch with
+    {
+        Triggers = [.. batch.Triggers.Where(t => t.EventTime >= from)],
+        Audits = [.. batch.Audits.Where(a => a.EventTime >= from)],
+        Outcomes = [.. batch.Outcomes.Where(o => o.EndedAt >= from)],
+        DeadLetters = [.. batch.DeadLetters.Where(d => d.Rejected!.ReceivedAt >= from)],
+    };
 }
 
 /// <summary>
@@ -58,9 +71,10 @@ public sealed class OutputWriter : IBatchSink
     /// <summary>Called by a partition actor when a batch is decided. Its triggers go to Kafka at once, so a
     /// proactive chat reaches the agents without waiting for the next analytics insert; the batch's offsets still
     /// become committable only after <see cref="FlushAsync"/> has seen every delivery acknowledged.</summary>
-    public void Complete(BatchCompleted batch)
+    public void Complete(BatchCompleted decided)
     {
         _tracker.Decided();
+        var batch = _settings.Writable(decided);
         Publish(batch);
         if (!_batches.Writer.TryWrite(batch)) throw new InvalidOperationException("output writer is closed");
     }
@@ -70,10 +84,10 @@ public sealed class OutputWriter : IBatchSink
         if (!_batches.Writer.TryWrite(new DurabilityMarker(sequence, replyTo))) throw new InvalidOperationException("output writer is closed");
     }
 
-    public void Checkpointed(int partition, IReadOnlyDictionary<string, long> nextOffsets, int requests, int bytes, TimeSpan duration)
+    public void Checkpointed(CheckpointSaved saved, int requests, int bytes, TimeSpan duration)
     {
         _metrics.Checkpointed(bytes, duration);
-        _tracker.Checkpointed(partition, nextOffsets, requests);
+        _tracker.Checkpointed(saved, requests);
     }
 
     public void CheckpointFailed(int partition, Exception cause)

@@ -126,7 +126,7 @@ public sealed class PartitionActorSpecs() : TestKit(Checkpointing.TestConfig.Wit
         first.Tell(new ProcessBatch(0, 1, Records(events)));
         ExpectMsg<BatchCompleted>();
         first.Tell(new Checkpoint(0, 2));
-        var saved = ExpectMsg<ProbeSink.Saved>();
+        var saved = ExpectMsg<CheckpointSaved>();
         Assert.Equal(3, saved.NextOffsets["cart-events"]);
         Watch(first);
         Sys.Stop(first);
