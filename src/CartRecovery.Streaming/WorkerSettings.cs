@@ -36,6 +36,12 @@ public sealed record WorkerSettings
     public IdleWatermark IdleWatermark { get; init; } = IdleWatermark.Follow;
     /// <summary>Live mode: a caught-up partition without input for this long is idle.</summary>
     public TimeSpan IdleWatermarkAfter { get; init; } = TimeSpan.FromSeconds(5);
+    /// <summary>Live mode: a partition whose newest event time is this far behind the wall clock is reading a backlog
+    /// (an upstream outage flushing, a catch-up). There latency no longer matters but order does: the producer may
+    /// still be writing, and a topic that is momentarily at its end (a record in flight) must not let the other
+    /// topics' later records pass. So its merge treats an empty topic as finished only after it stayed at its end
+    /// for <see cref="IdleWatermarkAfter"/>. Near real time an empty topic unblocks at once (proactive chat latency).</summary>
+    public TimeSpan BacklogBehind { get; init; } = TimeSpan.FromMinutes(1);
     /// <summary>How often each partition's state is checkpointed (and its offsets committed).</summary>
     public TimeSpan CheckpointInterval { get; init; } = TimeSpan.FromSeconds(5);
     /// <summary>SIGTERM: how long to finish in-flight work, checkpoint and commit before leaving anyway.</summary>
@@ -50,6 +56,7 @@ public sealed record WorkerSettings
         if (MaxBatchRecords <= 0) throw new ArgumentException($"Worker:MaxBatchRecords must be > 0 (got {MaxBatchRecords})");
         if (CheckpointInterval <= TimeSpan.Zero) throw new ArgumentException($"Worker:CheckpointInterval must be > 0 (got {CheckpointInterval})");
         if (MaxUndecidedBatches <= 0) throw new ArgumentException($"Worker:MaxUndecidedBatches must be > 0 (got {MaxUndecidedBatches})");
+        if (BacklogBehind <= TimeSpan.Zero) throw new ArgumentException($"Worker:BacklogBehind must be > 0 (got {BacklogBehind})");
         if (IdleWatermarkAfter <= TimeSpan.Zero) throw new ArgumentException($"Worker:IdleWatermarkAfter must be > 0 (got {IdleWatermarkAfter})");
         if (!Enum.IsDefined(IdleWatermark)) throw new ArgumentException($"Worker:IdleWatermark must be follow, wall-clock or off (got {IdleWatermark})");
         if (MaxUnwrittenRecords <= 0) throw new ArgumentException($"Worker:MaxUnwrittenRecords must be > 0 (got {MaxUnwrittenRecords})");

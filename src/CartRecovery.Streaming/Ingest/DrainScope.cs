@@ -7,12 +7,11 @@ namespace CartRecovery.Streaming.Ingest;
 /// moment the drain began (so a live producer does not keep it running), for the whole consumer group, not only
 /// for the partitions one worker happens to hold.
 ///
-/// The group's progress is read from its committed offsets, so workers that join and leave need no other channel.
-/// A partition is finished only once its end-of-input timers have fired (its watermark went to end of time), which
-/// a commit alone does not show: a worker that consumed a partition to its end and was then stopped or lost the
-/// partition in a rebalance has committed every offset but sent no reminder that end of input makes due. So, while
-/// draining, a partition's commit stops one record short of its end until a checkpoint taken after its drain is
-/// saved. The checkpoint, not the commit, decides where a new owner resumes, so nothing is re-read because of it.
+/// A partition is finished only once it is consumed to its end and its end-of-input timers have fired (its
+/// watermark went to end of time), checkpointed and committed; <see cref="DrainProgress"/> shares that between the
+/// group's workers. Committed offsets cannot: a live worker, or a drain worker that consumed a partition to its end
+/// and was stopped or lost it in a rebalance, has committed every offset without sending the reminders that end of
+/// input makes due.
 /// </summary>
 public sealed class DrainScope
 {
@@ -41,18 +40,10 @@ public sealed class DrainScope
     /// <summary>A record at or beyond the end arrived after the drain began: it belongs to the next run.</summary>
     public bool IsBeyondEnd(TopicPartition tp, long offset) => _end.TryGetValue(tp, out var end) && offset >= end;
 
-    /// <summary>A topic-partition with nothing to read in this drain, or whose reading resumes at or past its end.</summary>
-    public bool IsAtEnd(TopicPartition tp, long next) => !_end.TryGetValue(tp, out var end) || end == 0 || next >= end;
+    /// <summary>The group's work is done when every topic-partition with input was drained at or past its end.</summary>
+    public bool IsDone(IReadOnlyDictionary<TopicPartition, long> drained) => !Unfinished(drained).Any();
 
-    /// <summary>The offset to commit for a saved checkpoint: one short of the end until the partition is drained.</summary>
-    public long CommitOffset(TopicPartition tp, long next, bool drained) =>
-        !drained && _end.TryGetValue(tp, out var end) && end > 0 && next >= end ? end - 1 : next;
-
-    /// <summary>The group's work is done when every partition with input has a commit at its end.</summary>
-    public bool IsDone(IReadOnlyDictionary<TopicPartition, long> committed) =>
-        _end.All(e => e.Value == 0 || (committed.TryGetValue(e.Key, out var offset) && offset >= e.Value));
-
-    /// <summary>Partitions whose commits are short of their end (for the log while waiting on the group).</summary>
-    public IEnumerable<TopicPartition> Unfinished(IReadOnlyDictionary<TopicPartition, long> committed) =>
-        _end.Where(e => e.Value > 0 && !(committed.TryGetValue(e.Key, out var offset) && offset >= e.Value)).Select(e => e.Key);
+    /// <summary>Topic-partitions not yet drained to their end (for the log while waiting on the group).</summary>
+    public IEnumerable<TopicPartition> Unfinished(IReadOnlyDictionary<TopicPartition, long> drained) =>
+        _end.Where(e => e.Value > 0 && !(drained.TryGetValue(e.Key, out var offset) && offset >= e.Value)).Select(e => e.Key);
 }

@@ -36,6 +36,8 @@ public sealed class KafkaIngest
     // Newest event time read per partition, and where each idle partition's watermark was last moved to.
     private readonly Dictionary<int, DateTimeOffset> _newestEventTime = new();
     private readonly Dictionary<int, DateTimeOffset> _idleAdvancedTo = new();
+    // Live mode, reading a backlog: topic-partitions at their end since (wall clock), not yet trusted to stay there.
+    private readonly Dictionary<TopicPartition, DateTimeOffset> _endSince = new();
     private readonly HashSet<int> _sinceCheckpoint = new();
     // The next offset each assigned topic-partition must deliver. A record below it is a stale copy from before a
     // seek or reassignment: merging it again would apply an event twice and out of order, so it is dropped.
@@ -44,6 +46,7 @@ public sealed class KafkaIngest
     // --drain: what the group must finish, the partitions this worker has drained since it was assigned them, and
     // when it last read the group's progress.
     private DrainScope? _drain;
+    private DrainProgress? _progress;
     private readonly HashSet<int> _drained = new();
     private long _groupCheckedAt;
     private string _waitingOn = "";
@@ -103,6 +106,7 @@ public sealed class KafkaIngest
         if (_settings.Drain)
         {
             _drain = DrainScope.Begin(consumer, partitionCounts, TimeSpan.FromSeconds(20));
+            _progress = new DrainProgress(_settings.BootstrapServers, _settings.GroupId);
             _logger.LogInformation("drain: the group finishes {Records} records in {Partitions} topic-partitions (their ends now)",
                 _drain.End.Values.Sum(), _drain.End.Count);
         }
@@ -133,12 +137,13 @@ public sealed class KafkaIngest
                 }
                 if (result is null)
                 {
+                    SettleEnds(dirty);
                     DispatchAll(dirty, stop);
                     sinceDispatch = 0;
                     if (_drain is not null && IsFullyConsumed())
                     {
                         DrainOwnPartitions(consumer, stop);
-                        if (IsGroupDone(consumer))
+                        if (IsGroupDone())
                         {
                             finished = true;
                             _logger.LogInformation("drained: {Records} records read; outputs written, state checkpointed, offsets committed", RecordsRead);
@@ -171,22 +176,30 @@ public sealed class KafkaIngest
                 if (result.IsPartitionEOF)
                 {
                     _atEnd.Add(tp);
+                    if (_drain is null && IsReadingBacklog(tp.Partition.Value))
+                    {
+                        _endSince.TryAdd(tp, _clock.GetUtcNow());
+                        continue;
+                    }
                     merger.MarkEnd(tp.Topic);
                     dirty.Add(tp.Partition.Value);
                     continue;
                 }
                 _atEnd.Remove(tp);
+                _endSince.Remove(tp);
                 _expected[tp] = result.Offset.Value + 1;
                 RecordsRead++;
                 var record = ToRecord(result);
                 merger.Add(record);
                 if (record.Event is { } read && read.EventTime > _newestEventTime.GetValueOrDefault(tp.Partition.Value))
                     _newestEventTime[tp.Partition.Value] = read.EventTime;
+                if (_drain is null && IsReadingBacklog(tp.Partition.Value)) ReopenOtherEnds(tp, merger);
                 _lastInput[tp.Partition.Value] = _clock.GetUtcNow();
                 dirty.Add(tp.Partition.Value);
                 if (sinceDispatch++ == 0) firstUndispatched = Environment.TickCount64;
                 if (sinceDispatch >= _settings.MaxBatchRecords || Environment.TickCount64 - firstUndispatched >= maxDelayMs)
                 {
+                    SettleEnds(dirty);
                     DispatchAll(dirty, stop);
                     sinceDispatch = 0;
                     CheckpointIfDue(stop);
@@ -219,6 +232,7 @@ public sealed class KafkaIngest
             // partitions (a synchronous commit inside it can block forever while the group is rebalancing).
             _closing = true;
             consumer.Close();
+            _progress?.Dispose();
         }
     }
 
@@ -293,24 +307,23 @@ public sealed class KafkaIngest
     }
 
     /// <summary>Whether every input partition of the group is consumed to its drain end and drained, read from the
-    /// group's committed offsets (at most twice a second).</summary>
-    private bool IsGroupDone(IConsumer<byte[], byte[]> consumer)
+    /// group's drain progress (at most twice a second).</summary>
+    private bool IsGroupDone()
     {
         if (Environment.TickCount64 - _groupCheckedAt < 500) return false;
         _groupCheckedAt = Environment.TickCount64;
-        List<TopicPartitionOffset> committed;
+        IReadOnlyDictionary<TopicPartition, long> drained;
         try
         {
-            committed = consumer.Committed(_drain!.End.Keys, TimeSpan.FromSeconds(10));
+            drained = _progress!.Read();
         }
         catch (KafkaException e)
         {
-            _logger.LogWarning("reading the group's committed offsets failed: {Reason}; retrying", e.Error.Reason);
+            _logger.LogWarning("reading the group's drain progress failed: {Reason}; retrying", e.Error.Reason);
             return false;
         }
-        var offsets = committed.Where(c => c.Offset.Value >= 0).ToDictionary(c => c.TopicPartition, c => c.Offset.Value);
-        if (_drain.IsDone(offsets)) return true;
-        var waitingOn = string.Join(",", _drain.Unfinished(offsets).Select(tp => tp.Partition.Value).Distinct().Order());
+        if (_drain!.IsDone(drained)) return true;
+        var waitingOn = string.Join(",", _drain.Unfinished(drained).Select(tp => tp.Partition.Value).Distinct().Order());
         if (waitingOn != _waitingOn)
             _logger.LogInformation("drain: this worker's partitions are done; waiting for the group's partitions {Partitions}", waitingOn);
         _waitingOn = waitingOn;
@@ -384,30 +397,67 @@ public sealed class KafkaIngest
         }
     }
 
+    /// <summary>Backlog: new input on one topic of a partition means the producer is writing again, so the partition's
+    /// other topics, at their end until now, may soon deliver earlier records too: each must confirm its end again
+    /// (stay there for the idle interval) before the merge may pass it.</summary>
+    private void ReopenOtherEnds(TopicPartition arrived, PartitionInputMerger merger)
+    {
+        foreach (var topic in Topics.Inputs)
+        {
+            if (topic == arrived.Topic || !merger.IsMarkedEnd(topic)) continue;
+            merger.ReopenEnd(topic);
+            _endSince.TryAdd(new TopicPartition(topic, arrived.Partition), _clock.GetUtcNow());
+        }
+    }
+
+    private bool IsReadingBacklog(int partition) =>
+        _newestEventTime.TryGetValue(partition, out var newest) && _clock.GetUtcNow() - newest > _settings.BacklogBehind;
+
+    /// <summary>Backlog: a topic-partition that stayed at its end for the idle interval is finished for now, and no
+    /// longer holds back the merge of its partition.</summary>
+    private void SettleEnds(HashSet<int> dirty)
+    {
+        if (_endSince.Count == 0) return;
+        var now = _clock.GetUtcNow();
+        foreach (var (tp, _) in _endSince.Where(e => now - e.Value >= _settings.IdleWatermarkAfter).ToList())
+        {
+            _endSince.Remove(tp);
+            if (!_mergers.TryGetValue(tp.Partition.Value, out var merger)) continue;
+            merger.MarkEnd(tp.Topic);
+            dirty.Add(tp.Partition.Value);
+        }
+    }
+
     private bool IsIdle(int partition, DateTimeOffset now) =>
         _assigned.Where(tp => tp.Partition.Value == partition).All(_atEnd.Contains) &&
+        _mergers[partition].Buffered == 0 &&
         now - _lastInput.GetValueOrDefault(partition, now) >= _settings.IdleWatermarkAfter;
 
     private void CommitCheckpointed(IConsumer<byte[], byte[]> consumer)
     {
         var offsets = new Dictionary<TopicPartition, long>();
+        var drained = new Dictionary<int, IReadOnlyDictionary<string, long>>();
         while (_tracker.TryTakeCommittable(out var checkpoint))
-            foreach (var (topic, next) in checkpoint.NextOffsets)
-            {
-                var tp = new TopicPartition(topic, checkpoint.Partition);
-                offsets[tp] = _drain?.CommitOffset(tp, next, checkpoint.Drained) ?? next;
-            }
+        {
+            foreach (var (topic, next) in checkpoint.NextOffsets) offsets[new TopicPartition(topic, checkpoint.Partition)] = next;
+            if (checkpoint.Drained && _mergers.ContainsKey(checkpoint.Partition)) drained[checkpoint.Partition] = checkpoint.NextOffsets;
+            else drained.Remove(checkpoint.Partition);
+        }
         var owned = offsets.Where(o => _assigned.Contains(o.Key)).Select(o => new TopicPartitionOffset(o.Key, o.Value)).ToList();
-        if (owned.Count == 0) return;
-        try
+        if (owned.Count > 0)
         {
-            consumer.Commit(owned);
+            try
+            {
+                consumer.Commit(owned);
+            }
+            catch (KafkaException e)
+            {
+                // Not fatal: the checkpoint, not the commit, decides where a new owner resumes; the commit shows lag.
+                _logger.LogWarning("offset commit failed: {Reason}", e.Error.Reason);
+            }
         }
-        catch (KafkaException e)
-        {
-            // Not fatal: the checkpoint, not the commit, decides where a new owner resumes; the commit shows lag.
-            _logger.LogWarning("offset commit failed: {Reason}", e.Error.Reason);
-        }
+        // The checkpoint, not the commit, is what a new owner resumes from: a saved drained checkpoint is progress.
+        foreach (var (partition, next) in drained) _progress?.Record(partition, next);
     }
 
     /// <summary>Restores each newly assigned partition from its checkpoint and resumes every input topic at its offsets.</summary>
@@ -461,6 +511,7 @@ public sealed class KafkaIngest
         {
             _assigned.Remove(tp);
             _atEnd.Remove(tp);
+            _endSince.Remove(tp);
             _expected.Remove(tp);
         }
         foreach (var partition in partitions.Select(p => p.Partition.Value).Distinct())

@@ -142,6 +142,22 @@ public sealed class PartitionActorSpecs() : TestKit(Checkpointing.TestConfig.Wit
         Assert.Equal(expected, ExpectMsg<BatchCompleted>().Triggers.Select(ContractJson.Serialize).ToList());
     }
 
+    /// <summary>A drain across workers reads the group's progress from commits: a checkpoint tells whether it was taken
+    /// after the partition's end-of-input drain, and only such a checkpoint lets the commit reach the end.</summary>
+    [Fact]
+    public void A_checkpoint_says_whether_the_partition_was_drained()
+    {
+        var partition = Sys.ActorOf(PartitionActor.Props(Group(), 0, _engine, new ProbeSink(TestActor)));
+        partition.Tell(new ProcessBatch(0, 1, Records(AbandoningShopper("d1"))));
+        ExpectMsg<BatchCompleted>();
+        partition.Tell(new Checkpoint(0, 2));
+        Assert.False(ExpectMsg<CheckpointSaved>().Drained);
+        partition.Tell(new Drain(0, 3));
+        Assert.NotEmpty(ExpectMsg<BatchCompleted>().Triggers);
+        partition.Tell(new Checkpoint(0, 4));
+        Assert.True(ExpectMsg<CheckpointSaved>().Drained);
+    }
+
     [Fact]
     public void A_partition_without_a_checkpoint_resumes_from_the_beginning()
     {
