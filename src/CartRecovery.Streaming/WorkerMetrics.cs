@@ -44,7 +44,9 @@ public sealed class WorkerMetrics : IDisposable
         _flushRows = _meter.CreateHistogram<long>("cartrecovery_sink_flush_rows", description: "Rows written by one sink flush (all tables)");
         _flushSeconds = _meter.CreateHistogram<double>("cartrecovery_sink_flush_duration", unit: "s", description: "Duration of one sink flush (inserts and Kafka acks)");
         _meter.CreateObservableGauge("cartrecovery_active_sessions", () => _activeSessions.Values.Sum(), description: "Sessions held in memory");
-        _meter.CreateObservableGauge("cartrecovery_consumer_lag", () => _lag.Values.Sum(), description: "Records behind the input high watermarks");
+        _meter.CreateObservableGauge("cartrecovery_consumer_lag",
+            () => _lag.Select(l => new Measurement<long>(l.Value, new KeyValuePair<string, object?>("partition", l.Key))),
+            description: "Records behind the input high watermarks, per partition this worker holds (all input topics)");
     }
 
     public long EventsConsumed => Interlocked.Read(ref _eventCount);
@@ -92,6 +94,13 @@ public sealed class WorkerMetrics : IDisposable
     public void ActiveSessions(int partition, int count) => _activeSessions[partition] = count;
 
     public void Lag(int partition, long lag) => _lag[partition] = lag;
+
+    /// <summary>The partition moved to another worker: it reports the lag from now on.</summary>
+    public void Released(int partition)
+    {
+        _lag.TryRemove(partition, out _);
+        _activeSessions.TryRemove(partition, out _);
+    }
 
     public void Dispose() => _meter.Dispose();
 }

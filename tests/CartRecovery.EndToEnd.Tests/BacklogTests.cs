@@ -51,6 +51,8 @@ public sealed partial class BacklogTests(ITestOutputHelper output) : IDisposable
         TrafficPublisher.Publish(broker.Bootstrap, backlog);
         output.WriteLine($"backlog of {backlog.Count} events published in {publishClock.Elapsed.TotalSeconds:F1} s");
         await WaitForAsync(async () => await MetricAsync(http, port, "cartrecovery_events_consumed") == events.Count, live, log);
+        // Caught up: the lag the worker reports per partition (from the input topics' high watermarks) is 0 everywhere.
+        await WaitForAsync(async () => await MetricAsync(http, port, "cartrecovery_consumer_lag") == 0, live, log);
         output.WriteLine($"late events in the live run: {await MetricAsync(http, port, "cartrecovery_late_events")} (the snapshot below compares their audit rows with the drain's)");
 
         // The live worker stops (SIGTERM: checkpoint and commit); a drain of the same group finishes end of input.
@@ -83,7 +85,7 @@ public sealed partial class BacklogTests(ITestOutputHelper output) : IDisposable
         }
     }
 
-    /// <summary>Sum of a counter over its labels on the worker's Prometheus endpoint (0 until the endpoint answers).</summary>
+    /// <summary>Sum of a metric over its labels on the worker's Prometheus endpoint; -1 while it is not exported.</summary>
     private static async Task<long> MetricAsync(HttpClient http, int port, string name)
     {
         string text;
@@ -93,9 +95,10 @@ public sealed partial class BacklogTests(ITestOutputHelper output) : IDisposable
         }
         catch (HttpRequestException)
         {
-            return 0;
+            return -1;
         }
-        return MetricLine().Matches(text).Where(m => m.Groups["name"].Value == name).Sum(m => (long)double.Parse(m.Groups["value"].Value));
+        var values = MetricLine().Matches(text).Where(m => m.Groups["name"].Value == name).Select(m => (long)double.Parse(m.Groups["value"].Value)).ToList();
+        return values.Count == 0 ? -1 : values.Sum();
     }
 
     private static int FreePort()

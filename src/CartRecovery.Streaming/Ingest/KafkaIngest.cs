@@ -49,6 +49,7 @@ public sealed class KafkaIngest
     private DrainProgress? _progress;
     private readonly HashSet<int> _drained = new();
     private long _groupCheckedAt;
+    private long _lagReportedAt;
     private string _waitingOn = "";
     private bool _closing;
     private DateTimeOffset _lastCheckpoint;
@@ -124,6 +125,7 @@ public sealed class KafkaIngest
             {
                 ThrowIfFailed();
                 CommitCheckpointed(consumer);
+                ReportLag(consumer);
                 ConsumeResult<byte[], byte[]>? result;
                 try
                 {
@@ -290,6 +292,24 @@ public sealed class KafkaIngest
     }
 
     private long NextSequence(int partition) => _sequences[partition] = _sequences.GetValueOrDefault(partition) + 1;
+
+    /// <summary>Per partition, the records between what was consumed and the input topics' high watermarks, from the
+    /// watermarks the consumer's fetches last brought (no broker round trip); about once a second.</summary>
+    private void ReportLag(IConsumer<byte[], byte[]> consumer)
+    {
+        if (Environment.TickCount64 - _lagReportedAt < 1_000) return;
+        _lagReportedAt = Environment.TickCount64;
+        foreach (var partition in _assigned.GroupBy(tp => tp.Partition.Value))
+        {
+            long lag = 0;
+            foreach (var tp in partition)
+            {
+                var high = consumer.GetWatermarkOffsets(tp).High.Value;
+                if (high >= 0) lag += Math.Max(0, high - _expected.GetValueOrDefault(tp));
+            }
+            _metrics.Lag(partition.Key, lag);
+        }
+    }
 
     private bool IsFullyConsumed() =>
         _assigned.All(_atEnd.Contains) && _mergers.Values.All(m => m.Buffered == 0);
@@ -523,6 +543,7 @@ public sealed class KafkaIngest
             _newestEventTime.Remove(partition);
             _idleAdvancedTo.Remove(partition);
             _partitions.Tell(new PartitionSupervisor.ForgetPartition(partition));
+            _metrics.Released(partition);
         }
     }
 
