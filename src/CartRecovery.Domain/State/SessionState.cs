@@ -59,6 +59,9 @@ public sealed record SessionState
     /// <summary>Set when the next step fell into quiet hours: when it may go instead.</summary>
     public DateTimeOffset? DeferredUntil { get; init; }
     public int RemindersSent { get; init; }
+    /// <summary>Set after the last step when that step issued an incentive code: the case stays open until the
+    /// code expires, so the expiry is voided and audited at its time.</summary>
+    public DateTimeOffset? IncentiveExpiresAt { get; init; }
     public bool ProactiveChatSent { get; init; }
     public string LastEventId { get; init; } = "";
     public double Score { get; init; }

@@ -27,7 +27,7 @@ public class PolicyFileTests
         var defaults = policy.Segments[^1];
         Assert.Equal(SegmentMatch.Any, defaults.Match);
         Assert.Equal(Min(30), defaults.InactivityTimeout);
-        Assert.Equal([new ReminderStep(1, Hours(1), false, 0), new ReminderStep(2, Hours(24), false, 0)], defaults.Steps.ToArray());
+        Assert.Equal([new ReminderStep(1, Hours(1)), new ReminderStep(2, Hours(24))], defaults.Steps.ToArray());
         Assert.Equal(["push", "sms", "email"], defaults.ChannelPreference.ToArray());
         Assert.Equal(new Caps(2, 3, Days(7)), defaults.Caps);
         Assert.Equal(new TimeOnly(21, 0), defaults.QuietHours.Start);
@@ -62,7 +62,7 @@ public class PolicyFileTests
     {
         var policy = Policies.ThreeSteps(perCart: 3);
 
-        Assert.Equal(new ReminderStep(3, Hours(72), true, 10m), policy.Segments[^1].Steps[2]);
+        Assert.Equal(new ReminderStep(3, Hours(72), new IncentiveOffer(IncentiveTypes.Percent, 10m, Days(7))), policy.Segments[^1].Steps[2]);
         Assert.Equal(3, policy.Segments[^1].Caps.PerCart);
     }
 
