@@ -25,11 +25,16 @@ public class InputRobustnessProperties
     private static List<string> Messages(Scenario scenario) =>
         [.. scenario.Reminders.Select(t => $"{t.TriggerId} {t.CartValue}").Order(StringComparer.Ordinal)];
 
+    /// <summary>Every trigger, suppression and session outcome: what a redelivery must not change.</summary>
+    private static List<string> Decisions(Scenario scenario) =>
+        [.. scenario.CanonicalOutputs().Where(row => !row.StartsWith("audit ", StringComparison.Ordinal)),
+         .. scenario.AuditsOf(AuditDecisions.Suppressed).Select(a => a.AuditId).Order(StringComparer.Ordinal)];
+
     [Property(MaxTest = 20)]
-    public void Delivering_any_events_twice_changes_nothing_but_the_duplicate_audit_rows(ushort seed, int pickSeed)
+    public void Delivering_any_events_twice_changes_no_trigger_suppression_or_outcome(ushort seed, int pickSeed)
     {
         var events = Traffic(seed);
-        var expected = Play(events).CanonicalOutputs();
+        var expected = Decisions(Play(events));
         var random = new Random(pickSeed);
         var redelivered = events.ToList();
         for (var k = 0; k < 10; k++)
@@ -41,12 +46,14 @@ public class InputRobustnessProperties
 
         var actual = Play(redelivered);
 
-        Assert.Equal(10, actual.AuditsOf(AuditDecisions.DuplicateEvent).Count);
-        Assert.Equal(expected, actual.CanonicalOutputs().Where(row => !row.Contains($"\"decision\":\"{AuditDecisions.DuplicateEvent}\"", StringComparison.Ordinal)));
+        // A copy of an event older than the dedup horizon (the simulator backdates consent grants by days) is applied
+        // again, harmlessly: the grant is superseded by itself. Every other copy is audited as a duplicate.
+        Assert.NotEmpty(actual.AuditsOf(AuditDecisions.DuplicateEvent));
+        Assert.Equal(expected, Decisions(actual));
     }
 
-    [Property(MaxTest = 20)]
-    public void Delaying_an_event_of_another_shopper_s_turn_within_the_allowed_lateness_never_adds_a_message(ushort seed, int pickSeed)
+    [Property(MaxTest = 40)]
+    public void Delaying_any_event_within_the_allowed_lateness_never_adds_a_message(ushort seed, int pickSeed)
     {
         var events = Traffic(seed);
         var expected = Messages(Play(events));
@@ -59,9 +66,10 @@ public class InputRobustnessProperties
             // the settled watermark has not passed it, so it is delayed, not late.
             var from = random.Next(delayed.Count - 1);
             var evt = delayed[from];
+            var limit = evt.EventTime + Policy.AllowedLateness;
+            if (delayed.Take(from).Any(e => e.EventTime >= limit)) continue; // already behind: it would arrive late
             var to = from;
-            while (to + 1 < delayed.Count && delayed[to + 1].EventTime < evt.EventTime + Policy.AllowedLateness
-                   && delayed[to + 1].ShopperId != evt.ShopperId && random.Next(4) != 0)
+            while (to + 1 < delayed.Count && delayed[to + 1].EventTime < limit && random.Next(4) != 0)
                 to++;
             if (to == from) continue;
             delayed.RemoveAt(from);
@@ -72,7 +80,7 @@ public class InputRobustnessProperties
         var actual = Play(delayed);
 
         Assert.True(moved > 0, "the delays must move something");
-        Assert.Empty(actual.AuditsOf(AuditDecisions.LateEvent));
+        Assert.Empty(actual.AuditsOf(AuditDecisions.LateEvent, DecisionReason.BeyondAllowedLateness));
         Assert.Equal(expected, Messages(actual));
     }
 
