@@ -53,9 +53,9 @@ public sealed class EngineFieldCaseTests(ITestOutputHelper output) : IDisposable
     {
         var data = await Replay("14-redelivered-event");
 
-        Assert.Equal(["140.00\t[('jacket-14','jacket',140.00,1)]\tdefault", "140.00\t[('jacket-14','jacket',140.00,1)]\tdefault"],
+        Assert.Equal(["140\t[('jacket-14','jacket',140,1)]\tdefault", "140\t[('jacket-14','jacket',140,1)]\tdefault"],
             await Rows(data, "SELECT cart_value, cart_lines, segment FROM recovery_triggers FINAL ORDER BY step"));
-        Assert.Equal(["140.00\tdefault"], await Rows(data, "SELECT cart_value, segment FROM session_outcomes FINAL"));
+        Assert.Equal(["140\tdefault"], await Rows(data, "SELECT cart_value, segment FROM session_outcomes FINAL"));
         Assert.Equal(["redelivered\t['g14-e2']"], await Rows(data, "SELECT reason, evidence FROM audit_log FINAL WHERE decision = 'duplicate_event'"));
     }
 
@@ -92,10 +92,10 @@ public sealed class EngineFieldCaseTests(ITestOutputHelper output) : IDisposable
             "WHERE incentive_code != '' ORDER BY event_time, kind");
         Assert.Equal(
         [
-            "reminder\t3\ts-1111-web\treminder_step\tpercent\t10.00\t2026-03-05 10:36:00.000\t2026-03-12 10:36:00.000",
-            "incentive_void\t0\ts-1111-web\torder_voids_incentive\t\t0.00\t2026-03-06 09:05:00.000\t2026-03-12 10:36:00.000",
-            "reminder\t3\ts-1111-web2\treminder_step\tpercent\t10.00\t2026-03-23 10:36:00.000\t2026-03-30 10:36:00.000",
-            "incentive_void\t0\ts-1111-web2\tincentive_expired\t\t0.00\t2026-03-30 10:36:00.000\t2026-03-30 10:36:00.000",
+            "reminder\t3\ts-1111-web\treminder_step\tpercent\t10\t2026-03-05 10:36:00.000\t2026-03-12 10:36:00.000",
+            "incentive_void\t0\ts-1111-web\torder_voids_incentive\t\t0\t2026-03-06 09:05:00.000\t2026-03-12 10:36:00.000",
+            "reminder\t3\ts-1111-web2\treminder_step\tpercent\t10\t2026-03-23 10:36:00.000\t2026-03-30 10:36:00.000",
+            "incentive_void\t0\ts-1111-web2\tincentive_expired\t\t0\t2026-03-30 10:36:00.000\t2026-03-30 10:36:00.000",
         ], codes);
         Assert.Equal(["0"], await Rows(data,
             "SELECT count() FROM recovery_triggers FINAL WHERE incentive_code != '' AND incentive_expires_at IS NULL"));
