@@ -33,6 +33,9 @@ public static class DecisionReason
     /// <summary>A session event older than the session's abandonment or end: applied to the cart, but it is not the
     /// shopper coming back.</summary>
     public const string BeforeAbandonment = "before_abandonment";
+    /// <summary>A session event after the abandonment but older than a reminder already sent for it: applied to the cart,
+    /// but the case goes on (resuming and abandoning again would send that step a second time).</summary>
+    public const string BeforeLastReminder = "before_last_reminder";
     public const string BeyondAllowedLateness = "beyond_allowed_lateness";
 }
 

@@ -20,12 +20,12 @@ public sealed partial class RecoveryEngine
         {
             if (seen.IdHash != id) continue;
             effects = Effects.None.Add(Audit(shopper.ShopperId, sessionId, AuditDecisions.DuplicateEvent, DecisionReason.Redelivered, evt.EventTime,
-                [evt.EventId], detail: $"event_id already applied (first at {seen.At:O}); not applied again"));
+                [evt.EventId], detail: $"event_id already applied (event time {seen.AtUtc:O}); not applied again"));
             return true;
         }
         effects = Effects.None;
         var remembered = WithinDedupHorizon(shopper.SeenEvents, evt.EventTime);
-        shopper = shopper with { SeenEvents = remembered.Add(new SeenEvent(id, evt.EventTime)) };
+        shopper = shopper with { SeenEvents = remembered.Add(new SeenEvent(id, evt.EventTime.UtcDateTime)) };
         return false;
     }
 
@@ -33,11 +33,11 @@ public sealed partial class RecoveryEngine
     private ImmutableArray<SeenEvent> WithinDedupHorizon(ImmutableArray<SeenEvent> seen, DateTimeOffset now)
     {
         if (seen.IsDefaultOrEmpty) return [];
-        var newest = now;
-        foreach (var s in seen) if (s.At > newest) newest = s.At;
+        var newest = now.UtcDateTime;
+        foreach (var s in seen) if (s.AtUtc > newest) newest = s.AtUtc;
         var horizon = newest - Policy.DedupHorizon;
         foreach (var s in seen)
-            if (s.At < horizon) return seen.RemoveAll(x => x.At < horizon);
+            if (s.AtUtc < horizon) return seen.RemoveAll(x => x.AtUtc < horizon);
         return seen;
     }
 
@@ -46,6 +46,13 @@ public sealed partial class RecoveryEngine
             ? Effects.None.Add(Audit(shopper.ShopperId, sessionId, AuditDecisions.LateEvent, DecisionReason.BeyondAllowedLateness,
                 evt.EventTime, [evt.EventId], detail: $"event time before watermark {watermark.Settled:O}"))
             : Effects.None;
+
+    /// <summary>Why an event for an abandoned session is late news rather than the shopper coming back, or null when the
+    /// shopper did come back: it happened before the abandonment, or before a reminder of the case that has gone out.</summary>
+    private static string? LateNewsReason(SessionState abandoned, ShopperEvent evt) =>
+        evt.EventTime < abandoned.AbandonedAt ? DecisionReason.BeforeAbandonment
+        : evt.EventTime < abandoned.LastReminderAt ? DecisionReason.BeforeLastReminder
+        : null;
 
     /// <summary>From when an event of a finished session is the shopper coming back: after its abandonment (an abandoned
     /// cart), else after it ended (an order, an emptied cart, a browse).</summary>

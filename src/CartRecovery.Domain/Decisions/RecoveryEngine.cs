@@ -57,13 +57,13 @@ public sealed partial class RecoveryEngine(RecoveryPolicy policy)
             }
         }
 
-        var beforeAbandonment = session.Phase == SessionPhase.Abandoned && evt.EventTime < session.AbandonedAt;
-        if (beforeAbandonment)
+        var lateNews = session.Phase == SessionPhase.Abandoned ? LateNewsReason(session, evt) : null;
+        if (lateNews is not null)
         {
-            // Late, not "came back": the event happened while the cart was still live, so it changes the cart the
-            // reminders show, but the recovery case and its schedule stay as they are.
-            effects = effects.Add(Audit(session, AuditDecisions.LateEvent, DecisionReason.BeforeAbandonment, evt.EventTime, [evt.EventId],
-                detail: $"abandoned at {session.AbandonedAt:O}: applied to the cart, session not resumed"));
+            // Late, not "came back": the event happened before the abandonment (or before a reminder that has gone
+            // out), so it changes the cart the reminders show, but the recovery case and its schedule stay as they are.
+            effects = effects.Add(Audit(session, AuditDecisions.LateEvent, lateNews, evt.EventTime, [evt.EventId],
+                detail: $"abandoned at {session.AbandonedAt:O}, last reminder at {session.LastReminderAt:O}: applied to the cart, session not resumed"));
         }
         else if (session.Phase == SessionPhase.Abandoned)
         {
@@ -75,6 +75,7 @@ public sealed partial class RecoveryEngine(RecoveryPolicy policy)
             session = session with
             {
                 Phase = SessionPhase.Active, NextStep = 0, DeferredUntil = null, AbandonedAt = null, AbandonCause = "", IncentiveExpiresAt = null,
+                LastReminderAt = null,
             };
             shopper = WithoutOpenCase(shopper, session.SessionId);
         }
@@ -115,7 +116,7 @@ public sealed partial class RecoveryEngine(RecoveryPolicy policy)
             },
             var s => s,
         };
-        if (beforeAbandonment) return new Decision(shopper, updated, effects);
+        if (lateNews is not null) return new Decision(shopper, updated, effects);
         updated = Rescore(updated, evt.EventTime);
 
         if (evt is PaymentFailed)
@@ -260,7 +261,7 @@ public sealed partial class RecoveryEngine(RecoveryPolicy policy)
                     ? shopper.OpenIncentives.Add(new OpenIncentive(code, triggerId, session.SessionId, at, at + offer.ValidFor))
                     : shopper.OpenIncentives,
             };
-            session = session with { RemindersSent = session.RemindersSent + 1 };
+            session = session with { RemindersSent = session.RemindersSent + 1, LastReminderAt = at };
         }
 
         session = session with { NextStep = session.NextStep + 1, DeferredUntil = null };

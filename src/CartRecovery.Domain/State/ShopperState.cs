@@ -27,8 +27,9 @@ public sealed record PendingPayment(DateTimeOffset At, string EventId, string? S
 /// with an item in common joins it instead of starting a second sequence.</summary>
 public sealed record OpenCase(string SessionId, DateTimeOffset AbandonedAt, ImmutableArray<string> Skus, string AbandonEventId);
 
-/// <summary>An event id already applied (as a 64-bit hash of the id, to keep waiting shoppers small) and its event time.</summary>
-public readonly record struct SeenEvent(ulong IdHash, DateTimeOffset At);
+/// <summary>An event id already applied and its event time (UTC), in 16 bytes: a 64-bit hash of the id and a
+/// <see cref="DateTime"/>, to keep waiting shoppers small.</summary>
+public readonly record struct SeenEvent(ulong IdHash, DateTime AtUtc);
 
 /// <summary>A finished session kept for the attribution window: a late order still recovers it, and a
 /// returning shopper's next visit keeps its per-cart message count.</summary>

@@ -64,6 +64,20 @@ public class LateIsNotComingBackTests
     }
 
     [Fact]
+    public void An_event_after_the_abandonment_that_arrives_after_step_1_went_does_not_restart_the_sequence()
+    {
+        var (shopper, session, other) = Watch();
+        OtherTraffic(other, Step1Fires + Min(14));                 // step 1 is sent at 10:36
+        var late = session.View("strap-09", at: T0 + Min(50));     // 09:50: after the abandonment, before step 1
+
+        var scenario = Scenario.Play([.. shopper.Events.Where(e => e != late), .. other.Events, late]);
+
+        Assert.Equal([1, 2], scenario.Reminders.Select(t => t.Step));
+        Assert.Single(scenario.AuditsOf(AuditDecisions.Abandoned));
+        Assert.Single(scenario.AuditsOf(AuditDecisions.LateEvent, DecisionReason.BeforeLastReminder));
+    }
+
+    [Fact]
     public void An_event_after_the_abandonment_is_the_shopper_coming_back()
     {
         var (shopper, session, _) = Watch();
