@@ -16,6 +16,7 @@ public sealed class WorkerMetrics : IDisposable
     private readonly Counter<long> _events;
     private readonly Counter<long> _deadLetters;
     private readonly Counter<long> _lateEvents;
+    private readonly Counter<long> _duplicateEvents;
     private readonly Counter<long> _triggers;
     private readonly Counter<long> _suppressions;
     private readonly Counter<long> _rows;
@@ -32,6 +33,8 @@ public sealed class WorkerMetrics : IDisposable
         _events = _meter.CreateCounter<long>("cartrecovery_events_consumed", description: "Valid input events processed");
         _deadLetters = _meter.CreateCounter<long>("cartrecovery_dead_letters", description: "Rejected input records, by reason");
         _lateEvents = _meter.CreateCounter<long>("cartrecovery_late_events", description: "Events behind the watermark (applied and audited)");
+        _duplicateEvents = _meter.CreateCounter<long>("cartrecovery_duplicate_events",
+            description: "Redelivered events (an event_id already applied): audited, not applied again");
         _triggers = _meter.CreateCounter<long>("cartrecovery_triggers", description: "Triggers emitted, by kind and channel");
         _suppressions = _meter.CreateCounter<long>("cartrecovery_suppressions", description: "Messages not sent, by reason");
         _rows = _meter.CreateCounter<long>("cartrecovery_rows_written", description: "Rows written to the analytics store, by table");
@@ -66,6 +69,8 @@ public sealed class WorkerMetrics : IDisposable
 
     public void Triggered(string kind, string channel) =>
         _triggers.Add(1, new("kind", kind), new("channel", channel));
+
+    public void DuplicateEvent() => _duplicateEvents.Add(1);
 
     public void Suppressed(string reason) => _suppressions.Add(1, new KeyValuePair<string, object?>("reason", reason));
 
