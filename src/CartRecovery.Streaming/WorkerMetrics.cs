@@ -16,6 +16,7 @@ public sealed class WorkerMetrics : IDisposable
     private readonly Counter<long> _events;
     private readonly Counter<long> _deadLetters;
     private readonly Counter<long> _lateEvents;
+    private readonly Counter<long> _duplicateEvents;
     private readonly Counter<long> _triggers;
     private readonly Counter<long> _suppressions;
     private readonly Counter<long> _rows;
@@ -33,6 +34,8 @@ public sealed class WorkerMetrics : IDisposable
         _events = _meter.CreateCounter<long>("cartrecovery_events_consumed", description: "Valid input events processed");
         _deadLetters = _meter.CreateCounter<long>("cartrecovery_dead_letters", description: "Rejected input records, by reason");
         _lateEvents = _meter.CreateCounter<long>("cartrecovery_late_events", description: "Events behind the watermark (applied and audited)");
+        _duplicateEvents = _meter.CreateCounter<long>("cartrecovery_duplicate_events",
+            description: "Redelivered events (an event_id already applied): audited, not applied again");
         _triggers = _meter.CreateCounter<long>("cartrecovery_triggers", description: "Triggers emitted, by kind and channel");
         _suppressions = _meter.CreateCounter<long>("cartrecovery_suppressions", description: "Messages not sent, by reason");
         _rows = _meter.CreateCounter<long>("cartrecovery_rows_written", description: "Rows written to the analytics store, by table");
@@ -74,6 +77,8 @@ public sealed class WorkerMetrics : IDisposable
 
     public void IdleWatermarkAdvanced(IdleWatermark mode) =>
         _idleAdvances.Add(1, new KeyValuePair<string, object?>("mode", mode == IdleWatermark.WallClock ? "wall-clock" : "follow"));
+
+    public void DuplicateEvent() => _duplicateEvents.Add(1);
 
     public void Suppressed(string reason) => _suppressions.Add(1, new KeyValuePair<string, object?>("reason", reason));
 

@@ -63,7 +63,7 @@ public static class EventParser
     /// <summary>True when the event belongs on the given input topic (storefront events on cart-events, ...).</summary>
     public static bool BelongsOn(ShopperEvent evt, string topic) => topic switch
     {
-        Topics.OrderEvents => evt is OrderPlaced or PaymentAuthorized,
+        Topics.OrderEvents => evt is OrderPlaced or PaymentAuthorized or PaymentPending,
         Topics.ConsentEvents => evt is ConsentEvent,
         Topics.CartEvents => evt is SessionEvent and not (OrderPlaced or PaymentAuthorized),
         _ => true,
@@ -107,6 +107,10 @@ public static class EventParser
                 return Invalid("quantity must be >= 0");
             case OrderPlaced o when o.Total < 0:
                 return Invalid("total must be >= 0");
+            case PaymentPending p when p.Amount < 0:
+                return Invalid("amount must be >= 0");
+            case PaymentPending p when p.SessionId is not null && string.IsNullOrWhiteSpace(p.SessionId):
+                return Invalid("session_id is empty");
             case ConsentEvent c when string.IsNullOrWhiteSpace(c.Purpose) || string.IsNullOrWhiteSpace(c.Channel):
                 return Invalid("purpose and channel are required");
         }

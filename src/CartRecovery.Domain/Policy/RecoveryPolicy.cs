@@ -13,6 +13,15 @@ public sealed record RecoveryPolicy
     public required TimeSpan AttributionWindow { get; init; }
     /// <summary>How long a purchased sku suppresses reminders for carts holding it.</summary>
     public required TimeSpan PurchaseMemory { get; init; }
+    /// <summary>How long (event time, after the shopper's newest event) an event_id is remembered, so that a
+    /// redelivered event is applied once. At least the allowed lateness.</summary>
+    public required TimeSpan DedupHorizon { get; init; }
+    /// <summary>Two carts of one shopper that share an item and are abandoned at most this far apart are one
+    /// recovery case (one message per step). Zero turns merging off.</summary>
+    public required TimeSpan DuplicateCaseWindow { get; init; }
+    /// <summary>How long a pending payment holds the reminders of the carts it may pay for, unless it is resolved
+    /// earlier (authorized, ordered or failed).</summary>
+    public required TimeSpan PaymentPendingHold { get; init; }
     public required string DefaultTimeZone { get; init; }
     public required string DefaultCurrency { get; init; }
     public required double HoldoutShare { get; init; }
@@ -63,7 +72,24 @@ public sealed record SegmentMatch(decimal? MinCartValue, decimal? MaxCartValue, 
         (Channels.IsDefaultOrEmpty || Channels.Contains(channel));
 }
 
-public sealed record ReminderStep(int Number, TimeSpan Delay, bool Incentive, decimal IncentivePercent);
+/// <summary>One reminder step; <see cref="Incentive"/> is the offer its message carries, if any.</summary>
+public sealed record ReminderStep(int Number, TimeSpan Delay, IncentiveOffer? Incentive = null);
+
+/// <summary>What an incentive code gives and how long it is valid after it is issued.</summary>
+public sealed record IncentiveOffer(string Type, decimal Value, TimeSpan ValidFor);
+
+/// <summary>The incentive types a policy may offer (policy key <c>incentive_type</c>, trigger field <c>incentive_type</c>).</summary>
+public static class IncentiveTypes
+{
+    /// <summary>Percent off the cart; value in (0, 100].</summary>
+    public const string Percent = "percent";
+    /// <summary>An amount off, in the cart's currency; value &gt; 0.</summary>
+    public const string FixedAmount = "fixed_amount";
+    /// <summary>Free shipping; no value.</summary>
+    public const string FreeShipping = "free_shipping";
+
+    public static readonly IReadOnlyList<string> All = [Percent, FixedAmount, FreeShipping];
+}
 
 public sealed record Caps(int PerCart, int PerShopper, TimeSpan PerShopperWindow);
 

@@ -219,8 +219,11 @@ public sealed class PartitionActor : ReceivePersistentActor
             var command = queue!.Dequeue();
             switch (command.Event)
             {
-                case ConsentEvent consent:
-                    var decision = _engine.Apply(Shopper(shopperId), consent, command.Watermark);
+                case ConsentEvent or PaymentPending:
+                    // Shopper-wide facts (consent, a payment in flight): decided here, read by every session at send time.
+                    var decision = command.Event is ConsentEvent consent
+                        ? _engine.Apply(Shopper(shopperId), consent, command.Watermark)
+                        : _engine.Apply(Shopper(shopperId), (PaymentPending)command.Event, command.Watermark);
                     _shoppers[shopperId] = decision.Shopper;
                     _batch!.Add(decision.Effects);
                     _batch.Touched.Add(shopperId);

@@ -159,7 +159,10 @@ public sealed class OutputWriter : IBatchSink
         var deadLetters = batches.SelectMany(b => b.DeadLetters).ToList();
 
         foreach (var audit in audits)
+        {
             if (audit.Decision == AuditDecisions.Suppressed) _metrics.Suppressed(audit.Reason);
+            else if (audit.Decision == AuditDecisions.DuplicateEvent) _metrics.DuplicateEvent();
+        }
 
         await InsertAsync(Tables.RecoveryTriggers, triggers.Select(ContractJson.Serialize).ToList(), ct);
         await InsertAsync(Tables.AuditLog, audits.Select(ContractJson.Serialize).ToList(), ct);
