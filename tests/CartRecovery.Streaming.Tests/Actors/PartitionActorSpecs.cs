@@ -167,7 +167,7 @@ public sealed class PartitionActorSpecs() : TestKit(Checkpointing.TestConfig.Wit
         first.Tell(new ProcessBatch(0, 1, Records(events)));
         ExpectMsg<BatchCompleted>();
         first.Tell(new Checkpoint(0, 2));
-        ExpectMsg<ProbeSink.Saved>();
+        ExpectMsg<CheckpointSaved>();
         Watch(first);
         Sys.Stop(first);
         ExpectTerminated(first);
