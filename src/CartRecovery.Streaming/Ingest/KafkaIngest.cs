@@ -120,7 +120,7 @@ public sealed class KafkaIngest
                 {
                     DispatchAll(dirty, stop);
                     sinceDispatch = 0;
-                    if (_settings.Drain && IsFullyConsumed())
+                    if (_settings.Drain && IsFullyConsumed() && ForwardsConsumed(consumer))
                     {
                         foreach (var partition in _mergers.Keys.Order()) Send(new Drain(partition, NextSequence(partition)), 0, stop);
                         CheckpointAndCommit(consumer, _mergers.Keys.ToList(), stop);
@@ -248,6 +248,20 @@ public sealed class KafkaIngest
 
     private bool IsFullyConsumed() =>
         _assigned.Count > 0 && _assigned.All(_atEnd.Contains) && _mergers.Values.All(m => m.Buffered == 0);
+
+    /// <summary>The worker itself publishes identity hand-overs and forwarded events to the input topics: the input is
+    /// consumed only once every batch handed out is written (so they are acknowledged) and consumed.</summary>
+    private bool ForwardsConsumed(IConsumer<byte[], byte[]> consumer)
+    {
+        if (_tracker.Outstanding > 0) return false;
+        foreach (var tp in _assigned)
+        {
+            if (consumer.QueryWatermarkOffsets(tp, TimeSpan.FromSeconds(10)).High.Value <= _expected.GetValueOrDefault(tp)) continue;
+            _atEnd.Remove(tp); // a record arrived after the end was reported: wait for it
+            return false;
+        }
+        return true;
+    }
 
     private void CheckpointIfDue(CancellationToken ct)
     {

@@ -22,6 +22,8 @@ public sealed record OutputSettings
     public TimeSpan FlushInterval { get; init; } = TimeSpan.FromSeconds(1);
     public string TriggerTopic { get; init; } = Topics.RecoveryTriggers;
     public string DeadLetterTopic { get; init; } = Topics.DeadLetter;
+    /// <summary>The input topic that carries identity hand-overs and forwarded events to the customer's key.</summary>
+    public string ForwardTopic { get; init; } = Topics.CartEvents;
 }
 
 /// <summary>
@@ -180,6 +182,15 @@ public sealed class OutputWriter : IBatchSink
             });
             _metrics.Triggered(trigger.Kind, trigger.Channel);
         }
+        // Identity hand-overs and forwarded events go to the customer's key on the input topic (docs/events.md,
+        // "Identity"); like triggers, the batch's offsets are committable only once they are acknowledged.
+        foreach (var forward in batch.Forwards ?? [])
+            Produce(_settings.ForwardTopic, new Message<string, byte[]>
+            {
+                Key = forward.ShopperId,
+                Value = ContractJson.SerializeEvent(forward),
+                Timestamp = new Timestamp(forward.EventTime),
+            });
         foreach (var record in batch.DeadLetters)
         {
             var letter = record.Rejected!;

@@ -1,0 +1,32 @@
+using CartRecovery.Contracts.Events;
+
+namespace CartRecovery.Contracts.Serialization;
+
+/// <summary>Entry validation of the identity events (kept beside <see cref="EventParser"/>, which calls it).
+/// Details name fields, never values.</summary>
+public static class IdentityRules
+{
+    /// <summary>How often a hand-over or a forwarded event may be passed on (a customer id linked onwards); a longer
+    /// chain is a cycle in the links.</summary>
+    public const int MaxHops = 4;
+
+    public static bool IsIdentityEvent(ShopperEvent evt) => evt is IdentityLinked or IdentityMerged or IdentityForwarded;
+
+    /// <summary>Why the event is not valid, or null.</summary>
+    public static string? Invalid(ShopperEvent evt) => evt switch
+    {
+        IdentityLinked link when string.IsNullOrWhiteSpace(link.AnonymousId) => "anonymous_id is empty",
+        IdentityLinked link when string.IsNullOrWhiteSpace(link.CustomerId) => "customer_id is empty",
+        IdentityLinked link when string.IsNullOrWhiteSpace(link.Source) => "source is empty",
+        IdentityLinked link when link.AnonymousId != link.ShopperId => "anonymous_id must equal shopper_id (the link is keyed by the anonymous id)",
+        IdentityLinked link when link.CustomerId == link.AnonymousId => "customer_id must differ from anonymous_id",
+        IdentityMerged merged when merged.CustomerId != merged.ShopperId => "customer_id must equal shopper_id",
+        IdentityMerged merged when string.IsNullOrWhiteSpace(merged.AnonymousId) || string.IsNullOrWhiteSpace(merged.LinkEventId) => "anonymous_id and link_event_id are required",
+        IdentityMerged merged when merged.State.ValueKind != System.Text.Json.JsonValueKind.Object => "state must be an object",
+        IdentityMerged { Hops: < 0 or > MaxHops } or IdentityForwarded { Hops: < 0 or > MaxHops } => $"hops must be between 0 and {MaxHops}",
+        IdentityForwarded forwarded when forwarded.Event is IdentityMerged or IdentityForwarded => "event must be an input event",
+        IdentityForwarded forwarded when forwarded.Event.ShopperId != forwarded.AnonymousId => "event.shopper_id must equal anonymous_id",
+        IdentityForwarded forwarded when EventParser.Validate(forwarded.Event) is { IsValid: false } inner => "event: " + inner.Detail,
+        _ => null,
+    };
+}
