@@ -91,8 +91,7 @@ public sealed class IdentityMerger(RecoveryEngine engine)
                 kept.Add(MergeSession(live, session));
                 effects = effects.Add(SessionAudit(session, Reasons.Adopted, record, "merged_with_live_session=1" + lateness));
             }
-            else if (shopper.ClosedSessions.TryGetValue(session.SessionId, out var closed) && closed.Outcome.OrderedAt is { } orderedAt
-                     && orderedAt >= session.StartedAt && closed.Outcome.Outcome is Outcomes.Ordered or Outcomes.AbandonedRecovered)
+            else if (OrderedSince(shopper, session.SessionId, session.StartedAt) is { Outcome.OrderedAt: { } orderedAt } closed)
             {
                 // The customer already ordered in this very session (the guest who signed up at checkout): the
                 // cart was bought. Ending it through the engine's own order rule gives the outcome row the order
@@ -120,6 +119,24 @@ public sealed class IdentityMerger(RecoveryEngine engine)
                 $"anonymous_id={record.AnonymousId} sessions=0" + lateness));
         return new Adoption(shopper, kept.ToImmutable(), ended.ToImmutable(), effects);
     }
+
+    /// <summary>
+    /// An event of a linked id that reaches the customer after the customer ordered in the same session, and is
+    /// older than that order, is part of the cart that was bought (a forwarded event is usually late): it must not
+    /// reopen the session. Returns the audit row that records it, or null when the event applies normally.
+    /// </summary>
+    public AuditRecord? PartOfBoughtCart(ShopperState customer, SessionEvent forwarded)
+    {
+        if (forwarded is OrderPlaced or PaymentAuthorized) return null;
+        if (OrderedSince(customer, forwarded.SessionId, forwarded.EventTime) is not { Outcome.OrderedAt: { } orderedAt }) return null;
+        return Audit(customer.ShopperId, forwarded.SessionId, Decisions.Merged, Reasons.AlreadyOrdered, forwarded.EventTime, [forwarded.EventId],
+            $"forwarded event older than the session's order at {orderedAt:O}: not applied");
+    }
+
+    /// <summary>The shopper's closed session with this id when it ended in an order at or after <paramref name="since"/>.</summary>
+    private static ClosedSession? OrderedSince(ShopperState shopper, string sessionId, DateTimeOffset since) =>
+        shopper.ClosedSessions.TryGetValue(sessionId, out var closed) && closed.Outcome.OrderedAt >= since
+        && closed.Outcome.Outcome is Outcomes.Ordered or Outcomes.AbandonedRecovered ? closed : null;
 
     /// <summary>
     /// One shopper from two: consent per purpose and channel as if both ids' consent events were one stream (the

@@ -246,6 +246,11 @@ public sealed class PartitionActor : ReceivePersistentActor
                     _batch!.Add(decision.Effects);
                     _batch.Touched.Add(shopperId);
                     break;
+                case SessionEvent evt when command.Hops > 0 && !_sessions.ContainsKey(new SessionKey(shopperId, evt.SessionId))
+                                            && _merger.PartOfBoughtCart(Shopper(shopperId), evt) is { } bought:
+                    _batch!.Audits.Add(bought);
+                    _batch.Touched.Add(shopperId);
+                    break;
                 case SessionEvent evt:
                     SessionActorFor(new SessionKey(shopperId, evt.SessionId)).Tell(new ApplyEvent(Shopper(shopperId), evt, command.Watermark));
                     _inFlight.Add(shopperId);

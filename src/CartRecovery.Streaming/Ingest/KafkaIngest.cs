@@ -135,7 +135,7 @@ public sealed class KafkaIngest
 
                 var tp = result.TopicPartition;
                 if (!_mergers.TryGetValue(tp.Partition.Value, out var merger)) continue; // revoked meanwhile
-                if (_expected.TryGetValue(tp, out var expected) && result.Offset.Value < expected && result.Offset.Value >= 0)
+                if (!result.IsPartitionEOF && _expected.TryGetValue(tp, out var expected) && result.Offset.Value < expected && result.Offset.Value >= 0)
                 {
                     if (++_staleRecords % 1000 == 1) _logger.LogWarning("dropped {Count} stale records delivered below the resume offset", _staleRecords);
                     continue;
