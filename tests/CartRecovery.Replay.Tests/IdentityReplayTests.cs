@@ -47,14 +47,16 @@ public sealed class IdentityReplayTests(ITestOutputHelper output) : IDisposable
     [Fact]
     public async Task Linked_ids_on_different_partitions_share_orders_consent_and_bought_items()
     {
-        foreach (var n in new[] { 100, 101, 104, 106, 107 })
+        foreach (var n in new[] { 100, 101, 104, 106, 107, 109 })
             Assert.NotEqual(PartitionOf($"dev-{n}"), PartitionOf($"cust-{n}"));
+        Assert.Equal(PartitionOf("dev-c301"), PartitionOf("cust-c301")); // P6: one partition, the same path through the topic
         var data = await ReplayAsync("identity-linked-shoppers.ndjson");
 
         // P2: only the customer gave consent; the device's cart is reminded, as the customer's, on that consent.
         // P3: only the device gave consent; the customer's own cart is reminded on it.
-        // P1, P4, P5: the customer bought (another session; the device's session with events after the link; the
-        // order before the link): no reminder. Nothing is ever sent to a device id after its link.
+        // P1, P4, P5, P6: the customer bought (another session; the device's session with events after the link; the
+        // order before the link; both ids on one partition): no reminder. P7: the device's opt-out, newer than the
+        // customer's consent, covers the customer's cart. Nothing is ever sent to a device id after its link.
         var triggers = Cli.Rows(await Cli.QueryTsvAsync(data,
             "SELECT shopper_id, session_id, step, consent_event_id FROM recovery_triggers FINAL ORDER BY shopper_id, step"));
         Assert.Equal(
@@ -64,8 +66,11 @@ public sealed class IdentityReplayTests(ITestOutputHelper output) : IDisposable
         ], triggers);
 
         var outcomes = Cli.Rows(await Cli.QueryTsvAsync(data,
-            "SELECT shopper_id, session_id, outcome FROM session_outcomes FINAL WHERE shopper_id IN ('cust-106', 'cust-107', 'dev-106', 'dev-107') ORDER BY shopper_id"));
-        Assert.Equal(["cust-106\ts-106\tordered", "cust-107\ts-107\tordered"], outcomes);
+            "SELECT shopper_id, session_id, outcome FROM session_outcomes FINAL WHERE shopper_id IN ('cust-106', 'cust-107', 'cust-c301') ORDER BY shopper_id"));
+        Assert.Equal(["cust-106\ts-106\tordered", "cust-107\ts-107\tordered", "cust-c301\ts-c301\tordered"], outcomes);
+        var optedOut = Cli.Rows(await Cli.QueryTsvAsync(data,
+            "SELECT step, reason, arrayStringConcat(evidence, ',') FROM audit_log FINAL WHERE shopper_id = 'cust-109' AND decision = 'suppressed' ORDER BY step"));
+        Assert.Equal(["1\tconsent_withdrawn\tp7-unsub", "2\tconsent_withdrawn\tp7-unsub"], optedOut);
         var bought = Cli.Rows(await Cli.QueryTsvAsync(data,
             "SELECT step, reason FROM audit_log FINAL WHERE shopper_id = 'cust-100' AND session_id = 's-100' AND decision = 'suppressed' ORDER BY step"));
         Assert.Equal(["1\titems_already_bought", "2\titems_already_bought"], bought);
