@@ -32,6 +32,8 @@ public sealed class KafkaIngest
     private readonly Dictionary<int, long> _sequences = new();
     private readonly HashSet<TopicPartition> _assigned = new();
     private readonly HashSet<TopicPartition> _atEnd = new();
+    // Where each topic-partition ended when its end was last reported (control records included).
+    private readonly Dictionary<TopicPartition, long> _endOffsets = new();
     private readonly Dictionary<int, DateTimeOffset> _lastInput = new();
     private readonly HashSet<int> _sinceCheckpoint = new();
     // The next offset each assigned topic-partition must deliver. A record below it is a stale copy from before a
@@ -143,6 +145,7 @@ public sealed class KafkaIngest
                 if (result.IsPartitionEOF)
                 {
                     _atEnd.Add(tp);
+                    _endOffsets[tp] = result.Offset.Value;
                     merger.MarkEnd(tp.Topic);
                     dirty.Add(tp.Partition.Value);
                     continue;
@@ -256,7 +259,7 @@ public sealed class KafkaIngest
         if (_tracker.Outstanding > 0) return false;
         foreach (var tp in _assigned)
         {
-            if (consumer.QueryWatermarkOffsets(tp, TimeSpan.FromSeconds(10)).High.Value <= _expected.GetValueOrDefault(tp)) continue;
+            if (consumer.QueryWatermarkOffsets(tp, TimeSpan.FromSeconds(10)).High.Value <= _endOffsets.GetValueOrDefault(tp)) continue;
             _atEnd.Remove(tp); // a record arrived after the end was reported: wait for it
             return false;
         }
@@ -382,6 +385,7 @@ public sealed class KafkaIngest
         {
             _assigned.Remove(tp);
             _atEnd.Remove(tp);
+            _endOffsets.Remove(tp);
             _expected.Remove(tp);
         }
         foreach (var partition in partitions.Select(p => p.Partition.Value).Distinct())
