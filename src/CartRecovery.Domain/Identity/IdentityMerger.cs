@@ -44,11 +44,24 @@ public sealed class IdentityMerger(RecoveryEngine engine)
         public const string LinkCycle = "link_cycle";
     }
 
-    /// <summary>The hand-over record the anonymous side sends to the customer's key, and its audit row.</summary>
+    /// <summary>Room left for the state in an input record (<see cref="Contracts.Serialization.EventParser.MaxEventBytes"/>)
+    /// beside the record's own fields.</summary>
+    public const int MaxStateBytes = Contracts.Serialization.EventParser.MaxEventBytes - 4 * 1024;
+
+    /// <summary>The hand-over record the anonymous side sends to the customer's key, and its audit row. A state too
+    /// large for one input record leaves out the closed sessions (kept only to attribute late orders), audited.</summary>
     public (IdentityMerged Record, HandOver State, Effects Effects) HandOverFor(IdentityLinked link, ShopperState anonymous,
         IEnumerable<SessionState> sessions, Func<HandOver, System.Text.Json.JsonElement> serialize)
     {
         var state = new HandOver(anonymous, [.. sessions.OrderBy(s => s.SessionId, StringComparer.Ordinal)]);
+        var json = serialize(state);
+        var trimmed = "";
+        if (System.Text.Encoding.UTF8.GetByteCount(json.GetRawText()) > MaxStateBytes)
+        {
+            state = state with { Shopper = state.Shopper with { ClosedSessions = ImmutableDictionary<string, ClosedSession>.Empty } };
+            json = serialize(state);
+            trimmed = $" left_out=closed_sessions:{anonymous.ClosedSessions.Count}";
+        }
         var record = new IdentityMerged
         {
             EventId = DeterministicId.From("identity-merged", link.EventId, link.AnonymousId, link.CustomerId),
@@ -57,10 +70,10 @@ public sealed class IdentityMerger(RecoveryEngine engine)
             AnonymousId = link.AnonymousId,
             CustomerId = link.CustomerId,
             LinkEventId = link.EventId,
-            State = serialize(state),
+            State = json,
         };
         var effects = Effects.None.Add(Audit(link.AnonymousId, link.SessionId ?? "", Decisions.Linked, Reasons.HandedOver, link.EventTime, [link.EventId],
-            $"customer_id={link.CustomerId} source={link.Source} sessions={state.Sessions.Length} hand_over_id={record.EventId}"));
+            $"customer_id={link.CustomerId} source={link.Source} sessions={state.Sessions.Length} hand_over_id={record.EventId}{trimmed}"));
         return (record, state, effects);
     }
 

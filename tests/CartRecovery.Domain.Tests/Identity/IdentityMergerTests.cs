@@ -141,6 +141,25 @@ public sealed class IdentityMergerTests
         Assert.Equal(("dev", IdentityMerger.Decisions.Linked, IdentityMerger.Reasons.HandedOver), (effects.Audits[0].ShopperId, effects.Audits[0].Decision, effects.Audits[0].Reason));
     }
 
+    [Fact]
+    public void A_hand_over_too_large_for_one_input_record_leaves_out_the_closed_sessions_and_says_so()
+    {
+        var link = new IdentityLinked { EventId = "l-1", ShopperId = "dev", AnonymousId = "dev", CustomerId = "cust", EventTime = T0, Source = "login" };
+        var closed = new ClosedSession(new SessionOutcome
+        {
+            SessionId = "old", ShopperId = "dev", OriginChannel = "web", Segment = "default", FurthestStep = "cart", Currency = "EUR", Outcome = Outcomes.Abandoned,
+            PolicyVersion = "v", Variant = "control", StartedAt = T0, EndedAt = T0,
+        }, 0, 1, 0, "UTC", T0);
+        var device = ShopperState.New("dev") with { ClosedSessions = ImmutableDictionary<string, ClosedSession>.Empty.Add("old", closed) };
+        // The size of the state as the caller serializes it: large while it still holds closed sessions.
+        JsonElement Serialize(HandOver h) => JsonDocument.Parse(JsonSerializer.Serialize(new string('x', h.Shopper.ClosedSessions.IsEmpty ? 10 : IdentityMerger.MaxStateBytes))).RootElement;
+
+        var (_, state, effects) = Merger.HandOverFor(link, device, [Cart("dev", "s-1", T0, ("a", 1m))], Serialize);
+        Assert.Empty(state.Shopper.ClosedSessions);
+        Assert.Single(state.Sessions);
+        Assert.Contains("left_out=closed_sessions:1", effects.Audits[0].Detail);
+    }
+
     private static IdentityMerged Record() => new()
     {
         EventId = "merge-1", ShopperId = "cust", EventTime = T0.AddMinutes(3), AnonymousId = "dev", CustomerId = "cust", LinkEventId = "link-1",
