@@ -45,6 +45,7 @@ public static class EventParser
         }
         catch (JsonException e)
         {
+            if (IdentityRules.KeyedByAnonymousId(utf8) is { } keyed) return Parse(keyed);
             return Classify(e);
         }
         catch (NotSupportedException)

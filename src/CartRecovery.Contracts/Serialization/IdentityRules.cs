@@ -10,6 +10,26 @@ public static class IdentityRules
     /// chain is a cycle in the links.</summary>
     public const int MaxHops = 4;
 
+    /// <summary>An <c>identity_linked</c> without <c>shopper_id</c>: by definition its shopper is the anonymous id
+    /// (the record is keyed by it), so the event is read with <c>shopper_id</c> = <c>anonymous_id</c>. Null for
+    /// anything else (the caller reports the original problem).</summary>
+    public static byte[]? KeyedByAnonymousId(ReadOnlySpan<byte> utf8)
+    {
+        try
+        {
+            if (System.Text.Json.Nodes.JsonNode.Parse(utf8) is not System.Text.Json.Nodes.JsonObject evt
+                || evt["type"]?.GetValueKind() != System.Text.Json.JsonValueKind.String || (string?)evt["type"] != "identity_linked"
+                || evt.ContainsKey("shopper_id") || evt["anonymous_id"]?.GetValueKind() != System.Text.Json.JsonValueKind.String)
+                return null;
+            evt["shopper_id"] = (string?)evt["anonymous_id"];
+            return System.Text.Encoding.UTF8.GetBytes(evt.ToJsonString());
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            return null;
+        }
+    }
+
     public static bool IsIdentityEvent(ShopperEvent evt) => evt is IdentityLinked or IdentityMerged or IdentityForwarded;
 
     /// <summary>Why the event is not valid, or null.</summary>

@@ -23,6 +23,14 @@ public sealed class IdentityEventContractTests
         Assert.False(EventParser.BelongsOn(link, Topics.ConsentEvents));
     }
 
+    [Fact]
+    public void A_link_without_shopper_id_is_the_anonymous_ids()
+    {
+        var link = Assert.IsType<IdentityLinked>(EventParser.Parse(Link.Replace("\"shopper_id\":\"dev-1\",", "")).Event);
+        Assert.Equal(("dev-1", "dev-1"), (link.ShopperId, link.AnonymousId));
+        Assert.Equal(RejectReasons.MissingField, EventParser.Parse(Link.Replace("\"shopper_id\":\"dev-1\",", "").Replace("\"anonymous_id\":\"dev-1\",", "")).RejectReason);
+    }
+
     [Theory]
     [InlineData("\"anonymous_id\":\"dev-1\"", "\"anonymous_id\":\"dev-2\"", RejectReasons.InvalidField, "anonymous_id")]
     [InlineData("\"customer_id\":\"cust-1\"", "\"customer_id\":\"dev-1\"", RejectReasons.InvalidField, "customer_id")]
