@@ -38,7 +38,8 @@ public static class IdentityRules
         IdentityLinked link when string.IsNullOrWhiteSpace(link.AnonymousId) => "anonymous_id is empty",
         IdentityLinked link when string.IsNullOrWhiteSpace(link.CustomerId) => "customer_id is empty",
         IdentityLinked link when string.IsNullOrWhiteSpace(link.Source) => "source is empty",
-        IdentityLinked link when link.AnonymousId != link.ShopperId => "anonymous_id must equal shopper_id (the link is keyed by the anonymous id)",
+        IdentityLinked link when link.AnonymousId != link.ShopperId && link.CustomerId != link.ShopperId =>
+            "shopper_id must be the anonymous_id (the link is keyed by the anonymous id) or the customer_id",
         IdentityLinked link when link.CustomerId == link.AnonymousId => "customer_id must differ from anonymous_id",
         IdentityMerged merged when merged.CustomerId != merged.ShopperId => "customer_id must equal shopper_id",
         IdentityMerged merged when string.IsNullOrWhiteSpace(merged.AnonymousId) || string.IsNullOrWhiteSpace(merged.LinkEventId) => "anonymous_id and link_event_id are required",

@@ -272,6 +272,13 @@ public sealed class PartitionActor : ReceivePersistentActor
     private void Link(IdentityLinked link)
     {
         var anonymousId = link.AnonymousId;
+        if (link.ShopperId != anonymousId)
+        {
+            // Published under the customer's key: the anonymous id's partition holds the state, so the link goes
+            // there (same event id, so the hand-over's id is the same whichever key the storefront used).
+            _batch!.Forwards.Add(link with { ShopperId = anonymousId });
+            return;
+        }
         if (_identity.Resolve(anonymousId, link.EventTime) is { } previous)
         {
             // Everything the id had went to the customer at its first link; a repeated link moves nothing, and a

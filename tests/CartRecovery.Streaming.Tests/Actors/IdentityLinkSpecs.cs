@@ -111,6 +111,16 @@ public sealed class IdentityLinkSpecs() : TestKit(Checkpointing.TestConfig.With(
         Assert.Equal(0, batch.ActiveSessions);
     }
 
+    [Fact]
+    public void A_link_published_under_the_customers_key_is_passed_to_the_anonymous_ids_key()
+    {
+        var (customer, probe) = Partition(1);
+        var link = Link("dev-4", "cust-4", T0) with { ShopperId = "cust-4" };
+        customer.Tell(new ProcessBatch(1, 1, new Offsets().Records(1, [AsInput(link)])));
+        var passed = Assert.IsType<IdentityLinked>(AsInput(Assert.Single(probe.ExpectMsg<BatchCompleted>().Forwards!)));
+        Assert.Equal(link with { ShopperId = "dev-4" }, passed);
+    }
+
     private (IActorRef Actor, TestProbe Probe) Partition(int partition)
     {
         var probe = CreateTestProbe();

@@ -32,7 +32,7 @@ public sealed class IdentityEventContractTests
     }
 
     [Theory]
-    [InlineData("\"anonymous_id\":\"dev-1\"", "\"anonymous_id\":\"dev-2\"", RejectReasons.InvalidField, "anonymous_id")]
+    [InlineData("\"anonymous_id\":\"dev-1\"", "\"anonymous_id\":\"dev-2\"", RejectReasons.InvalidField, "shopper_id")]
     [InlineData("\"customer_id\":\"cust-1\"", "\"customer_id\":\"dev-1\"", RejectReasons.InvalidField, "customer_id")]
     [InlineData("\"customer_id\":\"cust-1\"", "\"customer_id\":\" \"", RejectReasons.InvalidField, "customer_id")]
     [InlineData(",\"source\":\"signup\"", "", RejectReasons.MissingField, "source")]
