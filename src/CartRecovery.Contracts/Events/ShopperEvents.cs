@@ -23,6 +23,9 @@ namespace CartRecovery.Contracts.Events;
 [JsonDerivedType(typeof(ConsentGranted), "consent_granted")]
 [JsonDerivedType(typeof(ConsentWithdrawn), "consent_withdrawn")]
 [JsonDerivedType(typeof(Unsubscribed), "unsubscribed")]
+[JsonDerivedType(typeof(IdentityLinked), "identity_linked")]
+[JsonDerivedType(typeof(IdentityMerged), "identity_merged")]
+[JsonDerivedType(typeof(IdentityForwarded), "identity_forwarded")]
 public abstract record ShopperEvent
 {
     // Optional members with defaults are settable, not init-only: the System.Text.Json source generator

@@ -45,6 +45,7 @@ public static class EventParser
         }
         catch (JsonException e)
         {
+            if (IdentityRules.KeyedByAnonymousId(utf8) is { } keyed) return Parse(keyed);
             return Classify(e);
         }
         catch (NotSupportedException)
@@ -65,7 +66,7 @@ public static class EventParser
     {
         Topics.OrderEvents => evt is OrderPlaced or PaymentAuthorized or PaymentPending,
         Topics.ConsentEvents => evt is ConsentEvent,
-        Topics.CartEvents => evt is SessionEvent and not (OrderPlaced or PaymentAuthorized),
+        Topics.CartEvents => evt is SessionEvent and not (OrderPlaced or PaymentAuthorized) || IdentityRules.IsIdentityEvent(evt),
         _ => true,
     };
 
@@ -90,7 +91,7 @@ public static class EventParser
         return colon >= 0 ? "missing " + message[(colon + 1)..].Trim().TrimEnd('.') : "missing required field";
     }
 
-    private static ParseResult Validate(ShopperEvent evt)
+    internal static ParseResult Validate(ShopperEvent evt)
     {
         if (evt.SchemaVersion != ShopperEvent.CurrentSchemaVersion)
             return ParseResult.Reject(RejectReasons.UnsupportedSchemaVersion, $"schema_version {evt.SchemaVersion}");
@@ -114,6 +115,7 @@ public static class EventParser
             case ConsentEvent c when string.IsNullOrWhiteSpace(c.Purpose) || string.IsNullOrWhiteSpace(c.Channel):
                 return Invalid("purpose and channel are required");
         }
+        if (IdentityRules.Invalid(evt) is { } identityProblem) return Invalid(identityProblem);
         return ParseResult.Ok(evt);
 
         static ParseResult Invalid(string detail) => ParseResult.Reject(RejectReasons.InvalidField, detail);

@@ -37,7 +37,8 @@ public static class PartitionProtocol
     /// <summary>The writer's answer to a checkpoint request: every output enqueued before it is durable.</summary>
     public sealed record OutputsDurable(long Sequence);
 
-    /// <summary>Everything a batch produced, and the offsets that become committable once it is durably written.</summary>
+    /// <summary>Everything a batch produced (<see cref="BatchCompleted.Forwards"/>: identity hand-overs and forwarded
+    /// events for other shoppers' keys, published to the input topic), and the offsets that become committable once it is durably written.</summary>
     public sealed record BatchCompleted(
         int Partition,
         long Sequence,
@@ -49,7 +50,8 @@ public static class PartitionProtocol
         Watermark Watermark,
         int Events,
         int LateEvents,
-        int ActiveSessions)
+        int ActiveSessions,
+        IReadOnlyList<ShopperEvent>? Forwards = null)
     {
         /// <summary>Input records the batch consumed (events and rejects), fixed when decided: back-pressure counts
         /// them, whatever part of the batch turns out to be output.</summary>

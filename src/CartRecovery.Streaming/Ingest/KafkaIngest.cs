@@ -32,6 +32,8 @@ public sealed class KafkaIngest
     private readonly Dictionary<int, long> _sequences = new();
     private readonly HashSet<TopicPartition> _assigned = new();
     private readonly HashSet<TopicPartition> _atEnd = new();
+    // Where each topic-partition ended when its end was last reported (control records included).
+    private readonly Dictionary<TopicPartition, long> _endOffsets = new();
     private readonly Dictionary<int, DateTimeOffset> _lastInput = new();
     // Newest event time read per partition, and where each idle partition's watermark was last moved to.
     private readonly Dictionary<int, DateTimeOffset> _newestEventTime = new();
@@ -142,7 +144,7 @@ public sealed class KafkaIngest
                     SettleEnds(dirty);
                     DispatchAll(dirty, stop);
                     sinceDispatch = 0;
-                    if (_drain is not null && IsFullyConsumed())
+                    if (_drain is not null && IsFullyConsumed() && ForwardsConsumed(consumer))
                     {
                         DrainOwnPartitions(consumer, stop);
                         if (IsGroupDone())
@@ -161,16 +163,18 @@ public sealed class KafkaIngest
 
                 var tp = result.TopicPartition;
                 if (!_mergers.TryGetValue(tp.Partition.Value, out var merger)) continue; // revoked meanwhile
-                if (_expected.TryGetValue(tp, out var expected) && result.Offset.Value < expected && result.Offset.Value >= 0)
+                if (!result.IsPartitionEOF && _expected.TryGetValue(tp, out var expected) && result.Offset.Value < expected && result.Offset.Value >= 0)
                 {
                     if (++_staleRecords % 1000 == 1) _logger.LogWarning("dropped {Count} stale records delivered below the resume offset", _staleRecords);
                     continue;
                 }
-                if (_drain is not null && !result.IsPartitionEOF && _drain.IsBeyondEnd(tp, result.Offset.Value))
+                if (_drain is not null && !result.IsPartitionEOF && _drain.IsBeyondEnd(tp, result.Offset.Value) && !Output.OutputWriter.IsForward(result.Message))
                 {
-                    // Written after the drain began: the next run's input. Stop fetching it; this is our end.
+                    // Written after the drain began: the next run's input. Stop fetching it; this is our end. (The
+                    // worker's own identity hand-overs are part of this run's work, however late they were written.)
                     consumer.Pause([tp]);
                     _atEnd.Add(tp);
+                    _endOffsets[tp] = long.MaxValue; // nothing more is read here in this run
                     merger.MarkEnd(tp.Topic);
                     dirty.Add(tp.Partition.Value);
                     continue;
@@ -178,6 +182,7 @@ public sealed class KafkaIngest
                 if (result.IsPartitionEOF)
                 {
                     _atEnd.Add(tp);
+                    _endOffsets[tp] = result.Offset.Value;
                     if (_drain is null && IsReadingBacklog(tp.Partition.Value))
                     {
                         _endSince.TryAdd(tp, _clock.GetUtcNow());
@@ -348,6 +353,20 @@ public sealed class KafkaIngest
             _logger.LogInformation("drain: this worker's partitions are done; waiting for the group's partitions {Partitions}", waitingOn);
         _waitingOn = waitingOn;
         return false;
+    }
+
+    /// <summary>The worker itself publishes identity hand-overs and forwarded events to the input topics: the input is
+    /// consumed only once every batch handed out is written (so they are acknowledged) and consumed.</summary>
+    private bool ForwardsConsumed(IConsumer<byte[], byte[]> consumer)
+    {
+        if (_tracker.Outstanding > 0) return false;
+        foreach (var tp in _assigned)
+        {
+            if (consumer.QueryWatermarkOffsets(tp, TimeSpan.FromSeconds(10)).High.Value <= _endOffsets.GetValueOrDefault(tp)) continue;
+            _atEnd.Remove(tp); // a record arrived after the end was reported: wait for it
+            return false;
+        }
+        return true;
     }
 
     private void CheckpointIfDue(CancellationToken ct)
@@ -532,6 +551,7 @@ public sealed class KafkaIngest
             _assigned.Remove(tp);
             _atEnd.Remove(tp);
             _endSince.Remove(tp);
+            _endOffsets.Remove(tp);
             _expected.Remove(tp);
         }
         foreach (var partition in partitions.Select(p => p.Partition.Value).Distinct())

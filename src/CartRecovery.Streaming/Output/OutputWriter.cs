@@ -35,6 +35,9 @@ public sealed record OutputSettings
         Outcomes = [.. batch.Outcomes.Where(o => o.EndedAt >= from)],
         DeadLetters = [.. batch.DeadLetters.Where(d => d.Rejected!.ReceivedAt >= from)],
     };
+
+    /// <summary>The input topic that carries identity hand-overs and forwarded events to the customer's key.</summary>
+    public string ForwardTopic { get; init; } = Topics.CartEvents;
 }
 
 /// <summary>
@@ -97,6 +100,12 @@ public sealed class OutputWriter : IBatchSink
     }
 
     public void Close() => _batches.Writer.TryComplete();
+
+    /// <summary>Marks the worker's own records on an input topic (identity hand-overs and forwarded events): a drain
+    /// reads them however late they were written, since they are this run's work, not new input.</summary>
+    public const string ForwardHeader = "cartrecovery-forward";
+
+    public static bool IsForward(Message<byte[], byte[]> message) => message.Headers?.TryGetLastBytes(ForwardHeader, out _) == true;
 
     private sealed record DurabilityMarker(long Sequence, IActorRef ReplyTo);
 
@@ -197,6 +206,16 @@ public sealed class OutputWriter : IBatchSink
             });
             _metrics.Triggered(trigger.Kind, trigger.Channel);
         }
+        // Identity hand-overs and forwarded events go to the customer's key on the input topic (docs/events.md,
+        // "Identity"); like triggers, the batch's offsets are committable only once they are acknowledged.
+        foreach (var forward in batch.Forwards ?? [])
+            Produce(_settings.ForwardTopic, new Message<string, byte[]>
+            {
+                Key = forward.ShopperId,
+                Value = ContractJson.SerializeEvent(forward),
+                Timestamp = new Timestamp(forward.EventTime),
+                Headers = new Headers { { ForwardHeader, [1] } },
+            });
         foreach (var record in batch.DeadLetters)
         {
             var letter = record.Rejected!;
