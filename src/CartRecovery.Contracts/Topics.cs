@@ -8,6 +8,9 @@ public static class Topics
     public const string ConsentEvents = "consent-events";
     public const string RecoveryTriggers = "recovery-triggers";
     public const string DeadLetter = "dead-letter";
+    /// <summary>Drain progress of consumer groups: one record per partition a drain finished (compacted, keyed by
+    /// group and partition), so every drain worker of a group knows when the group's work is done.</summary>
+    public const string DrainProgress = "cartrecovery-drain-progress";
 
     /// <summary>Input topics, co-partitioned by shopper id: partition p of each holds the same shoppers.</summary>
     public static readonly IReadOnlyList<string> Inputs = [CartEvents, OrderEvents, ConsentEvents];

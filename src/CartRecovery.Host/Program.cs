@@ -19,6 +19,13 @@ var drainOption = new Option<bool>("--drain") { Description = "Exit 0 once all i
 var checkpointDbOption = new Option<string?>("--checkpoint-db") { Description = "SQLite file of the state checkpoints (default: DATA/checkpoints.db); share it between workers on one machine" };
 var postgresOption = new Option<string?>("--postgres") { Description = $"PostgreSQL connection string for the checkpoints (shared by pods); also {WorkerRunner.PostgresVariable}" };
 var instanceOption = new Option<string?>("--instance-id") { Description = "Static group membership id (group.instance.id) for fast restarts" };
+var idleWatermarkOption = new Option<string>("--idle-watermark")
+{
+    Description = "Live mode: where an idle partition's watermark goes: follow (the newest event time of the other partitions; a paused input moves nothing), " +
+        "wall-clock (reminders fall due in total silence; a backlog after an upstream outage is late) or off",
+    DefaultValueFactory = _ => "follow",
+};
+idleWatermarkOption.AcceptOnlyFromAmong("follow", "wall-clock", "off");
 var httpPortOption = new Option<int?>("--http-port") { Description = "Serve /healthz, /readyz and /metrics (Prometheus) on this port" };
 
 var root = new RootCommand("CartRecovery: abandoned-cart recovery stream worker.\nWithout a command: run the main job on the embedded default (broker, generated traffic, worker, summary).");
@@ -88,6 +95,7 @@ workerCommand.Options.Add(checkpointDbOption);
 workerCommand.Options.Add(postgresOption);
 workerCommand.Options.Add(instanceOption);
 workerCommand.Options.Add(httpPortOption);
+workerCommand.Options.Add(idleWatermarkOption);
 workerCommand.SetAction(async (parse, ct) =>
 {
     var data = parse.GetValue(dataOption)!;
@@ -97,6 +105,7 @@ workerCommand.SetAction(async (parse, ct) =>
         Drain = parse.GetValue(drainOption),
         GroupId = parse.GetValue(groupOption)!,
         GroupInstanceId = parse.GetValue(instanceOption),
+        IdleWatermark = parse.GetValue(idleWatermarkOption) switch { "wall-clock" => IdleWatermark.WallClock, "off" => IdleWatermark.Off, _ => IdleWatermark.Follow },
         Checkpoints = WorkerRunner.CheckpointStore(data, parse.GetValue(checkpointDbOption), parse.GetValue(postgresOption)),
     };
     using var stop = new GracefulStop(ct);

@@ -16,9 +16,11 @@ public sealed class WorkerMetrics : IDisposable
     private readonly Counter<long> _events;
     private readonly Counter<long> _deadLetters;
     private readonly Counter<long> _lateEvents;
+    private readonly Counter<long> _duplicateEvents;
     private readonly Counter<long> _triggers;
     private readonly Counter<long> _suppressions;
     private readonly Counter<long> _rows;
+    private readonly Counter<long> _idleAdvances;
     private readonly Histogram<long> _checkpointBytes;
     private readonly Histogram<double> _checkpointSeconds;
     private readonly Histogram<long> _flushRows;
@@ -32,16 +34,22 @@ public sealed class WorkerMetrics : IDisposable
         _events = _meter.CreateCounter<long>("cartrecovery_events_consumed", description: "Valid input events processed");
         _deadLetters = _meter.CreateCounter<long>("cartrecovery_dead_letters", description: "Rejected input records, by reason");
         _lateEvents = _meter.CreateCounter<long>("cartrecovery_late_events", description: "Events behind the watermark (applied and audited)");
+        _duplicateEvents = _meter.CreateCounter<long>("cartrecovery_duplicate_events",
+            description: "Redelivered events (an event_id already applied): audited, not applied again");
         _triggers = _meter.CreateCounter<long>("cartrecovery_triggers", description: "Triggers emitted, by kind and channel");
         _suppressions = _meter.CreateCounter<long>("cartrecovery_suppressions", description: "Messages not sent, by reason");
         _rows = _meter.CreateCounter<long>("cartrecovery_rows_written", description: "Rows written to the analytics store, by table");
+        _idleAdvances = _meter.CreateCounter<long>("cartrecovery_idle_watermark_advances",
+            description: "Live mode: watermark moves of partitions without input (--idle-watermark), by mode");
         _checkpointBytes = _meter.CreateHistogram<long>("cartrecovery_checkpoint_bytes", unit: "By", description: "Size of a saved partition checkpoint");
         _checkpointSeconds = _meter.CreateHistogram<double>("cartrecovery_checkpoint_duration", unit: "s",
             description: "From capturing a partition's state to the checkpoint being saved (includes waiting for its outputs)");
         _flushRows = _meter.CreateHistogram<long>("cartrecovery_sink_flush_rows", description: "Rows written by one sink flush (all tables)");
         _flushSeconds = _meter.CreateHistogram<double>("cartrecovery_sink_flush_duration", unit: "s", description: "Duration of one sink flush (inserts and Kafka acks)");
         _meter.CreateObservableGauge("cartrecovery_active_sessions", () => _activeSessions.Values.Sum(), description: "Sessions held in memory");
-        _meter.CreateObservableGauge("cartrecovery_consumer_lag", () => _lag.Values.Sum(), description: "Records behind the input high watermarks");
+        _meter.CreateObservableGauge("cartrecovery_consumer_lag",
+            () => _lag.Select(l => new Measurement<long>(l.Value, new KeyValuePair<string, object?>("partition", l.Key))),
+            description: "Records behind the input high watermarks, per partition this worker holds (all input topics)");
     }
 
     public long EventsConsumed => Interlocked.Read(ref _eventCount);
@@ -67,6 +75,11 @@ public sealed class WorkerMetrics : IDisposable
     public void Triggered(string kind, string channel) =>
         _triggers.Add(1, new("kind", kind), new("channel", channel));
 
+    public void IdleWatermarkAdvanced(IdleWatermark mode) =>
+        _idleAdvances.Add(1, new KeyValuePair<string, object?>("mode", mode == IdleWatermark.WallClock ? "wall-clock" : "follow"));
+
+    public void DuplicateEvent() => _duplicateEvents.Add(1);
+
     public void Suppressed(string reason) => _suppressions.Add(1, new KeyValuePair<string, object?>("reason", reason));
 
     public void Checkpointed(int bytes, TimeSpan duration)
@@ -86,6 +99,13 @@ public sealed class WorkerMetrics : IDisposable
     public void ActiveSessions(int partition, int count) => _activeSessions[partition] = count;
 
     public void Lag(int partition, long lag) => _lag[partition] = lag;
+
+    /// <summary>The partition moved to another worker: it reports the lag from now on.</summary>
+    public void Released(int partition)
+    {
+        _lag.TryRemove(partition, out _);
+        _activeSessions.TryRemove(partition, out _);
+    }
 
     public void Dispose() => _meter.Dispose();
 }

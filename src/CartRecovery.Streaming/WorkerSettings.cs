@@ -1,5 +1,20 @@
 namespace CartRecovery.Streaming;
 
+/// <summary>Live mode: where the watermark of a partition without input goes, so its reminders still fall due.</summary>
+public enum IdleWatermark
+{
+    /// <summary>To the newest event time this worker has seen on its other partitions, never past it: a partition
+    /// that is merely quiet keeps pace with the stream, while a pause of the whole input (an upstream outage) moves
+    /// nothing, so the backlog that follows is decided as if it had never paused. With no input at all, reminders wait
+    /// for the next event.</summary>
+    Follow,
+    /// <summary>To the wall clock once every partition of this worker is idle: reminders fall due in total silence,
+    /// but a backlog delivered after an upstream outage arrives behind the watermark and is treated as late.</summary>
+    WallClock,
+    /// <summary>Never: only input moves the watermark.</summary>
+    Off,
+}
+
 /// <summary>Settings of the stream worker, bound from configuration (section "Worker") or the CLI.</summary>
 public sealed record WorkerSettings
 {
@@ -17,8 +32,16 @@ public sealed record WorkerSettings
     public int MaxUndecidedBatches { get; init; } = 64;
     /// <summary>Back-pressure: input records whose outputs are not yet written (about a second of input or more).</summary>
     public long MaxUnwrittenRecords { get; init; } = 500_000;
-    /// <summary>Live mode: after this long without input, a partition's watermark follows the wall clock.</summary>
+    /// <summary>Live mode: where an idle partition's watermark goes (see <see cref="Streaming.IdleWatermark"/>).</summary>
+    public IdleWatermark IdleWatermark { get; init; } = IdleWatermark.Follow;
+    /// <summary>Live mode: a caught-up partition without input for this long is idle.</summary>
     public TimeSpan IdleWatermarkAfter { get; init; } = TimeSpan.FromSeconds(5);
+    /// <summary>Live mode: a partition whose newest event time is this far behind the wall clock is reading a backlog
+    /// (an upstream outage flushing, a catch-up). There latency no longer matters but order does: the producer may
+    /// still be writing, and a topic that is momentarily at its end (a record in flight) must not let the other
+    /// topics' later records pass. So its merge treats an empty topic as finished only after it stayed at its end
+    /// for <see cref="IdleWatermarkAfter"/>. Near real time an empty topic unblocks at once (proactive chat latency).</summary>
+    public TimeSpan BacklogBehind { get; init; } = TimeSpan.FromMinutes(1);
     /// <summary>How often each partition's state is checkpointed (and its offsets committed).</summary>
     public TimeSpan CheckpointInterval { get; init; } = TimeSpan.FromSeconds(5);
     /// <summary>SIGTERM: how long to finish in-flight work, checkpoint and commit before leaving anyway.</summary>
@@ -33,6 +56,9 @@ public sealed record WorkerSettings
         if (MaxBatchRecords <= 0) throw new ArgumentException($"Worker:MaxBatchRecords must be > 0 (got {MaxBatchRecords})");
         if (CheckpointInterval <= TimeSpan.Zero) throw new ArgumentException($"Worker:CheckpointInterval must be > 0 (got {CheckpointInterval})");
         if (MaxUndecidedBatches <= 0) throw new ArgumentException($"Worker:MaxUndecidedBatches must be > 0 (got {MaxUndecidedBatches})");
+        if (BacklogBehind <= TimeSpan.Zero) throw new ArgumentException($"Worker:BacklogBehind must be > 0 (got {BacklogBehind})");
+        if (IdleWatermarkAfter <= TimeSpan.Zero) throw new ArgumentException($"Worker:IdleWatermarkAfter must be > 0 (got {IdleWatermarkAfter})");
+        if (!Enum.IsDefined(IdleWatermark)) throw new ArgumentException($"Worker:IdleWatermark must be follow, wall-clock or off (got {IdleWatermark})");
         if (MaxUnwrittenRecords <= 0) throw new ArgumentException($"Worker:MaxUnwrittenRecords must be > 0 (got {MaxUnwrittenRecords})");
     }
 }

@@ -39,10 +39,41 @@ public sealed class LiveReplayTests(ITestOutputHelper output) : IDisposable
         Assert.NotEmpty(replayedTriggers);
         var replayedRows = Cli.Rows(await Cli.QueryTsvAsync(replayData, "SELECT trigger_id FROM recovery_triggers FINAL ORDER BY trigger_id"));
         Assert.Equal(replayedRows, replayedTriggers.Select(t => t.TriggerId).Order(StringComparer.Ordinal));
-        // Only the range was read: no replayed session started outside [from, to).
+        // The history before the window was decided without output: nothing in the replay's tables ends before it,
+        // and no session starts after the window.
         var outside = Cli.Rows(await Cli.QueryTsvAsync(replayData,
-            $"SELECT count() FROM session_outcomes FINAL WHERE started_at < parseDateTime64BestEffort('{from}') OR started_at >= parseDateTime64BestEffort('{to}')"));
+            $"SELECT count() FROM session_outcomes FINAL WHERE ended_at < parseDateTime64BestEffort('{from}') OR started_at >= parseDateTime64BestEffort('{to}')"));
         Assert.Equal(["0"], outside);
+        Assert.Equal(["0"], Cli.Rows(await Cli.QueryTsvAsync(replayData,
+            $"SELECT count() FROM recovery_triggers FINAL WHERE event_time < parseDateTime64BestEffort('{from}')")));
+    }
+
+    /// <summary>A window late in the day holds returning shoppers whose consent, carts and reminders are older than the
+    /// window: the replay rebuilds that state first, so every decision taken inside the window is the full run's.</summary>
+    [Fact]
+    public async Task A_windowed_replay_decides_the_window_as_the_full_run_decides_it()
+    {
+        var settings = new SimulationSettings { Shoppers = 1_500, Seed = 23, Duration = TimeSpan.FromHours(12) };
+        Host.TrafficPublisher.Publish(_live.BootstrapServers, StorefrontSimulator.Generate(settings));
+        var fullData = _temp.Sub("full");
+        await Cli.RunOkAsync(TimeSpan.FromMinutes(5), "worker", "--bootstrap", _live.BootstrapServers, "--data", fullData, "--drain");
+
+        var from = settings.Start.AddHours(6).ToString("O");
+        var to = settings.Start.AddHours(12).ToString("O");
+        var replayData = _temp.Sub("window");
+        output.WriteLine((await Cli.RunOkAsync(TimeSpan.FromMinutes(5), "replay", "--bootstrap", _live.BootstrapServers, "--from", from, "--to", to,
+            "--output-prefix", "window1", "--data", replayData)).Stdout);
+
+        // Decisions taken inside the window: triggers, and audit rows of sent and suppressed messages (with reasons).
+        var inWindow = $"event_time >= parseDateTime64BestEffort('{from}') AND event_time < parseDateTime64BestEffort('{to}')";
+        var triggers = $"SELECT * FROM recovery_triggers FINAL WHERE {inWindow} ORDER BY trigger_id";
+        var decisions = $"SELECT decision, reason, count() FROM audit_log FINAL WHERE {inWindow} AND decision IN ('triggered', 'suppressed', 'deferred') GROUP BY decision, reason ORDER BY decision, reason";
+        var expectedTriggers = Cli.Rows(await Cli.QueryTsvAsync(fullData, triggers));
+        Assert.True(expectedTriggers.Length > 50, $"the window must hold reminders to compare (has {expectedTriggers.Length})");
+        Assert.Equal(expectedTriggers, Cli.Rows(await Cli.QueryTsvAsync(replayData, triggers)));
+        var expectedDecisions = await Cli.QueryTsvAsync(fullData, decisions);
+        output.WriteLine(expectedDecisions);
+        Assert.Equal(expectedDecisions, await Cli.QueryTsvAsync(replayData, decisions));
     }
 
     [Fact]

@@ -19,9 +19,13 @@ namespace CartRecovery.Contracts.Events;
 [JsonDerivedType(typeof(SessionExited), "session_exited")]
 [JsonDerivedType(typeof(OrderPlaced), "order_placed")]
 [JsonDerivedType(typeof(PaymentAuthorized), "payment_authorized")]
+[JsonDerivedType(typeof(PaymentPending), "payment_pending")]
 [JsonDerivedType(typeof(ConsentGranted), "consent_granted")]
 [JsonDerivedType(typeof(ConsentWithdrawn), "consent_withdrawn")]
 [JsonDerivedType(typeof(Unsubscribed), "unsubscribed")]
+[JsonDerivedType(typeof(IdentityLinked), "identity_linked")]
+[JsonDerivedType(typeof(IdentityMerged), "identity_merged")]
+[JsonDerivedType(typeof(IdentityForwarded), "identity_forwarded")]
 public abstract record ShopperEvent
 {
     // Optional members with defaults are settable, not init-only: the System.Text.Json source generator
@@ -112,6 +116,20 @@ public sealed record PaymentAuthorized : SessionEvent
 {
     public required string OrderId { get; init; }
     public required decimal Amount { get; init; }
+}
+
+/// <summary>
+/// From the payment processor: a payment of the shopper is under way but not yet authorized (3-D Secure,
+/// bank transfer, buy-now-pay-later review). While it is pending, reminders are held so that no message pushes
+/// the shopper into a second charge. The processor may not know the storefront session, so <see cref="SessionId"/>
+/// is optional: without it the payment holds every cart of the shopper left before it.
+/// </summary>
+public sealed record PaymentPending : ShopperEvent
+{
+    public string? SessionId { get; init; }
+    public string? OrderId { get; init; }
+    public required decimal Amount { get; init; }
+    public string? Currency { get; init; }
 }
 
 /// <summary>A consent change for one purpose on one channel, with the evidence an auditor asks for.</summary>

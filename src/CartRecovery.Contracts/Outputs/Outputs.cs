@@ -29,6 +29,12 @@ public sealed record RecoveryTrigger
     public decimal CartValue { get; init; }
     public string Currency { get; init; } = "";
     public string IncentiveCode { get; init; } = "";
+    /// <summary>What the code gives: percent, fixed_amount (in <see cref="Currency"/>) or free_shipping; empty without a code.</summary>
+    public string IncentiveType { get; init; } = "";
+    /// <summary>Percent off or amount off; 0 for free shipping.</summary>
+    public decimal IncentiveValue { get; init; }
+    /// <summary>When the code stops being valid (issued + the step's incentive_valid_for); null without a code.</summary>
+    public DateTimeOffset? IncentiveExpiresAt { get; init; }
     /// <summary>The consent event this message relies on (empty for proactive chat and voids).</summary>
     public string ConsentEventId { get; init; } = "";
     public required string PolicyVersion { get; init; }
@@ -52,6 +58,8 @@ public static class AuditDecisions
     public const string ConsentChanged = "consent_changed";
     public const string LateEvent = "late_event";
     public const string Abandoned = "abandoned";
+    /// <summary>An input event whose event_id the shopper's recent events already hold: not applied again.</summary>
+    public const string DuplicateEvent = "duplicate_event";
 }
 
 /// <summary>One row per decision: every trigger, suppression (with reason code), deferral, consent change.

@@ -45,6 +45,7 @@ public static class EventParser
         }
         catch (JsonException e)
         {
+            if (IdentityRules.KeyedByAnonymousId(utf8) is { } keyed) return Parse(keyed);
             return Classify(e);
         }
         catch (NotSupportedException)
@@ -65,9 +66,9 @@ public static class EventParser
     /// <summary>True when the event belongs on the given input topic (storefront events on cart-events, ...).</summary>
     public static bool BelongsOn(ShopperEvent evt, string topic) => topic switch
     {
-        Topics.OrderEvents => evt is OrderPlaced or PaymentAuthorized,
+        Topics.OrderEvents => evt is OrderPlaced or PaymentAuthorized or PaymentPending,
         Topics.ConsentEvents => evt is ConsentEvent,
-        Topics.CartEvents => evt is SessionEvent and not (OrderPlaced or PaymentAuthorized),
+        Topics.CartEvents => evt is SessionEvent and not (OrderPlaced or PaymentAuthorized) || IdentityRules.IsIdentityEvent(evt),
         _ => true,
     };
 
@@ -92,7 +93,7 @@ public static class EventParser
         return colon >= 0 ? "missing " + message[(colon + 1)..].Trim().TrimEnd('.') : "missing required field";
     }
 
-    private static ParseResult Validate(ShopperEvent evt)
+    internal static ParseResult Validate(ShopperEvent evt)
     {
         if (evt.SchemaVersion != ShopperEvent.CurrentSchemaVersion)
             return ParseResult.Reject(RejectReasons.UnsupportedSchemaVersion, $"schema_version {evt.SchemaVersion}");
@@ -146,7 +147,23 @@ public static class EventParser
                 if (FieldValues.ConsentChannel(consent.Channel) is not { } channel)
                     return Invalid("channel", $"must be one of {string.Join(", ", FieldValues.ConsentChannels.Order(StringComparer.Ordinal))}");
                 return ParseResult.Ok(consent with { Purpose = purpose, Channel = channel });
+            case PaymentPending pending:
+                if (pending.SessionId is not null && string.IsNullOrWhiteSpace(pending.SessionId)) return Invalid("session_id", "is empty (leave it out when the payment is not for one session)");
+                if (pending.OrderId is not null && string.IsNullOrWhiteSpace(pending.OrderId)) return Invalid("order_id", "is empty (leave it out when there is no order yet)");
+                if (pending.Amount < 0) return Invalid("amount", "must be >= 0");
+                if (pending.Currency is not null && FieldValues.Currency(pending.Currency) is null) return Invalid("currency", CurrencyRule);
+                return ParseResult.Ok(pending with { Currency = FieldValues.Currency(pending.Currency) });
+            case IdentityLinked link:
+                if (IdentityRules.Invalid(link) is { } linkProblem) return InvalidDetail(linkProblem);
+                if (FieldValues.Code(link.Source) is not { } source) return Invalid("source", "must be a code such as login, signup or checkout_email");
+                if (link.SessionId is not null && string.IsNullOrWhiteSpace(link.SessionId)) return Invalid("session_id", "is empty (leave it out when the link has no session)");
+                return ParseResult.Ok(link with { Source = source });
+            case IdentityForwarded forwarded:
+                if (IdentityRules.Invalid(forwarded) is { } forwardProblem) return InvalidDetail(forwardProblem);
+                // The inner event goes through the same validation; forward its normalised form.
+                return ParseResult.Ok(forwarded with { Event = Validate(forwarded.Event).Event! });
         }
+        if (IdentityRules.Invalid(evt) is { } identityProblem) return InvalidDetail(identityProblem);
         return ParseResult.Ok(evt);
     }
 
@@ -179,4 +196,7 @@ public static class EventParser
 
     /// <summary>Rejected as invalid_field; the detail names the field and the rule, never the value (it may be personal).</summary>
     private static ParseResult Invalid(string field, string rule) => ParseResult.Reject(RejectReasons.InvalidField, $"{field} {rule}");
+
+    /// <summary>A detail that already starts with the field it names (the identity rules).</summary>
+    private static ParseResult InvalidDetail(string detail) => ParseResult.Reject(RejectReasons.InvalidField, detail);
 }

@@ -14,6 +14,15 @@ public static class DeterministicId
         return Convert.ToHexStringLower(hash[..16]);
     }
 
+    /// <summary>A 64-bit digest of the parts, for remembering many ids compactly (collisions are negligible among
+    /// the few hundred ids one shopper has within a horizon).</summary>
+    public static ulong Hash64(params ReadOnlySpan<string> parts)
+    {
+        Span<byte> hash = stackalloc byte[32];
+        Hash(parts, hash);
+        return BitConverter.ToUInt64(hash[..8]);
+    }
+
     /// <summary>A uniform value in [0, 1) from the parts.</summary>
     public static double Unit(params ReadOnlySpan<string> parts)
     {

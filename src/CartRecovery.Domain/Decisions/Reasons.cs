@@ -12,6 +12,10 @@ public static class SuppressionReason
     public const string CapPerShopper = "cap_per_shopper";
     public const string Holdout = "holdout";
     public const string SessionResumed = "session_resumed";
+    /// <summary>A payment of the shopper is pending: a reminder could push a second charge.</summary>
+    public const string PaymentPending = "payment_pending";
+    /// <summary>The cart joined an open recovery case of the same shopper (same items, abandoned minutes apart).</summary>
+    public const string DuplicateCase = "duplicate_case";
 }
 
 public static class DecisionReason
@@ -23,10 +27,19 @@ public static class DecisionReason
     public const string CheckoutIdle = "checkout_idle";
     public const string RepeatedPaymentFailures = "repeated_payment_failures";
     public const string OrderVoidsIncentive = "order_voids_incentive";
+    public const string IncentiveExpired = "incentive_expired";
+    /// <summary>An event whose event_id was already applied (at-least-once delivery).</summary>
+    public const string Redelivered = "redelivered";
+    /// <summary>A session event older than the session's abandonment or end: applied to the cart, but it is not the
+    /// shopper coming back.</summary>
+    public const string BeforeAbandonment = "before_abandonment";
+    /// <summary>A session event after the abandonment but older than a reminder already sent for it: applied to the cart,
+    /// but the case goes on (resuming and abandoning again would send that step a second time).</summary>
+    public const string BeforeLastReminder = "before_last_reminder";
     public const string BeyondAllowedLateness = "beyond_allowed_lateness";
 }
 
-public enum DeadlineKind { ProactiveAssist, Inactivity, ReminderStep }
+public enum DeadlineKind { ProactiveAssist, Inactivity, ReminderStep, IncentiveExpiry }
 
 /// <summary>An event-time instant at which a session must be looked at again. Eager deadlines fire on the
 /// partition's max event time (proactive assist), the others on the settled watermark.</summary>

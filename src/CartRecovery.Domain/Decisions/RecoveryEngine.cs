@@ -14,7 +14,7 @@ namespace CartRecovery.Domain.Decisions;
 /// No actors, no I/O, no wall clock: time is the event time of the input or the deadline being fired, so a
 /// replay of the same input under the same policy decides exactly the same.
 /// </summary>
-public sealed class RecoveryEngine(RecoveryPolicy policy)
+public sealed partial class RecoveryEngine(RecoveryPolicy policy)
 {
     public const string RecoveryPurpose = "cart_recovery";
     public const string ChatChannel = "chat";
@@ -28,21 +28,26 @@ public sealed class RecoveryEngine(RecoveryPolicy policy)
     /// <summary>Applies a storefront or order event to its session (created on first sight, or reopened).</summary>
     public Decision Apply(ShopperState shopper, SessionState? session, SessionEvent evt, Watermark watermark)
     {
-        var effects = Effects.None;
-        if (watermark.IsLate(evt.EventTime))
-            effects = effects.Add(Audit(shopper.ShopperId, evt.SessionId, AuditDecisions.LateEvent, DecisionReason.BeyondAllowedLateness,
-                evt.EventTime, [evt.EventId], detail: $"event time before watermark {watermark.Settled:O}"));
+        if (IsRedelivery(ref shopper, evt, evt.SessionId, out var duplicate)) return new Decision(shopper, session, duplicate);
+        var effects = LateAudit(shopper, evt, evt.SessionId, watermark);
 
         if (evt is OrderPlaced or PaymentAuthorized)
         {
             var ordered = ApplyOrder(shopper, session, evt);
             return ordered with { Effects = effects.Concat(ordered.Effects) };
         }
+        if (evt is PaymentFailed) shopper = ResolvePendingPayments(shopper, evt.SessionId, evt.EventTime);
 
         if (session is null)
         {
             if (shopper.ClosedSessions.TryGetValue(evt.SessionId, out var closed))
             {
+                // An event from before the session ended (a buffered app event, a slow producer) is not the shopper
+                // coming back: reopening would start a second recovery case for the same visit.
+                if (evt.EventTime < ReturnsAfter(closed))
+                    return new Decision(shopper, null, effects.Add(Audit(shopper.ShopperId, evt.SessionId, AuditDecisions.LateEvent,
+                        DecisionReason.BeforeAbandonment, evt.EventTime, [evt.EventId],
+                        detail: $"session ended ({closed.Outcome.Outcome}); an event from before {ReturnsAfter(closed):O} does not reopen it")));
                 session = Reopen(closed, evt);
                 shopper = shopper with { ClosedSessions = shopper.ClosedSessions.Remove(evt.SessionId) };
             }
@@ -52,16 +57,29 @@ public sealed class RecoveryEngine(RecoveryPolicy policy)
             }
         }
 
-        if (session.Phase == SessionPhase.Abandoned)
+        var lateNews = session.Phase == SessionPhase.Abandoned ? LateNewsReason(session, evt) : null;
+        if (lateNews is not null)
+        {
+            // Late, not "came back": the event happened before the abandonment (or before a reminder that has gone
+            // out), so it changes the cart the reminders show, but the recovery case and its schedule stay as they are.
+            effects = effects.Add(Audit(session, AuditDecisions.LateEvent, lateNews, evt.EventTime, [evt.EventId],
+                detail: $"abandoned at {session.AbandonedAt:O}, last reminder at {session.LastReminderAt:O}: applied to the cart, session not resumed"));
+        }
+        else if (session.Phase == SessionPhase.Abandoned)
         {
             // The shopper came back: the remaining steps of this abandonment will not be sent.
             var segment = SegmentOf(session);
             if (session.NextStep < segment.Steps.Length)
                 effects = effects.Add(Audit(session, AuditDecisions.Suppressed, SuppressionReason.SessionResumed, evt.EventTime, [evt.EventId],
                     step: segment.Steps[session.NextStep].Number));
-            // AbandonedAt stays: the cart was abandoned (and maybe reminded); if the shopper now orders, analytics
-            // must still see an abandoned cart that converted. The next abandonment replaces it.
-            session = session with { Phase = SessionPhase.Active, NextStep = 0, DeferredUntil = null, AbandonCause = "" };
+            // AbandonedAt (and Holdout) stay: the cart was abandoned (and maybe reminded); if the shopper now orders,
+            // analytics must still see an abandoned cart that converted. The next abandonment replaces it.
+            session = session with
+            {
+                Phase = SessionPhase.Active, NextStep = 0, DeferredUntil = null, AbandonCause = "", IncentiveExpiresAt = null,
+                LastReminderAt = null,
+            };
+            shopper = WithoutOpenCase(shopper, session.SessionId);
         }
 
         var updated = Touch(session, evt) switch
@@ -99,6 +117,7 @@ public sealed class RecoveryEngine(RecoveryPolicy policy)
             },
             var s => s,
         };
+        if (lateNews is not null) return new Decision(shopper, updated, effects);
         updated = Rescore(updated, evt.EventTime);
 
         if (evt is PaymentFailed)
@@ -120,32 +139,6 @@ public sealed class RecoveryEngine(RecoveryPolicy policy)
         return new Decision(shopper, updated, effects);
     }
 
-    /// <summary>Applies a consent change to the shopper. The newer consent wins; at the same instant a
-    /// withdrawal or unsubscribe wins over a grant.</summary>
-    public Decision Apply(ShopperState shopper, ConsentEvent evt, Watermark watermark)
-    {
-        var effects = Effects.None;
-        if (watermark.IsLate(evt.EventTime))
-            effects = effects.Add(Audit(shopper.ShopperId, "", AuditDecisions.LateEvent, DecisionReason.BeyondAllowedLateness,
-                evt.EventTime, [evt.EventId], detail: $"event time before watermark {watermark.Settled:O}"));
-
-        var granted = evt is ConsentGranted;
-        var kind = evt switch { ConsentGranted => "granted", ConsentWithdrawn => "withdrawn", _ => "unsubscribed" };
-        var key = ShopperState.ConsentKey(evt.Purpose, evt.Channel);
-        var current = shopper.Consents.GetValueOrDefault(key);
-        var wins = current is null || evt.EventTime > current.At || (evt.EventTime == current.At && !granted);
-        if (wins)
-            shopper = shopper with
-            {
-                Consents = shopper.Consents.SetItem(key, new ConsentRecord(SharedStrings.Of(evt.Purpose), SharedStrings.Of(evt.Channel), granted, evt.EventId,
-                    evt.EventTime, SharedStrings.Of(evt.Source), SharedStrings.Of(evt.WordingVersion), kind)),
-            };
-        effects = effects.Add(Audit(shopper.ShopperId, "", AuditDecisions.ConsentChanged, wins ? kind : kind + "_superseded", evt.EventTime,
-            [evt.EventId], channel: evt.Channel,
-            detail: $"purpose={evt.Purpose} source={evt.Source} wording={evt.WordingVersion}"));
-        return new Decision(shopper, null, effects);
-    }
-
     // ---------------------------------------------------------------- timers
 
     /// <summary>The instants at which this session must be looked at again (none when nothing is pending).</summary>
@@ -154,7 +147,8 @@ public sealed class RecoveryEngine(RecoveryPolicy policy)
         if (session.Phase == SessionPhase.Abandoned)
         {
             var segment = SegmentOf(session);
-            if (session.NextStep >= segment.Steps.Length) return [];
+            if (session.NextStep >= segment.Steps.Length)
+                return session.IncentiveExpiresAt is { } expiry ? [new Deadline(expiry, DeadlineKind.IncentiveExpiry)] : [];
             return [new Deadline(session.DeferredUntil ?? StepDue(session, segment) + Policy.PurchaseGrace, DeadlineKind.ReminderStep)];
         }
 
@@ -185,6 +179,7 @@ public sealed class RecoveryEngine(RecoveryPolicy policy)
         DeadlineKind.ProactiveAssist => FireAssist(shopper, session, deadline.At),
         DeadlineKind.Inactivity when session.HasCart => Abandon(shopper, Rescore(session, deadline.At), deadline.At, DecisionReason.InactivityTimeout),
         DeadlineKind.Inactivity => Close(shopper, session, session.HadCart ? Outcomes.Emptied : Outcomes.Browsed, deadline.At, Effects.None),
+        DeadlineKind.IncentiveExpiry => ExpireIncentives(shopper, session, deadline.At),
         _ => FireStep(shopper, Rescore(session, deadline.At), deadline.At),
     };
 
@@ -213,19 +208,28 @@ public sealed class RecoveryEngine(RecoveryPolicy policy)
         };
         var effects = Effects.None.Add(Audit(abandoned, AuditDecisions.Abandoned, cause, at, [session.LastEventId],
             detail: $"segment={segment.Name} holdout={(abandoned.Holdout ? 1 : 0)} {MoneyAndDefaults(session)}"));
-        return segment.Steps.IsEmpty
-            ? Close(shopper, abandoned, Outcomes.Abandoned, at, effects)
-            : new Decision(shopper, abandoned, effects);
+        if (segment.Steps.IsEmpty) return Close(shopper, abandoned, Outcomes.Abandoned, at, effects);
+        return JoinOrOpenCase(shopper, abandoned, segment, at, effects);
     }
 
     private Decision FireStep(ShopperState shopper, SessionState session, DateTimeOffset at)
     {
         var segment = SegmentOf(session);
+        if (OrderSinceCartLeft(shopper, session, at) is { } order)
+        {
+            // A purchase anywhere after the cart was left ends the case, whether or not the order lists lines.
+            var ended = SuppressRemainingSteps(session, segment, SuppressionReason.OrderPlaced, at, [order.EventId],
+                $"the shopper ordered in session {order.SessionId} at {order.At:O}");
+            return Close(shopper, session, Outcomes.Abandoned, at, ended);
+        }
+
         var step = segment.Steps[session.NextStep];
         var due = StepDue(session, segment);
         var effects = Effects.None;
+        // The message lists only what the shopper has not bought since: a reminder for a bought item is a wrong message.
+        var offered = session with { Lines = Unbought(shopper, session, at, out var bought) };
 
-        var suppression = SuppressionFor(shopper, session, segment, at, out var channel, out var consent, out var evidence);
+        var suppression = SuppressionFor(shopper, session, offered, bought, segment, at, out var channel, out var consent, out var evidence);
         if (suppression is null && segment.QuietHours.DeferUntil(at, Zone(session.TimeZone)) is { } until)
         {
             var deferred = session with { DeferredUntil = until };
@@ -241,28 +245,37 @@ public sealed class RecoveryEngine(RecoveryPolicy policy)
         else
         {
             var triggerId = RecoveryIds.Reminder(Policy.Version, session, step.Number);
-            var code = step.Incentive ? RecoveryIds.IncentiveCode(Policy.Version, session, step.Number) : "";
+            var code = step.Incentive is not null ? RecoveryIds.IncentiveCode(Policy.Version, session, step.Number) : "";
+            var dropped = bought.Count == 0 ? "" : $" dropped_bought_skus={string.Join(",", bought.Keys)}";
             effects = effects
-                .Add(Trigger(session, triggerId, TriggerKinds.Reminder, step.Number, channel!, DecisionReason.ReminderStep, at, due, code, consent!.EventId))
-                .Add(Audit(session, AuditDecisions.Triggered, DecisionReason.ReminderStep, at, [consent.EventId, session.LastEventId], step.Number, channel!,
-                    detail: $"trigger_id={triggerId}"));
+                .Add(Trigger(offered, triggerId, TriggerKinds.Reminder, step.Number, channel!, DecisionReason.ReminderStep, at, due, code, consent!.EventId,
+                    step.Incentive))
+                .Add(Audit(session, AuditDecisions.Triggered, DecisionReason.ReminderStep, at,
+                    [consent.EventId, session.LastEventId, .. bought.Values.Select(p => p.EventId).Distinct().Order(StringComparer.Ordinal)],
+                    step.Number, channel!, detail: $"trigger_id={triggerId}{dropped}"));
             shopper = shopper with
             {
                 Sent = shopper.Sent.Add(new SentMessage(at, triggerId, session.SessionId)),
-                OpenIncentives = code.Length > 0 ? shopper.OpenIncentives.Add(new OpenIncentive(code, triggerId, session.SessionId, at)) : shopper.OpenIncentives,
+                OpenIncentives = step.Incentive is { } offer
+                    ? shopper.OpenIncentives.Add(new OpenIncentive(code, triggerId, session.SessionId, at, at + offer.ValidFor))
+                    : shopper.OpenIncentives,
             };
-            session = session with { RemindersSent = session.RemindersSent + 1 };
+            session = session with { RemindersSent = session.RemindersSent + 1, LastReminderAt = at };
         }
 
         session = session with { NextStep = session.NextStep + 1, DeferredUntil = null };
-        return session.NextStep >= segment.Steps.Length
-            ? Close(shopper, session, Outcomes.Abandoned, at, effects)
-            : new Decision(shopper, session, effects);
+        if (session.NextStep < segment.Steps.Length) return new Decision(shopper, session, effects);
+        // The case stays open while a code it issued is valid, so the code's expiry is voided at its time.
+        return CodeValidUntil(shopper, session, at) is { } expiry
+            ? new Decision(shopper, session with { IncentiveExpiresAt = expiry }, effects)
+            : Close(shopper, session, Outcomes.Abandoned, at, effects);
     }
 
     /// <summary>Send-time suppression, in order of precedence. Returns null when the step may be sent, with the
-    /// chosen channel and the consent it relies on.</summary>
-    private string? SuppressionFor(ShopperState shopper, SessionState session, SegmentPolicy segment, DateTimeOffset at,
+    /// chosen channel and the consent it relies on. <paramref name="offered"/> is the cart without the lines in
+    /// <paramref name="bought"/>.</summary>
+    private string? SuppressionFor(ShopperState shopper, SessionState session, SessionState offered,
+        IReadOnlyDictionary<string, Purchase> bought, SegmentPolicy segment, DateTimeOffset at,
         out string? channel, out ConsentRecord? consent, out ImmutableArray<string> evidence)
     {
         channel = null;
@@ -270,18 +283,21 @@ public sealed class RecoveryEngine(RecoveryPolicy policy)
         evidence = [session.LastEventId];
         if (!session.HasCart) return SuppressionReason.CartEmptied;
 
-        var bought = session.Lines.Keys
-            .Select(sku => shopper.PurchasedSkus.TryGetValue(sku, out var purchase) && purchase.At > at - Policy.PurchaseMemory && purchase.At <= at ? purchase : (Purchase?)null)
-            .ToList();
-        if (bought.All(p => p is not null))
+        if (PendingPaymentFor(shopper, session, at) is { } pending)
         {
-            evidence = [.. bought.Select(p => p!.Value.EventId).Distinct().Order(StringComparer.Ordinal), session.LastEventId];
+            evidence = [pending.EventId, session.LastEventId];
+            return SuppressionReason.PaymentPending;
+        }
+
+        if (!offered.HasCart)
+        {
+            evidence = [.. bought.Values.Select(p => p.EventId).Distinct().Order(StringComparer.Ordinal), session.LastEventId];
             return SuppressionReason.ItemsAlreadyBought;
         }
 
         foreach (var candidate in segment.ChannelPreference)
         {
-            if (shopper.ConsentFor(RecoveryPurpose, candidate) is { Granted: true } record && record.At <= at)
+            if (RecoveryConsent(shopper, candidate, at) is { Granted: true } record)
             {
                 channel = candidate;
                 consent = record;
@@ -290,8 +306,8 @@ public sealed class RecoveryEngine(RecoveryPolicy policy)
         }
         if (consent is null)
         {
-            var withdrawal = segment.ChannelPreference.Select(c => shopper.ConsentFor(RecoveryPurpose, c))
-                .Where(r => r is { Granted: false }).OrderByDescending(r => r!.At).FirstOrDefault();
+            var withdrawal = segment.ChannelPreference.Select(c => RecoveryConsent(shopper, c, at))
+                .Where(r => r is { Granted: false }).OrderByDescending(r => r!.At).ThenBy(r => r!.EventId, StringComparer.Ordinal).FirstOrDefault();
             if (withdrawal is not null)
             {
                 evidence = [withdrawal.EventId];
@@ -312,6 +328,16 @@ public sealed class RecoveryEngine(RecoveryPolicy policy)
         return null;
     }
 
+    /// <summary>Audits every step of the case not yet decided as suppressed for one reason (the case ended).</summary>
+    private Effects SuppressRemainingSteps(SessionState session, SegmentPolicy segment, string reason, DateTimeOffset at,
+        ImmutableArray<string> evidence, string detail = "")
+    {
+        var effects = Effects.None;
+        for (var i = session.NextStep; i < segment.Steps.Length; i++)
+            effects = effects.Add(Audit(session, AuditDecisions.Suppressed, reason, at, evidence, segment.Steps[i].Number, detail: detail));
+        return effects;
+    }
+
     private (SessionState Session, Effects Effects) ProactiveChat(SessionState session, DateTimeOffset at, string reason, ImmutableArray<string> evidence)
     {
         var triggerId = RecoveryIds.ProactiveChat(Policy.Version, session);
@@ -319,81 +345,6 @@ public sealed class RecoveryEngine(RecoveryPolicy policy)
             .Add(Trigger(session, triggerId, TriggerKinds.ProactiveChat, 0, ChatChannel, reason, at, at, "", ""))
             .Add(Audit(session, AuditDecisions.Triggered, reason, at, evidence, 0, ChatChannel, detail: $"trigger_id={triggerId}"));
         return (session with { ProactiveChatSent = true }, effects);
-    }
-
-    // ---------------------------------------------------------------- orders
-
-    private Decision ApplyOrder(ShopperState shopper, SessionState? session, SessionEvent evt)
-    {
-        // A payment authorization carries no currency: its amount is in the currency of the session it pays for.
-        var (orderLines, value, orderCurrency) = evt switch
-        {
-            OrderPlaced order => (order.Lines, order.Total, order.Currency),
-            PaymentAuthorized payment => ((IReadOnlyList<CartLine>)[], payment.Amount, null),
-            _ => throw new ArgumentOutOfRangeException(nameof(evt)),
-        };
-        var skus = orderLines.Count > 0 ? orderLines.Select(l => l.Sku) : session?.Lines.Keys ?? [];
-        shopper = shopper with
-        {
-            PurchasedSkus = shopper.PurchasedSkus.SetItems(skus.Select(s => KeyValuePair.Create(s, new Purchase(evt.EventTime, evt.EventId)))),
-            HasOrdered = true,
-        };
-
-        var effects = VoidIncentives(ref shopper, evt);
-
-        if (session is null)
-        {
-            if (shopper.ClosedSessions.TryGetValue(evt.SessionId, out var closed))
-            {
-                // A late order for a finished session: an abandoned one now has its order (recovered if it was reminded);
-                // an ordered one only confirms.
-                if (closed.Outcome.Outcome != Outcomes.Abandoned) return new Decision(shopper, null, effects);
-                var recovered = closed.Outcome with
-                {
-                    Outcome = OrderOutcome(closed.RemindersSent), OrderedAt = evt.EventTime, OrderValue = value,
-                    OrderCurrency = orderCurrency ?? closed.Outcome.Currency, EndedAt = evt.EventTime,
-                };
-                shopper = shopper with { ClosedSessions = shopper.ClosedSessions.SetItem(evt.SessionId, closed with { Outcome = recovered }) };
-                return new Decision(shopper, null, effects.Add(recovered));
-            }
-            // Purchases without a cart in the session are common (buy-now, another device): record the outcome.
-            session = NewSession(shopper, evt) with { Lines = LinesOf(orderLines), HadCart = orderLines.Count > 0 };
-            if (orderCurrency is not null) session = session with { Currency = orderCurrency, CurrencyFromPolicy = false };
-        }
-
-        session = Rescore(Touch(session, evt), evt.EventTime);
-        var outcome = OrderOutcome(session.RemindersSent);
-        if (session.Phase == SessionPhase.Abandoned)
-        {
-            var segment = SegmentOf(session);
-            for (var i = session.NextStep; i < segment.Steps.Length; i++)
-                effects = effects.Add(Audit(session, AuditDecisions.Suppressed, SuppressionReason.OrderPlaced, evt.EventTime, [evt.EventId],
-                    segment.Steps[i].Number));
-        }
-        return Close(shopper, session, outcome, evt.EventTime, effects, orderedAt: evt.EventTime, orderValue: value,
-            orderCurrency: orderCurrency ?? session.Currency);
-    }
-
-    /// <summary>An order is a recovery only after a reminder of its session was sent (the definition recovery_outcomes
-    /// uses): an order after an idle spell but before any message, or in the holdout, is a normal order.</summary>
-    private static string OrderOutcome(int remindersSent) => remindersSent > 0 ? Outcomes.AbandonedRecovered : Outcomes.Ordered;
-
-    private Effects VoidIncentives(ref ShopperState shopper, SessionEvent order)
-    {
-        var effects = Effects.None;
-        foreach (var incentive in shopper.OpenIncentives)
-        {
-            var voidId = RecoveryIds.IncentiveVoid(incentive.TriggerId);
-            effects = effects.Add(new RecoveryTrigger
-            {
-                TriggerId = voidId, Kind = TriggerKinds.IncentiveVoid, ShopperId = shopper.ShopperId, SessionId = incentive.SessionId,
-                Step = 0, Channel = "", Score = 0, Reason = DecisionReason.OrderVoidsIncentive, IncentiveCode = incentive.Code,
-                PolicyVersion = Policy.Version, EventTime = order.EventTime, DueTime = order.EventTime,
-            }).Add(Audit(shopper.ShopperId, incentive.SessionId, AuditDecisions.Triggered, DecisionReason.OrderVoidsIncentive, order.EventTime,
-                [order.EventId, incentive.TriggerId], detail: $"trigger_id={voidId}"));
-        }
-        shopper = shopper with { OpenIncentives = [] };
-        return effects;
     }
 
     // ---------------------------------------------------------------- helpers
@@ -423,13 +374,19 @@ public sealed class RecoveryEngine(RecoveryPolicy policy)
             EndedAt = at,
         };
         var horizon = at - Policy.AttributionWindow;
-        shopper = shopper with
+        var memory = at - Policy.PurchaseMemory;
+        shopper = WithoutOpenCase(shopper, session.SessionId) with
         {
             ClosedSessions = shopper.ClosedSessions.RemoveRange(shopper.ClosedSessions.Where(c => c.Value.ClosedAt < horizon).Select(c => c.Key))
                 .SetItem(session.SessionId, new ClosedSession(row, session.RemindersSent, session.Abandonments, session.Visits, session.TimeZone, at)),
             Sent = shopper.Sent.RemoveAll(s => s.At < at - MaxCapWindow()),
-            PurchasedSkus = shopper.PurchasedSkus.RemoveRange(shopper.PurchasedSkus.Where(p => p.Value.At < at - Policy.PurchaseMemory).Select(p => p.Key)),
+            PurchasedSkus = shopper.PurchasedSkus.RemoveRange(shopper.PurchasedSkus.Where(p => p.Value.At < memory).Select(p => p.Key)),
+            Orders = shopper.Orders.RemoveAll(o => o.At < memory),
+            PendingPayments = shopper.PendingPayments.RemoveAll(p => p.At + Policy.PaymentPendingHold < at),
+            SeenEvents = WithinDedupHorizon(shopper.SeenEvents, at),
         };
+        // Codes of this shopper that ran out meanwhile (their own case was resumed, so no expiry deadline) are voided now.
+        effects = effects.Concat(VoidIncentives(ref shopper, i => i.ExpiresAt <= at, at, ""));
         return new Decision(shopper, null, effects.Add(row));
     }
 
@@ -533,7 +490,7 @@ public sealed class RecoveryEngine(RecoveryPolicy policy)
     });
 
     private RecoveryTrigger Trigger(SessionState session, string triggerId, string kind, int step, string channel, string reason,
-        DateTimeOffset at, DateTimeOffset due, string incentiveCode, string consentEventId) => new()
+        DateTimeOffset at, DateTimeOffset due, string incentiveCode, string consentEventId, IncentiveOffer? incentive = null) => new()
     {
         TriggerId = triggerId,
         Kind = kind,
@@ -548,6 +505,9 @@ public sealed class RecoveryEngine(RecoveryPolicy policy)
         CartValue = session.MixedCurrencies ? 0 : session.CartValue,
         Currency = session.MixedCurrencies ? SessionState.MixedCurrency : session.Currency,
         IncentiveCode = incentiveCode,
+        IncentiveType = incentive?.Type ?? "",
+        IncentiveValue = incentive?.Value ?? 0,
+        IncentiveExpiresAt = incentive is null ? null : at + incentive.ValidFor,
         ConsentEventId = consentEventId,
         PolicyVersion = Policy.Version,
         Variant = session.Variant.Length > 0 ? session.Variant : Policy.VariantFor(session.ShopperId),

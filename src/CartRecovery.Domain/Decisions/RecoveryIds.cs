@@ -33,6 +33,22 @@ public static class RecoveryIds
         IEnumerable<string> evidence) =>
         DeterministicId.From("audit", decision, reason, shopperId, sessionId, step.ToString(), at.UtcTicks.ToString(), string.Join(",", evidence));
 
+    /// <summary>The hand-over of an anonymous shopper's state to the customer: one per link event.</summary>
+    public static string IdentityMerged(string linkEventId, string anonymousId, string customerId) =>
+        DeterministicId.From("identity-merged", linkEventId, anonymousId, customerId);
+
+    /// <summary>A hand-over passed on to the customer id the customer is itself linked to.</summary>
+    public static string IdentityMergedPassedOn(string handOverId, string customerId) =>
+        DeterministicId.From("identity-merged", handOverId, customerId);
+
+    /// <summary>An event of a linked anonymous id passed on to its customer: one per (event, customer).</summary>
+    public static string IdentityForwarded(string eventId, string customerId) =>
+        DeterministicId.From("identity-forwarded", eventId, customerId);
+
+    /// <summary>The order that ends a handed-over session the customer already ordered in: one per (hand-over, session).</summary>
+    public static string IdentityOrder(string handOverId, string sessionId) =>
+        DeterministicId.From("identity-order", handOverId, sessionId);
+
     /// <summary>The session's start (event time of its first event, kept when a closed session is reopened).</summary>
     public static string StartKey(SessionState session) => session.StartedAt.UtcTicks.ToString();
 }

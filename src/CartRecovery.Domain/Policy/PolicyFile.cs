@@ -52,7 +52,8 @@ public static class PolicyFile
         {
             var root = new Node(doc.RootElement, "");
             root.AllowOnly("version", "allowed_lateness", "purchase_grace", "attribution_window", "purchase_memory",
-                "default_time_zone", "default_currency", "exchange_rates", "holdout_share", "variants", "risk", "defaults", "segments");
+                "dedup_horizon", "duplicate_case_window", "payment_pending_hold", "default_time_zone", "default_currency", "exchange_rates",
+                "holdout_share", "variants", "risk", "defaults", "segments");
             var defaults = ParseSegment(root.Required("defaults"), null, "default");
             var segments = ImmutableArray.CreateBuilder<SegmentPolicy>();
             if (root.Optional("segments") is { } list)
@@ -70,10 +71,19 @@ public static class PolicyFile
             var holdout = root.Optional("holdout_share")?.Number() ?? 0.10;
             if (holdout is < 0 or > 1) throw new PolicyValidationException("holdout_share", "must be between 0 and 1");
 
+            var lateness = root.Optional("allowed_lateness")?.Duration() ?? TimeSpan.FromMinutes(2);
+            // A horizon shorter than the lateness would let a redelivery that is still on time be applied twice.
+            var dedupHorizon = root.Optional("dedup_horizon")?.Duration() ?? TimeSpan.FromHours(24);
+            if (dedupHorizon < lateness)
+                throw new PolicyValidationException("dedup_horizon", $"must be at least allowed_lateness ({lateness})");
+
             return new RecoveryPolicy
             {
                 Version = root.Required("version").String(),
-                AllowedLateness = root.Optional("allowed_lateness")?.Duration() ?? TimeSpan.FromMinutes(2),
+                AllowedLateness = lateness,
+                DedupHorizon = dedupHorizon,
+                DuplicateCaseWindow = root.Optional("duplicate_case_window")?.Duration() ?? TimeSpan.FromMinutes(30),
+                PaymentPendingHold = root.Optional("payment_pending_hold")?.PositiveDuration() ?? TimeSpan.FromDays(3),
                 PurchaseGrace = root.Optional("purchase_grace")?.Duration() ?? TimeSpan.FromMinutes(5),
                 AttributionWindow = root.Optional("attribution_window")?.Duration() ?? TimeSpan.FromDays(5),
                 PurchaseMemory = root.Optional("purchase_memory")?.Duration() ?? TimeSpan.FromDays(30),
@@ -208,16 +218,51 @@ public static class PolicyFile
         var previous = TimeSpan.Zero;
         foreach (var (item, i) in node.Items())
         {
-            item.AllowOnly("delay", "enabled", "incentive", "incentive_percent");
+            item.AllowOnly("delay", "enabled", "incentive", "incentive_type", "incentive_value", "incentive_percent", "incentive_valid_for");
             var delay = item.Required("delay").PositiveDuration();
             if (delay <= previous) throw new PolicyValidationException(item.Key("delay"), "must be later than the previous step's delay");
             previous = delay;
-            var percent = item.Optional("incentive_percent")?.Decimal() ?? 0;
-            if (percent is < 0 or > 100) throw new PolicyValidationException(item.Key("incentive_percent"), "must be between 0 and 100");
+            var offer = ParseIncentive(item);
             if (item.Optional("enabled")?.Bool() ?? true)
-                steps.Add(new ReminderStep(i + 1, delay, item.Optional("incentive")?.Bool() ?? false, percent));
+                steps.Add(new ReminderStep(i + 1, delay, offer));
         }
         return steps.ToImmutable();
+    }
+
+    /// <summary>The step's incentive, validated even when the step is disabled (a file that is switched on later
+    /// must not fail then). <c>incentive_type</c> defaults to percent; <c>incentive_percent</c> is the older
+    /// spelling of a percent value. Every code expires: <c>incentive_valid_for</c> defaults to 7 days.</summary>
+    private static IncentiveOffer? ParseIncentive(Node step)
+    {
+        var type = step.Optional("incentive_type")?.String();
+        if (type is not null && !IncentiveTypes.All.Contains(type))
+            throw new PolicyValidationException(step.Key("incentive_type"), $"must be one of {string.Join(", ", IncentiveTypes.All)} (got '{type}')");
+        var percent = step.Optional("incentive_percent");
+        var value = step.Optional("incentive_value");
+        if (percent is not null && value is not null)
+            throw new PolicyValidationException(step.Key("incentive_percent"), "and incentive_value are two spellings of one value: set only incentive_value");
+        if (percent is not null && type is not null && type != IncentiveTypes.Percent)
+            throw new PolicyValidationException(step.Key("incentive_percent"), $"only applies to incentive_type percent (this step is {type})");
+        type ??= IncentiveTypes.Percent;
+        var amountNode = value ?? percent;
+        var amount = amountNode?.Decimal() ?? 0;
+        switch (type)
+        {
+            case IncentiveTypes.Percent when amountNode is not null && amount is <= 0 or > 100:
+                throw new PolicyValidationException(amountNode.Path, "must be a percent above 0 and at most 100");
+            case IncentiveTypes.FixedAmount when amountNode is not null && amount <= 0:
+                throw new PolicyValidationException(amountNode.Path, "must be an amount above 0 (in the cart's currency)");
+            case IncentiveTypes.FreeShipping when value is not null:
+                throw new PolicyValidationException(value.Path, "must not be set for incentive_type free_shipping");
+        }
+        var validFor = step.Optional("incentive_valid_for")?.PositiveDuration() ?? TimeSpan.FromDays(7);
+
+        // An incentive_type names an offer, so it switches the incentive on unless "incentive": false says otherwise.
+        var on = step.Optional("incentive")?.Bool() ?? step.Optional("incentive_type") is not null;
+        if (!on) return null;
+        if (type != IncentiveTypes.FreeShipping && amountNode is null)
+            throw new PolicyValidationException(step.Key("incentive_value"), $"is required for incentive_type {type}");
+        return new IncentiveOffer(type, amount, validFor);
     }
 
     private static Caps ParseCaps(Node node)

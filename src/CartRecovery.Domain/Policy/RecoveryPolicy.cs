@@ -14,6 +14,15 @@ public sealed record RecoveryPolicy
     public required TimeSpan AttributionWindow { get; init; }
     /// <summary>How long a purchased sku suppresses reminders for carts holding it.</summary>
     public required TimeSpan PurchaseMemory { get; init; }
+    /// <summary>How long (event time, after the shopper's newest event) an event_id is remembered, so that a
+    /// redelivered event is applied once. At least the allowed lateness.</summary>
+    public required TimeSpan DedupHorizon { get; init; }
+    /// <summary>Two carts of one shopper that share an item and are abandoned at most this far apart are one
+    /// recovery case (one message per step). Zero turns merging off.</summary>
+    public required TimeSpan DuplicateCaseWindow { get; init; }
+    /// <summary>How long a pending payment holds the reminders of the carts it may pay for, unless it is resolved
+    /// earlier (authorized, ordered or failed).</summary>
+    public required TimeSpan PaymentPendingHold { get; init; }
     public required string DefaultTimeZone { get; init; }
     /// <summary>The policy currency: every amount in the policy (segment bounds, assist threshold, typical cart value)
     /// is in it, and a session without a currency of its own is assumed to be in it (its audit rows say so).</summary>
@@ -26,6 +35,15 @@ public sealed record RecoveryPolicy
     public required RiskWeights Risk { get; init; }
     /// <summary>Ordered: the first whose match accepts the cart wins; the last is the catch-all "default".</summary>
     public required ImmutableArray<SegmentPolicy> Segments { get; init; }
+
+    /// <summary>How far back in event time a decision can look: a purchase still suppresses, a reminder still counts
+    /// against a cap or for attribution, or a session opened then can still have a step due. A windowed replay
+    /// rebuilds the shopper state of this much history before its window.</summary>
+    public TimeSpan StateHorizon =>
+        new[] { PurchaseMemory, AttributionWindow }
+            .Concat(Segments.Select(s => s.Caps.PerShopperWindow))
+            .Concat(Segments.Select(s => s.InactivityTimeout + (s.Steps.IsEmpty ? TimeSpan.Zero : s.Steps.Max(step => step.Delay)) + PurchaseGrace))
+            .Max();
 
     /// <summary>The segment of a cart whose value is in the policy currency (null: it cannot be stated in it, so
     /// segments with value bounds do not match).</summary>
@@ -82,7 +100,24 @@ public sealed record SegmentMatch(decimal? MinCartValue, decimal? MaxCartValue, 
         (Channels.IsDefaultOrEmpty || Channels.Contains(channel));
 }
 
-public sealed record ReminderStep(int Number, TimeSpan Delay, bool Incentive, decimal IncentivePercent);
+/// <summary>One reminder step; <see cref="Incentive"/> is the offer its message carries, if any.</summary>
+public sealed record ReminderStep(int Number, TimeSpan Delay, IncentiveOffer? Incentive = null);
+
+/// <summary>What an incentive code gives and how long it is valid after it is issued.</summary>
+public sealed record IncentiveOffer(string Type, decimal Value, TimeSpan ValidFor);
+
+/// <summary>The incentive types a policy may offer (policy key <c>incentive_type</c>, trigger field <c>incentive_type</c>).</summary>
+public static class IncentiveTypes
+{
+    /// <summary>Percent off the cart; value in (0, 100].</summary>
+    public const string Percent = "percent";
+    /// <summary>An amount off, in the cart's currency; value &gt; 0.</summary>
+    public const string FixedAmount = "fixed_amount";
+    /// <summary>Free shipping; no value.</summary>
+    public const string FreeShipping = "free_shipping";
+
+    public static readonly IReadOnlyList<string> All = [Percent, FixedAmount, FreeShipping];
+}
 
 public sealed record Caps(int PerCart, int PerShopper, TimeSpan PerShopperWindow);
 

@@ -66,6 +66,12 @@ public sealed record SessionState
     /// <summary>Set when the next step fell into quiet hours: when it may go instead.</summary>
     public DateTimeOffset? DeferredUntil { get; init; }
     public int RemindersSent { get; init; }
+    /// <summary>When the latest reminder of the current recovery case went out: an event older than that which arrives
+    /// now is late news, not the shopper coming back (resuming would send that step again).</summary>
+    public DateTimeOffset? LastReminderAt { get; init; }
+    /// <summary>Set after the last step when that step issued an incentive code: the case stays open until the
+    /// code expires, so the expiry is voided and audited at its time.</summary>
+    public DateTimeOffset? IncentiveExpiresAt { get; init; }
     public bool ProactiveChatSent { get; init; }
     public string LastEventId { get; init; } = "";
     public double Score { get; init; }

@@ -12,7 +12,24 @@ public sealed record SentMessage(DateTimeOffset At, string TriggerId, string Ses
 /// <summary>When a sku was bought, and the order event that bought it (evidence for items_already_bought).</summary>
 public readonly record struct Purchase(DateTimeOffset At, string EventId);
 
-public sealed record OpenIncentive(string Code, string TriggerId, string SessionId, DateTimeOffset IssuedAt);
+/// <summary>An incentive code issued and not yet voided; it stops being valid at <see cref="ExpiresAt"/>.</summary>
+public sealed record OpenIncentive(string Code, string TriggerId, string SessionId, DateTimeOffset IssuedAt, DateTimeOffset ExpiresAt);
+
+/// <summary>An order or payment authorization of the shopper, in any session: it ends the recovery of every cart the
+/// shopper had left before it.</summary>
+public sealed record ShopperOrder(DateTimeOffset At, string EventId, string SessionId);
+
+/// <summary>A payment reported pending by the payment processor; it holds the reminders of the carts it may pay for
+/// until it is resolved or the policy's hold runs out.</summary>
+public sealed record PendingPayment(DateTimeOffset At, string EventId, string? SessionId);
+
+/// <summary>An abandoned cart whose reminder sequence is running: a cart of the same shopper abandoned shortly after
+/// with an item in common joins it instead of starting a second sequence.</summary>
+public sealed record OpenCase(string SessionId, DateTimeOffset AbandonedAt, ImmutableArray<string> Skus, string AbandonEventId);
+
+/// <summary>An event id already applied and its event time (UTC), in 16 bytes: a 64-bit hash of the id and a
+/// <see cref="DateTime"/>, to keep waiting shoppers small.</summary>
+public readonly record struct SeenEvent(ulong IdHash, DateTime AtUtc);
 
 /// <summary>A finished session kept for the attribution window: a late order still recovers it, and a
 /// returning shopper's next visit keeps its per-cart message count.</summary>
@@ -29,6 +46,13 @@ public sealed record ShopperState
     public ImmutableList<OpenIncentive> OpenIncentives { get; init; } = [];
     public ImmutableDictionary<string, ClosedSession> ClosedSessions { get; init; } = ImmutableDictionary<string, ClosedSession>.Empty;
     public bool HasOrdered { get; init; }
+    /// <summary>Orders and payment authorizations within the purchase memory, in any session.</summary>
+    public ImmutableList<ShopperOrder> Orders { get; init; } = [];
+    public ImmutableList<PendingPayment> PendingPayments { get; init; } = [];
+    public ImmutableList<OpenCase> OpenCases { get; init; } = [];
+    /// <summary>Event ids applied within the policy's dedup horizon: part of the checkpoint, so a redelivery after a
+    /// restart is recognised too.</summary>
+    public ImmutableArray<SeenEvent> SeenEvents { get; init; } = [];
 
     public static ShopperState New(string shopperId) => new() { ShopperId = shopperId };
 
@@ -37,6 +61,8 @@ public sealed record ShopperState
     public ConsentRecord? ConsentFor(string purpose, string channel) =>
         Consents.TryGetValue(ConsentKey(purpose, channel), out var record) ? record : null;
 
-    /// <summary>True when nothing in it matters any more (no consent, nothing inside a window): the shopper can be forgotten.</summary>
-    public bool IsEmpty => Consents.IsEmpty && Sent.IsEmpty && PurchasedSkus.IsEmpty && OpenIncentives.IsEmpty && ClosedSessions.IsEmpty;
+    /// <summary>True when nothing in it matters any more (no consent, nothing inside a window): the shopper can be forgotten.
+    /// Seen event ids alone do not keep a shopper: one with nothing else has had no session for the attribution window.</summary>
+    public bool IsEmpty => Consents.IsEmpty && Sent.IsEmpty && PurchasedSkus.IsEmpty && OpenIncentives.IsEmpty && ClosedSessions.IsEmpty
+        && Orders.IsEmpty && PendingPayments.IsEmpty && OpenCases.IsEmpty;
 }

@@ -156,7 +156,7 @@ public static partial class ReplayCommand
     public static async Task<int> ReplayLiveAsync(LiveReplay replay, TextWriter output, CancellationToken ct)
     {
         var plan = PlanOutputs(replay);
-        WorkerRunner.LoadPolicy(replay.PolicyFile);
+        var policy = WorkerRunner.LoadPolicy(replay.PolicyFile);
         foreach (var topic in replay.Topics)
             if (!Contracts.Topics.Inputs.Contains(topic))
                 throw new ArgumentException($"--topics: '{topic}' is not an input topic ({string.Join(", ", Contracts.Topics.Inputs)})");
@@ -164,19 +164,35 @@ public static partial class ReplayCommand
 
         var partitions = LiveTopicRange.PartitionCounts(replay.Bootstrap, replay.Topics);
         using var staging = EmbeddedBroker.Start(partitions.Values.Max());
-        var copied = LiveTopicRange.Copy(replay.Bootstrap, replay.Topics, partitions, replay.From, replay.To, plan.ConsumerGroup, staging.BootstrapServers, ct);
+        // A decision in the window needs shopper state from before it: consent given any time earlier, and carts,
+        // orders and reminders as far back as the policy looks (purchase memory, caps, attribution, step delays).
+        // That history is read first and decided with outputs off, so the window is decided as a full run decides it.
+        var history = new ReplayHistory(replay.From, policy.StateHorizon);
+        long copied = 0;
+        foreach (var topic in replay.Topics)
+            copied += LiveTopicRange.Copy(replay.Bootstrap, [topic], partitions, history.ReadFrom(topic), replay.To, plan.ConsumerGroup, staging.BootstrapServers, ct);
         LiveTopicRange.EnsureNothingEvicted(staging.BootstrapServers, partitions.Values.Max());
-        output.WriteLine($"read {copied:N0} records of {string.Join(", ", replay.Topics)} from {replay.From:O} to {(replay.To is { } t ? t.ToString("O") : "the end")} " +
-            $"(consumer group {plan.ConsumerGroup}) into a staging broker");
+        output.WriteLine($"read {copied:N0} records of {string.Join(", ", replay.Topics)} up to {(replay.To is { } t ? t.ToString("O") : "the end")} " +
+            $"(consumer group {plan.ConsumerGroup}) into a staging broker: the window from {replay.From:O}, and before it the history its decisions need " +
+            $"({Contracts.Topics.ConsentEvents} from the beginning, the other topics from {history.ReadFrom(Contracts.Topics.CartEvents):O}), decided without output");
 
         var store = StoreOptions(plan.Database);
-        var run = await WorkerRunner.RunAsync(new WorkerSettings { BootstrapServers = staging.BootstrapServers, Drain = true, Checkpoints = WorkerRunner.CheckpointStore(plan.DataDirectory, null, null) }, replay.PolicyFile, plan.DataDirectory, ct, store);
+        var run = await WorkerRunner.RunAsync(new WorkerSettings { BootstrapServers = staging.BootstrapServers, Drain = true, Checkpoints = WorkerRunner.CheckpointStore(plan.DataDirectory, null, null) },
+            replay.PolicyFile, plan.DataDirectory, ct, store, output: new Streaming.Output.OutputSettings { WriteFrom = replay.From });
         var triggers = LiveTopicRange.Forward(staging.BootstrapServers, Contracts.Topics.RecoveryTriggers, replay.Bootstrap, plan.TriggerTopic, ct);
         var deadLetters = LiveTopicRange.Forward(staging.BootstrapServers, Contracts.Topics.DeadLetter, replay.Bootstrap, plan.DeadLetterTopic, ct);
         output.WriteLine($"published {triggers:N0} triggers to {plan.TriggerTopic} and {deadLetters:N0} dead letters to {plan.DeadLetterTopic} on {replay.Bootstrap}");
         await SummarizeAsync(plan.DataDirectory, store, run, replay.PolicyFile, replay.MetricsOut, output, ct);
         output.WriteLine($"\nreplay outputs: topic {plan.TriggerTopic}, data directory {plan.DataDirectory}, database {plan.Database}");
         return 0;
+    }
+
+    /// <summary>What a windowed replay reads before its window: consent is long-lived (from the beginning); everything
+    /// else as far back as a decision looks (<see cref="Domain.Policy.RecoveryPolicy.StateHorizon"/>).</summary>
+    public sealed record ReplayHistory(DateTimeOffset WindowStart, TimeSpan Horizon)
+    {
+        public DateTimeOffset ReadFrom(string topic) =>
+            topic == Contracts.Topics.ConsentEvents ? DateTimeOffset.UnixEpoch : WindowStart - Horizon;
     }
 
     private static bool OnServer => !string.IsNullOrWhiteSpace(Environment.GetEnvironmentVariable(AnalyticsStoreFactory.ServerUrlVariable));

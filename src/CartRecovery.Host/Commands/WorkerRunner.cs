@@ -20,7 +20,7 @@ public sealed record WorkerRun(long EventsConsumed, long DeadLetters, long LateE
 public static class WorkerRunner
 {
     public static async Task<WorkerRun> RunAsync(WorkerSettings settings, string? policyFile, string dataDirectory, CancellationToken ct,
-        AnalyticsStoreOptions? storeOptions = null, int? httpPort = null)
+        AnalyticsStoreOptions? storeOptions = null, int? httpPort = null, OutputSettings? output = null)
     {
         var policy = LoadPolicy(policyFile);
         Directory.CreateDirectory(dataDirectory);
@@ -35,7 +35,7 @@ public static class WorkerRunner
         builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
         // The command owns SIGTERM/SIGINT (graceful stop through its token); the host must not stop Akka underneath it.
         builder.Services.AddSingleton<IHostLifetime, CommandOwnedLifetime>();
-        builder.Services.AddCartRecoveryWorker(settings, new OutputSettings(), policy, _ => AnalyticsStoreFactory.Open(dataDirectory, storeOptions ?? AnalyticsStoreOptions.Default));
+        builder.Services.AddCartRecoveryWorker(settings, output ?? new OutputSettings(), policy, _ => AnalyticsStoreFactory.Open(dataDirectory, storeOptions ?? AnalyticsStoreOptions.Default));
 
         IHost host;
         if (builder is WebApplicationBuilder web)

@@ -30,6 +30,9 @@ CREATE TABLE IF NOT EXISTS recovery_triggers
     cart_value          Decimal(18, 2),
     currency            LowCardinality(String),
     incentive_code      String,
+    incentive_type      LowCardinality(String),
+    incentive_value     Decimal(18, 2),
+    incentive_expires_at Nullable(DateTime64(3, 'UTC')),
     consent_event_id    String,
     policy_version      LowCardinality(String),
     variant             LowCardinality(String),
@@ -122,6 +125,10 @@ TTL toDateTime(received_at) + INTERVAL {dead_letter_retention_days} DAY;
 -- is). A sorting key cannot be changed in place: a store created before shopper_id and started_at joined
 -- session_outcomes' key keeps collapsing colliding sessions until its table is recreated (docs/analytics.md).
 ALTER TABLE session_outcomes ADD COLUMN IF NOT EXISTS order_currency LowCardinality(String) AFTER order_value;
+-- Stores created before incentives had a type, value and expiry get those columns too.
+ALTER TABLE recovery_triggers ADD COLUMN IF NOT EXISTS incentive_type LowCardinality(String) AFTER incentive_code;
+ALTER TABLE recovery_triggers ADD COLUMN IF NOT EXISTS incentive_value Decimal(18, 2) AFTER incentive_type;
+ALTER TABLE recovery_triggers ADD COLUMN IF NOT EXISTS incentive_expires_at Nullable(DateTime64(3, 'UTC')) AFTER incentive_value;
 
 -- Attributed recoveries and the holdout comparison: one row per abandoned cart (reminded or holdout), derived
 -- from session_outcomes and recovery_triggers, so there is one source of truth, re-deliveries cannot count

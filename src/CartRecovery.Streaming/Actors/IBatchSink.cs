@@ -12,7 +12,7 @@ public interface IBatchSink
 
     /// <summary>A checkpoint is saved: its offsets may be committed to Kafka. It answers <paramref name="requests"/>
     /// checkpoint requests (a newer capture supersedes older ones that were not saved yet).</summary>
-    void Checkpointed(int partition, IReadOnlyDictionary<string, long> nextOffsets, int requests, int bytes, TimeSpan duration);
+    void Checkpointed(CheckpointSaved saved, int requests, int bytes, TimeSpan duration);
 
     /// <summary>A checkpoint could not be saved: the worker must stop rather than commit.</summary>
     void CheckpointFailed(int partition, Exception cause);

@@ -14,8 +14,9 @@ public static class PartitionProtocol
     /// <summary>Records of one partition, already in merged order. <see cref="Sequence"/> numbers batches per partition.</summary>
     public sealed record ProcessBatch(int Partition, long Sequence, IReadOnlyList<InputRecord> Records);
 
-    /// <summary>Live mode: the partition had no input for a while; let its watermark follow the wall clock.</summary>
-    public sealed record AdvanceIdle(int Partition, long Sequence, DateTimeOffset WallClock);
+    /// <summary>Live mode: the partition had no input for a while; move its watermark as if it had seen an event at
+    /// <see cref="To"/> (the stream's newest event time, or the wall clock: <see cref="IdleWatermark"/>).</summary>
+    public sealed record AdvanceIdle(int Partition, long Sequence, DateTimeOffset To);
 
     /// <summary>End of input is end of event time: fire every pending timer.</summary>
     public sealed record Drain(int Partition, long Sequence);
@@ -29,10 +30,15 @@ public static class PartitionProtocol
     /// <summary>Where to resume each input topic of the partition (absent: from the beginning).</summary>
     public sealed record PartitionRestored(int Partition, IReadOnlyDictionary<string, long> NextOffsets, int Sessions);
 
+    /// <summary>A saved checkpoint: the input offsets it reflects may be committed. <see cref="Drained"/>: it was taken
+    /// after end of input was declared (watermark at end of time), so every pending reminder of the partition fired.</summary>
+    public sealed record CheckpointSaved(int Partition, IReadOnlyDictionary<string, long> NextOffsets, bool Drained);
+
     /// <summary>The writer's answer to a checkpoint request: every output enqueued before it is durable.</summary>
     public sealed record OutputsDurable(long Sequence);
 
-    /// <summary>Everything a batch produced, and the offsets that become committable once it is durably written.</summary>
+    /// <summary>Everything a batch produced (<see cref="BatchCompleted.Forwards"/>: identity hand-overs and forwarded
+    /// events for other shoppers' keys, published to the input topic), and the offsets that become committable once it is durably written.</summary>
     public sealed record BatchCompleted(
         int Partition,
         long Sequence,
@@ -44,7 +50,13 @@ public static class PartitionProtocol
         Watermark Watermark,
         int Events,
         int LateEvents,
-        int ActiveSessions);
+        int ActiveSessions,
+        IReadOnlyList<ShopperEvent>? Forwards = null)
+    {
+        /// <summary>Input records the batch consumed (events and rejects), fixed when decided: back-pressure counts
+        /// them, whatever part of the batch turns out to be output.</summary>
+        public int InputRecords { get; init; } = Events + DeadLetters.Count;
+    }
 }
 
 /// <summary>Messages between a partition actor and its session actors.</summary>

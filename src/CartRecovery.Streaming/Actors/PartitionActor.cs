@@ -5,7 +5,9 @@ using Akka.Event;
 using Akka.Persistence;
 using CartRecovery.Contracts.Events;
 using CartRecovery.Contracts.Outputs;
+using CartRecovery.Contracts.Serialization;
 using CartRecovery.Domain.Decisions;
+using CartRecovery.Domain.Identity;
 using CartRecovery.Domain.State;
 using CartRecovery.Domain.Time;
 using CartRecovery.Streaming.Checkpointing;
@@ -30,21 +32,28 @@ namespace CartRecovery.Streaming.Actors;
 /// until the writer reports every earlier output durable, saves the capture as an Akka.Persistence snapshot, and
 /// only then lets the offsets be committed. A new owner of the partition recovers the latest snapshot and the
 /// ingest seeks to its offsets, so a crash replays a short tail whose outputs carry the same deterministic ids.
+///
+/// Identity: an <c>identity_linked</c> of one of its shoppers (the anonymous id) hands everything the partition holds
+/// for that id to the customer's key through the input topic, and every later event of the id follows it there, so
+/// from the link on only the customer's partition decides for the person. As the customer's partition it adopts
+/// hand-overs once each (<see cref="IdentityMerger"/>, docs/events.md "Identity").
 /// </summary>
 public sealed class PartitionActor : ReceivePersistentActor
 {
     private readonly int _partition;
     private readonly RecoveryEngine _engine;
+    private readonly IdentityMerger _merger;
     private readonly IBatchSink _sink;
     private readonly TimeSpan _lateness;
     private readonly string _persistenceId;
     private readonly Dictionary<string, long> _nextOffsets = new(StringComparer.Ordinal);
     // Captured at (Stopwatch timestamp): how long a checkpoint takes from capture to saved is a metric only.
-    private (long Sequence, byte[] Bytes, Dictionary<string, long> Offsets, long CapturedAt)? _pendingCheckpoint;
-    private (long Sequence, Dictionary<string, long> Offsets, int Bytes, long CapturedAt)? _savingCheckpoint;
+    private (long Sequence, byte[] Bytes, Dictionary<string, long> Offsets, bool Drained, long CapturedAt)? _pendingCheckpoint;
+    private (long Sequence, Dictionary<string, long> Offsets, bool Drained, int Bytes, long CapturedAt)? _savingCheckpoint;
     private readonly List<long> _unansweredCheckpoints = [];
 
     private Watermark _watermark = Watermark.Start;
+    private IdentityLinks _identity = IdentityLinks.Empty;
     private readonly Dictionary<string, ShopperState> _shoppers = new(StringComparer.Ordinal);
     private readonly Dictionary<SessionKey, SessionState> _sessions = new();
     // A shopper's session ids, sorted (ordinal): usually one, so a small array rather than a set per shopper.
@@ -63,6 +72,7 @@ public sealed class PartitionActor : ReceivePersistentActor
     {
         _partition = partition;
         _engine = engine;
+        _merger = new IdentityMerger(engine);
         _sink = sink;
         _lateness = engine.Policy.AllowedLateness;
         _persistenceId = $"cartrecovery/{groupId}/partition-{partition}";
@@ -78,7 +88,7 @@ public sealed class PartitionActor : ReceivePersistentActor
             // Keep only the newest checkpoint: older ones can never be needed again.
             DeleteSnapshots(new SnapshotSelectionCriteria(success.Metadata.SequenceNr, success.Metadata.Timestamp.AddTicks(-1)));
             var answered = _unansweredCheckpoints.RemoveAll(sequence => sequence <= saved.Sequence);
-            _sink.Checkpointed(_partition, saved.Offsets, answered, saved.Bytes, Stopwatch.GetElapsedTime(saved.CapturedAt));
+            _sink.Checkpointed(new CheckpointSaved(_partition, saved.Offsets, saved.Drained), answered, saved.Bytes, Stopwatch.GetElapsedTime(saved.CapturedAt));
             SaveNextIfAny();
         });
         Command<SaveSnapshotFailure>(failure =>
@@ -93,7 +103,7 @@ public sealed class PartitionActor : ReceivePersistentActor
         Command<AdvanceIdle>(msg => WhenIdle(() =>
         {
             _batch = new Batch(msg.Sequence);
-            if (!_watermark.IsEndOfTime) _watermark = _watermark.AdvanceTo(msg.WallClock, _lateness);
+            if (!_watermark.IsEndOfTime) _watermark = _watermark.AdvanceTo(msg.To, _lateness);
             FireDueTimers();
             TryComplete();
         }));
@@ -119,6 +129,7 @@ public sealed class PartitionActor : ReceivePersistentActor
     private void Restore(PartitionCheckpoint checkpoint)
     {
         _watermark = checkpoint.Watermark;
+        _identity = checkpoint.Identity;
         foreach (var (topic, offset) in checkpoint.NextOffsets) _nextOffsets[topic] = offset;
         foreach (var shopper in checkpoint.Shoppers) _shoppers[shopper.ShopperId] = shopper;
         foreach (var session in checkpoint.Sessions) Track(new SessionKey(session.ShopperId, session.SessionId), session);
@@ -134,10 +145,11 @@ public sealed class PartitionActor : ReceivePersistentActor
             Watermark = _watermark,
             Shoppers = [.. _shoppers.Values],
             Sessions = [.. _sessions.Values],
+            Identity = _watermark.IsEndOfTime ? _identity : _identity.Prune(_watermark.Settled),
         };
         // Only the newest capture matters: a later one covers everything an earlier one did.
         _unansweredCheckpoints.Add(sequence);
-        _pendingCheckpoint = (sequence, capture.ToBytes(), capture.NextOffsets, Stopwatch.GetTimestamp());
+        _pendingCheckpoint = (sequence, capture.ToBytes(), capture.NextOffsets, _watermark.IsEndOfTime, Stopwatch.GetTimestamp());
         _sink.WhenDurable(sequence, Self);
     }
 
@@ -151,7 +163,7 @@ public sealed class PartitionActor : ReceivePersistentActor
     {
         if (_savingCheckpoint is not null || _pendingCheckpoint is not { } pending) return;
         _pendingCheckpoint = null;
-        _savingCheckpoint = (pending.Sequence, pending.Offsets, pending.Bytes.Length, pending.CapturedAt);
+        _savingCheckpoint = (pending.Sequence, pending.Offsets, pending.Drained, pending.Bytes.Length, pending.CapturedAt);
         SaveSnapshot(pending.Bytes);
     }
 
@@ -182,7 +194,11 @@ public sealed class PartitionActor : ReceivePersistentActor
             batch.Events++;
             if (_watermark.IsLate(evt.EventTime)) batch.LateEvents++;
             _watermark = _watermark.Observe(evt.EventTime, _lateness);
-            Enqueue(evt.ShopperId, new ShopperCommand(evt, _watermark));
+            // An event forwarded from a linked anonymous id is the customer's from here on.
+            var command = evt is IdentityForwarded forwarded
+                ? new ShopperCommand(forwarded.AsCustomers(), _watermark, forwarded.Hops + 1)
+                : new ShopperCommand(evt, _watermark, evt is IdentityMerged merged ? merged.Hops : 0);
+            Enqueue(command.Event.ShopperId, command);
         }
         FireDueTimers();
         TryComplete();
@@ -217,12 +233,25 @@ public sealed class PartitionActor : ReceivePersistentActor
             }
 
             var command = queue!.Dequeue();
+            if (command.Event is IdentityLinked or IdentityMerged || _identity.Resolve(shopperId, command.Event.EventTime) is not null)
+            {
+                DecideIdentity(shopperId, command);
+                continue;
+            }
             switch (command.Event)
             {
-                case ConsentEvent consent:
-                    var decision = _engine.Apply(Shopper(shopperId), consent, command.Watermark);
+                case ConsentEvent or PaymentPending:
+                    // Shopper-wide facts (consent, a payment in flight): decided here, read by every session at send time.
+                    var decision = command.Event is ConsentEvent consent
+                        ? _engine.Apply(Shopper(shopperId), consent, command.Watermark)
+                        : _engine.Apply(Shopper(shopperId), (PaymentPending)command.Event, command.Watermark);
                     _shoppers[shopperId] = decision.Shopper;
                     _batch!.Add(decision.Effects);
+                    _batch.Touched.Add(shopperId);
+                    break;
+                case SessionEvent evt when command.Hops > 0 && !_sessions.ContainsKey(new SessionKey(shopperId, evt.SessionId))
+                                            && _merger.PartOfBoughtCart(Shopper(shopperId), evt) is { } bought:
+                    _batch!.Audits.Add(bought);
                     _batch.Touched.Add(shopperId);
                     break;
                 case SessionEvent evt:
@@ -231,6 +260,117 @@ public sealed class PartitionActor : ReceivePersistentActor
                     return;
             }
         }
+    }
+
+    /// <summary>A link, a hand-over, or any event of an id linked to a customer: decided here, synchronously.</summary>
+    private void DecideIdentity(string shopperId, ShopperCommand command)
+    {
+        _batch!.Touched.Add(shopperId);
+        if (command.Event is IdentityLinked link) Link(link);
+        else if (_identity.Resolve(shopperId, command.Event.EventTime) is { } alias) PassOn(shopperId, command, alias);
+        else Adopt((IdentityMerged)command.Event, command.Watermark);
+    }
+
+    /// <summary>Anonymous side: hand the id's shopper state and sessions over to the customer's key, and remember the alias.</summary>
+    private void Link(IdentityLinked link)
+    {
+        var anonymousId = link.AnonymousId;
+        if (link.ShopperId != anonymousId)
+        {
+            // Published under the customer's key: the anonymous id's partition holds the state, so the link goes
+            // there (same event id, so the hand-over's id is the same whichever key the storefront used).
+            _batch!.Forwards.Add(link with { ShopperId = anonymousId });
+            return;
+        }
+        if (_identity.Resolve(anonymousId, link.EventTime) is { } previous)
+        {
+            // Everything the id had went to the customer at its first link; a repeated link moves nothing, and a
+            // link to another customer sends the id's later events there.
+            var same = previous.CustomerId == link.CustomerId;
+            _batch!.Audits.Add(_merger.LinkAudit(link, same ? IdentityMerger.Reasons.AlreadyLinked : IdentityMerger.Reasons.Relinked, previous));
+            _identity = same ? _identity.Used(anonymousId, link.EventTime)
+                : _identity.Link(anonymousId, new IdentityAlias(link.CustomerId, link.EventId, link.EventTime, link.EventTime));
+            return;
+        }
+        var sessions = TakeSessions(anonymousId);
+        var shopper = Shopper(anonymousId);
+        _shoppers.Remove(anonymousId);
+        var (record, _, effects) = _merger.HandOverFor(link, shopper, sessions, PartitionCheckpoint.ToJson);
+        _batch!.Forwards.Add(record);
+        _batch.Add(effects);
+        _identity = _identity.Link(anonymousId, new IdentityAlias(link.CustomerId, link.EventId, link.EventTime, link.EventTime));
+    }
+
+    /// <summary>An event of a linked id (or a hand-over for a customer id that is itself linked on): to the customer's key.</summary>
+    private void PassOn(string shopperId, ShopperCommand command, IdentityAlias alias)
+    {
+        var evt = command.Event;
+        ShopperEvent onward = evt is IdentityMerged merged
+            ? merged with
+            {
+                EventId = RecoveryIds.IdentityMergedPassedOn(merged.EventId, alias.CustomerId),
+                ShopperId = alias.CustomerId, CustomerId = alias.CustomerId, Hops = merged.Hops + 1,
+            }
+            : new IdentityForwarded
+            {
+                EventId = RecoveryIds.IdentityForwarded(evt.EventId, alias.CustomerId),
+                ShopperId = alias.CustomerId, EventTime = evt.EventTime, AnonymousId = shopperId, Hops = command.Hops, Event = evt,
+            };
+        if (onward is IdentityMerged { Hops: > IdentityRules.MaxHops } or IdentityForwarded { Hops: > IdentityRules.MaxHops })
+        {
+            _batch!.Audits.Add(_merger.MergeAudit(shopperId, IdentityMerger.Reasons.LinkCycle, evt.EventTime, [evt.EventId, alias.LinkEventId],
+                $"not passed on to customer_id={alias.CustomerId} after {IdentityRules.MaxHops} hops"));
+            return;
+        }
+        _batch!.Forwards.Add(onward);
+        _identity = _identity.Used(shopperId, evt.EventTime);
+    }
+
+    /// <summary>Customer side: adopt a hand-over once.</summary>
+    private void Adopt(IdentityMerged record, Watermark stamp)
+    {
+        var customerId = record.CustomerId;
+        if (_identity.WasApplied(record.EventId, record.EventTime))
+        {
+            _batch!.Audits.Add(_merger.MergeAudit(customerId, IdentityMerger.Reasons.DuplicateHandOver, record.EventTime, [record.LinkEventId, record.EventId]));
+            return;
+        }
+        if (PartitionCheckpoint.HandOverFrom(record.State) is not { } handOver)
+        {
+            _batch!.Audits.Add(_merger.MergeAudit(customerId, IdentityMerger.Reasons.InvalidState, record.EventTime, [record.LinkEventId, record.EventId],
+                "state is not a hand-over: nothing adopted"));
+            return;
+        }
+        var live = _sessionsByShopper.TryGetValue(customerId, out var ids)
+            ? ids.ToDictionary(id => id, id => _sessions[new SessionKey(customerId, id)], StringComparer.Ordinal)
+            : new Dictionary<string, SessionState>(StringComparer.Ordinal);
+        var adoption = _merger.Adopt(Shopper(customerId), live, handOver, record, late: stamp.IsLate(record.EventTime));
+        _shoppers[customerId] = adoption.Shopper;
+        foreach (var session in adoption.Sessions)
+        {
+            var key = new SessionKey(customerId, session.SessionId);
+            // A live session's state is replaced: its next command starts a fresh actor from the merged state.
+            if (_actors.Remove(key, out var actor)) Context.Stop(actor);
+            Track(key, session);
+        }
+        _batch!.Add(adoption.Effects);
+        _identity = _identity.MarkApplied(record.EventId, record.EventTime);
+    }
+
+    /// <summary>Removes the shopper's sessions from this partition (stopping their actors) and returns them.</summary>
+    private List<SessionState> TakeSessions(string shopperId)
+    {
+        var taken = new List<SessionState>();
+        if (!_sessionsByShopper.Remove(shopperId, out var ids)) return taken;
+        foreach (var id in ids)
+        {
+            var key = new SessionKey(shopperId, id);
+            taken.Add(_sessions[key]);
+            _sessions.Remove(key);
+            _timers.Remove(key);
+            if (_actors.Remove(key, out var actor)) Context.Stop(actor);
+        }
+        return taken;
     }
 
     private void OnDecided(SessionDecided msg)
@@ -308,7 +448,7 @@ public sealed class PartitionActor : ReceivePersistentActor
             if (_shoppers.TryGetValue(shopperId, out var shopper) && shopper.IsEmpty && !_sessionsByShopper.ContainsKey(shopperId))
                 _shoppers.Remove(shopperId);
         _sink.Complete(new BatchCompleted(_partition, batch.Sequence, batch.NextOffsets.ToImmutableDictionary(), batch.Triggers, batch.Audits,
-            batch.Outcomes, batch.DeadLetters, _watermark, batch.Events, batch.LateEvents, _sessions.Count));
+            batch.Outcomes, batch.DeadLetters, _watermark, batch.Events, batch.LateEvents, _sessions.Count, batch.Forwards));
         Stash.UnstashAll();
     }
 
@@ -325,7 +465,8 @@ public sealed class PartitionActor : ReceivePersistentActor
         return actor;
     }
 
-    private readonly record struct ShopperCommand(ShopperEvent Event, Watermark Watermark);
+    /// <param name="Hops">How many times the event was passed on from a linked id to its customer.</param>
+    private readonly record struct ShopperCommand(ShopperEvent Event, Watermark Watermark, int Hops = 0);
 
     private sealed class Batch(long sequence)
     {
@@ -335,6 +476,7 @@ public sealed class PartitionActor : ReceivePersistentActor
         public List<AuditRecord> Audits { get; } = [];
         public List<SessionOutcome> Outcomes { get; } = [];
         public List<InputRecord> DeadLetters { get; } = [];
+        public List<ShopperEvent> Forwards { get; } = [];
         public HashSet<string> Touched { get; } = new(StringComparer.Ordinal);
         public int Events { get; set; }
         public int LateEvents { get; set; }

@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using CartRecovery.Domain.Identity;
 using CartRecovery.Domain.State;
 using CartRecovery.Domain.Time;
 
@@ -18,6 +19,8 @@ public sealed record PartitionCheckpoint
     public required Watermark Watermark { get; init; }
     public required List<ShopperState> Shoppers { get; init; }
     public required List<SessionState> Sessions { get; init; }
+    /// <summary>Linked anonymous ids and applied hand-overs (absent in checkpoints written before identity linking).</summary>
+    public IdentityLinks Identity { get; set; } = IdentityLinks.Empty;
 
     public byte[] ToBytes() => JsonSerializer.SerializeToUtf8Bytes(this, CheckpointJsonContext.Default.PartitionCheckpoint);
 
@@ -28,12 +31,38 @@ public sealed record PartitionCheckpoint
         // JSON keeps no comparer: give cart lines back their ordinal order, or replays would list them differently.
         return checkpoint with
         {
-            Sessions = [.. checkpoint.Sessions.Select(s => s with { Lines = s.Lines.WithComparers(StringComparer.Ordinal) })],
+            Sessions = [.. checkpoint.Sessions.Select(WithOrdinalLines)],
+            Identity = checkpoint.Identity with
+            {
+                Aliases = checkpoint.Identity.Aliases.WithComparers(StringComparer.Ordinal),
+                Applied = checkpoint.Identity.Applied.WithComparers(StringComparer.Ordinal),
+            },
         };
+    }
+
+    private static SessionState WithOrdinalLines(SessionState session) => session with { Lines = session.Lines.WithComparers(StringComparer.Ordinal) };
+
+    /// <summary>A hand-over travels in the checkpoint's format (it is a piece of a partition's state).</summary>
+    public static JsonElement ToJson(HandOver handOver) => JsonSerializer.SerializeToElement(handOver, CheckpointJsonContext.Default.HandOver);
+
+    /// <summary>Reads a hand-over; null when the state cannot be read (it came from the input topic, so it is untrusted).</summary>
+    public static HandOver? HandOverFrom(JsonElement state)
+    {
+        try
+        {
+            var handOver = state.Deserialize(CheckpointJsonContext.Default.HandOver);
+            return handOver is null || handOver.Shopper is null || handOver.Sessions.IsDefault || handOver.Sessions.Any(s => s is null) ? null
+                : handOver with { Sessions = [.. handOver.Sessions.Select(WithOrdinalLines)] };
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
     }
 }
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, IgnoreReadOnlyProperties = true,
     UseStringEnumConverter = true)]
 [JsonSerializable(typeof(PartitionCheckpoint))]
+[JsonSerializable(typeof(HandOver))]
 internal sealed partial class CheckpointJsonContext : JsonSerializerContext;

@@ -13,7 +13,7 @@ namespace CartRecovery.Streaming.Ingest;
 public sealed class BatchTracker(int maxUndecidedBatches, long maxUnwrittenRecords)
 {
     private readonly object _gate = new();
-    private readonly ConcurrentQueue<(int Partition, IReadOnlyDictionary<string, long> NextOffsets)> _committable = new();
+    private readonly ConcurrentQueue<CheckpointSaved> _committable = new();
     private int _undecided;
     private long _unwrittenRecords;
     private long _outstanding;
@@ -57,7 +57,7 @@ public sealed class BatchTracker(int maxUndecidedBatches, long maxUnwrittenRecor
     {
         lock (_gate)
         {
-            foreach (var batch in batches) _unwrittenRecords -= batch.Events + batch.DeadLetters.Count;
+            foreach (var batch in batches) _unwrittenRecords -= batch.InputRecords;
             Interlocked.Add(ref _outstanding, -batches.Count);
             Monitor.PulseAll(_gate);
         }
@@ -65,9 +65,9 @@ public sealed class BatchTracker(int maxUndecidedBatches, long maxUnwrittenRecor
 
     public void CheckpointRequested() => Interlocked.Increment(ref _pendingCheckpoints);
 
-    public void Checkpointed(int partition, IReadOnlyDictionary<string, long> nextOffsets, int requests)
+    public void Checkpointed(CheckpointSaved saved, int requests)
     {
-        _committable.Enqueue((partition, nextOffsets));
+        _committable.Enqueue(saved);
         Interlocked.Add(ref _pendingCheckpoints, -requests);
     }
 
@@ -77,6 +77,6 @@ public sealed class BatchTracker(int maxUndecidedBatches, long maxUnwrittenRecor
         Interlocked.Decrement(ref _pendingCheckpoints);
     }
 
-    public bool TryTakeCommittable(out (int Partition, IReadOnlyDictionary<string, long> NextOffsets) checkpoint) =>
-        _committable.TryDequeue(out checkpoint);
+    public bool TryTakeCommittable(out CheckpointSaved checkpoint) =>
+        _committable.TryDequeue(out checkpoint!);
 }

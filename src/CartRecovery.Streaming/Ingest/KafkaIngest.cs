@@ -32,12 +32,27 @@ public sealed class KafkaIngest
     private readonly Dictionary<int, long> _sequences = new();
     private readonly HashSet<TopicPartition> _assigned = new();
     private readonly HashSet<TopicPartition> _atEnd = new();
+    // Where each topic-partition ended when its end was last reported (control records included).
+    private readonly Dictionary<TopicPartition, long> _endOffsets = new();
     private readonly Dictionary<int, DateTimeOffset> _lastInput = new();
+    // Newest event time read per partition, and where each idle partition's watermark was last moved to.
+    private readonly Dictionary<int, DateTimeOffset> _newestEventTime = new();
+    private readonly Dictionary<int, DateTimeOffset> _idleAdvancedTo = new();
+    // Live mode, reading a backlog: topic-partitions at their end since (wall clock), not yet trusted to stay there.
+    private readonly Dictionary<TopicPartition, DateTimeOffset> _endSince = new();
     private readonly HashSet<int> _sinceCheckpoint = new();
     // The next offset each assigned topic-partition must deliver. A record below it is a stale copy from before a
     // seek or reassignment: merging it again would apply an event twice and out of order, so it is dropped.
     private readonly Dictionary<TopicPartition, long> _expected = new();
     private long _staleRecords;
+    // --drain: what the group must finish, the partitions this worker has drained since it was assigned them, and
+    // when it last read the group's progress.
+    private DrainScope? _drain;
+    private DrainProgress? _progress;
+    private readonly HashSet<int> _drained = new();
+    private long _groupCheckedAt;
+    private long _lagReportedAt;
+    private string _waitingOn = "";
     private bool _closing;
     private DateTimeOffset _lastCheckpoint;
 
@@ -83,7 +98,7 @@ public sealed class KafkaIngest
             MaxPollIntervalMs = 300_000,
             SessionTimeoutMs = 10_000,
         };
-        ValidateTopics();
+        var partitionCounts = ValidateTopics();
 
         using var consumer = new ConsumerBuilder<byte[], byte[]>(config)
             .SetPartitionsAssignedHandler((_, partitions) => Assigned(partitions))
@@ -91,6 +106,13 @@ public sealed class KafkaIngest
             .SetPartitionsLostHandler((_, partitions) => Lost([.. partitions.Select(p => p.TopicPartition)]))
             .SetErrorHandler((_, e) => _logger.LogWarning("kafka consumer: {Code} {Reason}", e.Code, e.Reason))
             .Build();
+        if (_settings.Drain)
+        {
+            _drain = DrainScope.Begin(consumer, partitionCounts, TimeSpan.FromSeconds(20));
+            _progress = new DrainProgress(_settings.BootstrapServers, _settings.GroupId);
+            _logger.LogInformation("drain: the group finishes {Records} records in {Partitions} topic-partitions (their ends now)",
+                _drain.End.Values.Sum(), _drain.End.Count);
+        }
         consumer.Subscribe(Topics.Inputs);
         _lastCheckpoint = _clock.GetUtcNow();
 
@@ -105,6 +127,7 @@ public sealed class KafkaIngest
             {
                 ThrowIfFailed();
                 CommitCheckpointed(consumer);
+                ReportLag(consumer);
                 ConsumeResult<byte[], byte[]>? result;
                 try
                 {
@@ -118,15 +141,20 @@ public sealed class KafkaIngest
                 }
                 if (result is null)
                 {
+                    SettleEnds(dirty);
                     DispatchAll(dirty, stop);
                     sinceDispatch = 0;
-                    if (_settings.Drain && IsFullyConsumed())
+                    if (_drain is not null && IsFullyConsumed() && ForwardsConsumed(consumer))
                     {
-                        foreach (var partition in _mergers.Keys.Order()) Send(new Drain(partition, NextSequence(partition)), 0, stop);
-                        CheckpointAndCommit(consumer, _mergers.Keys.ToList(), stop);
-                        finished = true;
-                        _logger.LogInformation("drained: {Records} records read; outputs written, state checkpointed, offsets committed", RecordsRead);
-                        return;
+                        DrainOwnPartitions(consumer, stop);
+                        if (IsGroupDone())
+                        {
+                            finished = true;
+                            _logger.LogInformation("drained: {Records} records read; outputs written, state checkpointed, offsets committed", RecordsRead);
+                            return;
+                        }
+                        // Stay in the group: the partitions of workers that leave come here and are finished here.
+                        continue;
                     }
                     if (!_settings.Drain) AdvanceIdlePartitions(stop);
                     CheckpointIfDue(stop);
@@ -135,27 +163,50 @@ public sealed class KafkaIngest
 
                 var tp = result.TopicPartition;
                 if (!_mergers.TryGetValue(tp.Partition.Value, out var merger)) continue; // revoked meanwhile
-                if (_expected.TryGetValue(tp, out var expected) && result.Offset.Value < expected && result.Offset.Value >= 0)
+                if (!result.IsPartitionEOF && _expected.TryGetValue(tp, out var expected) && result.Offset.Value < expected && result.Offset.Value >= 0)
                 {
                     if (++_staleRecords % 1000 == 1) _logger.LogWarning("dropped {Count} stale records delivered below the resume offset", _staleRecords);
+                    continue;
+                }
+                if (_drain is not null && !result.IsPartitionEOF && _drain.IsBeyondEnd(tp, result.Offset.Value) && !Output.OutputWriter.IsForward(result.Message))
+                {
+                    // Written after the drain began: the next run's input. Stop fetching it; this is our end. (The
+                    // worker's own identity hand-overs are part of this run's work, however late they were written.)
+                    consumer.Pause([tp]);
+                    _atEnd.Add(tp);
+                    _endOffsets[tp] = long.MaxValue; // nothing more is read here in this run
+                    merger.MarkEnd(tp.Topic);
+                    dirty.Add(tp.Partition.Value);
                     continue;
                 }
                 if (result.IsPartitionEOF)
                 {
                     _atEnd.Add(tp);
+                    _endOffsets[tp] = result.Offset.Value;
+                    if (_drain is null && IsReadingBacklog(tp.Partition.Value))
+                    {
+                        _endSince.TryAdd(tp, _clock.GetUtcNow());
+                        continue;
+                    }
                     merger.MarkEnd(tp.Topic);
                     dirty.Add(tp.Partition.Value);
                     continue;
                 }
                 _atEnd.Remove(tp);
+                _endSince.Remove(tp);
                 _expected[tp] = result.Offset.Value + 1;
                 RecordsRead++;
-                merger.Add(ToRecord(result));
+                var record = ToRecord(result);
+                merger.Add(record);
+                if (record.Event is { } read && read.EventTime > _newestEventTime.GetValueOrDefault(tp.Partition.Value))
+                    _newestEventTime[tp.Partition.Value] = read.EventTime;
+                if (_drain is null && IsReadingBacklog(tp.Partition.Value)) ReopenOtherEnds(tp, merger);
                 _lastInput[tp.Partition.Value] = _clock.GetUtcNow();
                 dirty.Add(tp.Partition.Value);
                 if (sinceDispatch++ == 0) firstUndispatched = Environment.TickCount64;
                 if (sinceDispatch >= _settings.MaxBatchRecords || Environment.TickCount64 - firstUndispatched >= maxDelayMs)
                 {
+                    SettleEnds(dirty);
                     DispatchAll(dirty, stop);
                     sinceDispatch = 0;
                     CheckpointIfDue(stop);
@@ -188,6 +239,7 @@ public sealed class KafkaIngest
             // partitions (a synchronous commit inside it can block forever while the group is rebalancing).
             _closing = true;
             consumer.Close();
+            _progress?.Dispose();
         }
     }
 
@@ -249,8 +301,76 @@ public sealed class KafkaIngest
 
     private long NextSequence(int partition) => _sequences[partition] = _sequences.GetValueOrDefault(partition) + 1;
 
+    /// <summary>Per partition, the records between what was consumed and the input topics' high watermarks, from the
+    /// watermarks the consumer's fetches last brought (no broker round trip); about once a second.</summary>
+    private void ReportLag(IConsumer<byte[], byte[]> consumer)
+    {
+        if (Environment.TickCount64 - _lagReportedAt < 1_000) return;
+        _lagReportedAt = Environment.TickCount64;
+        foreach (var partition in _assigned.GroupBy(tp => tp.Partition.Value))
+        {
+            long lag = 0;
+            foreach (var tp in partition)
+            {
+                var high = consumer.GetWatermarkOffsets(tp).High.Value;
+                if (high >= 0) lag += Math.Max(0, high - _expected.GetValueOrDefault(tp));
+            }
+            _metrics.Lag(partition.Key, lag);
+        }
+    }
+
     private bool IsFullyConsumed() =>
-        _assigned.Count > 0 && _assigned.All(_atEnd.Contains) && _mergers.Values.All(m => m.Buffered == 0);
+        _assigned.All(_atEnd.Contains) && _mergers.Values.All(m => m.Buffered == 0);
+
+    /// <summary>End of input is end of event time: each partition this worker holds and has not drained yet fires
+    /// every pending timer, then is checkpointed and committed (its commit reaching its end only now).</summary>
+    private void DrainOwnPartitions(IConsumer<byte[], byte[]> consumer, CancellationToken stop)
+    {
+        var undrained = _mergers.Keys.Where(p => !_drained.Contains(p)).Order().ToList();
+        if (undrained.Count == 0) return;
+        foreach (var partition in undrained) Send(new Drain(partition, NextSequence(partition)), 0, stop);
+        CheckpointAndCommit(consumer, undrained, stop);
+        _drained.UnionWith(undrained);
+        _logger.LogInformation("drained partitions {Partitions}", string.Join(",", undrained));
+    }
+
+    /// <summary>Whether every input partition of the group is consumed to its drain end and drained, read from the
+    /// group's drain progress (at most twice a second).</summary>
+    private bool IsGroupDone()
+    {
+        if (Environment.TickCount64 - _groupCheckedAt < 500) return false;
+        _groupCheckedAt = Environment.TickCount64;
+        IReadOnlyDictionary<TopicPartition, long> drained;
+        try
+        {
+            drained = _progress!.Read();
+        }
+        catch (KafkaException e)
+        {
+            _logger.LogWarning("reading the group's drain progress failed: {Reason}; retrying", e.Error.Reason);
+            return false;
+        }
+        if (_drain!.IsDone(drained)) return true;
+        var waitingOn = string.Join(",", _drain.Unfinished(drained).Select(tp => tp.Partition.Value).Distinct().Order());
+        if (waitingOn != _waitingOn)
+            _logger.LogInformation("drain: this worker's partitions are done; waiting for the group's partitions {Partitions}", waitingOn);
+        _waitingOn = waitingOn;
+        return false;
+    }
+
+    /// <summary>The worker itself publishes identity hand-overs and forwarded events to the input topics: the input is
+    /// consumed only once every batch handed out is written (so they are acknowledged) and consumed.</summary>
+    private bool ForwardsConsumed(IConsumer<byte[], byte[]> consumer)
+    {
+        if (_tracker.Outstanding > 0) return false;
+        foreach (var tp in _assigned)
+        {
+            if (consumer.QueryWatermarkOffsets(tp, TimeSpan.FromSeconds(10)).High.Value <= _endOffsets.GetValueOrDefault(tp)) continue;
+            _atEnd.Remove(tp); // a record arrived after the end was reported: wait for it
+            return false;
+        }
+        return true;
+    }
 
     private void CheckpointIfDue(CancellationToken ct)
     {
@@ -287,37 +407,99 @@ public sealed class KafkaIngest
     }
 
     /// <summary>Live mode: a partition that is caught up (every input topic at its end) and has had no input for a
-    /// while advances its watermark with the wall clock, so timers still fire without traffic.</summary>
+    /// while moves its watermark as <see cref="IdleWatermark"/> says, so its timers still fire without traffic.</summary>
     private void AdvanceIdlePartitions(CancellationToken ct)
     {
+        if (_settings.IdleWatermark == IdleWatermark.Off) return;
         var now = _clock.GetUtcNow();
-        foreach (var partition in _mergers.Keys)
+        var idle = _mergers.Keys.Where(partition => IsIdle(partition, now)).Order().ToList();
+        if (idle.Count == 0) return;
+        DateTimeOffset to;
+        if (_settings.IdleWatermark == IdleWatermark.WallClock)
         {
-            if (!_assigned.Where(tp => tp.Partition.Value == partition).All(_atEnd.Contains)) continue;
-            if (now - _lastInput.GetValueOrDefault(partition, now) < _settings.IdleWatermarkAfter) continue;
-            _lastInput[partition] = now;
-            Send(new AdvanceIdle(partition, NextSequence(partition), now), 0, ct);
+            // Only when the whole input is silent: a partition that is merely quiet keeps pace with the others.
+            if (idle.Count < _mergers.Count) return;
+            to = now;
+        }
+        else
+        {
+            // The stream's newest event time: an idle partition never runs ahead of what the others have shown.
+            if (_newestEventTime.Count == 0) return;
+            to = _mergers.Keys.Select(p => _newestEventTime.GetValueOrDefault(p)).Max();
+        }
+        foreach (var partition in idle)
+        {
+            // Wall clock: once per idle interval, not on every poll.
+            var step = _settings.IdleWatermark == IdleWatermark.WallClock ? _settings.IdleWatermarkAfter : TimeSpan.Zero;
+            if (_idleAdvancedTo.TryGetValue(partition, out var last) && to - last <= step) continue;
+            _idleAdvancedTo[partition] = to;
+            Send(new AdvanceIdle(partition, NextSequence(partition), to), 0, ct);
+            _metrics.IdleWatermarkAdvanced(_settings.IdleWatermark);
             _sinceCheckpoint.Add(partition);
         }
     }
 
+    /// <summary>Backlog: new input on one topic of a partition means the producer is writing again, so the partition's
+    /// other topics, at their end until now, may soon deliver earlier records too: each must confirm its end again
+    /// (stay there for the idle interval) before the merge may pass it.</summary>
+    private void ReopenOtherEnds(TopicPartition arrived, PartitionInputMerger merger)
+    {
+        foreach (var topic in Topics.Inputs)
+        {
+            if (topic == arrived.Topic || !merger.IsMarkedEnd(topic)) continue;
+            merger.ReopenEnd(topic);
+            _endSince.TryAdd(new TopicPartition(topic, arrived.Partition), _clock.GetUtcNow());
+        }
+    }
+
+    private bool IsReadingBacklog(int partition) =>
+        _newestEventTime.TryGetValue(partition, out var newest) && _clock.GetUtcNow() - newest > _settings.BacklogBehind;
+
+    /// <summary>Backlog: a topic-partition that stayed at its end for the idle interval is finished for now, and no
+    /// longer holds back the merge of its partition.</summary>
+    private void SettleEnds(HashSet<int> dirty)
+    {
+        if (_endSince.Count == 0) return;
+        var now = _clock.GetUtcNow();
+        foreach (var (tp, _) in _endSince.Where(e => now - e.Value >= _settings.IdleWatermarkAfter).ToList())
+        {
+            _endSince.Remove(tp);
+            if (!_mergers.TryGetValue(tp.Partition.Value, out var merger)) continue;
+            merger.MarkEnd(tp.Topic);
+            dirty.Add(tp.Partition.Value);
+        }
+    }
+
+    private bool IsIdle(int partition, DateTimeOffset now) =>
+        _assigned.Where(tp => tp.Partition.Value == partition).All(_atEnd.Contains) &&
+        _mergers[partition].Buffered == 0 &&
+        now - _lastInput.GetValueOrDefault(partition, now) >= _settings.IdleWatermarkAfter;
+
     private void CommitCheckpointed(IConsumer<byte[], byte[]> consumer)
     {
         var offsets = new Dictionary<TopicPartition, long>();
+        var drained = new Dictionary<int, IReadOnlyDictionary<string, long>>();
         while (_tracker.TryTakeCommittable(out var checkpoint))
-            foreach (var (topic, next) in checkpoint.NextOffsets)
-                offsets[new TopicPartition(topic, checkpoint.Partition)] = next;
+        {
+            foreach (var (topic, next) in checkpoint.NextOffsets) offsets[new TopicPartition(topic, checkpoint.Partition)] = next;
+            if (checkpoint.Drained && _mergers.ContainsKey(checkpoint.Partition)) drained[checkpoint.Partition] = checkpoint.NextOffsets;
+            else drained.Remove(checkpoint.Partition);
+        }
         var owned = offsets.Where(o => _assigned.Contains(o.Key)).Select(o => new TopicPartitionOffset(o.Key, o.Value)).ToList();
-        if (owned.Count == 0) return;
-        try
+        if (owned.Count > 0)
         {
-            consumer.Commit(owned);
+            try
+            {
+                consumer.Commit(owned);
+            }
+            catch (KafkaException e)
+            {
+                // Not fatal: the checkpoint, not the commit, decides where a new owner resumes; the commit shows lag.
+                _logger.LogWarning("offset commit failed: {Reason}", e.Error.Reason);
+            }
         }
-        catch (KafkaException e)
-        {
-            // Not fatal: the checkpoint, not the commit, decides where a new owner resumes; the commit shows lag.
-            _logger.LogWarning("offset commit failed: {Reason}", e.Error.Reason);
-        }
+        // The checkpoint, not the commit, is what a new owner resumes from: a saved drained checkpoint is progress.
+        foreach (var (partition, next) in drained) _progress?.Record(partition, next);
     }
 
     /// <summary>Restores each newly assigned partition from its checkpoint and resumes every input topic at its offsets.</summary>
@@ -371,6 +553,8 @@ public sealed class KafkaIngest
         {
             _assigned.Remove(tp);
             _atEnd.Remove(tp);
+            _endSince.Remove(tp);
+            _endOffsets.Remove(tp);
             _expected.Remove(tp);
         }
         foreach (var partition in partitions.Select(p => p.Partition.Value).Distinct())
@@ -378,11 +562,16 @@ public sealed class KafkaIngest
             if (_assigned.Any(a => a.Partition.Value == partition)) continue;
             _mergers.Remove(partition);
             _sinceCheckpoint.Remove(partition);
+            _drained.Remove(partition);
+            _newestEventTime.Remove(partition);
+            _idleAdvancedTo.Remove(partition);
             _partitions.Tell(new PartitionSupervisor.ForgetPartition(partition));
+            _metrics.Released(partition);
         }
     }
 
-    private void ValidateTopics()
+    /// <summary>Checks the input topics exist and are co-partitioned; returns each one's partition count.</summary>
+    private Dictionary<string, int> ValidateTopics()
     {
         using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = _settings.BootstrapServers }).Build();
         var metadata = admin.GetMetadata(TimeSpan.FromSeconds(20));
@@ -397,5 +586,6 @@ public sealed class KafkaIngest
         if (counts.Values.Distinct().Count() > 1)
             throw new InvalidOperationException("input topics must be co-partitioned (same partition count): " +
                 string.Join(", ", counts.Select(c => $"{c.Key}={c.Value}")));
+        return counts;
     }
 }

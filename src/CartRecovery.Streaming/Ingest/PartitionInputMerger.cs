@@ -34,6 +34,12 @@ public sealed class PartitionInputMerger
     /// <summary>The consumer reached the end of this topic's partition: an empty buffer no longer blocks.</summary>
     public void MarkEnd(string topic) => _atEnd[IndexOf(topic)] = true;
 
+    public bool IsMarkedEnd(string topic) => _atEnd[IndexOf(topic)];
+
+    /// <summary>The end may have moved (new input arrived on another topic of the partition): an empty buffer of this
+    /// topic blocks again until its end is confirmed.</summary>
+    public void ReopenEnd(string topic) => _atEnd[IndexOf(topic)] = false;
+
     /// <summary>Releases every record whose place in the merged order is now certain.</summary>
     public void Release(List<InputRecord> into)
     {

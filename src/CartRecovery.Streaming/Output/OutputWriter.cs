@@ -22,6 +22,22 @@ public sealed record OutputSettings
     public TimeSpan FlushInterval { get; init; } = TimeSpan.FromSeconds(1);
     public string TriggerTopic { get; init; } = Topics.RecoveryTriggers;
     public string DeadLetterTopic { get; init; } = Topics.DeadLetter;
+    /// <summary>A windowed replay first rebuilds shopper state from the history before its window: the decisions of
+    /// that warm-up (event time before this instant) are state, not output, and are not written anywhere.</summary>
+    public DateTimeOffset? WriteFrom { get; init; }
+
+    /// <summary>The part of a batch that is output: everything, or only what falls at or after <see cref="WriteFrom"/>.
+    /// The batch's offsets, counts and watermark are kept: they are progress, not output.</summary>
+    public BatchCompleted Writable(BatchCompleted batch) => WriteFrom is not { } from ? batch : batch with
+    {
+        Triggers = [.. batch.Triggers.Where(t => t.EventTime >= from)],
+        Audits = [.. batch.Audits.Where(a => a.EventTime >= from)],
+        Outcomes = [.. batch.Outcomes.Where(o => o.EndedAt >= from)],
+        DeadLetters = [.. batch.DeadLetters.Where(d => d.Rejected!.ReceivedAt >= from)],
+    };
+
+    /// <summary>The input topic that carries identity hand-overs and forwarded events to the customer's key.</summary>
+    public string ForwardTopic { get; init; } = Topics.CartEvents;
 }
 
 /// <summary>
@@ -58,9 +74,10 @@ public sealed class OutputWriter : IBatchSink
     /// <summary>Called by a partition actor when a batch is decided. Its triggers go to Kafka at once, so a
     /// proactive chat reaches the agents without waiting for the next analytics insert; the batch's offsets still
     /// become committable only after <see cref="FlushAsync"/> has seen every delivery acknowledged.</summary>
-    public void Complete(BatchCompleted batch)
+    public void Complete(BatchCompleted decided)
     {
         _tracker.Decided();
+        var batch = _settings.Writable(decided);
         Publish(batch);
         if (!_batches.Writer.TryWrite(batch)) throw new InvalidOperationException("output writer is closed");
     }
@@ -70,10 +87,10 @@ public sealed class OutputWriter : IBatchSink
         if (!_batches.Writer.TryWrite(new DurabilityMarker(sequence, replyTo))) throw new InvalidOperationException("output writer is closed");
     }
 
-    public void Checkpointed(int partition, IReadOnlyDictionary<string, long> nextOffsets, int requests, int bytes, TimeSpan duration)
+    public void Checkpointed(CheckpointSaved saved, int requests, int bytes, TimeSpan duration)
     {
         _metrics.Checkpointed(bytes, duration);
-        _tracker.Checkpointed(partition, nextOffsets, requests);
+        _tracker.Checkpointed(saved, requests);
     }
 
     public void CheckpointFailed(int partition, Exception cause)
@@ -83,6 +100,12 @@ public sealed class OutputWriter : IBatchSink
     }
 
     public void Close() => _batches.Writer.TryComplete();
+
+    /// <summary>Marks the worker's own records on an input topic (identity hand-overs and forwarded events): a drain
+    /// reads them however late they were written, since they are this run's work, not new input.</summary>
+    public const string ForwardHeader = "cartrecovery-forward";
+
+    public static bool IsForward(Message<byte[], byte[]> message) => message.Headers?.TryGetLastBytes(ForwardHeader, out _) == true;
 
     private sealed record DurabilityMarker(long Sequence, IActorRef ReplyTo);
 
@@ -145,7 +168,10 @@ public sealed class OutputWriter : IBatchSink
         var deadLetters = batches.SelectMany(b => b.DeadLetters).ToList();
 
         foreach (var audit in audits)
+        {
             if (audit.Decision == AuditDecisions.Suppressed) _metrics.Suppressed(audit.Reason);
+            else if (audit.Decision == AuditDecisions.DuplicateEvent) _metrics.DuplicateEvent();
+        }
 
         await InsertAsync(Tables.RecoveryTriggers, triggers.Select(ContractJson.Serialize).ToList(), ct);
         await InsertAsync(Tables.AuditLog, audits.Select(ContractJson.Serialize).ToList(), ct);
@@ -180,6 +206,16 @@ public sealed class OutputWriter : IBatchSink
             });
             _metrics.Triggered(trigger.Kind, trigger.Channel);
         }
+        // Identity hand-overs and forwarded events go to the customer's key on the input topic (docs/events.md,
+        // "Identity"); like triggers, the batch's offsets are committable only once they are acknowledged.
+        foreach (var forward in batch.Forwards ?? [])
+            Produce(_settings.ForwardTopic, new Message<string, byte[]>
+            {
+                Key = forward.ShopperId,
+                Value = ContractJson.SerializeEvent(forward),
+                Timestamp = new Timestamp(forward.EventTime),
+                Headers = new Headers { { ForwardHeader, [1] } },
+            });
         foreach (var record in batch.DeadLetters)
         {
             var letter = record.Rejected!;

@@ -119,10 +119,11 @@ public class ReminderStepTests
         var audit = Assert.Single(scenario.AuditsOf(AuditDecisions.Triggered, DecisionReason.OrderVoidsIncentive));
         Assert.Equal([order.EventId, step3.TriggerId], audit.Evidence);
 
-        // The order recovers the abandoned cart (attributed), and a second order neither voids nor recovers again.
-        Assert.Equal([Outcomes.Abandoned, Outcomes.AbandonedRecovered], scenario.Outcomes.Select(o => o.Outcome));
-        Assert.Equal(order.EventTime, scenario.Outcomes[1].OrderedAt);
-        Assert.Equal(40m, scenario.Outcomes[1].OrderValue);
+        // The case stayed open while its code was valid, so the order recovers it (attributed); a second order neither
+        // voids nor recovers again.
+        Assert.Equal([Outcomes.AbandonedRecovered], scenario.Outcomes.Select(o => o.Outcome));
+        Assert.Equal(order.EventTime, scenario.Outcomes[0].OrderedAt);
+        Assert.Equal(40m, scenario.Outcomes[0].OrderValue);
     }
 
     [Fact]

@@ -27,7 +27,7 @@ public class PolicyFileTests
         var defaults = policy.Segments[^1];
         Assert.Equal(SegmentMatch.Any, defaults.Match);
         Assert.Equal(Min(30), defaults.InactivityTimeout);
-        Assert.Equal([new ReminderStep(1, Hours(1), false, 0), new ReminderStep(2, Hours(24), false, 0)], defaults.Steps.ToArray());
+        Assert.Equal([new ReminderStep(1, Hours(1)), new ReminderStep(2, Hours(24))], defaults.Steps.ToArray());
         Assert.Equal(["push", "sms", "email"], defaults.ChannelPreference.ToArray());
         Assert.Equal(new Caps(2, 3, Days(7)), defaults.Caps);
         Assert.Equal(new TimeOnly(21, 0), defaults.QuietHours.Start);
@@ -62,7 +62,7 @@ public class PolicyFileTests
     {
         var policy = Policies.ThreeSteps(perCart: 3);
 
-        Assert.Equal(new ReminderStep(3, Hours(72), true, 10m), policy.Segments[^1].Steps[2]);
+        Assert.Equal(new ReminderStep(3, Hours(72), new IncentiveOffer(IncentiveTypes.Percent, 10m, Days(7))), policy.Segments[^1].Steps[2]);
         Assert.Equal(3, policy.Segments[^1].Caps.PerCart);
     }
 
@@ -102,7 +102,60 @@ public class PolicyFileTests
         { "missing risk weight", Policies.EditedText(r => r["risk"]!["weights"]!.AsObject().Remove("idle")), "'risk.weights.idle' is required" },
         { "missing version", Policies.EditedText(r => r.AsObject().Remove("version")), "'version' is required" },
         { "not JSON", "{ \"version\": ", "'(file)' is not valid JSON" },
+        { "unknown incentive type", Policies.EditedText(r => r["defaults"]!["steps"]![2]!["incentive_type"] = "voucher"), "'defaults.steps[2].incentive_type' must be one of percent, fixed_amount, free_shipping (got 'voucher')" },
+        { "percent above 100", Policies.EditedText(r => r["defaults"]!["steps"]![2]!["incentive_value"] = 150), "'defaults.steps[2].incentive_value' must be a percent above 0 and at most 100" },
+        {
+            "fixed amount of zero",
+            Policies.EditedText(r => { r["defaults"]!["steps"]![2]!["incentive_type"] = "fixed_amount"; r["defaults"]!["steps"]![2]!["incentive_value"] = 0; }),
+            "'defaults.steps[2].incentive_value' must be an amount above 0"
+        },
+        {
+            "free shipping with a value",
+            Policies.EditedText(r => r["defaults"]!["steps"]![2]!["incentive_type"] = "free_shipping"),
+            "'defaults.steps[2].incentive_value' must not be set for incentive_type free_shipping"
+        },
+        { "zero validity", Policies.EditedText(r => r["defaults"]!["steps"]![2]!["incentive_valid_for"] = "0d"), "'defaults.steps[2].incentive_valid_for' must be a positive duration" },
+        {
+            "two spellings of the value",
+            Policies.EditedText(r => r["defaults"]!["steps"]![2]!["incentive_percent"] = 10),
+            "'defaults.steps[2].incentive_percent' and incentive_value are two spellings of one value"
+        },
+        { "dedup horizon below the lateness", Policies.EditedText(r => r["dedup_horizon"] = "1m"), "'dedup_horizon' must be at least allowed_lateness" },
+        { "bad duplicate-case window", Policies.EditedText(r => r["duplicate_case_window"] = "soon"), "'duplicate_case_window' must be a duration" },
+        { "zero payment hold", Policies.EditedText(r => r["payment_pending_hold"] = "0h"), "'payment_pending_hold' must be a positive duration" },
     };
+
+    [Theory]
+    [InlineData("free_shipping", null, 0.0)]
+    [InlineData("fixed_amount", 15.5, 15.5)]
+    [InlineData("percent", 20.0, 20.0)]
+    public void Every_incentive_type_is_accepted_with_its_value_and_validity(string type, double? value, double expected)
+    {
+        var policy = Policies.Edited(r =>
+        {
+            var step = r["defaults"]!["steps"]![2]!.AsObject();
+            step["enabled"] = true;
+            step["incentive_type"] = type;
+            step.Remove("incentive_value");
+            if (value is not null) step["incentive_value"] = value;
+            step["incentive_valid_for"] = "48h";
+        });
+
+        var offer = policy.Segments[^1].Steps[2].Incentive;
+
+        Assert.Equal(new IncentiveOffer(type, (decimal)expected, Hours(48)), offer);
+    }
+
+    [Fact]
+    public void An_incentive_step_without_type_or_validity_is_a_percent_valid_for_seven_days()
+    {
+        var policy = Policies.Edited(r => r["defaults"]!["steps"] = new JsonArray(
+            new JsonObject { ["delay"] = "1h" },
+            new JsonObject { ["delay"] = "72h", ["incentive"] = true, ["incentive_percent"] = 10 }));
+
+        Assert.Equal(new IncentiveOffer(IncentiveTypes.Percent, 10m, Days(7)), policy.Segments[^1].Steps[1].Incentive);
+        Assert.Null(policy.Segments[^1].Steps[0].Incentive);
+    }
 
     [Theory]
     [MemberData(nameof(BadFiles))]

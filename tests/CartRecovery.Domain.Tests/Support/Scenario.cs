@@ -59,6 +59,9 @@ public sealed class Scenario
             case ConsentEvent consent:
                 Record(Engine.Apply(shopper, consent, Watermark), null);
                 break;
+            case PaymentPending pending:
+                Record(Engine.Apply(shopper, pending, Watermark), null);
+                break;
             case SessionEvent sessionEvent:
                 Record(Engine.Apply(shopper, Session(evt.ShopperId, sessionEvent.SessionId), sessionEvent, Watermark), sessionEvent.SessionId);
                 break;

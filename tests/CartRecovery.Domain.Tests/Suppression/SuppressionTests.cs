@@ -264,14 +264,25 @@ public class SuppressionTests
 
     // ------------------------------------------------------------ purchases elsewhere, resumed sessions
 
+    /// <summary>The shopper bought shoes-0001 in another session two hours before putting it in this cart again.</summary>
+    private static (ShopperScript Shopper, SessionScript Session, OrderPlaced Order) CartOfAnItemBoughtBefore()
+    {
+        var shopper = new ShopperScript("cust-1", T0 - Hours(2));
+        shopper.Grant("push", T0 - Days(1));
+        var earlier = shopper.Session("s0", channel: "app");
+        earlier.Start();
+        var order = earlier.Order([new CartLine { Sku = "shoes-0001", UnitPrice = 40m, Quantity = 1 }]);
+        shopper.At(T0);
+        var s1 = shopper.Session("s1");
+        s1.Start();
+        s1.Add("shoes-0001", 40m);
+        return (shopper, s1, order);
+    }
+
     [Fact]
     public void Items_already_bought_in_another_session_suppress_the_reminder()
     {
-        var (shopper, _, add) = Cart();
-        var other = shopper.Session("s2", channel: "app");
-        shopper.At(T0 + Min(40));
-        other.Start();
-        other.Order([new CartLine { Sku = "shoes-0001", UnitPrice = 40m, Quantity = 1 }]);
+        var (shopper, _, order) = CartOfAnItemBoughtBefore();
 
         var scenario = Scenario.Play(shopper.Events);
 
@@ -280,40 +291,49 @@ public class SuppressionTests
         Assert.Equal([1, 2], suppressed.Select(a => a.Step));
         Assert.Equal("s1", suppressed[0].SessionId);
         Assert.Equal(Step1Fires, suppressed[0].EventTime);
-        Assert.All(suppressed, a => Assert.Contains(add.EventId, a.Evidence));
+        Assert.All(suppressed, a => Assert.Contains(order.EventId, a.Evidence));
         var outcomes = scenario.Outcomes.ToDictionary(o => o.SessionId, o => o.Outcome);
-        Assert.Equal(Outcomes.Ordered, outcomes["s2"]);
+        Assert.Equal(Outcomes.Ordered, outcomes["s0"]);
         Assert.Equal(Outcomes.Abandoned, outcomes["s1"]);
     }
 
     [Fact]
-    public void Items_already_bought_evidence_names_the_order_that_bought_them()
+    public void A_reminder_never_lists_an_item_bought_since_it_lists_the_rest()
+    {
+        var (shopper, s1, order) = CartOfAnItemBoughtBefore();
+        s1.Add("lamps-0009", 15m, at: T0 + Min(1)); // same instant as the first line: abandonment time unchanged
+
+        var scenario = Scenario.Play(shopper.Events);
+
+        Assert.Equal([1, 2], scenario.Reminders.Where(t => t.SessionId == "s1").Select(t => t.Step));
+        Assert.All(scenario.Reminders, t =>
+        {
+            Assert.Equal(["lamps-0009"], t.CartLines.Select(l => l.Sku));
+            Assert.Equal(15m, t.CartValue);
+        });
+        var sent = scenario.AuditsOf(AuditDecisions.Triggered, DecisionReason.ReminderStep);
+        Assert.All(sent, a => Assert.Contains(order.EventId, a.Evidence));
+        Assert.Empty(Suppressed(scenario, SuppressionReason.ItemsAlreadyBought));
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void An_order_in_another_session_after_the_cart_was_left_ends_its_case_whatever_it_bought(bool withLines)
     {
         var (shopper, _, _) = Cart();
         var other = shopper.Session("s2", channel: "app");
         shopper.At(T0 + Min(40));
         other.Start();
-        var order = other.Order([new CartLine { Sku = "shoes-0001", UnitPrice = 40m, Quantity = 1 }]);
+        var order = other.Order(withLines ? [new CartLine { Sku = "socks-0003", UnitPrice = 5m, Quantity = 1 }] : []);
 
         var scenario = Scenario.Play(shopper.Events);
 
-        Assert.All(Suppressed(scenario, SuppressionReason.ItemsAlreadyBought), a => Assert.Contains(order.EventId, a.Evidence));
-    }
-
-    [Fact]
-    public void A_cart_only_partly_bought_elsewhere_still_gets_its_reminder()
-    {
-        var (shopper, s1, _) = Cart();
-        s1.Add("lamps-0009", 15m, at: T0 + Min(1)); // same instant as the first line: abandonment time unchanged
-        var other = shopper.Session("s2", channel: "app");
-        shopper.At(T0 + Min(40));
-        other.Start();
-        other.Order([new CartLine { Sku = "shoes-0001", UnitPrice = 40m, Quantity = 1 }]);
-
-        var scenario = Scenario.Play(shopper.Events);
-
-        Assert.Equal([1, 2], scenario.Reminders.Where(t => t.SessionId == "s1").Select(t => t.Step));
-        Assert.Empty(Suppressed(scenario, SuppressionReason.ItemsAlreadyBought));
+        Assert.Empty(scenario.Reminders);
+        var suppressed = Suppressed(scenario, SuppressionReason.OrderPlaced);
+        Assert.Equal([("s1", 1), ("s1", 2)], suppressed.Select(a => (a.SessionId, a.Step)));
+        Assert.All(suppressed, a => Assert.Equal([order.EventId], a.Evidence));
+        Assert.All(suppressed, a => Assert.Equal(Step1Fires, a.EventTime));
     }
 
     [Fact]

@@ -126,7 +126,7 @@ public sealed class PartitionActorSpecs() : TestKit(Checkpointing.TestConfig.Wit
         first.Tell(new ProcessBatch(0, 1, Records(events)));
         ExpectMsg<BatchCompleted>();
         first.Tell(new Checkpoint(0, 2));
-        var saved = ExpectMsg<ProbeSink.Saved>();
+        var saved = ExpectMsg<CheckpointSaved>();
         Assert.Equal(3, saved.NextOffsets["cart-events"]);
         Watch(first);
         Sys.Stop(first);
@@ -140,6 +140,65 @@ public sealed class PartitionActorSpecs() : TestKit(Checkpointing.TestConfig.Wit
         Assert.Equal(1, restored.Sessions);
         second.Tell(new Drain(0, 3));
         Assert.Equal(expected, ExpectMsg<BatchCompleted>().Triggers.Select(ContractJson.Serialize).ToList());
+    }
+
+    /// <summary>A drain across workers reads the group's progress from commits: a checkpoint tells whether it was taken
+    /// after the partition's end-of-input drain, and only such a checkpoint lets the commit reach the end.</summary>
+    [Fact]
+    public void A_checkpoint_says_whether_the_partition_was_drained()
+    {
+        var partition = Sys.ActorOf(PartitionActor.Props(Group(), 0, _engine, new ProbeSink(TestActor)));
+        partition.Tell(new ProcessBatch(0, 1, Records(AbandoningShopper("d1"))));
+        ExpectMsg<BatchCompleted>();
+        partition.Tell(new Checkpoint(0, 2));
+        Assert.False(ExpectMsg<CheckpointSaved>().Drained);
+        partition.Tell(new Drain(0, 3));
+        Assert.NotEmpty(ExpectMsg<BatchCompleted>().Triggers);
+        partition.Tell(new Checkpoint(0, 4));
+        Assert.True(ExpectMsg<CheckpointSaved>().Drained);
+    }
+
+    [Fact]
+    public void An_event_redelivered_after_a_restore_is_applied_once()
+    {
+        var group = Group();
+        var events = AbandoningShopper("d1");
+        var first = Sys.ActorOf(PartitionActor.Props(group, 0, _engine, new ProbeSink(TestActor)));
+        first.Tell(new ProcessBatch(0, 1, Records(events)));
+        ExpectMsg<BatchCompleted>();
+        first.Tell(new Checkpoint(0, 2));
+        ExpectMsg<CheckpointSaved>();
+        Watch(first);
+        Sys.Stop(first);
+        ExpectTerminated(first);
+
+        // The producer resends the cart line (same event_id) after the restart: the seen ids are in the checkpoint.
+        var second = Sys.ActorOf(PartitionActor.Props(group, 0, _engine, new ProbeSink(TestActor)));
+        second.Tell(new RestorePartition(0));
+        ExpectMsg<PartitionRestored>();
+        second.Tell(new ProcessBatch(0, 3, [new InputRecord("cart-events", 0, 3, events[^1], null)]));
+        var redelivered = ExpectMsg<BatchCompleted>();
+        second.Tell(new Drain(0, 4));
+        var drained = ExpectMsg<BatchCompleted>();
+
+        var duplicate = Assert.Single(redelivered.Audits);
+        Assert.Equal((AuditDecisions.DuplicateEvent, "d1-3"), (duplicate.Decision, duplicate.Evidence.Single()));
+        Assert.Equal([40m, 40m], drained.Triggers.Select(t => t.CartValue));
+    }
+
+    [Fact]
+    public void A_pending_payment_on_the_order_topic_holds_the_reminders_of_the_shopper_s_cart()
+    {
+        var events = AbandoningShopper("p1");
+        events.Add(new PaymentPending { EventId = "p1-pending", ShopperId = "p1", EventTime = T0.AddMinutes(40), Amount = 40m });
+        var partition = Sys.ActorOf(PartitionActor.Props(Group(), 0, _engine, new ProbeSink(TestActor)));
+        partition.Tell(new ProcessBatch(0, 1, Records(events)));
+        partition.Tell(new Drain(0, 2));
+        var batches = new[] { ExpectMsg<BatchCompleted>(), ExpectMsg<BatchCompleted>() };
+
+        Assert.Empty(batches.SelectMany(b => b.Triggers));
+        Assert.Equal(["payment_pending", "payment_pending"],
+            batches.SelectMany(b => b.Audits).Where(a => a.Decision == AuditDecisions.Suppressed).Select(a => a.Reason));
     }
 
     [Fact]
@@ -177,7 +236,7 @@ public sealed class PartitionActorSpecs() : TestKit(Checkpointing.TestConfig.Wit
         var offsets = new Dictionary<string, long>();
         return events.Select(e =>
         {
-            var topic = e switch { ConsentEvent => "consent-events", OrderPlaced or PaymentAuthorized => "order-events", _ => "cart-events" };
+            var topic = e switch { ConsentEvent => "consent-events", OrderPlaced or PaymentAuthorized or PaymentPending => "order-events", _ => "cart-events" };
             var offset = offsets.GetValueOrDefault(topic);
             offsets[topic] = offset + 1;
             return new InputRecord(topic, 0, offset, e, null);

@@ -43,11 +43,11 @@ public abstract class CheckpointStoreSpecs(CheckpointStoreSettings store) : Test
         zero.Tell(new ProcessBatch(0, 1, records[..10]));
         ExpectMsg<BatchCompleted>();
         zero.Tell(new Checkpoint(0, 2));
-        ExpectMsg<ProbeSink.Saved>();
+        ExpectMsg<CheckpointSaved>();
         zero.Tell(new ProcessBatch(0, 3, records[10..20]));
         ExpectMsg<BatchCompleted>();
         zero.Tell(new Checkpoint(0, 4));
-        var newest = ExpectMsg<ProbeSink.Saved>().NextOffsets;
+        var newest = ExpectMsg<CheckpointSaved>().NextOffsets;
         Stop(zero);
 
         var again = Sys.ActorOf(PartitionActor.Props(_group, 0, _engine, new ProbeSink(TestActor)));
@@ -71,7 +71,7 @@ public abstract class CheckpointStoreSpecs(CheckpointStoreSettings store) : Test
             if (restartAfterFirst && i == 0)
             {
                 partition.Tell(new Checkpoint(0, ++sequence));
-                probe.ExpectMsg<ProbeSink.Saved>(TimeSpan.FromSeconds(30));
+                probe.ExpectMsg<CheckpointSaved>(TimeSpan.FromSeconds(30));
                 Stop(partition);
                 partition = Sys.ActorOf(PartitionActor.Props(group, 0, _engine, new ProbeSink(probe.Ref)));
                 partition.Tell(new RestorePartition(0), probe.Ref);

@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json.Nodes;
+using CartRecovery.Contracts;
 using CartRecovery.Contracts.Events;
 using CartRecovery.Contracts.Serialization;
 
@@ -43,6 +44,26 @@ public sealed class EventContractTests
         Assert.False(string.IsNullOrWhiteSpace(result.Detail));
     }
 
+    [Theory]
+    [InlineData("""{"type":"payment_pending","event_id":"p1","shopper_id":"s1","event_time":"2026-11-23T10:00:00Z","amount":89.0}""", null)]
+    [InlineData("""{"type":"payment_pending","event_id":"p1","shopper_id":"s1","session_id":"v1","order_id":"o1","event_time":"2026-11-23T10:00:00Z","amount":89.0,"currency":"EUR"}""", "v1")]
+    public void A_pending_payment_parses_with_an_optional_session_and_belongs_on_the_order_topic(string json, string? session)
+    {
+        var pending = Assert.IsType<PaymentPending>(EventParser.Parse(json).Event);
+
+        Assert.Equal((89.0m, session), (pending.Amount, pending.SessionId));
+        Assert.True(EventParser.BelongsOn(pending, Topics.OrderEvents));
+        Assert.False(EventParser.BelongsOn(pending, Topics.CartEvents));
+        Assert.False(EventParser.BelongsOn(pending, Topics.ConsentEvents));
+    }
+
+    [Theory]
+    [InlineData("""{"type":"payment_pending","event_id":"p1","shopper_id":"s1","event_time":"2026-11-23T10:00:00Z"}""", RejectReasons.MissingField)]
+    [InlineData("""{"type":"payment_pending","event_id":"p1","shopper_id":"s1","event_time":"2026-11-23T10:00:00Z","amount":-1}""", RejectReasons.InvalidField)]
+    [InlineData("""{"type":"payment_pending","event_id":"p1","shopper_id":"s1","session_id":" ","event_time":"2026-11-23T10:00:00Z","amount":1}""", RejectReasons.InvalidField)]
+    public void A_bad_pending_payment_is_rejected_with_a_reason(string json, string reason) =>
+        Assert.Equal(reason, EventParser.Parse(json).RejectReason);
+
     [Fact]
     public void Oversized_payloads_are_rejected_before_parsing()
     {
@@ -84,7 +105,7 @@ public sealed class EventContractTests
     {
         var schema = ContractJson.EventSchema();
         foreach (var type in new[] { "session_started", "product_viewed", "cart_line_added", "cart_line_removed", "cart_line_updated",
-                     "checkout_started", "checkout_step_completed", "payment_failed", "session_exited", "order_placed", "payment_authorized",
+                     "checkout_started", "checkout_step_completed", "payment_failed", "session_exited", "order_placed", "payment_authorized", "payment_pending",
                      "consent_granted", "consent_withdrawn", "unsubscribed" })
             Assert.Contains($"\"{type}\"", schema);
     }

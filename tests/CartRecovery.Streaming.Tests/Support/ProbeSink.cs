@@ -8,11 +8,8 @@ namespace CartRecovery.Streaming.Tests.Support;
 /// actor reports (completed batches, saved checkpoints, failures) goes to the test probe.</summary>
 public sealed class ProbeSink(IActorRef probe) : IBatchSink
 {
-    public sealed record Saved(int Partition, IReadOnlyDictionary<string, long> NextOffsets);
-
     public void Complete(BatchCompleted batch) => probe.Tell(batch);
     public void WhenDurable(long sequence, IActorRef replyTo) => replyTo.Tell(new OutputsDurable(sequence));
-    public void Checkpointed(int partition, IReadOnlyDictionary<string, long> nextOffsets, int requests, int bytes, TimeSpan duration) =>
-        probe.Tell(new Saved(partition, nextOffsets));
+    public void Checkpointed(CheckpointSaved saved, int requests, int bytes, TimeSpan duration) => probe.Tell(saved);
     public void CheckpointFailed(int partition, Exception cause) => probe.Tell(cause);
 }

@@ -1,0 +1,60 @@
+using System.Collections.Immutable;
+using CartRecovery.Contracts.Events;
+using CartRecovery.Contracts.Outputs;
+using CartRecovery.Domain.State;
+using CartRecovery.Domain.Time;
+
+namespace CartRecovery.Domain.Decisions;
+
+/// <summary>Input is at least once and out of order: a redelivered event is applied once, and a late event is audited
+/// (and, when it is older than the abandonment, not taken for the shopper coming back).</summary>
+public sealed partial class RecoveryEngine
+{
+    /// <summary>True when the shopper's recent events already hold this event_id: the event is not applied again and
+    /// <paramref name="effects"/> is its <c>duplicate_event</c> audit row. Otherwise the id is remembered for the policy's
+    /// dedup horizon (event time, counted from the shopper's newest event), and older ids are forgotten.</summary>
+    private bool IsRedelivery(ref ShopperState shopper, ShopperEvent evt, string sessionId, out Effects effects)
+    {
+        var id = DeterministicId.Hash64(evt.EventId);
+        foreach (var seen in shopper.SeenEvents)
+        {
+            if (seen.IdHash != id) continue;
+            effects = Effects.None.Add(Audit(shopper.ShopperId, sessionId, AuditDecisions.DuplicateEvent, DecisionReason.Redelivered, evt.EventTime,
+                [evt.EventId], detail: $"event_id already applied (event time {seen.AtUtc:O}); not applied again"));
+            return true;
+        }
+        effects = Effects.None;
+        var remembered = WithinDedupHorizon(shopper.SeenEvents, evt.EventTime);
+        shopper = shopper with { SeenEvents = remembered.Add(new SeenEvent(id, evt.EventTime.UtcDateTime)) };
+        return false;
+    }
+
+    /// <summary>The seen ids still inside the dedup horizon of the newest of them and <paramref name="now"/>.</summary>
+    private ImmutableArray<SeenEvent> WithinDedupHorizon(ImmutableArray<SeenEvent> seen, DateTimeOffset now)
+    {
+        if (seen.IsDefaultOrEmpty) return [];
+        var newest = now.UtcDateTime;
+        foreach (var s in seen) if (s.AtUtc > newest) newest = s.AtUtc;
+        var horizon = newest - Policy.DedupHorizon;
+        foreach (var s in seen)
+            if (s.AtUtc < horizon) return seen.RemoveAll(x => x.AtUtc < horizon);
+        return seen;
+    }
+
+    private Effects LateAudit(ShopperState shopper, ShopperEvent evt, string sessionId, Watermark watermark) =>
+        watermark.IsLate(evt.EventTime)
+            ? Effects.None.Add(Audit(shopper.ShopperId, sessionId, AuditDecisions.LateEvent, DecisionReason.BeyondAllowedLateness,
+                evt.EventTime, [evt.EventId], detail: $"event time before watermark {watermark.Settled:O}"))
+            : Effects.None;
+
+    /// <summary>Why an event for an abandoned session is late news rather than the shopper coming back, or null when the
+    /// shopper did come back: it happened before the abandonment, or before a reminder of the case that has gone out.</summary>
+    private static string? LateNewsReason(SessionState abandoned, ShopperEvent evt) =>
+        evt.EventTime < abandoned.AbandonedAt ? DecisionReason.BeforeAbandonment
+        : evt.EventTime < abandoned.LastReminderAt ? DecisionReason.BeforeLastReminder
+        : null;
+
+    /// <summary>From when an event of a finished session is the shopper coming back: after its abandonment (an abandoned
+    /// cart), else after it ended (an order, an emptied cart, a browse).</summary>
+    private static DateTimeOffset ReturnsAfter(ClosedSession closed) => closed.Outcome.AbandonedAt ?? closed.Outcome.EndedAt;
+}

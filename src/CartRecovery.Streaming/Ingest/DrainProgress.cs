@@ -1,0 +1,91 @@
+using System.Globalization;
+using System.Text;
+using CartRecovery.Contracts;
+using Confluent.Kafka;
+using Confluent.Kafka.Admin;
+
+namespace CartRecovery.Streaming.Ingest;
+
+/// <summary>
+/// Which partitions a consumer group's drains have finished, shared through a small compacted Kafka topic: when a
+/// drain worker has fired a partition's end-of-input timers, checkpointed and committed it, it records the partition
+/// and the input offsets that checkpoint reflects. Committed offsets alone cannot tell this: a live worker, or a
+/// drain worker stopped before it drained, commits every offset without having fired the reminders that end of
+/// input makes due. Record format (internal control data): key <c>group/partition</c>, value
+/// <c>topic=next;topic=next</c>.
+/// </summary>
+public sealed class DrainProgress : IDisposable
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(20);
+    private readonly string _group;
+    private readonly IProducer<string, string> _producer;
+    private readonly IConsumer<string, string> _reader;
+    private readonly Dictionary<TopicPartition, long> _drained = new();
+
+    public DrainProgress(string bootstrapServers, string group)
+    {
+        _group = group;
+        EnsureTopic(bootstrapServers);
+        _producer = new ProducerBuilder<string, string>(new ProducerConfig { BootstrapServers = bootstrapServers, EnableIdempotence = true, Acks = Acks.All }).Build();
+        _reader = new ConsumerBuilder<string, string>(new ConsumerConfig
+        {
+            BootstrapServers = bootstrapServers, GroupId = $"{group}-drain-progress-reader", EnableAutoCommit = false,
+            EnablePartitionEof = true, AutoOffsetReset = AutoOffsetReset.Earliest,
+        }).Build();
+        _reader.Assign(new TopicPartitionOffset(Topics.DrainProgress, 0, Offset.Beginning));
+    }
+
+    /// <summary>The partition is drained up to these offsets (a checkpoint taken after its drain is saved and committed).</summary>
+    public void Record(int partition, IReadOnlyDictionary<string, long> nextOffsets)
+    {
+        var value = string.Join(";", nextOffsets.OrderBy(o => o.Key, StringComparer.Ordinal).Select(o => $"{o.Key}={o.Value.ToString(CultureInfo.InvariantCulture)}"));
+        _producer.Produce(new TopicPartition(Topics.DrainProgress, 0), new Message<string, string> { Key = $"{_group}/{partition}", Value = value });
+        _producer.Flush(Timeout);
+    }
+
+    /// <summary>Every input topic-partition of the group that a drain finished, with the offset it was drained to.</summary>
+    public IReadOnlyDictionary<TopicPartition, long> Read()
+    {
+        while (_reader.Consume(TimeSpan.FromMilliseconds(200)) is { } result)
+        {
+            if (result.IsPartitionEOF) break;
+            var (group, partition) = ParseKey(result.Message.Key);
+            if (group != _group) continue;
+            foreach (var (topic, next) in ParseValue(result.Message.Value))
+                _drained[new TopicPartition(topic, partition)] = next;
+        }
+        return _drained;
+    }
+
+    public static (string Group, int Partition) ParseKey(string key)
+    {
+        var slash = key.LastIndexOf('/');
+        return (key[..slash], int.Parse(key[(slash + 1)..], CultureInfo.InvariantCulture));
+    }
+
+    public static IEnumerable<(string Topic, long Next)> ParseValue(string value) =>
+        value.Split(';', StringSplitOptions.RemoveEmptyEntries).Select(pair => pair.Split('=')).Select(p => (p[0], long.Parse(p[1], CultureInfo.InvariantCulture)));
+
+    private static void EnsureTopic(string bootstrapServers)
+    {
+        using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = bootstrapServers }).Build();
+        var existing = admin.GetMetadata(Topics.DrainProgress, Timeout).Topics.FirstOrDefault(t => t.Topic == Topics.DrainProgress);
+        if (existing is { Error.IsError: false, Partitions.Count: > 0 }) return;
+        try
+        {
+            admin.CreateTopicsAsync([new TopicSpecification
+            {
+                Name = Topics.DrainProgress, NumPartitions = 1, ReplicationFactor = -1,
+                Configs = new Dictionary<string, string> { ["cleanup.policy"] = "compact" },
+            }]).GetAwaiter().GetResult();
+        }
+        catch (CreateTopicsException e) when (e.Results.All(r => r.Error.Code == ErrorCode.TopicAlreadyExists)) { }
+    }
+
+    public void Dispose()
+    {
+        _producer.Dispose();
+        _reader.Close();
+        _reader.Dispose();
+    }
+}
