@@ -455,6 +455,9 @@ public sealed partial class RecoveryEngine(RecoveryPolicy policy)
 
     private static SessionState Touch(SessionState session, ShopperEvent evt) => session with
     {
+        // The start is the session's earliest event time, whatever the arrival order: it is part of the session's key
+        // and its trigger ids, so an event delayed within the lateness must not give the session another identity.
+        StartedAt = evt.EventTime < session.StartedAt ? evt.EventTime : session.StartedAt,
         LastActivityAt = evt.EventTime > session.LastActivityAt ? evt.EventTime : session.LastActivityAt,
         LastEventId = evt.EventId,
     };

@@ -115,7 +115,9 @@ public sealed class IdentityMerger(RecoveryEngine engine)
                     ShopperId = customer.ShopperId, SessionId = session.SessionId, Channel = session.OriginChannel,
                     EventTime = orderedAt, OrderId = "", Amount = closed.Outcome.OrderValue,
                 };
-                var decision = engine.Apply(shopper, session, order, Watermark.Start);
+                // The session is one (shopper, session id, start): it continues as the customer's session that holds
+                // the order, so its outcome row replaces that one instead of adding a second row for the same visit.
+                var decision = engine.Apply(shopper, session with { StartedAt = closed.Outcome.StartedAt }, order, Watermark.Start);
                 shopper = decision.Shopper;
                 effects = effects.Add(SessionAudit(session, Reasons.AlreadyOrdered, record, $"ordered_at={orderedAt:O}" + lateness)).Concat(decision.Effects);
                 if (decision.Session is { } stillOpen) kept.Add(stillOpen);

@@ -120,7 +120,13 @@ public sealed class IdentityMergerTests
         Assert.Empty(late.Sessions);
         Assert.Equal("s-1", Assert.Single(late.Ended));
         Assert.Empty(late.Effects.Triggers);
-        Assert.Equal(Assert.Single(expected.Effects.Outcomes), Assert.Single(late.Effects.Outcomes));
+        // Same outcome as had the hand-over come first, except the start: a session is (shopper, session id, start),
+        // and the order-first row already stored it with the order's start, so the late row keeps that start and
+        // replaces it (one row per visit in session_outcomes) instead of adding a second row for the same session.
+        var orderRow = Assert.Single(ordered.Effects.Outcomes);
+        var lateRow = Assert.Single(late.Effects.Outcomes);
+        Assert.Equal(orderRow.StartedAt, lateRow.StartedAt);
+        Assert.Equal(Assert.Single(expected.Effects.Outcomes) with { StartedAt = orderRow.StartedAt }, lateRow);
         Assert.Contains(late.Effects.Audits, a => a.Reason == IdentityMerger.Reasons.AlreadyOrdered && a.Detail.Contains("late=1"));
     }
 
