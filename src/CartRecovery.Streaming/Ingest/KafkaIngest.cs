@@ -202,6 +202,9 @@ public sealed class KafkaIngest
                     _newestEventTime[tp.Partition.Value] = read.EventTime;
                 if (_drain is null && IsReadingBacklog(tp.Partition.Value)) ReopenOtherEnds(tp, merger);
                 _lastInput[tp.Partition.Value] = _clock.GetUtcNow();
+                // A drained partition that still receives a record (another worker's identity hand-over) is drained,
+                // checkpointed and committed again, so what the record changed is not left outside a checkpoint.
+                _drained.Remove(tp.Partition.Value);
                 dirty.Add(tp.Partition.Value);
                 if (sinceDispatch++ == 0) firstUndispatched = Environment.TickCount64;
                 if (sinceDispatch >= _settings.MaxBatchRecords || Environment.TickCount64 - firstUndispatched >= maxDelayMs)
