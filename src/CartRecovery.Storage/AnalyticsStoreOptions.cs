@@ -19,6 +19,8 @@ public sealed partial record AnalyticsStoreOptions
     public static AnalyticsStoreOptions Default { get; } = new();
 
     /// <summary>The database name, checked: it is spliced into SQL, so only identifier characters are allowed.</summary>
+    public bool IsValidDatabase() => DatabaseName().IsMatch(Database);
+
     public string ValidatedDatabase() => DatabaseName().IsMatch(Database)
         ? Database
         : throw new ArgumentException($"database name '{Database}' is not a plain identifier (letters, digits, '_'; not starting with a digit)");
