@@ -128,7 +128,7 @@ var queryDataOption = new Option<string[]>("--data")
     Description = "Directory of the embedded store; repeat it to query the stores of several workers as one",
     DefaultValueFactory = _ => ["./data"],
 };
-var queryCommand = new Command("query", "Run an analyst query against the embedded ClickHouse store");
+var queryCommand = new Command("query", "Run a read-only analyst query (SELECT, WITH, SHOW, DESCRIBE, EXPLAIN) against the analytics store");
 queryCommand.Options.Add(queryDataOption);
 queryCommand.Options.Add(formatOption);
 queryCommand.Arguments.Add(sqlArgument);
@@ -147,7 +147,8 @@ queryCommand.SetAction(async (parse, ct) =>
         Console.Write(await CombinedQuery.RunAsync(directories, parse.GetValue(sqlArgument)!, format, ct));
         return 0;
     }
-    await using var store = AnalyticsStoreFactory.Open(directories[0]);
+    // Analysts read; the record (audit log, triggers, outcomes) is changed only by the worker and the commands made for it.
+    await using var store = AnalyticsStoreFactory.Open(directories[0], new CartRecovery.Storage.AnalyticsStoreOptions { ReadOnly = true });
     Console.Write(await store.QueryAsync(parse.GetValue(sqlArgument)!, format, ct));
     return 0;
 });
@@ -206,6 +207,11 @@ catch (Exception e) when (e is PolicyValidationException or ArgumentException or
 {
     Console.Error.WriteLine($"error: {e.Message}");
     return 2;
+}
+catch (CartRecovery.Storage.ClickHouseQueryException e)
+{
+    Console.Error.WriteLine($"error: {e.Message}");
+    return 1;
 }
 catch (Exception e)
 {
