@@ -49,7 +49,7 @@ root.SetAction(async (parse, ct) =>
         BootstrapServers = broker.BootstrapServers,
         Drain = true,
         Checkpoints = WorkerRunner.CheckpointStore(data, null, null),
-    }, parse.GetValue(policyOption), data, ct);
+    }, parse.GetValue(policyOption), data, ct, progress: "main job", expectedEvents: sent);
     if (run.EventsConsumed + run.DeadLetters < sent)
         Console.Error.WriteLine($"warning: {sent - run.EventsConsumed - run.DeadLetters:N0} of {sent:N0} generated events were not consumed: the embedded " +
             "broker keeps only the newest 5 MB per partition; use more --partitions for inputs this large");
