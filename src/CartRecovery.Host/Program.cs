@@ -200,6 +200,8 @@ try
         command.TreatUnmatchedTokensAsErrors = false;
     var parsed = root.Parse(args);
     HostConfiguration.UseCommandLine([.. parsed.UnmatchedTokens]);
+    // A mistyped option or command must stop the command before it does anything, not when it first reads the configuration.
+    if (parsed.UnmatchedTokens.Count > 0) _ = HostConfiguration.Current;
     // The default handler would print a stack trace and exit 1; a bad value is reported with its key and exit 2.
     return await parsed.InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null, EnableDefaultExceptionHandler = false });
 }
