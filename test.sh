@@ -9,6 +9,8 @@ cd "$root"
 "$root/scripts/install-chdb.sh"
 export CARTRECOVERY_CHDB_LIB="$root/.tools/chdb/libchdb.so"
 "$root/scripts/install-chromium.sh"
+# kubectl (with Kustomize) renders every overlay in KubernetesManifestTests.
+export CARTRECOVERY_KUBECTL="$("$root/scripts/install-kubectl.sh" | tail -n 1)"
 pgdir="$(mktemp -d /tmp/cartrecovery-pg-XXXXXX)"
 trap '"$root/scripts/start-postgres.sh" --stop "$pgdir"' EXIT
 export CARTRECOVERY_TEST_POSTGRES="$("$root/scripts/start-postgres.sh" "$pgdir")"

@@ -60,7 +60,7 @@ try
         using var sink = new SinkObserver();
         var probe = ProcessProbe.Start();
         var worker = await WorkerRunner.RunAsync(options.Worker(broker.BootstrapServers, drain: true, $"bench-e2e-{Guid.NewGuid():N}", data),
-            null, data, CancellationToken.None);
+            null, data, CancellationToken.None, progress: $"bench run {r}", expectedEvents: published);
         var sample = probe.Stop();
         runs.Add((raw, worker, sample, sink.Flushes, sink.Checkpoints));
         Console.WriteLine(string.Create(inv, $"bench: run {r}: raw {raw.RecordsPerSecond:N0} events/s, e2e {worker.EventsConsumed / worker.Elapsed.TotalSeconds:N0} events/s " +

@@ -49,7 +49,7 @@ root.SetAction(async (parse, ct) =>
         BootstrapServers = broker.BootstrapServers,
         Drain = true,
         Checkpoints = WorkerRunner.CheckpointStore(data, null, null),
-    }, parse.GetValue(policyOption), data, ct);
+    }, parse.GetValue(policyOption), data, ct, progress: "main job", expectedEvents: sent);
     if (run.EventsConsumed + run.DeadLetters < sent)
         Console.Error.WriteLine($"warning: {sent - run.EventsConsumed - run.DeadLetters:N0} of {sent:N0} generated events were not consumed: the embedded " +
             "broker keeps only the newest 5 MB per partition; use more --partitions for inputs this large");
@@ -200,6 +200,8 @@ try
         command.TreatUnmatchedTokensAsErrors = false;
     var parsed = root.Parse(args);
     HostConfiguration.UseCommandLine([.. parsed.UnmatchedTokens]);
+    // A mistyped option or command must stop the command before it does anything, not when it first reads the configuration.
+    if (parsed.UnmatchedTokens.Count > 0) _ = HostConfiguration.Current;
     // The default handler would print a stack trace and exit 1; a bad value is reported with its key and exit 2.
     return await parsed.InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null, EnableDefaultExceptionHandler = false });
 }

@@ -27,10 +27,15 @@ public sealed class WorkerMetrics : IDisposable
     private readonly Histogram<double> _flushSeconds;
     private readonly ConcurrentDictionary<int, int> _activeSessions = new();
     private readonly ConcurrentDictionary<int, long> _lag = new();
+    // Per partition held: when its last checkpoint was saved (or when this worker took it), and its settled watermark.
+    private readonly ConcurrentDictionary<int, DateTimeOffset> _checkpointSavedAt = new();
+    private readonly ConcurrentDictionary<int, DateTimeOffset> _watermarks = new();
+    private readonly TimeProvider _clock;
     private long _eventCount, _deadLetterCount, _lateCount;
 
-    public WorkerMetrics()
+    public WorkerMetrics(WorkerHealth? health = null, TimeProvider? clock = null)
     {
+        _clock = clock ?? TimeProvider.System;
         _events = _meter.CreateCounter<long>("cartrecovery_events_consumed", description: "Valid input events processed");
         _deadLetters = _meter.CreateCounter<long>("cartrecovery_dead_letters", description: "Rejected input records, by reason");
         _lateEvents = _meter.CreateCounter<long>("cartrecovery_late_events", description: "Events behind the watermark (applied and audited)");
@@ -50,7 +55,20 @@ public sealed class WorkerMetrics : IDisposable
         _meter.CreateObservableGauge("cartrecovery_consumer_lag",
             () => _lag.Select(l => new Measurement<long>(l.Value, new KeyValuePair<string, object?>("partition", l.Key))),
             description: "Records behind the input high watermarks, per partition this worker holds (all input topics)");
+        _meter.CreateObservableGauge("cartrecovery_checkpoint_age", () => PerPartition(_checkpointSavedAt, at => (_clock.GetUtcNow() - at).TotalSeconds), unit: "s",
+            description: "Time since the partition's last saved checkpoint (or since this worker took the partition): what a crash would replay");
+        _meter.CreateObservableGauge("cartrecovery_watermark_delay", () => PerPartition(_watermarks, at => (_clock.GetUtcNow() - at).TotalSeconds), unit: "s",
+            description: "Wall clock minus the partition's event-time watermark: how late reminders fall due (includes the allowed lateness)");
+        if (health is not null)
+            _meter.CreateObservableGauge("cartrecovery_ready", () => health.IsReady ? 1 : 0,
+                description: "1 while the worker owns and has restored its partitions (what /readyz reports), else 0");
     }
+
+    private static IEnumerable<Measurement<double>> PerPartition(ConcurrentDictionary<int, DateTimeOffset> times, Func<DateTimeOffset, double> value) =>
+        times.Select(t => new Measurement<double>(value(t.Value), new KeyValuePair<string, object?>("partition", t.Key)));
+
+    /// <summary>Records behind the input high watermarks over the partitions this worker holds.</summary>
+    public long TotalLag => _lag.Values.Sum();
 
     public long EventsConsumed => Interlocked.Read(ref _eventCount);
     public long DeadLetters => Interlocked.Read(ref _deadLetterCount);
@@ -82,8 +100,9 @@ public sealed class WorkerMetrics : IDisposable
 
     public void Suppressed(string reason) => _suppressions.Add(1, new KeyValuePair<string, object?>("reason", reason));
 
-    public void Checkpointed(int bytes, TimeSpan duration)
+    public void Checkpointed(int partition, int bytes, TimeSpan duration)
     {
+        _checkpointSavedAt[partition] = _clock.GetUtcNow();
         _checkpointBytes.Record(bytes);
         _checkpointSeconds.Record(duration.TotalSeconds);
     }
@@ -98,13 +117,26 @@ public sealed class WorkerMetrics : IDisposable
 
     public void ActiveSessions(int partition, int count) => _activeSessions[partition] = count;
 
-    public void Lag(int partition, long lag) => _lag[partition] = lag;
+    public void Lag(int partition, long lag)
+    {
+        _lag[partition] = lag;
+        _checkpointSavedAt.TryAdd(partition, _clock.GetUtcNow()); // held from now on: its checkpoint age counts from here
+    }
+
+    /// <summary>The partition's settled event-time watermark after a decided batch (start and end of time are not times).</summary>
+    public void Watermark(int partition, DateTimeOffset settled)
+    {
+        if (settled == DateTimeOffset.MinValue || settled == DateTimeOffset.MaxValue) return;
+        _watermarks[partition] = settled;
+    }
 
     /// <summary>The partition moved to another worker: it reports the lag from now on.</summary>
     public void Released(int partition)
     {
         _lag.TryRemove(partition, out _);
         _activeSessions.TryRemove(partition, out _);
+        _checkpointSavedAt.TryRemove(partition, out _);
+        _watermarks.TryRemove(partition, out _);
     }
 
     public void Dispose() => _meter.Dispose();

@@ -178,9 +178,11 @@ public sealed class AnalystQueryTests(PipelineFixture pipeline, ITestOutputHelpe
         foreach (var query in AnalystQueries.All) before.Add(await Cli.QueryTsvAsync(pipeline.DataDirectory, query.Sql));
         var rowsBefore = await Cli.QueryTsvAsync(pipeline.DataDirectory, "SELECT (SELECT count() FROM recovery_triggers), (SELECT count() FROM audit_log), (SELECT count() FROM session_outcomes)");
 
-        // A crash after the store write and before the offset commit re-delivers batches: write every row again.
-        foreach (var table in new[] { "recovery_triggers", "audit_log", "session_outcomes" })
-            await Cli.QueryTsvAsync(pipeline.DataDirectory, $"INSERT INTO {table} SELECT * FROM {table}");
+        // A crash after the store write and before the offset commit re-delivers batches: write every row again, as
+        // the worker's writer would (the store opened for writing in this process; the analyst path cannot write).
+        await using (var store = Host.AnalyticsStoreFactory.Open(pipeline.DataDirectory))
+            foreach (var table in new[] { "recovery_triggers", "audit_log", "session_outcomes" })
+                await store.QueryAsync($"INSERT INTO {table} SELECT * FROM {table}", "TabSeparated", CancellationToken.None);
         var rowsAfter = await Cli.QueryTsvAsync(pipeline.DataDirectory, "SELECT (SELECT count() FROM recovery_triggers), (SELECT count() FROM audit_log), (SELECT count() FROM session_outcomes)");
         output.WriteLine($"raw rows before: {rowsBefore.Split('\n')[1]}, after re-delivery: {rowsAfter.Split('\n')[1]}");
         Assert.NotEqual(rowsBefore, rowsAfter); // the duplicates really are stored (until a merge collapses them)

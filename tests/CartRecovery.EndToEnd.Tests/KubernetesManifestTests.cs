@@ -146,11 +146,92 @@ public sealed class KubernetesManifestTests
         foreach (var arg in WorkerArgs())
             foreach (Match m in Regex.Matches(arg, @"\$\(([A-Za-z_][A-Za-z0-9_]*)\)"))
                 Assert.True(env.ContainsKey(m.Groups[1].Value), $"args reference $({m.Groups[1].Value}), which the container does not define");
-        foreach (var variable in new[] { "CARTRECOVERY_CHECKPOINT_POSTGRES", "CARTRECOVERY_CLICKHOUSE_URL" })
+        // Secrets reach the worker as files of the Secret (one configuration key per file), settings as a ConfigMap file.
+        var mounts = Seq(container, "volumeMounts").Cast<Dictionary<string, object?>>().ToDictionary(m => Str(m, "mountPath")!, m => Str(m, "name")!);
+        var volumes = Seq(WorkerPodSpec(), "volumes").Cast<Dictionary<string, object?>>().ToDictionary(v => Str(v, "name")!);
+        var secretsDir = Str(env["CARTRECOVERY_SECRETS_DIR"], "value")!;
+        Assert.Equal("cartrecovery-secrets", Str(volumes[mounts[secretsDir]], "secret.secretName"));
+        var settingsFile = Str(env["CARTRECOVERY_SETTINGS_FILE"], "value")!;
+        Assert.Equal("cartrecovery-settings", Str(volumes[mounts[Path.GetDirectoryName(settingsFile)!]], "configMap.name"));
+        // No secret as a plain env value or arg.
+        Assert.DoesNotContain(env.Keys, name => name.Contains("PASSWORD", StringComparison.OrdinalIgnoreCase) || name.Contains("POSTGRES", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task The_secret_template_and_the_production_settings_reach_the_workers_configuration()
+    {
+        // The Secret as the pod sees it: one file per key in the mounted directory.
+        var secrets = Directory.CreateTempSubdirectory("cartrecovery-secrets-");
+        try
         {
-            Assert.True(env.ContainsKey(variable), $"{variable} is not set");
-            Assert.NotNull(Str(env[variable], "valueFrom.secretKeyRef.name"));
+            var template = Documents().Single(d => Str(d.Document, "kind") == "Secret").Document;
+            foreach (var (key, value) in Map(template, "stringData"))
+                File.WriteAllText(Path.Combine(secrets.FullName, key), (string)value!);
+            var result = await Cli.RunAsync(TimeSpan.FromMinutes(1), new Dictionary<string, string?>
+            {
+                ["CARTRECOVERY_SECRETS_DIR"] = secrets.FullName,
+                ["CARTRECOVERY_SETTINGS_FILE"] = Path.Combine(K8sDirectory, "overlays", "production", "appsettings.json"),
+            }, "config", "--bootstrap", "kafka-0:9092");
+            Assert.True(result.ExitCode == 0, result.ToString());
+            foreach (var expected in new[]
+            {
+                "kafka.consumer.security.protocol = sasl_ssl", "kafka.consumer.sasl.mechanism = SCRAM-SHA-512", "kafka.consumer.sasl.username = REPLACE_ME",
+                "kafka.consumer.sasl.password = ***", "kafka.producer.sasl.password = ***", "kafka.producer.compression.type = zstd",
+                "clickhouse.username = REPLACE_ME", "clickhouse.password = ***", "clickhouse.database = cartrecovery",
+            })
+                Assert.Contains(expected, result.Stdout);
+            Assert.Matches("postgres = .*Host=postgres.postgres.svc.cluster.local.*Password=\\*\\*\\*", result.Stdout);
+            // The placeholder passwords are never printed.
+            Assert.DoesNotMatch("password = REPLACE_ME|Password=REPLACE_ME", result.Stdout);
         }
+        finally
+        {
+            secrets.Delete(recursive: true);
+        }
+    }
+
+    /// <summary>Every kustomization (base, overlays, monitoring) renders with a real Kustomize: kubectl's, installed by
+    /// scripts/install-kubectl.sh (./test.sh exports its path as CARTRECOVERY_KUBECTL).</summary>
+    [Fact]
+    public async Task Every_kustomization_renders_with_kubectl_kustomize()
+    {
+        var kubectl = Environment.GetEnvironmentVariable("CARTRECOVERY_KUBECTL") is { Length: > 0 } configured ? configured : "kubectl";
+        var directories = Directory.EnumerateFiles(K8sDirectory, "kustomization.yaml", SearchOption.AllDirectories).Select(Path.GetDirectoryName).Order(StringComparer.Ordinal).ToList();
+        Assert.Contains(directories, d => d!.EndsWith(Path.Combine("overlays", "autoscaling"), StringComparison.Ordinal));
+        var rendered = new Dictionary<string, string>();
+        foreach (var directory in directories)
+        {
+            var info = new System.Diagnostics.ProcessStartInfo(kubectl) { RedirectStandardOutput = true, RedirectStandardError = true };
+            info.ArgumentList.Add("kustomize");
+            info.ArgumentList.Add(directory!);
+            System.Diagnostics.Process process;
+            try
+            {
+                process = System.Diagnostics.Process.Start(info)!;
+            }
+            catch (System.ComponentModel.Win32Exception e)
+            {
+                throw new Xunit.Sdk.XunitException($"{kubectl} not found ({e.Message}): run scripts/install-kubectl.sh and set CARTRECOVERY_KUBECTL (./test.sh does)");
+            }
+            var stdout = process.StandardOutput.ReadToEndAsync();
+            var stderr = process.StandardError.ReadToEndAsync();
+            await process.WaitForExitAsync();
+            Assert.True(process.ExitCode == 0, $"kubectl kustomize {directory} failed: {await stderr}");
+            rendered[Path.GetRelativePath(K8sDirectory, directory!)] = await stdout;
+        }
+        var autoscaling = rendered[Path.Combine("overlays", "autoscaling")];
+        Assert.Contains("kind: ScaledObject", autoscaling);
+        Assert.Contains("kind: TriggerAuthentication", autoscaling);
+        // KEDA owns the replica count there: the rendered StatefulSet has none, the plain production overlay has its 6.
+        var statefulSet = Regex.Match(autoscaling, @"kind: StatefulSet
+(.*?)
+---", RegexOptions.Singleline).Groups[1].Value;
+        Assert.DoesNotContain("replicas:", statefulSet);
+        Assert.Contains("replicas: 6", rendered[Path.Combine("overlays", "production")]);
+        var maxReplicas = int.Parse(Regex.Match(autoscaling, @"maxReplicaCount: (\d+)").Groups[1].Value, CultureInfo.InvariantCulture);
+        Assert.True(maxReplicas <= 6, $"maxReplicaCount {maxReplicas} exceeds the partition count the production overlay assumes (6)");
+        Assert.Contains("kind: PrometheusRule", rendered["monitoring"]);
+        Assert.Contains("grafana_dashboard: \"1\"", rendered["monitoring"]);
     }
 
     [Fact]

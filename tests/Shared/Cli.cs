@@ -16,7 +16,10 @@ public static class Cli
         public override string ToString() => $"exit {ExitCode}\n{Stdout}\n{Stderr}";
     }
 
-    public static Process Start(params string[] args)
+    public static Process Start(params string[] args) => Start(new Dictionary<string, string?>(), args);
+
+    /// <summary>Starts the CLI with extra environment variables (a null value removes one), e.g. CARTRECOVERY_Kafka__* configuration.</summary>
+    public static Process Start(IReadOnlyDictionary<string, string?> environment, params string[] args)
     {
         if (!File.Exists(HostDll)) throw new FileNotFoundException($"CLI not built: {HostDll} (./test.sh builds it)");
         var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
@@ -24,12 +27,17 @@ public static class Cli
         foreach (var arg in args) info.ArgumentList.Add(arg);
         info.Environment["CARTRECOVERY_CHDB_LIB"] = Environment.GetEnvironmentVariable("CARTRECOVERY_CHDB_LIB") ?? Path.Combine(RepoRoot, ".tools", "chdb", "libchdb.so");
         info.Environment.Remove("CARTRECOVERY_CLICKHOUSE_URL");
+        foreach (var (name, value) in environment)
+            if (value is null) info.Environment.Remove(name);
+            else info.Environment[name] = value;
         return Process.Start(info) ?? throw new InvalidOperationException("could not start the CLI");
     }
 
-    public static async Task<Result> RunAsync(TimeSpan timeout, params string[] args)
+    public static Task<Result> RunAsync(TimeSpan timeout, params string[] args) => RunAsync(timeout, new Dictionary<string, string?>(), args);
+
+    public static async Task<Result> RunAsync(TimeSpan timeout, IReadOnlyDictionary<string, string?> environment, params string[] args)
     {
-        using var process = Start(args);
+        using var process = Start(environment, args);
         var stdout = new StringBuilder();
         var stderr = new StringBuilder();
         process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (stdout) stdout.AppendLine(e.Data); };

@@ -52,7 +52,7 @@ public static class BacktestCommand
                 Directory.CreateDirectory(data);
                 var metricsFile = Path.Combine(data, "metrics.json");
                 Console.WriteLine($"backtest: policy {label} = {files[i]} (version {policy.Version}) -> {data}");
-                var exit = await RunSelfAsync(ct, "replay", "--input", Path.GetFullPath(inputFile), "--format", parse.GetValue(format)!, "--policy", Path.GetFullPath(files[i]),
+                var exit = await RunSelfAsync(ct, $"backtest policy {label} ({i + 1}/2)", "replay", "--input", Path.GetFullPath(inputFile), "--format", parse.GetValue(format)!, "--policy", Path.GetFullPath(files[i]),
                     "--data", data, "--partitions", parse.GetValue(partitions).ToString(CultureInfo.InvariantCulture),
                     "--max-bad-share", parse.GetValue(maxBadShare).ToString(CultureInfo.InvariantCulture), "--metrics-out", metricsFile);
                 if (exit != 0) throw new InvalidOperationException($"backtest: the replay under policy {label} failed (exit {exit}); see {Path.Combine(data, "replay.log")}");
@@ -70,21 +70,32 @@ public static class BacktestCommand
         return command;
     }
 
-    /// <summary>Runs this CLI as a child process (one process per chDB data directory), its output logged beside the data.</summary>
-    private static async Task<int> RunSelfAsync(CancellationToken ct, params string[] args)
+    /// <summary>Runs this CLI as a child process (one process per chDB data directory), its output logged beside the data;
+    /// the child's progress lines drive this process's progress display.</summary>
+    private static async Task<int> RunSelfAsync(CancellationToken ct, string progressLabel, params string[] args)
     {
         var self = Environment.ProcessPath ?? "dotnet";
         var info = new ProcessStartInfo(self) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         if (Path.GetFileNameWithoutExtension(self) == "dotnet") info.ArgumentList.Add(typeof(BacktestCommand).Assembly.Location);
         foreach (var arg in args) info.ArgumentList.Add(arg);
+        info.Environment[RunProgress.IntervalVariable] = "1";
         using var process = Process.Start(info) ?? throw new InvalidOperationException("backtest: could not start the replay");
         var data = args[Array.IndexOf(args, "--data") + 1];
         await using var log = new StreamWriter(Path.Combine(data, "replay.log"));
-        var stdout = process.StandardOutput.ReadToEndAsync(ct);
-        var stderr = process.StandardError.ReadToEndAsync(ct);
-        await process.WaitForExitAsync(ct);
-        await log.WriteAsync(await stdout);
-        await log.WriteAsync(await stderr);
+        var latest = new ProgressSample(0, null, 0);
+        await using (RunProgress.Start(progressLabel, () => latest))
+        {
+            var stdout = process.StandardOutput.ReadToEndAsync(ct);
+            var errors = new System.Text.StringBuilder();
+            while (await process.StandardError.ReadLineAsync(ct) is { } line)
+            {
+                if (RunProgress.TryParse(line, out var sample)) latest = sample;
+                else errors.AppendLine(line);
+            }
+            await process.WaitForExitAsync(ct);
+            await log.WriteAsync(await stdout);
+            await log.WriteAsync(errors.ToString());
+        }
         return process.ExitCode;
     }
 }

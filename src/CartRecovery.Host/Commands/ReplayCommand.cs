@@ -115,7 +115,7 @@ public static partial class ReplayCommand
         output.WriteLine($"imported {statistics.DataLines:N0} lines ({replay.Format}): {published:N0} events published, {statistics.BadLines.Count:N0} bad lines skipped " +
             $"({statistics.BadShare.ToString("P2", CultureInfo.InvariantCulture)})");
 
-        var run = await WorkerRunner.RunAsync(new WorkerSettings { BootstrapServers = broker.BootstrapServers, Drain = true, Checkpoints = WorkerRunner.CheckpointStore(replay.DataDirectory, null, null) }, replay.PolicyFile, replay.DataDirectory, ct, store);
+        var run = await WorkerRunner.RunAsync(new WorkerSettings { BootstrapServers = broker.BootstrapServers, Drain = true, Checkpoints = WorkerRunner.CheckpointStore(replay.DataDirectory, null, null) }, replay.PolicyFile, replay.DataDirectory, ct, store, progress: "replay", expectedEvents: published);
         await SummarizeAsync(replay.DataDirectory, store, run, replay.PolicyFile, replay.MetricsOut, output, ct);
         output.WriteLine($"\nreplay outputs are in {replay.DataDirectory}: ./run.sh query --data {replay.DataDirectory} \"SELECT * FROM recovery_triggers FINAL LIMIT 10\"");
 
@@ -181,7 +181,7 @@ public static partial class ReplayCommand
 
         var store = StoreOptions(plan.Database);
         var run = await WorkerRunner.RunAsync(new WorkerSettings { BootstrapServers = staging.BootstrapServers, Drain = true, Checkpoints = WorkerRunner.CheckpointStore(plan.DataDirectory, null, null) },
-            replay.PolicyFile, plan.DataDirectory, ct, store, output: new Streaming.Output.OutputSettings { WriteFrom = replay.From });
+            replay.PolicyFile, plan.DataDirectory, ct, store, output: new Streaming.Output.OutputSettings { WriteFrom = replay.From }, progress: "replay", expectedEvents: copied);
         var triggers = LiveTopicRange.Forward(KafkaClientSettings.Plaintext(staging.BootstrapServers), Contracts.Topics.RecoveryTriggers, source, plan.TriggerTopic, ct);
         var deadLetters = LiveTopicRange.Forward(KafkaClientSettings.Plaintext(staging.BootstrapServers), Contracts.Topics.DeadLetter, source, plan.DeadLetterTopic, ct);
         output.WriteLine($"published {triggers:N0} triggers to {plan.TriggerTopic} and {deadLetters:N0} dead letters to {plan.DeadLetterTopic} on {replay.Bootstrap}");

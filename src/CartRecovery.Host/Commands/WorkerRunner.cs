@@ -19,8 +19,10 @@ public sealed record WorkerRun(long EventsConsumed, long DeadLetters, long LateE
 /// <summary>Hosts the worker (Akka.Hosting + the stream worker) against a broker and an analytics store.</summary>
 public static class WorkerRunner
 {
+    /// <param name="progress">Show progress under this label (events of <paramref name="expectedEvents"/>, or of what
+    /// the input holds: consumed + lag), live on a terminal, as a periodic line on stderr otherwise.</param>
     public static async Task<WorkerRun> RunAsync(WorkerSettings settings, string? policyFile, string dataDirectory, CancellationToken ct,
-        AnalyticsStoreOptions? storeOptions = null, int? httpPort = null, OutputSettings? output = null)
+        AnalyticsStoreOptions? storeOptions = null, int? httpPort = null, OutputSettings? output = null, string? progress = null, long? expectedEvents = null)
     {
         var policy = LoadPolicy(policyFile);
         Directory.CreateDirectory(dataDirectory);
@@ -29,7 +31,11 @@ public static class WorkerRunner
             ? WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [$"--urls=http://0.0.0.0:{port}"] })
             : Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Logging.ClearProviders();
-        builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; });
+        // JSON lines for log shippers (Logging:Console:FormatterName = json), one readable line per entry otherwise.
+        if (HostConfiguration.Current.JsonLogs)
+            builder.Logging.AddJsonConsole(o => { o.UseUtcTimestamp = true; o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ"; });
+        else
+            builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; });
         builder.Logging.SetMinimumLevel(LogLevel.Information);
         builder.Logging.AddFilter("Akka", LogLevel.Warning);
         builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
@@ -58,12 +64,15 @@ public static class WorkerRunner
         await host.StartAsync(ct);
         var worker = host.Services.GetRequiredService<StreamWorker>();
         var clock = Stopwatch.StartNew();
+        var shown = progress is null ? null
+            : RunProgress.Start(progress, () => new ProgressSample(worker.Metrics.EventsConsumed + worker.Metrics.DeadLetters, expectedEvents, worker.Metrics.TotalLag));
         try
         {
             await worker.RunAsync(ct);
         }
         finally
         {
+            if (shown is not null) await shown.DisposeAsync();
             await host.StopAsync(CancellationToken.None);
             await store.DisposeAsync();
         }

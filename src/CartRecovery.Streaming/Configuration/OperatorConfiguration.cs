@@ -93,7 +93,7 @@ public sealed partial record OperatorSettings(IConfigurationRoot Configuration, 
         }
         CheckCommandLine(root);
         var kafka = KafkaConfigurationBinder.Bind(root.GetSection(KafkaConfigurationBinder.SectionName));
-        var settings = new OperatorSettings(root, kafka, BindClickHouse(root), BindPostgres(root));
+        var settings = new OperatorSettings(root, kafka, BindClickHouse(root), BindPostgres(root)) { JsonLogs = BindLogFormat(root) };
         settings.Worker(new WorkerSettings { BootstrapServers = "check", Checkpoints = Checkpointing.CheckpointStoreSettings.PostgreSql("check") });
         return settings;
     }
@@ -233,6 +233,16 @@ public sealed partial record OperatorSettings(IConfigurationRoot Configuration, 
         if (string.IsNullOrWhiteSpace(builder.Host)) throw new ArgumentException("Postgres:Host is required (or Postgres:ConnectionString with Host=...)");
         return builder.ConnectionString;
     }
+
+    /// <summary>Logging:Console:FormatterName: json (one JSON object per line, for log shippers) or simple (the default).</summary>
+    public bool JsonLogs { get; init; }
+
+    private static bool BindLogFormat(IConfigurationRoot root) => root["Logging:Console:FormatterName"] switch
+    {
+        null or "" or "simple" => false,
+        "json" => true,
+        var other => throw new ArgumentException($"Logging:Console:FormatterName: '{other}' is not json or simple"),
+    };
 
     private static void Set(IConfigurationSection section, string key, Action<string> apply)
     {

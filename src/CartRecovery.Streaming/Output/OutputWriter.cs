@@ -89,7 +89,7 @@ public sealed class OutputWriter : IBatchSink
 
     public void Checkpointed(CheckpointSaved saved, int requests, int bytes, TimeSpan duration)
     {
-        _metrics.Checkpointed(bytes, duration);
+        _metrics.Checkpointed(saved.Partition, bytes, duration);
         _tracker.Checkpointed(saved, requests);
     }
 
@@ -190,6 +190,7 @@ public sealed class OutputWriter : IBatchSink
         {
             _metrics.EventsProcessed(batch.Events, batch.LateEvents);
             _metrics.ActiveSessions(batch.Partition, batch.ActiveSessions);
+            _metrics.Watermark(batch.Partition, batch.Watermark.Settled);
         }
         _tracker.Written(batches);
     }
