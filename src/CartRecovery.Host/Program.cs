@@ -171,6 +171,7 @@ root.Subcommands.Add(schemaCommand);
 root.Subcommands.Add(ReplayCommand.Create());
 root.Subcommands.Add(BacktestCommand.Create());
 root.Subcommands.Add(ReportCommand.Create());
+foreach (var compliance in ComplianceCommands.Create()) root.Subcommands.Add(compliance);
 
 try
 {

@@ -53,6 +53,9 @@ public sealed record ShopperState
     /// <summary>Event ids applied within the policy's dedup horizon: part of the checkpoint, so a redelivery after a
     /// restart is recognised too.</summary>
     public ImmutableArray<SeenEvent> SeenEvents { get; init; } = [];
+    /// <summary>The newest row of the shopper's audit chain (docs/compliance.md); not part of <see cref="IsEmpty"/>: a
+    /// forgotten shopper's next row starts a new chain.</summary>
+    public Compliance.AuditChainHead? AuditHead { get; init; }
 
     public static ShopperState New(string shopperId) => new() { ShopperId = shopperId };
 
