@@ -134,7 +134,7 @@ public static class ComplianceQueries
     /// Audit completeness per decision kind and channel of origin: of what happened (from the outputs), how much has its
     /// audit row. abandonment: abandoned sessions with an `abandoned` row; reminder and proactive_chat: triggers with
     /// their `triggered` row; step_decision: abandonment cases whose every step of the segment (reference rules) was
-    /// decided (triggered or suppressed), or that ended early as resumed; consent_change: reminders whose consent is in
+    /// decided (triggered or suppressed), or that ended early as resumed or by the shopper's erasure; consent_change: reminders whose consent is in
     /// the consent ledger; erasure: erasures after which no audit row of the pseudonym up to the erasure still names the
     /// shopper id (shopper-level: origin `all`).
     /// </summary>
@@ -173,11 +173,12 @@ public static class ComplianceQueries
             case_steps AS
             (
                 SELECT c.shopper_id AS shopper_id, c.session_id AS session_id, c.abandoned_at AS abandoned_at, any(c.segment) AS segment,
-                       uniqExactIf(a.step, a.decision IN ('triggered', 'suppressed') AND a.step > 0) AS decided_steps,
-                       countIf(a.reason = 'session_resumed') > 0 AS resumed
+                       uniqExactIf(a.step, a.decision IN ('triggered', 'suppressed') AND a.step > 0 AND a.session_id = c.session_id
+                                   AND a.event_time >= c.abandoned_at AND a.event_time < c.next_abandoned_at) AS decided_steps,
+                       countIf((a.reason = 'session_resumed' AND a.session_id = c.session_id AND a.event_time >= c.abandoned_at
+                                AND a.event_time < c.next_abandoned_at) OR (a.decision = 'erased' AND a.event_time >= c.abandoned_at)) > 0 AS resumed
                 FROM cases AS c
-                LEFT JOIN audits AS a ON a.shopper_id = c.shopper_id AND a.session_id = c.session_id
-                WHERE a.event_time IS NULL OR (a.event_time >= c.abandoned_at AND a.event_time < c.next_abandoned_at)
+                LEFT JOIN audits AS a ON a.shopper_id = c.shopper_id
                 GROUP BY c.shopper_id, c.session_id, c.abandoned_at
             ),
             step_decision AS

@@ -18,7 +18,7 @@ namespace CartRecovery.Host.Commands;
 /// </summary>
 public static class ComplianceCommands
 {
-    public static IEnumerable<Command> Create() => [Erase(), Audit(), Token(), Preview(), Consent()];
+    public static IEnumerable<Command> Create() => [Erase(), Audit(), Token(), Preview(), Consent(), Metrics()];
 
     private static Option<string> DataOption() =>
         new("--data") { Description = "Directory of the embedded ClickHouse store and checkpoints (a server: CARTRECOVERY_CLICKHOUSE_URL)", DefaultValueFactory = _ => "./data" };
@@ -159,6 +159,33 @@ public static class ComplianceCommands
                 return 1;
             }
             Console.Write(MessagePreview.Render(ContractJson.DeserializeTrigger(Encoding.UTF8.GetBytes(json))));
+            return 0;
+        });
+        return command;
+    }
+
+    private static Command Metrics()
+    {
+        var data = DataOption();
+        var policy = new Option<string?>("--policy") { Description = "Reference policy whose rules (quiet hours, caps, steps) the outputs are judged against; default: the built-in default" };
+        var format = new Option<string>("--format") { Description = "table | tsv | json", DefaultValueFactory = _ => "table" };
+        var command = new Command("compliance", "Compliance metrics by channel of origin: audit completeness per decision kind, incidents, opt-in and unsubscribe rates");
+        foreach (var option in new Option[] { data, policy, format }) command.Options.Add(option);
+        command.SetAction(async (parse, ct) =>
+        {
+            var outputFormat = parse.GetValue(format) switch
+            {
+                "table" => "PrettyCompactMonoBlock", "tsv" => "TabSeparatedWithNames", "json" => "JSONEachRow",
+                var other => throw new ArgumentException($"--format: unknown format '{other}' (table, tsv, json)"),
+            };
+            var reference = WorkerRunner.LoadPolicy(parse.GetValue(policy));
+            await using var store = AnalyticsStoreFactory.Open(parse.GetValue(data)!);
+            await store.EnsureSchemaAsync(ct);
+            foreach (var query in ComplianceQueries.For(reference))
+            {
+                if (outputFormat != "JSONEachRow") Console.WriteLine($"{query.Name}: {query.Question}");
+                Console.Write(await store.QueryAsync(query.Sql, outputFormat, ct));
+            }
             return 0;
         });
         return command;

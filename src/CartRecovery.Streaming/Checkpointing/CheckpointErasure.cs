@@ -55,7 +55,8 @@ public static class CheckpointErasure
         }
         await using (var vacuum = connection.CreateCommand())
         {
-            vacuum.CommandText = "VACUUM";
+            // SQLite in WAL mode keeps page images in the -wal file until a checkpoint truncates it.
+            vacuum.CommandText = connection is SqliteConnection ? "VACUUM; PRAGMA wal_checkpoint(TRUNCATE);" : "VACUUM snapshot";
             await vacuum.ExecuteNonQueryAsync(ct);
         }
         return new CheckpointErasureResult(rewritten, deleted, await CountNamingAsync(connection, needle, ct));
