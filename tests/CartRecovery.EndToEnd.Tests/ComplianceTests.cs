@@ -111,7 +111,15 @@ public sealed class ComplianceTests(ITestOutputHelper output) : IDisposable
         Assert.All(problems, p => Assert.True(expected.Any(p.Contains), p));
     }
 
-    private async Task Tamper(string sql) => await Cli.RunOkAsync(TimeSpan.FromMinutes(2), "query", "--data", _data, sql);
+    /// <summary>What an intruder with write access to the store would do (the CLI's query path is read-only): opened in this
+    /// process and closed again, so the next CLI process can own the directory.</summary>
+    private async Task Tamper(string sql)
+    {
+        if (Environment.GetEnvironmentVariable("CARTRECOVERY_CHDB_LIB") is not { Length: > 0 })
+            Environment.SetEnvironmentVariable("CARTRECOVERY_CHDB_LIB", Path.Combine(Cli.RepoRoot, ".tools", "chdb", "libchdb.so"));
+        await using var store = Host.AnalyticsStoreFactory.Open(_data);
+        await store.QueryAsync(sql, "TabSeparated", CancellationToken.None);
+    }
 
     private async Task AssertAuditIntactAsync()
     {

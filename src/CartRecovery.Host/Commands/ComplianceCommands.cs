@@ -28,7 +28,7 @@ public static class ComplianceCommands
         var shopper = new Option<string>("--shopper") { Description = "The shopper id to erase", Required = true };
         var data = DataOption();
         var checkpointDb = new Option<string?>("--checkpoint-db") { Description = "SQLite checkpoint file (default: DATA/checkpoints.db)" };
-        var postgres = new Option<string?>("--postgres") { Description = $"PostgreSQL checkpoints; also {WorkerRunner.PostgresVariable}" };
+        var postgres = new Option<string?>("--postgres") { Description = "PostgreSQL checkpoints (no password here: the Postgres configuration section holds it)" };
         var bootstrap = new Option<string?>("--bootstrap")
         {
             Description = "Running workers: publish an erasure_requested event to consent-events instead; the worker owning the shopper erases state, checkpoints and rows",
@@ -60,7 +60,7 @@ public static class ComplianceCommands
             var keys = ComplianceKeys.FromEnvironment();
             var pseudonym = keys.Pseudonym(id);
             var directory = parse.GetValue(data)!;
-            var checkpoints = WorkerRunner.CheckpointStore(directory, parse.GetValue(checkpointDb), parse.GetValue(postgres));
+            var checkpoints = WorkerRunner.CheckpointStore(directory, parse.GetValue(checkpointDb), WorkerRunner.PostgresFromCommandLine(parse.GetValue(postgres)));
             var state = await CheckpointErasure.EraseAsync(checkpoints, id, ct);
             await using var store = AnalyticsStoreFactory.Open(directory);
             await store.EnsureSchemaAsync(ct);
