@@ -100,14 +100,14 @@ public static class ComplianceQueries
             (
                 SELECT
                     r.origin_channel AS origin_channel,
-                    g.grant_id = '' OR (g.grant_valid_until IS NOT NULL AND g.grant_valid_until <= r.event_time) AS without_valid_consent,
-                    g.grant_id != '' AND o.trigger_id != '' AND o.opted_out_at >= g.granted_at AS after_opt_out,
+                    g.grant_id = '' OR (g.grant_valid_until IS NOT NULL AND g.grant_valid_until <= r.event_time) AS is_without_valid_consent,
+                    g.grant_id != '' AND o.trigger_id != '' AND o.opted_out_at >= g.granted_at AS is_after_opt_out,
                     toHour(assumeNotNull(r.shopper_local_time)) * 60 + toMinute(assumeNotNull(r.shopper_local_time)) AS local_minute,
                     rules.quiet_start != rules.quiet_end AND if(rules.quiet_start < rules.quiet_end,
                         local_minute >= rules.quiet_start AND local_minute < rules.quiet_end,
-                        local_minute >= rules.quiet_start OR local_minute < rules.quiet_end) AS in_quiet_hours,
-                    p.orders_before > 0 AS after_purchase,
-                    c.nth_for_cart > rules.per_cart OR s.in_window > rules.per_shopper AS beyond_cap
+                        local_minute >= rules.quiet_start OR local_minute < rules.quiet_end) AS is_in_quiet_hours,
+                    p.orders_before > 0 AS is_after_purchase,
+                    c.nth_for_cart > rules.per_cart OR s.in_window > rules.per_shopper AS is_beyond_cap
                 FROM reminders AS r
                 LEFT JOIN grants AS g ON g.trigger_id = r.trigger_id
                 LEFT JOIN opt_outs AS o ON o.trigger_id = r.trigger_id
@@ -119,12 +119,12 @@ public static class ComplianceQueries
         SELECT
             origin_channel,
             count() AS reminders,
-            countIf(without_valid_consent) AS without_valid_consent,
-            countIf(after_opt_out) AS after_opt_out,
-            countIf(in_quiet_hours) AS in_quiet_hours,
-            countIf(after_purchase) AS after_purchase,
-            countIf(beyond_cap) AS beyond_cap,
-            countIf(without_valid_consent OR after_opt_out OR in_quiet_hours OR after_purchase OR beyond_cap) AS incidents
+            countIf(is_without_valid_consent) AS without_valid_consent,
+            countIf(is_after_opt_out) AS after_opt_out,
+            countIf(is_in_quiet_hours) AS in_quiet_hours,
+            countIf(is_after_purchase) AS after_purchase,
+            countIf(is_beyond_cap) AS beyond_cap,
+            countIf(is_without_valid_consent OR is_after_opt_out OR is_in_quiet_hours OR is_after_purchase OR is_beyond_cap) AS incidents
         FROM judged
         GROUP BY origin_channel
         ORDER BY origin_channel
