@@ -19,7 +19,8 @@ public sealed record ReportData(
     IReadOnlyList<ChartBar> AuditCompleteness,
     QueryTable Revenue,
     IReadOnlyList<HeadlineFigure> Headline,
-    QueryTable RevenueByCurrency);
+    QueryTable RevenueByCurrency,
+    IReadOnlyList<(AnalystQuery Query, QueryTable Table)>? Compliance = null);
 
 /// <summary>
 /// The analytics report: one self-contained HTML file (inline CSS and SVG drawn here, no script, no network), so
@@ -42,6 +43,9 @@ public static class AnalyticsReport
         var revenue = await Run(AnalystQueries.RevenueRecovered);
         var revenueByCurrency = await Run(AnalystQueries.RevenueRecoveredByCurrency);
         var headline = await HeadlineFigures.ReadAsync(store, ct);
+        // Judged against the default policy's rules; `./run.sh compliance --policy FILE` judges against another.
+        var compliance = new List<(AnalystQuery, QueryTable)>();
+        foreach (var query in ComplianceQueries.For(Domain.Policy.PolicyFile.LoadDefault())) compliance.Add((query, await Run(query)));
 
         // The by-day query answers the daily question; the chart sums the days per step and channel.
         var rateBars = byDay.RowIndexes
@@ -83,7 +87,8 @@ public static class AnalyticsReport
             auditBars,
             revenue,
             headline,
-            revenueByCurrency);
+            revenueByCurrency,
+            compliance);
     }
 
     public static async Task<string> RenderAsync(IAnalyticsStore store, CancellationToken ct) => Render(await ReadAsync(store, ct));
@@ -125,6 +130,8 @@ public static class AnalyticsReport
             BarChart("shopping-funnel", data.ShoppingFunnel, "#3b82a0", percent: false)));
         html.Append(Section("audit", "Audit-trail completeness", "Reminders whose audit row carries the consent relied on; suppressions with a reason code.",
             BarChart("audit", data.AuditCompleteness, "#5b7083", percent: true)));
+        foreach (var (query, table) in data.Compliance ?? [])
+            html.Append(Section(query.Name, query.Name.Replace('-', ' '), query.Question, Table(table, query.Name, "No data.")));
         html.Append(Section("revenue", "Revenue recovered", "By currency, last-touch step and channel.", Table(data.Revenue, "revenue", "No recovered carts.")));
         html.Append("</body></html>\n");
         return html.ToString();

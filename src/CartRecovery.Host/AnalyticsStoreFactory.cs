@@ -1,5 +1,6 @@
 using CartRecovery.Storage;
 using CartRecovery.Storage.Embedded;
+using CartRecovery.Storage.Schema;
 using CartRecovery.Storage.Server;
 
 namespace CartRecovery.Host;
@@ -11,7 +12,9 @@ public static class AnalyticsStoreFactory
     /// <summary>ClickHouse.Driver connection string (host, port, protocol=https for TLS, username, password).</summary>
     public const string ServerUrlVariable = "CARTRECOVERY_CLICKHOUSE_URL";
 
-    public static IAnalyticsStore Open(string dataDirectory) => Open(dataDirectory, AnalyticsStoreOptions.Default);
+    /// <summary>The live store (database <c>default</c>) with the retention per table of Retention:Tables.</summary>
+    public static IAnalyticsStore Open(string dataDirectory) =>
+        Open(dataDirectory, AnalyticsStoreOptions.Default with { Schema = SchemaRetention.Parse(HostConfiguration.Current.Retention, SchemaOptions.Default) });
 
     /// <summary>Opens the store writing to and reading from <see cref="AnalyticsStoreOptions.Database"/> (e.g. a replay's own database).</summary>
     public static IAnalyticsStore Open(string dataDirectory, AnalyticsStoreOptions options)

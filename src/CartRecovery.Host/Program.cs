@@ -190,6 +190,7 @@ root.Subcommands.Add(configCommand);
 root.Subcommands.Add(ReplayCommand.Create());
 root.Subcommands.Add(BacktestCommand.Create());
 root.Subcommands.Add(ReportCommand.Create());
+foreach (var compliance in ComplianceCommands.Create()) root.Subcommands.Add(compliance);
 
 try
 {

@@ -8,9 +8,10 @@ public sealed class SchemaTemplateTests
     public void Default_schema_keeps_outcomes_and_audit_400_days_and_dead_letters_30()
     {
         var ttls = AnalyticsSchema.Statements.Select(TtlOf).ToList();
-        Assert.Equal(["400", "400", "400", "30", "", "", "", "", ""], ttls);
+        Assert.Equal(["400", "400", "400", "30"], ttls.Take(4));
+        Assert.All(ttls.Skip(4), ttl => Assert.Equal("", ttl));
         Assert.DoesNotContain(AnalyticsSchema.Statements, s => s.Contains('{'));
-        Assert.Contains("toIntervalSecond(432000)", AnalyticsSchema.Statements[^1]);
+        Assert.Contains("toIntervalSecond(432000)", RecoveryOutcomesView(AnalyticsSchema.Statements));
     }
 
     [Fact]
@@ -18,10 +19,10 @@ public sealed class SchemaTemplateTests
     {
         var statements = AnalyticsSchema.StatementsFor(new SchemaOptions
         {
-            OutcomeRetentionDays = null, AuditRetentionDays = 2555, DeadLetterRetentionDays = 7, AttributionWindow = TimeSpan.FromDays(3),
+            TriggerRetentionDays = 90, OutcomeRetentionDays = null, AuditRetentionDays = 2555, DeadLetterRetentionDays = 7, AttributionWindow = TimeSpan.FromDays(3),
         });
-        Assert.Equal(["", "2555", "", "7", "", "", "", "", ""], statements.Select(TtlOf));
-        Assert.Contains("toIntervalSecond(259200)", statements[^1]);
+        Assert.Equal(["90", "2555", "", "7"], statements.Select(TtlOf).Take(4));
+        Assert.Contains("toIntervalSecond(259200)", RecoveryOutcomesView(statements));
         Assert.All(AnalyticsSchema.StatementsFor(SchemaOptions.KeepForever), s => Assert.DoesNotContain("TTL", s));
     }
 
@@ -35,6 +36,23 @@ public sealed class SchemaTemplateTests
         Assert.Equal("replay_2019_10", new AnalyticsStoreOptions { Database = "replay_2019_10" }.ValidatedDatabase());
         Assert.Throws<ArgumentException>(() => new AnalyticsStoreOptions { Database = "x; DROP TABLE audit_log" }.ValidatedDatabase());
     }
+
+    [Fact]
+    public void Retention_per_table_comes_from_a_specification_that_names_bad_keys()
+    {
+        var options = SchemaRetention.Parse("audit_log=730, recovery_triggers=forever,dead_letters=7", SchemaOptions.Default);
+        Assert.Equal((730, (int?)null, 400, 7), (options.AuditRetentionDays, options.TriggerRetentionDays, options.OutcomeRetentionDays, options.DeadLetterRetentionDays));
+        var clauses = SchemaRetention.TtlClauses(options);
+        Assert.Null(clauses["recovery_triggers"]);
+        Assert.Equal("toDateTime(event_time) + INTERVAL 730 DAY", clauses["audit_log"]);
+        Assert.Equal("toDateTime(ended_at) + INTERVAL 400 DAY", clauses["session_outcomes"]);
+        Assert.Contains("sessions", Assert.Throws<ArgumentException>(() => SchemaRetention.Parse("sessions=3", SchemaOptions.Default)).Message);
+        Assert.Contains("audit_log", Assert.Throws<ArgumentException>(() => SchemaRetention.Parse("audit_log=0", SchemaOptions.Default)).Message);
+        Assert.Contains(SchemaRetention.Setting, Assert.Throws<ArgumentException>(() => SchemaRetention.Parse("audit_log", SchemaOptions.Default)).Message);
+    }
+
+    private static string RecoveryOutcomesView(IReadOnlyList<string> statements) =>
+        statements.Single(s => s.StartsWith("CREATE OR REPLACE VIEW recovery_outcomes", StringComparison.Ordinal));
 
     private static string TtlOf(string statement)
     {

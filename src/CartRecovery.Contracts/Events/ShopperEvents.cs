@@ -23,6 +23,7 @@ namespace CartRecovery.Contracts.Events;
 [JsonDerivedType(typeof(ConsentGranted), "consent_granted")]
 [JsonDerivedType(typeof(ConsentWithdrawn), "consent_withdrawn")]
 [JsonDerivedType(typeof(Unsubscribed), "unsubscribed")]
+[JsonDerivedType(typeof(ErasureRequested), "erasure_requested")]
 [JsonDerivedType(typeof(IdentityLinked), "identity_linked")]
 [JsonDerivedType(typeof(IdentityMerged), "identity_merged")]
 [JsonDerivedType(typeof(IdentityForwarded), "identity_forwarded")]
@@ -142,6 +143,9 @@ public abstract record ConsentEvent : ShopperEvent
     /// <summary>Where it was given or taken: checkout_form, preference_center, email_link, ...</summary>
     public string Source { get; set; } = "";
     public string WordingVersion { get; set; } = "";
+    /// <summary>When a grant stops being valid (consent given for a limited time); absent: until withdrawn. An expired
+    /// consent is no consent (suppression reason <c>consent_expired</c>). Only grants carry it.</summary>
+    public DateTimeOffset? ValidUntil { get; init; }
 }
 
 public sealed record ConsentGranted : ConsentEvent;

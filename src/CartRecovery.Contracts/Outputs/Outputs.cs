@@ -48,6 +48,25 @@ public sealed record RecoveryTrigger
     public required DateTimeOffset EventTime { get; init; }
     /// <summary>Event time at which the step was due by policy (before grace and quiet-hours deferral).</summary>
     public required DateTimeOffset DueTime { get; init; }
+
+    // What a dispatcher needs to send a compliant message (docs/compliance.md): the consent it relies on, the opt-out and
+    // resume links, and the rendered message when the policy has a template for the step and channel.
+    /// <summary>The purpose of the consent the message relies on (cart_recovery); empty for chats and voids.</summary>
+    public string Purpose { get; init; } = "";
+    /// <summary>The wording version of that consent, as the shopper saw it.</summary>
+    public string ConsentWordingVersion { get; init; } = "";
+    /// <summary>Signed token scoped to (shopper, purpose, channel): `./run.sh token verify` checks it.</summary>
+    public string UnsubscribeToken { get; init; } = "";
+    public string UnsubscribeUrl { get; init; } = "";
+    /// <summary>Signed token scoped to (shopper, session, trigger): reopens the cart.</summary>
+    public string ResumeToken { get; init; } = "";
+    public string ResumeUrl { get; init; } = "";
+    public string MessageSubject { get; init; } = "";
+    public string MessageBody { get; init; } = "";
+    /// <summary>The shopper's wall-clock time when the decision was taken (no offset) and its zone: compliance checks
+    /// of quiet hours read it without re-deriving the zone.</summary>
+    public string ShopperTimeZone { get; init; } = "";
+    public DateTime? ShopperLocalTime { get; init; }
 }
 
 public static class AuditDecisions
@@ -60,6 +79,8 @@ public static class AuditDecisions
     public const string Abandoned = "abandoned";
     /// <summary>An input event whose event_id the shopper's recent events already hold: not applied again.</summary>
     public const string DuplicateEvent = "duplicate_event";
+    /// <summary>The shopper's personal data was erased; the row names the pseudonym, never the id.</summary>
+    public const string Erased = "erased";
 }
 
 /// <summary>One row per decision: every trigger, suppression (with reason code), deferral, consent change.
@@ -80,6 +101,15 @@ public sealed record AuditRecord
     public required string PolicyVersion { get; init; }
     public string Detail { get; init; } = "";
     public required DateTimeOffset EventTime { get; init; }
+
+    // Tamper evidence (docs/compliance.md): each row is chained to the previous row of the same shopper. The chain is
+    // keyed by the keyed pseudonym, which erasure leaves in place, so it still verifies after the id is gone.
+    public string ShopperPseudonym { get; init; } = "";
+    /// <summary>1 for the first row of a chain.</summary>
+    public long ChainSeq { get; init; }
+    /// <summary>The previous row's <see cref="ChainHash"/>; empty for the first.</summary>
+    public string ChainPrev { get; init; } = "";
+    public string ChainHash { get; init; } = "";
 }
 
 public static class Outcomes

@@ -42,6 +42,9 @@ public static class ContractJson
     public static RecoveryTrigger DeserializeTrigger(ReadOnlySpan<byte> utf8) =>
         JsonSerializer.Deserialize(utf8, Context.RecoveryTrigger) ?? throw new JsonException("null trigger");
 
+    public static AuditRecord DeserializeAudit(ReadOnlySpan<byte> utf8) =>
+        JsonSerializer.Deserialize(utf8, Context.AuditRecord) ?? throw new JsonException("null audit row");
+
     public static DeadLetter DeserializeDeadLetter(ReadOnlySpan<byte> utf8) =>
         JsonSerializer.Deserialize(utf8, Context.DeadLetter) ?? throw new JsonException("null dead letter");
 

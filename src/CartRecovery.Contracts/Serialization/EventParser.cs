@@ -56,8 +56,8 @@ public static class EventParser
 
         if (evt is null)
             return ParseResult.Reject(RejectReasons.NotJson, "null document");
-        if (!EventTimeHasOffset(utf8))
-            return ParseResult.Reject(RejectReasons.InvalidField, "event_time must carry its UTC offset (Z or +hh:mm)");
+        if (TimeWithoutOffset(utf8) is { } field)
+            return ParseResult.Reject(RejectReasons.InvalidField, $"{field} must carry its UTC offset (Z or +hh:mm)");
         return Validate(evt);
     }
 
@@ -67,7 +67,7 @@ public static class EventParser
     public static bool BelongsOn(ShopperEvent evt, string topic) => topic switch
     {
         Topics.OrderEvents => evt is OrderPlaced or PaymentAuthorized or PaymentPending,
-        Topics.ConsentEvents => evt is ConsentEvent,
+        Topics.ConsentEvents => evt is ConsentEvent or ErasureRequested,
         Topics.CartEvents => evt is SessionEvent and not (OrderPlaced or PaymentAuthorized) || IdentityRules.IsIdentityEvent(evt),
         _ => true,
     };
@@ -146,7 +146,11 @@ public static class EventParser
                 if (FieldValues.Code(consent.Purpose) is not { } purpose) return Invalid("purpose", "must be a purpose code such as cart_recovery or marketing");
                 if (FieldValues.ConsentChannel(consent.Channel) is not { } channel)
                     return Invalid("channel", $"must be one of {string.Join(", ", FieldValues.ConsentChannels.Order(StringComparer.Ordinal))}");
+                if (ComplianceRules.ValidUntilProblem(consent) is { } expiryProblem) return InvalidDetail(expiryProblem);
                 return ParseResult.Ok(consent with { Purpose = purpose, Channel = channel });
+            case ErasureRequested erasure:
+                if (FieldValues.Code(erasure.Source) is not { } erasureSource) return Invalid("source", "must be a code such as privacy_portal, support or operator");
+                return ParseResult.Ok(erasure with { Source = erasureSource });
             case PaymentPending pending:
                 if (pending.SessionId is not null && string.IsNullOrWhiteSpace(pending.SessionId)) return Invalid("session_id", "is empty (leave it out when the payment is not for one session)");
                 if (pending.OrderId is not null && string.IsNullOrWhiteSpace(pending.OrderId)) return Invalid("order_id", "is empty (leave it out when there is no order yet)");
@@ -168,25 +172,25 @@ public static class EventParser
     }
 
     /// <summary>The deserializer reads a time without an offset as the machine's local time: a silent default that would
-    /// move every timer by the host's zone. The raw top-level event_time must say its offset.</summary>
-    private static bool EventTimeHasOffset(ReadOnlySpan<byte> utf8)
+    /// move every timer by the host's zone. The raw top-level event_time (and a consent's valid_until) must say its offset.
+    /// Returns the first field that does not, or null.</summary>
+    private static string? TimeWithoutOffset(ReadOnlySpan<byte> utf8)
     {
         var reader = new Utf8JsonReader(utf8);
-        if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject) return true;
+        if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject) return null;
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
-            var isEventTime = reader.ValueTextEquals("event_time"u8);
-            if (!reader.Read()) return true;
-            if (isEventTime)
+            var field = reader.ValueTextEquals("event_time"u8) ? "event_time" : reader.ValueTextEquals("valid_until"u8) ? "valid_until" : null;
+            if (!reader.Read()) return null;
+            if (field is not null && reader.TokenType == JsonTokenType.String)
             {
-                if (reader.TokenType != JsonTokenType.String) return true;
                 var text = reader.GetString()!;
                 var time = text.AsSpan(Math.Max(text.IndexOfAny(['T', 't', ' ']), 0));
-                return time.EndsWith("Z", StringComparison.OrdinalIgnoreCase) || time.IndexOfAny('+', '-') >= 0;
+                if (!(time.EndsWith("Z", StringComparison.OrdinalIgnoreCase) || time.IndexOfAny('+', '-') >= 0)) return field;
             }
             reader.Skip();
         }
-        return true;
+        return null;
     }
 
     private const string CurrencyRule = "must be a 3-letter ISO 4217 currency code";

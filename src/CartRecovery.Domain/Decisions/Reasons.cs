@@ -8,6 +8,8 @@ public static class SuppressionReason
     public const string ItemsAlreadyBought = "items_already_bought";
     public const string NoConsent = "no_consent";
     public const string ConsentWithdrawn = "consent_withdrawn";
+    /// <summary>The grant for the channel was given for a limited time (valid_until) that has passed: no consent.</summary>
+    public const string ConsentExpired = "consent_expired";
     public const string CapPerCart = "cap_per_cart";
     public const string CapPerShopper = "cap_per_shopper";
     public const string Holdout = "holdout";

@@ -30,12 +30,16 @@ public sealed partial class RecoveryEngine
             shopper = shopper with
             {
                 Consents = shopper.Consents.SetItem(key, new ConsentRecord(SharedStrings.Of(evt.Purpose), SharedStrings.Of(evt.Channel), granted, evt.EventId,
-                    evt.EventTime, SharedStrings.Of(evt.Source), SharedStrings.Of(evt.WordingVersion), kind)),
+                    evt.EventTime, SharedStrings.Of(evt.Source), SharedStrings.Of(evt.WordingVersion), kind, evt.ValidUntil)),
             };
         var covers = !granted && evt.Purpose != RecoveryPurpose && SendGate.PurposesCoveringRecovery.Contains(evt.Purpose) ? " covers=cart_recovery" : "";
         effects = effects.Add(Rows.Audit(shopper.ShopperId, "", AuditDecisions.ConsentChanged, wins ? kind : kind + "_superseded", evt.EventTime,
             [evt.EventId], channel: evt.Channel,
-            detail: $"purpose={evt.Purpose} source={evt.Source} wording={evt.WordingVersion}{covers}"));
+            detail: $"purpose={evt.Purpose} source={evt.Source} wording={evt.WordingVersion}{covers}{ValidUntilDetail(evt)}"));
         return new Decision(shopper, null, effects);
     }
+
+    /// <summary>The consent ledger (the consent_ledger view) reads a grant's expiry from its audit row.</summary>
+    private static string ValidUntilDetail(ConsentEvent evt) =>
+        evt.ValidUntil is { } until ? $" valid_until={until.UtcDateTime:yyyy-MM-ddTHH:mm:ss.fffZ}" : "";
 }

@@ -214,8 +214,8 @@ public sealed partial class RecoveryEngine(RecoveryPolicy policy)
             var code = step.Incentive is not null ? RecoveryIds.IncentiveCode(Policy.Version, session, step.Number) : "";
             var dropped = bought.Count == 0 ? "" : $" dropped_bought_skus={string.Join(",", bought.Keys)}";
             effects = effects
-                .Add(Rows.Trigger(offered, triggerId, TriggerKinds.Reminder, step.Number, channel!, DecisionReason.ReminderStep, at, due, code, verdict.Consent!.EventId,
-                    step.Incentive))
+                .Add(Rows.WithObligations(Rows.Trigger(offered, triggerId, TriggerKinds.Reminder, step.Number, channel!, DecisionReason.ReminderStep, at, due, code,
+                    verdict.Consent!.EventId, step.Incentive), verdict.Consent, session.TimeZone))
                 .Add(Rows.Audit(session, AuditDecisions.Triggered, DecisionReason.ReminderStep, at,
                     [verdict.Consent.EventId, session.LastEventId, .. bought.Values.Select(p => p.EventId).Distinct().Order(StringComparer.Ordinal)],
                     step.Number, channel!, detail: $"trigger_id={triggerId}{dropped}"));
@@ -251,7 +251,7 @@ public sealed partial class RecoveryEngine(RecoveryPolicy policy)
     {
         var triggerId = RecoveryIds.ProactiveChat(Policy.Version, session);
         var effects = Effects.None
-            .Add(Rows.Trigger(session, triggerId, TriggerKinds.ProactiveChat, 0, ChatChannel, reason, at, at, "", ""))
+            .Add(Rows.Located(Rows.Trigger(session, triggerId, TriggerKinds.ProactiveChat, 0, ChatChannel, reason, at, at, "", ""), session.TimeZone))
             .Add(Rows.Audit(session, AuditDecisions.Triggered, reason, at, evidence, 0, ChatChannel, detail: $"trigger_id={triggerId}"));
         return (session with { ProactiveChatSent = true }, effects);
     }

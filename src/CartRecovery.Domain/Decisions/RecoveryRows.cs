@@ -45,6 +45,14 @@ public sealed class RecoveryRows(RecoveryPolicy policy)
         DueTime = due,
     };
 
+    /// <summary>A reminder with what its dispatcher needs to send it compliantly (purpose and wording of the consent it
+    /// relies on, signed unsubscribe and resume links, the rendered message): <see cref="Compliance.MessageObligations"/>.</summary>
+    public RecoveryTrigger WithObligations(RecoveryTrigger reminder, ConsentRecord consent, string timeZone) =>
+        Compliance.MessageObligations.Complete(reminder, Policy, consent, SendGate.Zone(timeZone));
+
+    /// <summary>A trigger with the shopper's zone and local time at the decision.</summary>
+    public RecoveryTrigger Located(RecoveryTrigger trigger, string timeZone) => Compliance.MessageObligations.Located(trigger, SendGate.Zone(timeZone));
+
     /// <summary>The trigger that voids an issued incentive code (expired at <paramref name="at"/>, or the shopper ordered).</summary>
     public RecoveryTrigger IncentiveVoid(string shopperId, OpenIncentive incentive, string voidId, string reason, DateTimeOffset at) => new()
     {

@@ -48,7 +48,7 @@ public sealed class SendGate(RecoveryPolicy policy)
         ConsentRecord? consent = null;
         foreach (var candidate in segment.ChannelPreference)
         {
-            if (RecoveryConsent(shopper, candidate, at) is { Granted: true } record)
+            if (RecoveryConsent(shopper, candidate, at) is { Granted: true } record && !record.ExpiredAt(at))
             {
                 channel = candidate;
                 consent = record;
@@ -59,8 +59,12 @@ public sealed class SendGate(RecoveryPolicy policy)
         {
             var withdrawal = segment.ChannelPreference.Select(c => RecoveryConsent(shopper, c, at))
                 .Where(r => r is { Granted: false }).OrderByDescending(r => r!.At).ThenBy(r => r!.EventId, StringComparer.Ordinal).FirstOrDefault();
-            return withdrawal is not null
-                ? Suppressed(SuppressionReason.ConsentWithdrawn, [withdrawal.EventId])
+            if (withdrawal is not null) return Suppressed(SuppressionReason.ConsentWithdrawn, [withdrawal.EventId]);
+            // An expired grant is no consent, said as such: the audit cites the grant whose validity ran out.
+            var expired = segment.ChannelPreference.Select(c => RecoveryConsent(shopper, c, at)).Where(r => r is not null && r.ExpiredAt(at))
+                .OrderByDescending(r => r!.ValidUntil).ThenBy(r => r!.EventId, StringComparer.Ordinal).FirstOrDefault();
+            return expired is not null
+                ? Suppressed(SuppressionReason.ConsentExpired, [expired.EventId])
                 : Suppressed(SuppressionReason.NoConsent, [session.LastEventId]);
         }
 

@@ -40,6 +40,12 @@ public sealed record IdentityLinks
 
     public IdentityLinks MarkApplied(string handOverId, DateTimeOffset at) => this with { Applied = Applied.SetItem(handOverId, at) };
 
+    /// <summary>Forgets every link of <paramref name="shopperId"/>, as the anonymous id or as the customer (erasure).</summary>
+    public IdentityLinks Forget(string shopperId) => this with
+    {
+        Aliases = Aliases.RemoveRange(Aliases.Where(a => a.Key == shopperId || a.Value.CustomerId == shopperId).Select(a => a.Key)),
+    };
+
     /// <summary>Forgets what has lapsed by <paramref name="now"/> (memory only: lapsed entries already resolve to nothing).</summary>
     public IdentityLinks Prune(DateTimeOffset now) => this with
     {

@@ -73,14 +73,14 @@ public sealed class IdentityMerger(RecoveryEngine engine)
             State = json,
         };
         var effects = Effects.None.Add(Audit(link.AnonymousId, link.SessionId ?? "", Decisions.Linked, Reasons.HandedOver, link.EventTime, [link.EventId],
-            $"customer_id={link.CustomerId} source={link.Source} sessions={state.Sessions.Length} hand_over_id={record.EventId}{trimmed}"));
+            $"customer={Pseudonym(link.CustomerId)} source={link.Source} sessions={state.Sessions.Length} hand_over_id={record.EventId}{trimmed}"));
         return (record, state, effects);
     }
 
     /// <summary>An audit row of the anonymous side for a link that moves nothing (already linked, or linked anew).</summary>
     public AuditRecord LinkAudit(IdentityLinked link, string reason, IdentityAlias previous) =>
         Audit(link.AnonymousId, link.SessionId ?? "", Decisions.Linked, reason, link.EventTime, [link.EventId, previous.LinkEventId],
-            $"customer_id={link.CustomerId} previous_customer_id={previous.CustomerId} source={link.Source}");
+            $"customer={Pseudonym(link.CustomerId)} previous_customer={Pseudonym(previous.CustomerId)} source={link.Source}");
 
     /// <summary>An audit row of the customer side for a hand-over that is not adopted (duplicate, unreadable, cycle).</summary>
     public AuditRecord MergeAudit(string shopperId, string reason, DateTimeOffset at, ImmutableArray<string> evidence, string detail = "") =>
@@ -131,7 +131,7 @@ public sealed class IdentityMerger(RecoveryEngine engine)
         }
         if (handOver.Sessions.IsEmpty)
             effects = effects.Add(MergeAudit(customer.ShopperId, Reasons.Adopted, record.EventTime, [record.LinkEventId],
-                $"anonymous_id={record.AnonymousId} sessions=0" + lateness));
+                $"anonymous={Pseudonym(record.AnonymousId)} sessions=0" + lateness));
         return new Adoption(shopper, kept.ToImmutable(), ended.ToImmutable(), effects);
     }
 
@@ -240,9 +240,13 @@ public sealed class IdentityMerger(RecoveryEngine engine)
         };
     }
 
+    /// <summary>Audit details name other shoppers by their keyed pseudonym only: the audit log holds no personal data, so
+    /// erasing a shopper never has to rewrite (and break the chain of) another shopper's rows.</summary>
+    public string Pseudonym(string shopperId) => engine.Policy.Keys.Pseudonym(shopperId);
+
     private AuditRecord SessionAudit(SessionState session, string reason, IdentityMerged record, string detail) =>
         Audit(session.ShopperId, session.SessionId, Decisions.Merged, reason, record.EventTime, [record.LinkEventId, session.LastEventId],
-            $"anonymous_id={record.AnonymousId} {detail}");
+            $"anonymous={Pseudonym(record.AnonymousId)} {detail}");
 
     private AuditRecord Audit(string shopperId, string sessionId, string decision, string reason, DateTimeOffset at,
         ImmutableArray<string> evidence, string detail) => new()

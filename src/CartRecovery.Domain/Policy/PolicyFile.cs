@@ -18,7 +18,7 @@ public sealed class PolicyValidationException(string key, string problem)
 /// <c>defaults</c>. Unknown keys are errors (a typo must not silently fall back to a default).
 /// Durations are written like "90s", "30m", "1h", "7d".
 /// </summary>
-public static class PolicyFile
+public static partial class PolicyFile
 {
     public const string DefaultResourceName = "CartRecovery.Domain.Policy.default-policy.json";
 
@@ -53,7 +53,7 @@ public static class PolicyFile
             var root = new Node(doc.RootElement, "");
             root.AllowOnly("version", "allowed_lateness", "purchase_grace", "attribution_window", "purchase_memory",
                 "dedup_horizon", "duplicate_case_window", "payment_pending_hold", "default_time_zone", "default_currency", "exchange_rates",
-                "holdout_share", "variants", "risk", "defaults", "segments");
+                "holdout_share", "variants", "risk", "defaults", "segments", "messages");
             var defaults = ParseSegment(root.Required("defaults"), null, "default");
             var segments = ImmutableArray.CreateBuilder<SegmentPolicy>();
             if (root.Optional("segments") is { } list)
@@ -94,6 +94,7 @@ public static class PolicyFile
                 Variants = ParseVariants(root.Optional("variants")),
                 Risk = ParseRisk(root.Required("risk")),
                 Segments = segments.ToImmutable(),
+                Messages = ParseMessages(root.Optional("messages")),
             };
         }
     }

@@ -35,6 +35,10 @@ public sealed record RecoveryPolicy
     public required RiskWeights Risk { get; init; }
     /// <summary>Ordered: the first whose match accepts the cart wins; the last is the catch-all "default".</summary>
     public required ImmutableArray<SegmentPolicy> Segments { get; init; }
+    /// <summary>Purpose statement, link templates and message templates of the reminders (docs/compliance.md).</summary>
+    public MessagePolicy Messages { get; init; } = MessagePolicy.None;
+    /// <summary>Token and pseudonym keys: configuration, not part of the file (<see cref="Compliance.ComplianceKeys"/>).</summary>
+    public Compliance.ComplianceKeys Keys { get; init; } = Compliance.ComplianceKeys.Development;
 
     /// <summary>How far back in event time a decision can look: a purchase still suppresses, a reminder still counts
     /// against a cap or for attribution, or a session opened then can still have a step due. A windowed replay

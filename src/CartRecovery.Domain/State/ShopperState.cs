@@ -3,9 +3,14 @@ using CartRecovery.Contracts.Outputs;
 
 namespace CartRecovery.Domain.State;
 
-/// <summary>The latest consent for one purpose on one channel, with its evidence.</summary>
+/// <summary>The latest consent for one purpose on one channel, with its evidence. <paramref name="ValidUntil"/>: a grant
+/// given for a limited time is no consent from then on.</summary>
 public sealed record ConsentRecord(string Purpose, string Channel, bool Granted, string EventId, DateTimeOffset At,
-    string Source, string WordingVersion, string Kind);
+    string Source, string WordingVersion, string Kind, DateTimeOffset? ValidUntil = null)
+{
+    /// <summary>A grant whose validity ran out by <paramref name="at"/>.</summary>
+    public bool ExpiredAt(DateTimeOffset at) => Granted && ValidUntil is { } until && until <= at;
+}
 
 public sealed record SentMessage(DateTimeOffset At, string TriggerId, string SessionId);
 
@@ -53,6 +58,9 @@ public sealed record ShopperState
     /// <summary>Event ids applied within the policy's dedup horizon: part of the checkpoint, so a redelivery after a
     /// restart is recognised too.</summary>
     public ImmutableArray<SeenEvent> SeenEvents { get; init; } = [];
+    /// <summary>The newest row of the shopper's audit chain (docs/compliance.md); not part of <see cref="IsEmpty"/>: a
+    /// forgotten shopper's next row starts a new chain.</summary>
+    public Compliance.AuditChainHead? AuditHead { get; init; }
 
     public static ShopperState New(string shopperId) => new() { ShopperId = shopperId };
 

@@ -41,7 +41,7 @@ public static class WorkerRunner
         builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
         // The command owns SIGTERM/SIGINT (graceful stop through its token); the host must not stop Akka underneath it.
         builder.Services.AddSingleton<IHostLifetime, CommandOwnedLifetime>();
-        builder.Services.AddCartRecoveryWorker(settings, output ?? new OutputSettings(), policy, _ => AnalyticsStoreFactory.Open(dataDirectory, storeOptions ?? AnalyticsStoreOptions.Default));
+        builder.Services.AddCartRecoveryWorker(settings, output ?? new OutputSettings(), policy, _ => storeOptions is null ? AnalyticsStoreFactory.Open(dataDirectory) : AnalyticsStoreFactory.Open(dataDirectory, storeOptions));
 
         IHost host;
         if (builder is WebApplicationBuilder web)
@@ -59,6 +59,10 @@ public static class WorkerRunner
         }
 
         using var _ = host;
+        if (policy.Keys.IsDevelopment)
+            host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("CartRecovery.Compliance").LogWarning(
+                "{TokenKey} and {PseudonymKey} are not set: tokens and pseudonyms use the public development keys (never in production)",
+                Domain.Compliance.ComplianceKeys.TokenKeySetting, Domain.Compliance.ComplianceKeys.PseudonymKeySetting);
         var store = host.Services.GetRequiredService<IAnalyticsStore>();
         await store.EnsureSchemaAsync(ct);
         await host.StartAsync(ct);
@@ -113,11 +117,13 @@ public static class WorkerRunner
             File.Delete(Path.Combine(dataDirectory, file));
     }
 
+    /// <summary>The policy file with the compliance keys of the environment (they are configuration, not policy).</summary>
     public static RecoveryPolicy LoadPolicy(string? policyFile)
     {
-        if (policyFile is null) return PolicyFile.LoadDefault();
+        var keys = HostConfiguration.Current.ComplianceKeys();
+        if (policyFile is null) return PolicyFile.LoadDefault() with { Keys = keys };
         if (!File.Exists(policyFile)) throw new ArgumentException($"--policy: file not found: {policyFile}");
-        return PolicyFile.Parse(File.ReadAllText(policyFile));
+        return PolicyFile.Parse(File.ReadAllText(policyFile)) with { Keys = keys };
     }
 }
 

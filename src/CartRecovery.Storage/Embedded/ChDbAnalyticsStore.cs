@@ -45,15 +45,19 @@ public sealed class ChDbAnalyticsStore : IAnalyticsStore
     /// <summary>Rows per statement; lowered by tests to exercise the split.</summary>
     internal int MaxRowsPerStatement { get; init; } = RowsPerStatement;
 
-    public Task EnsureSchemaAsync(CancellationToken ct) => Task.Run(() =>
+    public async Task EnsureSchemaAsync(CancellationToken ct)
     {
-        _engine.Query(AnalyticsSchema.CreateDatabaseStatement(Database), EmbeddedClickHouse.DefaultFormat, EmbeddedClickHouse.DefaultDatabase);
-        foreach (var statement in AnalyticsSchema.StatementsFor(_options.Schema))
+        await Task.Run(() =>
         {
-            ct.ThrowIfCancellationRequested();
-            _engine.Query(statement, EmbeddedClickHouse.DefaultFormat, Database);
-        }
-    }, ct);
+            _engine.Query(AnalyticsSchema.CreateDatabaseStatement(Database), EmbeddedClickHouse.DefaultFormat, EmbeddedClickHouse.DefaultDatabase);
+            foreach (var statement in AnalyticsSchema.StatementsFor(_options.Schema))
+            {
+                ct.ThrowIfCancellationRequested();
+                _engine.Query(statement, EmbeddedClickHouse.DefaultFormat, Database);
+            }
+        }, ct);
+        await SchemaRetention.ApplyAsync(this, _options.Schema, ct);
+    }
 
     public Task InsertJsonEachRowAsync(string table, IReadOnlyList<string> jsonRows, CancellationToken ct)
     {

@@ -57,6 +57,7 @@ public static class AnalyticsSchema
         if (options.AttributionWindow <= TimeSpan.Zero) throw new ArgumentException("attribution window must be positive");
         var retentions = new Dictionary<string, int?>
         {
+            ["{trigger_retention_days}"] = options.TriggerRetentionDays,
             ["{outcome_retention_days}"] = options.OutcomeRetentionDays,
             ["{audit_retention_days}"] = options.AuditRetentionDays,
             ["{dead_letter_retention_days}"] = options.DeadLetterRetentionDays,

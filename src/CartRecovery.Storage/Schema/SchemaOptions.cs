@@ -6,7 +6,10 @@ namespace CartRecovery.Storage.Schema;
 /// </summary>
 public sealed record SchemaOptions
 {
-    /// <summary>recovery_triggers and session_outcomes.</summary>
+    /// <summary>recovery_triggers.</summary>
+    public int? TriggerRetentionDays { get; init; } = 400;
+
+    /// <summary>session_outcomes.</summary>
     public int? OutcomeRetentionDays { get; init; } = 400;
 
     /// <summary>audit_log.</summary>
@@ -23,6 +26,7 @@ public sealed record SchemaOptions
     /// <summary>No TTL anywhere: for replays of old traffic, whose event times would otherwise be expired at once.</summary>
     public static SchemaOptions KeepForever { get; } = new()
     {
+        TriggerRetentionDays = null,
         OutcomeRetentionDays = null,
         AuditRetentionDays = null,
         DeadLetterRetentionDays = null,

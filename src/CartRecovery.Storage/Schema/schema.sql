@@ -2,13 +2,15 @@
 -- the store's database (default `default`; a replay names its own, e.g. `replay_x`, and never touches `default`).
 --
 -- Template parameters, substituted by AnalyticsSchema.Render from SchemaOptions (docs/analytics.md):
---   {outcome_retention_days}     triggers, session outcomes          (default 400)
+--   {trigger_retention_days}     recovery_triggers                   (default 400)
+--   {outcome_retention_days}     session_outcomes                    (default 400)
 --   {audit_retention_days}       audit_log                           (default 400, per the audit policy)
 --   {dead_letter_retention_days} dead_letters                        (default 30)
 --   {attribution_window_seconds} recovery_outcomes attribution window (default 5 days = 432000)
 -- A retention of "keep forever" drops the TTL line: TTLs count from the wall clock, so a replay of old traffic
 -- (the REES46 sample is from 2019) would otherwise have its rows deleted at the next merge.
--- CREATE ... IF NOT EXISTS does not change an existing table's TTL: use ALTER TABLE ... MODIFY TTL for that.
+-- CREATE ... IF NOT EXISTS does not change an existing table's TTL: EnsureSchema applies the configured retention to
+-- existing tables too (AnalyticsSchema.RetentionStatements: ALTER TABLE ... MODIFY TTL / REMOVE TTL).
 --
 -- Idempotence: every table is a ReplacingMergeTree whose sorting key ends with the row's deterministic id, so a
 -- batch written twice (a crash replays the tail since the last commit) collapses to one row; queries use FINAL.
@@ -42,12 +44,22 @@ CREATE TABLE IF NOT EXISTS recovery_triggers
     payment_error_codes Array(String),
     event_time          DateTime64(3, 'UTC'),
     due_time            DateTime64(3, 'UTC'),
+    purpose             LowCardinality(String),
+    consent_wording_version LowCardinality(String),
+    unsubscribe_token   String,
+    unsubscribe_url     String,
+    resume_token        String,
+    resume_url          String,
+    message_subject     String,
+    message_body        String,
+    shopper_time_zone   LowCardinality(String),
+    shopper_local_time  Nullable(DateTime64(3, 'UTC')),
     INDEX shopper_lookup shopper_id TYPE bloom_filter GRANULARITY 4
 )
 ENGINE = ReplacingMergeTree
 PARTITION BY toYYYYMM(event_time)
 ORDER BY (toDate(event_time), kind, channel, step, trigger_id)
-TTL toDateTime(event_time) + INTERVAL {outcome_retention_days} DAY;
+TTL toDateTime(event_time) + INTERVAL {trigger_retention_days} DAY;
 
 CREATE TABLE IF NOT EXISTS audit_log
 (
@@ -64,6 +76,10 @@ CREATE TABLE IF NOT EXISTS audit_log
     policy_version LowCardinality(String),
     detail         String,
     event_time     DateTime64(3, 'UTC'),
+    shopper_pseudonym String,
+    chain_seq      UInt64,
+    chain_prev     String,
+    chain_hash     String,
     INDEX shopper_lookup shopper_id TYPE bloom_filter GRANULARITY 4
 )
 ENGINE = ReplacingMergeTree
@@ -129,6 +145,21 @@ ALTER TABLE session_outcomes ADD COLUMN IF NOT EXISTS order_currency LowCardinal
 ALTER TABLE recovery_triggers ADD COLUMN IF NOT EXISTS incentive_type LowCardinality(String) AFTER incentive_code;
 ALTER TABLE recovery_triggers ADD COLUMN IF NOT EXISTS incentive_value Decimal(18, 2) AFTER incentive_type;
 ALTER TABLE recovery_triggers ADD COLUMN IF NOT EXISTS incentive_expires_at Nullable(DateTime64(3, 'UTC')) AFTER incentive_value;
+-- Stores created before messages carried their obligations, and before the audit chain (docs/compliance.md).
+ALTER TABLE recovery_triggers ADD COLUMN IF NOT EXISTS purpose LowCardinality(String);
+ALTER TABLE recovery_triggers ADD COLUMN IF NOT EXISTS consent_wording_version LowCardinality(String);
+ALTER TABLE recovery_triggers ADD COLUMN IF NOT EXISTS unsubscribe_token String;
+ALTER TABLE recovery_triggers ADD COLUMN IF NOT EXISTS unsubscribe_url String;
+ALTER TABLE recovery_triggers ADD COLUMN IF NOT EXISTS resume_token String;
+ALTER TABLE recovery_triggers ADD COLUMN IF NOT EXISTS resume_url String;
+ALTER TABLE recovery_triggers ADD COLUMN IF NOT EXISTS message_subject String;
+ALTER TABLE recovery_triggers ADD COLUMN IF NOT EXISTS message_body String;
+ALTER TABLE recovery_triggers ADD COLUMN IF NOT EXISTS shopper_time_zone LowCardinality(String);
+ALTER TABLE recovery_triggers ADD COLUMN IF NOT EXISTS shopper_local_time Nullable(DateTime64(3, 'UTC'));
+ALTER TABLE audit_log ADD COLUMN IF NOT EXISTS shopper_pseudonym String;
+ALTER TABLE audit_log ADD COLUMN IF NOT EXISTS chain_seq UInt64;
+ALTER TABLE audit_log ADD COLUMN IF NOT EXISTS chain_prev String;
+ALTER TABLE audit_log ADD COLUMN IF NOT EXISTS chain_hash String;
 
 -- Attributed recoveries and the holdout comparison: one row per abandoned cart (reminded or holdout), derived
 -- from session_outcomes and recovery_triggers, so there is one source of truth, re-deliveries cannot count
@@ -244,3 +275,25 @@ SELECT
     if(recovered = 1, toNullable(toInt64(dateDiff('second', touches.last_touch.3, joined.first_ordered_at))), NULL) AS seconds_after_last_touch
 FROM joined
 LEFT JOIN touches ON touches.shopper_id = joined.shopper_id AND touches.session_id = joined.session_id AND touches.started_at = joined.started_at;
+
+-- The consent ledger (docs/compliance.md): every consent change as the audit log recorded it (the audit row is the
+-- record of evidence, tamper-evident, and erasure keeps it under the pseudonym). One row per consent event: purpose,
+-- channel, kind (granted, withdrawn, unsubscribed), source, wording version, when it was given and until when a grant
+-- holds (valid_until, NULL: until withdrawn). superseded: the event arrived after a newer one for the same purpose and
+-- channel, so it never was in force. A VIEW, replaced at every start like recovery_outcomes.
+CREATE OR REPLACE VIEW consent_ledger AS
+SELECT
+    shopper_id,
+    shopper_pseudonym,
+    evidence[1] AS consent_event_id,
+    extract(detail, 'purpose=([^ ]*)') AS purpose,
+    CAST(channel AS String) AS channel,
+    replaceOne(CAST(reason AS String), '_superseded', '') AS kind,
+    kind = 'granted' AS granted,
+    endsWith(CAST(reason AS String), '_superseded') AS superseded,
+    extract(detail, 'source=([^ ]*)') AS source,
+    extract(detail, 'wording=([^ ]*)') AS wording_version,
+    event_time AS given_at,
+    parseDateTime64BestEffortOrNull(extract(detail, 'valid_until=([^ ]+)'), 3, 'UTC') AS valid_until
+FROM audit_log FINAL
+WHERE decision = 'consent_changed';

@@ -56,7 +56,14 @@ public static class PartitionProtocol
         /// <summary>Input records the batch consumed (events and rejects), fixed when decided: back-pressure counts
         /// them, whatever part of the batch turns out to be output.</summary>
         public int InputRecords { get; init; } = Events + DeadLetters.Count;
+
+        /// <summary>Shoppers erased in this batch: the writer erases their rows already in the analytics store before it
+        /// writes this batch (whose own rows of them are already redacted, docs/compliance.md).</summary>
+        public IReadOnlyList<ShopperErasure> Erasures { get; init; } = [];
     }
+
+    /// <summary>An erasure the writer applies to the store: the shopper id and the keyed pseudonym replacing it.</summary>
+    public sealed record ShopperErasure(string ShopperId, string Pseudonym);
 }
 
 /// <summary>Messages between a partition actor and its session actors.</summary>

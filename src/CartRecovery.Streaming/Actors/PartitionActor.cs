@@ -38,7 +38,7 @@ namespace CartRecovery.Streaming.Actors;
 /// from the link on only the customer's partition decides for the person. As the customer's partition it adopts
 /// hand-overs once each (<see cref="IdentityMerger"/>, docs/events.md "Identity").
 /// </summary>
-public sealed class PartitionActor : ReceivePersistentActor
+public sealed partial class PartitionActor : ReceivePersistentActor
 {
     private readonly int _partition;
     private readonly RecoveryEngine _engine;
@@ -233,6 +233,11 @@ public sealed class PartitionActor : ReceivePersistentActor
             }
 
             var command = queue!.Dequeue();
+            if (command.Event is ErasureRequested erasure)
+            {
+                Erase(shopperId, erasure, command);
+                continue;
+            }
             if (command.Event is IdentityLinked or IdentityMerged || _identity.Resolve(shopperId, command.Event.EventTime) is not null)
             {
                 DecideIdentity(shopperId, command);
@@ -319,7 +324,7 @@ public sealed class PartitionActor : ReceivePersistentActor
         if (onward is IdentityMerged { Hops: > IdentityRules.MaxHops } or IdentityForwarded { Hops: > IdentityRules.MaxHops })
         {
             _batch!.Audits.Add(_merger.MergeAudit(shopperId, IdentityMerger.Reasons.LinkCycle, evt.EventTime, [evt.EventId, alias.LinkEventId],
-                $"not passed on to customer_id={alias.CustomerId} after {IdentityRules.MaxHops} hops"));
+                $"not passed on to customer={_merger.Pseudonym(alias.CustomerId)} after {IdentityRules.MaxHops} hops"));
             return;
         }
         _batch!.Forwards.Add(onward);
@@ -442,13 +447,14 @@ public sealed class PartitionActor : ReceivePersistentActor
         }
 
         var batch = _batch;
+        ChainAudits(batch);
         _batch = null;
         // Only shoppers this batch touched can have become empty: no scan over every shopper of the partition.
         foreach (var shopperId in batch.Touched)
             if (_shoppers.TryGetValue(shopperId, out var shopper) && shopper.IsEmpty && !_sessionsByShopper.ContainsKey(shopperId))
                 _shoppers.Remove(shopperId);
         _sink.Complete(new BatchCompleted(_partition, batch.Sequence, batch.NextOffsets.ToImmutableDictionary(), batch.Triggers, batch.Audits,
-            batch.Outcomes, batch.DeadLetters, _watermark, batch.Events, batch.LateEvents, _sessions.Count, batch.Forwards));
+            batch.Outcomes, batch.DeadLetters, _watermark, batch.Events, batch.LateEvents, _sessions.Count, batch.Forwards) { Erasures = batch.Erasures });
         Stash.UnstashAll();
     }
 
@@ -477,6 +483,7 @@ public sealed class PartitionActor : ReceivePersistentActor
         public List<SessionOutcome> Outcomes { get; } = [];
         public List<InputRecord> DeadLetters { get; } = [];
         public List<ShopperEvent> Forwards { get; } = [];
+        public List<ShopperErasure> Erasures { get; } = [];
         public HashSet<string> Touched { get; } = new(StringComparer.Ordinal);
         public int Events { get; set; }
         public int LateEvents { get; set; }

@@ -53,7 +53,7 @@ public sealed record ConfigurationSources
 /// </summary>
 public sealed partial record OperatorSettings(IConfigurationRoot Configuration, KafkaClientSettings Kafka, ClickHouseServerSettings? ClickHouse, string? Postgres)
 {
-    private static readonly string[] Sections = ["Kafka", "ClickHouse", "Postgres", "Worker", "Logging"];
+    private static readonly string[] Sections = ["Kafka", "ClickHouse", "Postgres", "Worker", "Logging", "Compliance", "Retention"];
 
     // Worker settings that come from elsewhere: the Kafka section, --drain, the checkpoint store options.
     private static readonly HashSet<string> NotBoundWorkerProperties = [nameof(WorkerSettings.BootstrapServers), nameof(WorkerSettings.Kafka),
@@ -145,7 +145,7 @@ public sealed partial record OperatorSettings(IConfigurationRoot Configuration, 
         return !name.EndsWith("File", StringComparison.Ordinal) && (SecretName().IsMatch(name) || KafkaClientSettings.IsSecret(name));
     }
 
-    [GeneratedRegex("password|secret", RegexOptions.IgnoreCase)]
+    [GeneratedRegex("password|secret|tokenkey|pseudonymkey", RegexOptions.IgnoreCase)]
     private static partial Regex SecretName();
 
     private static bool HasPassword(string connectionString)
@@ -232,6 +232,30 @@ public sealed partial record OperatorSettings(IConfigurationRoot Configuration, 
         if (ExistingFile(section, "SslKey") is { } key) builder.SslKey = key;
         if (string.IsNullOrWhiteSpace(builder.Host)) throw new ArgumentException("Postgres:Host is required (or Postgres:ConnectionString with Host=...)");
         return builder.ConnectionString;
+    }
+
+    private static readonly string[] ComplianceSettings = ["TokenKey", "TokenKeyFile", "PseudonymKey", "PseudonymKeyFile"];
+
+    /// <summary>Section Compliance: the keys that sign message tokens and key shopper pseudonyms (secrets: the secrets
+    /// directory, a *File key or the environment). The older variables CARTRECOVERY_TOKEN_KEY and
+    /// CARTRECOVERY_PSEUDONYM_KEY still work. Neither set: the public development keys.</summary>
+    public Domain.Compliance.ComplianceKeys ComplianceKeys()
+    {
+        var section = Configuration.GetSection("Compliance");
+        CheckKnownKeys(section, ComplianceSettings);
+        return Domain.Compliance.ComplianceKeys.From(
+            ValueOrFile(section, "TokenKey") ?? Configuration["TOKEN_KEY"],
+            ValueOrFile(section, "PseudonymKey") ?? Configuration["PSEUDONYM_KEY"]);
+    }
+
+    /// <summary>Retention:Tables (<c>audit_log=2555,dead_letters=forever</c>); the older CARTRECOVERY_RETENTION still works.</summary>
+    public string? Retention
+    {
+        get
+        {
+            CheckKnownKeys(Configuration.GetSection("Retention"), ["Tables"]);
+            return Configuration["Retention:Tables"] ?? Configuration["RETENTION"];
+        }
     }
 
     /// <summary>Logging:Console:FormatterName: json (one JSON object per line, for log shippers) or simple (the default).</summary>

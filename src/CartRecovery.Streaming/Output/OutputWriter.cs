@@ -173,10 +173,18 @@ public sealed class OutputWriter : IBatchSink
             else if (audit.Decision == AuditDecisions.DuplicateEvent) _metrics.DuplicateEvent();
         }
 
-        await InsertAsync(Tables.RecoveryTriggers, triggers.Select(ContractJson.Serialize).ToList(), ct);
-        await InsertAsync(Tables.AuditLog, audits.Select(ContractJson.Serialize).ToList(), ct);
-        await InsertAsync(Tables.SessionOutcomes, outcomes.Select(ContractJson.Serialize).ToList(), ct);
-        await InsertAsync(Tables.DeadLetters, deadLetters.Select(d => ContractJson.Serialize(d.Rejected!)).ToList(), ct);
+        // An erasure applies to what the store holds before its batch: rows of earlier batches are written first, then
+        // erased, then the erasing batch's rows (already redacted up to the request) follow.
+        var from = 0;
+        for (var i = 0; i < batches.Count; i++)
+        {
+            if (batches[i].Erasures.Count == 0) continue;
+            await InsertRowsAsync(batches.GetRange(from, i - from), ct);
+            foreach (var erasure in batches[i].Erasures)
+                await AnalyticsErasure.EraseAsync(_store, erasure.ShopperId, erasure.Pseudonym, ct);
+            from = i;
+        }
+        await InsertRowsAsync(batches.GetRange(from, batches.Count - from), ct);
 
         // The triggers went out when their batches were decided; wait for every acknowledgement.
         await Task.Run(() => _producer.Flush(ct), ct);
@@ -193,6 +201,14 @@ public sealed class OutputWriter : IBatchSink
             _metrics.Watermark(batch.Partition, batch.Watermark.Settled);
         }
         _tracker.Written(batches);
+    }
+
+    private async Task InsertRowsAsync(List<BatchCompleted> batches, CancellationToken ct)
+    {
+        await InsertAsync(Tables.RecoveryTriggers, batches.SelectMany(b => b.Triggers).Select(ContractJson.Serialize).ToList(), ct);
+        await InsertAsync(Tables.AuditLog, batches.SelectMany(b => b.Audits).Select(ContractJson.Serialize).ToList(), ct);
+        await InsertAsync(Tables.SessionOutcomes, batches.SelectMany(b => b.Outcomes).Select(ContractJson.Serialize).ToList(), ct);
+        await InsertAsync(Tables.DeadLetters, batches.SelectMany(b => b.DeadLetters).Select(d => ContractJson.Serialize(d.Rejected!)).ToList(), ct);
     }
 
     private void Publish(BatchCompleted batch)

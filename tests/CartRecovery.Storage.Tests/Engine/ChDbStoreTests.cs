@@ -36,7 +36,7 @@ public sealed class ChDbStoreTests(ChDbEngineFixture fixture, ITestOutputHelper 
         var tables = await store.QueryAsync(
             "SELECT name, engine FROM system.tables WHERE database = currentDatabase() ORDER BY name", "TabSeparated", CancellationToken.None);
         Assert.Equal(
-            "audit_log\tReplacingMergeTree\ndead_letters\tReplacingMergeTree\nrecovery_outcomes\tView\n" +
+            "audit_log\tReplacingMergeTree\nconsent_ledger\tView\ndead_letters\tReplacingMergeTree\nrecovery_outcomes\tView\n" +
             "recovery_triggers\tReplacingMergeTree\nsession_outcomes\tReplacingMergeTree\n",
             tables);
         foreach (var (table, days) in new[] { ("recovery_triggers", 400), ("audit_log", 400), ("session_outcomes", 400), ("dead_letters", 30) })
@@ -45,6 +45,22 @@ public sealed class ChDbStoreTests(ChDbEngineFixture fixture, ITestOutputHelper 
             Assert.Contains($"TTL toDateTime(", ddl);
             Assert.Contains($"toIntervalDay({days})", ddl);
         }
+    }
+
+    [Fact]
+    public async Task A_changed_retention_reaches_existing_tables_and_forever_removes_the_ttl()
+    {
+        string database;
+        await using (var store = await FreshStoreAsync())
+            database = store.Database;
+        var options = SchemaRetention.Parse("audit_log=730,dead_letters=forever", SchemaOptions.Default);
+        await using var reopened = new ChDbAnalyticsStore(fixture.Engine, new AnalyticsStoreOptions { Database = database, Schema = options }, ownsEngine: false);
+        await reopened.EnsureSchemaAsync(CancellationToken.None);
+        string Ddl(string table) => reopened.QueryAsync($"SELECT create_table_query FROM system.tables WHERE database = currentDatabase() AND name = '{table}'",
+            "TSVRaw", CancellationToken.None).Result;
+        Assert.Contains("toIntervalDay(730)", Ddl("audit_log"));
+        Assert.DoesNotContain("TTL", Ddl("dead_letters"));
+        Assert.Contains("toIntervalDay(400)", Ddl("recovery_triggers"));
     }
 
     [Fact]

@@ -1,0 +1,66 @@
+using System.Security.Cryptography;
+using System.Text;
+
+namespace CartRecovery.Domain.Compliance;
+
+/// <summary>
+/// The secrets of the compliance features: the key that signs unsubscribe and resume tokens (the product verifies them)
+/// and the key of the shopper pseudonyms (erasure replaces shopper ids by them; the audit chain is keyed by them).
+/// Both are configuration, never part of the policy file: <see cref="TokenKeySetting"/> and <see cref="PseudonymKeySetting"/>.
+/// Without them a run uses <see cref="Development"/>, fixed and public, so local runs and tests are reproducible; the
+/// worker says so at start (a production deployment must set both, k8s/ takes them from the Secret).
+/// </summary>
+public sealed class ComplianceKeys
+{
+    public const string TokenKeySetting = "Compliance:TokenKey";
+    public const string PseudonymKeySetting = "Compliance:PseudonymKey";
+    private const int MinimumKeyLength = 16;
+
+    private readonly byte[] _tokenKey;
+    private readonly byte[] _pseudonymKey;
+
+    public ComplianceKeys(string tokenKey, string pseudonymKey)
+    {
+        _tokenKey = Key(tokenKey, TokenKeySetting);
+        _pseudonymKey = Key(pseudonymKey, PseudonymKeySetting);
+    }
+
+    /// <summary>True for the built-in development keys.</summary>
+    public bool IsDevelopment { get; private init; }
+
+    /// <summary>Fixed, public keys for local runs and tests: never for production.</summary>
+    public static ComplianceKeys Development { get; } = new("development-token-key-not-secret", "development-pseudonym-key-not-secret") { IsDevelopment = true };
+
+    /// <summary>The configured keys; <see cref="Development"/> when neither is set; one without the other is an error.</summary>
+    public static ComplianceKeys From(string? token, string? pseudonym)
+    {
+        if (string.IsNullOrEmpty(token) && string.IsNullOrEmpty(pseudonym)) return Development;
+        if (string.IsNullOrEmpty(token)) throw new ArgumentException($"{TokenKeySetting} is not set while the pseudonym key is: set both");
+        if (string.IsNullOrEmpty(pseudonym)) throw new ArgumentException($"{PseudonymKeySetting} is not set while the token key is: set both");
+        return new ComplianceKeys(token, pseudonym);
+    }
+
+    /// <summary>The keyed pseudonym of a shopper id: stable for one key, not reversible without it.</summary>
+    public string Pseudonym(string shopperId) => "ps_" + Convert.ToHexStringLower(Mac(_pseudonymKey, "shopper", shopperId).AsSpan(0, 16));
+
+    /// <summary>The MAC of token content under the token key.</summary>
+    public byte[] SignToken(params ReadOnlySpan<string> parts) => Mac(_tokenKey, parts);
+
+    private static byte[] Mac(byte[] key, params ReadOnlySpan<string> parts)
+    {
+        using var hmac = IncrementalHash.CreateHMAC(HashAlgorithmName.SHA256, key);
+        foreach (var part in parts)
+        {
+            hmac.AppendData(Encoding.UTF8.GetBytes(part));
+            hmac.AppendData([0x1f]);
+        }
+        return hmac.GetHashAndReset();
+    }
+
+    private static byte[] Key(string value, string name)
+    {
+        if (string.IsNullOrEmpty(value) || value.Length < MinimumKeyLength)
+            throw new ArgumentException($"{name} must be at least {MinimumKeyLength} characters");
+        return Encoding.UTF8.GetBytes(value);
+    }
+}

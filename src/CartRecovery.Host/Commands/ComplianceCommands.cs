@@ -1,0 +1,220 @@
+using System.CommandLine;
+using System.Text;
+using CartRecovery.Analytics;
+using CartRecovery.Contracts;
+using CartRecovery.Contracts.Events;
+using CartRecovery.Contracts.Outputs;
+using CartRecovery.Contracts.Serialization;
+using CartRecovery.Domain.Compliance;
+using CartRecovery.Domain.Decisions;
+using CartRecovery.Storage;
+using CartRecovery.Streaming.Checkpointing;
+
+namespace CartRecovery.Host.Commands;
+
+/// <summary>
+/// The operator's and auditor's compliance commands (docs/compliance.md): <c>erase</c>, <c>audit verify</c>,
+/// <c>token verify</c>, <c>preview</c> and <c>consent</c>.
+/// </summary>
+public static class ComplianceCommands
+{
+    public static IEnumerable<Command> Create() => [Erase(), Audit(), Token(), Preview(), Consent(), Metrics()];
+
+    private static Option<string> DataOption() =>
+        new("--data") { Description = "Directory of the embedded ClickHouse store and checkpoints (a server: CARTRECOVERY_CLICKHOUSE_URL)", DefaultValueFactory = _ => "./data" };
+
+    private static Command Erase()
+    {
+        var shopper = new Option<string>("--shopper") { Description = "The shopper id to erase", Required = true };
+        var data = DataOption();
+        var checkpointDb = new Option<string?>("--checkpoint-db") { Description = "SQLite checkpoint file (default: DATA/checkpoints.db)" };
+        var postgres = new Option<string?>("--postgres") { Description = "PostgreSQL checkpoints (no password here: the Postgres configuration section holds it)" };
+        var bootstrap = new Option<string?>("--bootstrap")
+        {
+            Description = "Running workers: publish an erasure_requested event to consent-events instead; the worker owning the shopper erases state, checkpoints and rows",
+        };
+        var source = new Option<string>("--source") { Description = "Where the request came from (a code)", DefaultValueFactory = _ => "operator" };
+        var command = new Command("erase",
+            "Erase a shopper's personal data: analytics rows pseudonymised or cleared, checkpoints rewritten, the erasure audited. " +
+            "Stopped workers: run it against their --data / checkpoint store; running workers: --bootstrap");
+        foreach (var option in new Option[] { shopper, data, checkpointDb, postgres, bootstrap, source }) command.Options.Add(option);
+        command.SetAction(async (parse, ct) =>
+        {
+            var id = parse.GetValue(shopper)!;
+            if (string.IsNullOrWhiteSpace(id)) throw new ArgumentException("--shopper must not be empty");
+            var request = new ErasureRequested
+            {
+                // Deterministic per (shopper, minute): repeating the command by mistake is one request.
+                EventId = "erasure-" + DeterministicId.From("operator-erasure", id, DateTimeOffset.UtcNow.ToString("yyyyMMddHHmm")),
+                ShopperId = id,
+                EventTime = DateTimeOffset.UtcNow,
+                Source = FieldValues.Code(parse.GetValue(source)!) ?? throw new ArgumentException("--source must be a code such as operator or support"),
+            };
+            if (parse.GetValue(bootstrap) is { } servers)
+            {
+                CartRecovery.Kafka.Native.LibrdkafkaLibrary.EnsureLoaded();
+                TrafficPublisher.PublishRaw(servers, [(Topics.ConsentEvents, id, ContractJson.SerializeEvent(request))]);
+                Console.WriteLine($"erasure_requested {request.EventId} published to {Topics.ConsentEvents}; the worker owning the shopper erases it");
+                return 0;
+            }
+            var keys = HostConfiguration.Current.ComplianceKeys();
+            var pseudonym = keys.Pseudonym(id);
+            var directory = parse.GetValue(data)!;
+            var checkpoints = WorkerRunner.CheckpointStore(directory, parse.GetValue(checkpointDb), WorkerRunner.PostgresFromCommandLine(parse.GetValue(postgres)));
+            var state = await CheckpointErasure.EraseAsync(checkpoints, id, ct);
+            await using var store = AnalyticsStoreFactory.Open(directory);
+            await store.EnsureSchemaAsync(ct);
+            var rows = await AnalyticsErasure.EraseAsync(store, id, pseudonym, ct);
+            var head = await ChainHeadAsync(store, pseudonym, ct);
+            var scope = $"rows={rows.Total} checkpoints={state.SnapshotsRewritten}";
+            var audit = AuditChain.Link(head, Erasure.Audit(request, pseudonym, "operator", scope), pseudonym);
+            await store.InsertJsonEachRowAsync("audit_log", [ContractJson.Serialize(audit)], ct);
+            var left = await AnalyticsErasure.CountAsync(store, id, ct);
+            Console.WriteLine($"erased shopper as {pseudonym}: {rows.Triggers} trigger, {rows.Audits} audit and {rows.Outcomes} outcome rows; " +
+                $"{state.SnapshotsRewritten} checkpoints rewritten, {state.JournalRowsDeleted} journal rows deleted; " +
+                $"left naming the id: {left.Total} rows, {state.RowsStillNaming} checkpoint rows");
+            return left.Total == 0 && state.RowsStillNaming == 0 ? 0 : 1;
+        });
+        return command;
+    }
+
+    private static async Task<AuditChainHead?> ChainHeadAsync(IAnalyticsStore store, string pseudonym, CancellationToken ct)
+    {
+        var text = (await store.QueryAsync(
+            $"SELECT chain_seq, chain_hash FROM audit_log FINAL WHERE shopper_pseudonym = {AnalyticsErasure.Quote(pseudonym)} ORDER BY chain_seq DESC LIMIT 1",
+            "TabSeparated", ct)).Trim();
+        if (text.Length == 0) return null;
+        var parts = text.Split('\t');
+        return new AuditChainHead(long.Parse(parts[0]), parts[1]);
+    }
+
+    private static Command Audit()
+    {
+        var data = DataOption();
+        var verify = new Command("verify", "Recompute every audit chain and report each missing, reordered or altered row (exit 1 when any)");
+        verify.Options.Add(data);
+        verify.SetAction(async (parse, ct) =>
+        {
+            await using var store = AnalyticsStoreFactory.Open(parse.GetValue(data)!);
+            var rows = await AuditRowsAsync(store, ct);
+            var report = AuditChainVerifier.Verify(rows);
+            foreach (var problem in report.Problems)
+                Console.WriteLine($"{problem.Kind}\t{problem.Pseudonym}\tseq={problem.Seq}\taudit_id={problem.AuditId}\t{problem.Detail}");
+            Console.WriteLine(report.Intact
+                ? $"audit log intact: {report.Rows} rows in {report.Chains} chains"
+                : $"audit log NOT intact: {report.Problems.Count} problems in {report.Rows} rows, {report.Chains} chains");
+            return report.Intact ? 0 : 1;
+        });
+        var command = new Command("audit", "Audit log commands");
+        command.Subcommands.Add(verify);
+        return command;
+    }
+
+    /// <summary>Every audit row as stored (FINAL: one version per audit id), with times in ISO form for the contract's reader.</summary>
+    public static async Task<List<AuditRecord>> AuditRowsAsync(IAnalyticsStore store, CancellationToken ct)
+    {
+        var text = await store.QueryAsync(
+            "SELECT * FROM audit_log FINAL SETTINGS date_time_output_format = 'iso', output_format_json_quote_64bit_integers = 0", "JSONEachRow", ct);
+        return [.. text.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(line => ContractJson.DeserializeAudit(Encoding.UTF8.GetBytes(line)))];
+    }
+
+    private static Command Token()
+    {
+        var token = new Argument<string>("token") { Description = "An unsubscribe or resume token from a trigger" };
+        var verify = new Command("verify", $"Check a token's signature with the configured key ({ComplianceKeys.TokenKeySetting}) and print what it is scoped to");
+        verify.Arguments.Add(token);
+        verify.SetAction(parse =>
+        {
+            if (MessageTokens.Verify(HostConfiguration.Current.ComplianceKeys(), parse.GetValue(token)!) is not { } claims)
+            {
+                Console.WriteLine("invalid: malformed, or not signed with this key");
+                return 1;
+            }
+            Console.WriteLine(claims.Kind == TokenClaims.Unsubscribe
+                ? $"valid unsubscribe token: shopper={claims.ShopperId} purpose={claims.Scope[0]} channel={claims.Scope[1]}"
+                : $"valid resume token: shopper={claims.ShopperId} session={claims.Scope[0]} trigger={claims.Scope[1]}");
+            return 0;
+        });
+        var command = new Command("token", "Unsubscribe and resume-checkout tokens");
+        command.Subcommands.Add(verify);
+        return command;
+    }
+
+    private static Command Preview()
+    {
+        var data = DataOption();
+        var trigger = new Option<string>("--trigger") { Description = "The trigger id", Required = true };
+        var command = new Command("preview", "Print the message a trigger carries: channel, purpose and consent wording, links, subject and body");
+        command.Options.Add(data);
+        command.Options.Add(trigger);
+        command.SetAction(async (parse, ct) =>
+        {
+            await using var store = AnalyticsStoreFactory.Open(parse.GetValue(data)!);
+            var json = (await store.QueryAsync(
+                $"SELECT * FROM recovery_triggers FINAL WHERE trigger_id = {AnalyticsErasure.Quote(parse.GetValue(trigger)!)} LIMIT 1 " +
+                "SETTINGS date_time_output_format = 'iso', output_format_json_quote_64bit_integers = 0", "JSONEachRow", ct)).Trim();
+            if (json.Length == 0)
+            {
+                Console.Error.WriteLine("no such trigger");
+                return 1;
+            }
+            Console.Write(MessagePreview.Render(ContractJson.DeserializeTrigger(Encoding.UTF8.GetBytes(json))));
+            return 0;
+        });
+        return command;
+    }
+
+    private static Command Metrics()
+    {
+        var data = DataOption();
+        var policy = new Option<string?>("--policy") { Description = "Reference policy whose rules (quiet hours, caps, steps) the outputs are judged against; default: the built-in default" };
+        var format = new Option<string>("--format") { Description = "table | tsv | json", DefaultValueFactory = _ => "table" };
+        var command = new Command("compliance", "Compliance metrics by channel of origin: audit completeness per decision kind, incidents, opt-in and unsubscribe rates");
+        foreach (var option in new Option[] { data, policy, format }) command.Options.Add(option);
+        command.SetAction(async (parse, ct) =>
+        {
+            var outputFormat = parse.GetValue(format) switch
+            {
+                "table" => "PrettyCompactMonoBlock", "tsv" => "TabSeparatedWithNames", "json" => "JSONEachRow",
+                var other => throw new ArgumentException($"--format: unknown format '{other}' (table, tsv, json)"),
+            };
+            var reference = WorkerRunner.LoadPolicy(parse.GetValue(policy));
+            await using var store = AnalyticsStoreFactory.Open(parse.GetValue(data)!);
+            await store.EnsureSchemaAsync(ct);
+            foreach (var query in ComplianceQueries.For(reference))
+            {
+                if (outputFormat != "JSONEachRow") Console.WriteLine($"{query.Name}: {query.Question}");
+                Console.Write(await store.QueryAsync(query.Sql, outputFormat, ct));
+            }
+            return 0;
+        });
+        return command;
+    }
+
+    private static Command Consent()
+    {
+        var data = DataOption();
+        var shopper = new Option<string>("--shopper") { Description = "The shopper id", Required = true };
+        var at = new Option<string?>("--at") { Description = "The instant (ISO 8601 with offset); default: now" };
+        var format = new Option<string>("--format") { Description = "table | tsv | json", DefaultValueFactory = _ => "table" };
+        var command = new Command("consent", "The consent ledger: the consent in force for a shopper at an instant, per purpose and channel, with its evidence");
+        foreach (var option in new Option[] { data, shopper, at, format }) command.Options.Add(option);
+        command.SetAction(async (parse, ct) =>
+        {
+            var instant = parse.GetValue(at) is { } text
+                ? DateTimeOffset.TryParse(text, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.None, out var t) && text.Contains('T')
+                    ? t : throw new ArgumentException("--at must be an ISO 8601 time with its offset, e.g. 2026-11-30T10:00:00Z")
+                : DateTimeOffset.UtcNow;
+            await using var store = AnalyticsStoreFactory.Open(parse.GetValue(data)!);
+            await store.EnsureSchemaAsync(ct);
+            var outputFormat = parse.GetValue(format) switch
+            {
+                "table" => "PrettyCompactMonoBlock", "tsv" => "TabSeparatedWithNames", "json" => "JSONEachRow",
+                var other => throw new ArgumentException($"--format: unknown format '{other}' (table, tsv, json)"),
+            };
+            Console.Write(await store.QueryAsync(ComplianceQueries.ConsentInForce(parse.GetValue(shopper)!, instant), outputFormat, ct));
+            return 0;
+        });
+        return command;
+    }
+}

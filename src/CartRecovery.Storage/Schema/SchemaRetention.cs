@@ -1,0 +1,89 @@
+using System.Globalization;
+
+namespace CartRecovery.Storage.Schema;
+
+/// <summary>
+/// Retention per table from configuration, applied to existing tables too: <c>CREATE TABLE IF NOT EXISTS</c> leaves an
+/// existing table's TTL as it was, so a store created with another retention would silently keep it. The TTL clause
+/// of each table comes from schema.sql rendered with the options (the one DDL source); a table whose TTL already has
+/// the configured number of days is left alone (MODIFY TTL rewrites every part).
+/// </summary>
+public static class SchemaRetention
+{
+    /// <summary>The configuration key of the retention per table, e.g. <c>audit_log=730,dead_letters=7,recovery_triggers=forever</c>.</summary>
+    public const string Setting = "Retention:Tables";
+
+    /// <summary>The tables whose retention is configurable and the <see cref="SchemaOptions"/> member holding it.</summary>
+    public static IReadOnlyList<string> Tables { get; } = ["recovery_triggers", "audit_log", "session_outcomes", "dead_letters"];
+
+    /// <summary>Applies a specification <c>table=days|forever[,table=days...]</c> to <paramref name="options"/>; an unknown
+    /// table or a bad number names the key and the problem.</summary>
+    public static SchemaOptions Parse(string? specification, SchemaOptions options)
+    {
+        if (string.IsNullOrWhiteSpace(specification)) return options;
+        foreach (var part in specification.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var pair = part.Split('=', 2, StringSplitOptions.TrimEntries);
+            if (pair.Length != 2) throw new ArgumentException($"{Setting}: '{part}' must be table=days or table=forever");
+            int? days = pair[1] == "forever" ? null
+                : int.TryParse(pair[1], NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n > 0 ? n
+                : throw new ArgumentException($"{Setting}: {pair[0]} must be a whole number of days > 0 or 'forever' (got '{pair[1]}')");
+            options = pair[0] switch
+            {
+                "recovery_triggers" => options with { TriggerRetentionDays = days },
+                "audit_log" => options with { AuditRetentionDays = days },
+                "session_outcomes" => options with { OutcomeRetentionDays = days },
+                "dead_letters" => options with { DeadLetterRetentionDays = days },
+                var other => throw new ArgumentException($"{Setting}: '{other}' is not a table with a retention (known: {string.Join(", ", Tables)})"),
+            };
+        }
+        return options;
+    }
+
+    /// <summary>The configured days of a table (null: kept forever).</summary>
+    public static int? DaysOf(SchemaOptions options, string table) => table switch
+    {
+        "recovery_triggers" => options.TriggerRetentionDays,
+        "audit_log" => options.AuditRetentionDays,
+        "session_outcomes" => options.OutcomeRetentionDays,
+        "dead_letters" => options.DeadLetterRetentionDays,
+        _ => throw new ArgumentException($"'{table}' has no retention"),
+    };
+
+    /// <summary>The TTL clause of each table as schema.sql renders it (null: no TTL).</summary>
+    public static IReadOnlyDictionary<string, string?> TtlClauses(SchemaOptions options)
+    {
+        var clauses = new Dictionary<string, string?>(StringComparer.Ordinal);
+        foreach (var statement in AnalyticsSchema.StatementsFor(options))
+        {
+            var lines = statement.Split('\n');
+            var create = lines[0];
+            const string prefix = "CREATE TABLE IF NOT EXISTS ";
+            if (!create.StartsWith(prefix, StringComparison.Ordinal)) continue;
+            var table = create[prefix.Length..].Trim();
+            clauses[table] = lines.FirstOrDefault(l => l.StartsWith("TTL ", StringComparison.Ordinal))?[4..];
+        }
+        return clauses;
+    }
+
+    /// <summary>Brings the TTL of each existing table to the configured retention (idempotent).</summary>
+    public static async Task ApplyAsync(IAnalyticsStore store, SchemaOptions options, CancellationToken ct)
+    {
+        foreach (var (table, clause) in TtlClauses(options))
+        {
+            // engine_full shows the TTL as ClickHouse normalised it, e.g. "TTL toDateTime(event_time) + toIntervalDay(400)".
+            var engine = (await store.QueryAsync(
+                $"SELECT engine_full FROM system.tables WHERE database = currentDatabase() AND name = '{table}'", "TabSeparatedRaw", ct)).Trim();
+            var ttl = engine.IndexOf(" TTL ", StringComparison.Ordinal) is var at and >= 0 ? engine[(at + 5)..] : null;
+            var days = DaysOf(options, table);
+            if (days is null)
+            {
+                if (ttl is not null) await store.QueryAsync($"ALTER TABLE {table} REMOVE TTL", "TabSeparated", ct);
+            }
+            else if (ttl is null || !ttl.Contains($"toIntervalDay({days.Value.ToString(CultureInfo.InvariantCulture)})", StringComparison.Ordinal))
+            {
+                await store.QueryAsync($"ALTER TABLE {table} MODIFY TTL {clause}", "TabSeparated", ct);
+            }
+        }
+    }
+}

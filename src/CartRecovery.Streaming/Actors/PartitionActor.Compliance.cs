@@ -1,0 +1,63 @@
+using CartRecovery.Contracts.Events;
+using CartRecovery.Contracts.Outputs;
+using CartRecovery.Domain.Compliance;
+using static CartRecovery.Streaming.Actors.PartitionProtocol;
+
+namespace CartRecovery.Streaming.Actors;
+
+/// <summary>The partition's compliance duties (docs/compliance.md): erasure of a shopper and the audit chain.</summary>
+public sealed partial class PartitionActor
+{
+    /// <summary>
+    /// Erases a shopper: the rows this batch already holds about them are chained and redacted, the erasure is audited
+    /// (the last row of the shopper's chain), and everything the partition keeps about them (policy state, sessions and
+    /// their actors and timers, identity links) is forgotten, so the next checkpoint no longer holds them and later
+    /// events start from nothing. An anonymous id linked to a customer passes the request on: the person is erased.
+    /// The writer erases what the analytics store already has (<see cref="ShopperErasure"/>).
+    /// </summary>
+    private void Erase(string shopperId, ErasureRequested request, ShopperCommand command)
+    {
+        var batch = _batch!;
+        var pseudonym = _engine.Policy.Keys.Pseudonym(shopperId);
+        if (_identity.Resolve(shopperId, request.EventTime) is { } alias) PassOn(shopperId, command, alias);
+
+        ChainAudits(batch, shopperId);
+        Redact(batch.Triggers, t => t.ShopperId == shopperId, t => Erasure.Redact(t, pseudonym));
+        Redact(batch.Audits, a => a.ShopperId == shopperId, a => Erasure.Redact(a, pseudonym));
+        Redact(batch.Outcomes, o => o.ShopperId == shopperId, o => Erasure.Redact(o, pseudonym));
+
+        var head = _shoppers.TryGetValue(shopperId, out var shopper) ? shopper.AuditHead : null;
+        var sessions = TakeSessions(shopperId);
+        var scope = $"sessions={sessions.Count} state={(shopper is null ? 0 : 1)}";
+        batch.Audits.Add(AuditChain.Link(head, Erasure.Audit(request, pseudonym, _engine.Policy.Version, scope), pseudonym));
+        _shoppers.Remove(shopperId);
+        _identity = _identity.Forget(shopperId);
+        batch.Erasures.Add(new ShopperErasure(shopperId, pseudonym));
+    }
+
+    /// <summary>
+    /// Links the batch's unchained audit rows (of one shopper, or of all) into their shoppers' chains, in the order they
+    /// were decided. Runs only while no command is in flight, so the shopper states it updates are current.
+    /// </summary>
+    private void ChainAudits(Batch batch, string? onlyShopper = null)
+    {
+        var keys = _engine.Policy.Keys;
+        var audits = batch.Audits;
+        for (var i = 0; i < audits.Count; i++)
+        {
+            var row = audits[i];
+            if (row.ChainHash.Length > 0 || (onlyShopper is not null && row.ShopperId != onlyShopper)) continue;
+            var shopper = Shopper(row.ShopperId);
+            var linked = AuditChain.Link(shopper.AuditHead, row, row.ShopperPseudonym.Length > 0 ? row.ShopperPseudonym : keys.Pseudonym(row.ShopperId));
+            audits[i] = linked;
+            _shoppers[row.ShopperId] = shopper with { AuditHead = AuditChain.HeadOf(linked) };
+            batch.Touched.Add(row.ShopperId);
+        }
+    }
+
+    private static void Redact<T>(List<T> rows, Func<T, bool> names, Func<T, T> redact)
+    {
+        for (var i = 0; i < rows.Count; i++)
+            if (names(rows[i])) rows[i] = redact(rows[i]);
+    }
+}

@@ -1,0 +1,139 @@
+using System.Data.Common;
+using System.Text;
+using Microsoft.Data.Sqlite;
+using Npgsql;
+
+namespace CartRecovery.Streaming.Checkpointing;
+
+/// <summary>What an erasure changed in a checkpoint store.</summary>
+public sealed record CheckpointErasureResult(int SnapshotsRewritten, int JournalRowsDeleted, int RowsStillNaming);
+
+/// <summary>
+/// Erasure in the checkpoint store (Akka.Persistence.Sql, SQLite or PostgreSQL; docs/compliance.md). A partition's
+/// checkpoint is a snapshot row (JSON): every snapshot row of every partition, whatever its sequence number (older
+/// versions included), is read, the shopper's state, sessions and identity links are removed, and the row is written
+/// back. The worker writes no journal events; any journal row naming the shopper is deleted (nothing restores from it).
+/// Then the store is vacuumed, so the replaced bytes do not linger in free pages (SQLite) or dead tuples (PostgreSQL).
+/// A running worker forgets the shopper itself when the erasure_requested event reaches it, and its next checkpoint
+/// replaces the row; this is the path for stopped workers and for the operator's <c>./run.sh erase</c>.
+/// </summary>
+public static class CheckpointErasure
+{
+    /// <summary>The checkpoint without anything about <paramref name="shopperId"/>.</summary>
+    public static PartitionCheckpoint Forget(PartitionCheckpoint checkpoint, string shopperId) => checkpoint with
+    {
+        Shoppers = [.. checkpoint.Shoppers.Where(s => s.ShopperId != shopperId)],
+        Sessions = [.. checkpoint.Sessions.Where(s => s.ShopperId != shopperId)],
+        Identity = checkpoint.Identity.Forget(shopperId),
+    };
+
+    public static async Task<CheckpointErasureResult> EraseAsync(CheckpointStoreSettings store, string shopperId, CancellationToken ct)
+    {
+        await using var connection = Open(store);
+        if (connection is null) return new CheckpointErasureResult(0, 0, 0);
+        var needle = Encoding.UTF8.GetBytes(shopperId);
+        var rewritten = 0;
+        foreach (var (persistenceId, sequenceNr, bytes) in await SnapshotsAsync(connection, ct))
+        {
+            if (bytes.AsSpan().IndexOf(needle) < 0) continue;
+            var forgotten = Forget(PartitionCheckpoint.FromBytes(bytes), shopperId).ToBytes();
+            await using var update = connection.CreateCommand();
+            update.CommandText = "UPDATE snapshot SET snapshot = @bytes WHERE persistence_id = @id AND sequence_number = @seq";
+            Add(update, "@bytes", forgotten);
+            Add(update, "@id", persistenceId);
+            Add(update, "@seq", sequenceNr);
+            await update.ExecuteNonQueryAsync(ct);
+            rewritten++;
+        }
+        var deleted = 0;
+        foreach (var ordering in await JournalRowsNamingAsync(connection, needle, ct))
+        {
+            await using var delete = connection.CreateCommand();
+            delete.CommandText = "DELETE FROM journal WHERE ordering = @ordering";
+            Add(delete, "@ordering", ordering);
+            deleted += await delete.ExecuteNonQueryAsync(ct);
+        }
+        await using (var vacuum = connection.CreateCommand())
+        {
+            // SQLite in WAL mode keeps page images in the -wal file until a checkpoint truncates it.
+            vacuum.CommandText = connection is SqliteConnection ? "VACUUM; PRAGMA wal_checkpoint(TRUNCATE);" : "VACUUM snapshot";
+            await vacuum.ExecuteNonQueryAsync(ct);
+        }
+        return new CheckpointErasureResult(rewritten, deleted, await CountNamingAsync(connection, needle, ct));
+    }
+
+    /// <summary>Snapshot and journal rows whose bytes contain <paramref name="text"/> (0 when the store does not exist yet).</summary>
+    public static async Task<int> CountRowsNamingAsync(CheckpointStoreSettings store, string text, CancellationToken ct)
+    {
+        await using var connection = Open(store);
+        return connection is null ? 0 : await CountNamingAsync(connection, Encoding.UTF8.GetBytes(text), ct);
+    }
+
+    private static async Task<int> CountNamingAsync(DbConnection connection, byte[] needle, CancellationToken ct) =>
+        (await SnapshotsAsync(connection, ct)).Count(s => s.Bytes.AsSpan().IndexOf(needle) >= 0)
+        + (await JournalRowsNamingAsync(connection, needle, ct)).Count;
+
+    private static DbConnection? Open(CheckpointStoreSettings store)
+    {
+        DbConnection connection;
+        if (store.Provider == CheckpointProvider.Sqlite)
+        {
+            var path = new SqliteConnectionStringBuilder(store.ConnectionString).DataSource;
+            if (!File.Exists(path)) return null;
+            connection = new SqliteConnection(store.ConnectionString);
+        }
+        else
+        {
+            connection = new NpgsqlConnection(store.ConnectionString);
+        }
+        connection.Open();
+        if (!TableExists(connection, "snapshot"))
+        {
+            connection.Dispose();
+            return null;
+        }
+        return connection;
+    }
+
+    private static bool TableExists(DbConnection connection, string table)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = connection is SqliteConnection
+            ? "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = @name"
+            : "SELECT count(*) FROM information_schema.tables WHERE table_name = @name";
+        Add(command, "@name", table);
+        return Convert.ToInt64(command.ExecuteScalar()) > 0;
+    }
+
+    private static async Task<List<(string PersistenceId, long SequenceNr, byte[] Bytes)>> SnapshotsAsync(DbConnection connection, CancellationToken ct)
+    {
+        var rows = new List<(string, long, byte[])>();
+        await using var select = connection.CreateCommand();
+        select.CommandText = "SELECT persistence_id, sequence_number, snapshot FROM snapshot";
+        await using var reader = await select.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+            rows.Add((reader.GetString(0), reader.GetInt64(1), reader.IsDBNull(2) ? [] : (byte[])reader.GetValue(2)));
+        return rows;
+    }
+
+    private static async Task<List<long>> JournalRowsNamingAsync(DbConnection connection, byte[] needle, CancellationToken ct)
+    {
+        var rows = new List<long>();
+        if (!TableExists(connection, "journal")) return rows;
+        await using var select = connection.CreateCommand();
+        select.CommandText = "SELECT ordering, message FROM journal";
+        await using var reader = await select.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+            if (!reader.IsDBNull(1) && ((byte[])reader.GetValue(1)).AsSpan().IndexOf(needle) >= 0)
+                rows.Add(reader.GetInt64(0));
+        return rows;
+    }
+
+    private static void Add(DbCommand command, string name, object value)
+    {
+        var parameter = command.CreateParameter();
+        parameter.ParameterName = name;
+        parameter.Value = value;
+        command.Parameters.Add(parameter);
+    }
+}

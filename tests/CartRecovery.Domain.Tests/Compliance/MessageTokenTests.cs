@@ -1,0 +1,55 @@
+using CartRecovery.Domain.Compliance;
+using Xunit;
+
+namespace CartRecovery.Domain.Tests.Compliance;
+
+public class MessageTokenTests
+{
+    private static readonly ComplianceKeys Keys = ComplianceKeys.Development;
+
+    [Fact]
+    public void An_unsubscribe_token_is_deterministic_and_verifies_to_its_scope()
+    {
+        var token = MessageTokens.Unsubscribe(Keys, "cust-1", "cart_recovery", "email");
+        Assert.Equal(token, MessageTokens.Unsubscribe(Keys, "cust-1", "cart_recovery", "email"));
+        Assert.NotEqual(token, MessageTokens.Unsubscribe(Keys, "cust-1", "cart_recovery", "sms"));
+        var claims = MessageTokens.Verify(Keys, token);
+        Assert.NotNull(claims);
+        Assert.Equal((TokenClaims.Unsubscribe, "cust-1", "cart_recovery", "email"), (claims.Kind, claims.ShopperId, claims.Scope[0], claims.Scope[1]));
+    }
+
+    [Fact]
+    public void A_resume_token_names_shopper_session_and_trigger()
+    {
+        var claims = MessageTokens.Verify(Keys, MessageTokens.Resume(Keys, "cust-1", "s-9", "trig-1"));
+        Assert.Equal((TokenClaims.Resume, "cust-1", "s-9", "trig-1"), (claims!.Kind, claims.ShopperId, claims.Scope[0], claims.Scope[1]));
+    }
+
+    [Fact]
+    public void A_token_signed_with_another_key_or_edited_does_not_verify()
+    {
+        var token = MessageTokens.Unsubscribe(Keys, "cust-1", "cart_recovery", "email");
+        Assert.Null(MessageTokens.Verify(new ComplianceKeys("another-token-key-0123456789", "another-pseudonym-key-0123"), token));
+        var forged = MessageTokens.Unsubscribe(Keys, "cust-2", "cart_recovery", "email").Split('.')[2];
+        var parts = token.Split('.');
+        Assert.Null(MessageTokens.Verify(Keys, string.Join('.', parts[0], parts[1], forged, parts[3])));
+        Assert.Null(MessageTokens.Verify(Keys, "garbage"));
+        Assert.Null(MessageTokens.Verify(Keys, "unsubscribe.v1.%%%.%%%"));
+    }
+
+    [Fact]
+    public void Pseudonyms_are_keyed_and_stable()
+    {
+        Assert.Equal(Keys.Pseudonym("cust-1"), Keys.Pseudonym("cust-1"));
+        Assert.NotEqual(Keys.Pseudonym("cust-1"), Keys.Pseudonym("cust-2"));
+        Assert.NotEqual(Keys.Pseudonym("cust-1"), new ComplianceKeys("another-token-key-0123456789", "another-pseudonym-key-0123").Pseudonym("cust-1"));
+        Assert.DoesNotContain("cust-1", Keys.Pseudonym("cust-1"));
+    }
+
+    [Fact]
+    public void Short_keys_are_refused_naming_the_variable()
+    {
+        var error = Assert.Throws<ArgumentException>(() => new ComplianceKeys("short", "another-pseudonym-key-0123"));
+        Assert.Contains(ComplianceKeys.TokenKeySetting, error.Message);
+    }
+}
