@@ -26,6 +26,14 @@ namespace CartRecovery.Contracts.Events;
 [JsonDerivedType(typeof(IdentityLinked), "identity_linked")]
 [JsonDerivedType(typeof(IdentityMerged), "identity_merged")]
 [JsonDerivedType(typeof(IdentityForwarded), "identity_forwarded")]
+[JsonDerivedType(typeof(MessageDelivered), "message_delivered")]
+[JsonDerivedType(typeof(MessageOpened), "message_opened")]
+[JsonDerivedType(typeof(MessageClicked), "message_clicked")]
+[JsonDerivedType(typeof(MessageBounced), "message_bounced")]
+[JsonDerivedType(typeof(MessageComplained), "message_complained")]
+[JsonDerivedType(typeof(ChatAccepted), "chat_accepted")]
+[JsonDerivedType(typeof(ChatResolved), "chat_resolved")]
+[JsonDerivedType(typeof(SurveyAnswered), "survey_answered")]
 public abstract record ShopperEvent
 {
     // Optional members with defaults are settable, not init-only: the System.Text.Json source generator

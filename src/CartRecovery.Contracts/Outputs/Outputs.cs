@@ -60,6 +60,10 @@ public static class AuditDecisions
     public const string Abandoned = "abandoned";
     /// <summary>An input event whose event_id the shopper's recent events already hold: not applied again.</summary>
     public const string DuplicateEvent = "duplicate_event";
+    /// <summary>An outcome of a trigger reported back (reason: the outcome type, or <c>unmatched</c>).</summary>
+    public const string OutcomeReceived = "outcome_received";
+    /// <summary>A message channel retired for the shopper (reason: message_bounced or message_complained).</summary>
+    public const string ChannelBlocked = "channel_blocked";
 }
 
 /// <summary>One row per decision: every trigger, suppression (with reason code), deferral, consent change.
@@ -127,4 +131,30 @@ public sealed record DeadLetter
     public string Detail { get; init; } = "";
     public string PayloadSha256 { get; init; } = "";
     public required DateTimeOffset ReceivedAt { get; init; }
+}
+
+/// <summary>
+/// One outcome event as kept for analysts (<c>outcome_events</c> table): what happened to which trigger, and whether
+/// the worker knew that trigger (<see cref="Matched"/>). Step, channel of origin and variant are read from
+/// <c>recovery_triggers</c> by <see cref="TriggerId"/> (one source of truth). <see cref="FreeText"/> is personal data: it
+/// lives only here (erased with the shopper's rows), never in audit rows or logs.
+/// </summary>
+public sealed record OutcomeRecord
+{
+    public required string EventId { get; init; }
+    /// <summary>The outcome type: message_delivered, ..., survey_answered.</summary>
+    public required string Type { get; init; }
+    public required string ShopperId { get; init; }
+    public string SessionId { get; init; } = "";
+    public string TriggerId { get; init; } = "";
+    /// <summary>The message channel (email, sms, push), chat for chat outcomes, empty for a survey.</summary>
+    public string Channel { get; init; } = "";
+    /// <summary>True when the worker's state held the trigger (or, for a survey by session, the session).</summary>
+    public required bool Matched { get; init; }
+    public string BounceType { get; init; } = "";
+    public bool? ResolvedFirstContact { get; init; }
+    public int? Satisfaction { get; init; }
+    public string SurveyReason { get; init; } = "";
+    public string? FreeText { get; init; }
+    public required DateTimeOffset EventTime { get; init; }
 }

@@ -68,6 +68,7 @@ public static class EventParser
     {
         Topics.OrderEvents => evt is OrderPlaced or PaymentAuthorized or PaymentPending,
         Topics.ConsentEvents => evt is ConsentEvent,
+        Topics.OutcomeEvents => evt is OutcomeEvent,
         Topics.CartEvents => evt is SessionEvent and not (OrderPlaced or PaymentAuthorized) || IdentityRules.IsIdentityEvent(evt),
         _ => true,
     };
@@ -158,6 +159,9 @@ public static class EventParser
                 if (FieldValues.Code(link.Source) is not { } source) return Invalid("source", "must be a code such as login, signup or checkout_email");
                 if (link.SessionId is not null && string.IsNullOrWhiteSpace(link.SessionId)) return Invalid("session_id", "is empty (leave it out when the link has no session)");
                 return ParseResult.Ok(link with { Source = source });
+            case OutcomeEvent outcome:
+                var (validOutcome, outcomeField, outcomeRule) = OutcomeRules.Validate(outcome);
+                return validOutcome is not null ? ParseResult.Ok(validOutcome) : Invalid(outcomeField!, outcomeRule!);
             case IdentityForwarded forwarded:
                 if (IdentityRules.Invalid(forwarded) is { } forwardProblem) return InvalidDetail(forwardProblem);
                 // The inner event goes through the same validation; forward its normalised form.

@@ -35,6 +35,13 @@ public readonly record struct SeenEvent(ulong IdHash, DateTime AtUtc);
 /// returning shopper's next visit keeps its per-cart message count.</summary>
 public sealed record ClosedSession(SessionOutcome Outcome, int RemindersSent, int Abandonments, int Visits, string TimeZone, DateTimeOffset ClosedAt);
 
+/// <summary>A message channel the shopper is not to be sent on again: it hard-bounced or drew a complaint
+/// (<see cref="Reason"/> is the outcome type), with the outcome event as evidence.</summary>
+public sealed record ChannelBlock(string Channel, string Reason, string EventId, string TriggerId, DateTimeOffset At);
+
+/// <summary>A proactive chat offered to the shopper: chat outcomes (accepted, resolved) are matched against it.</summary>
+public sealed record OfferedChat(DateTimeOffset At, string TriggerId, string SessionId);
+
 /// <summary>Policy state of one shopper, shared by all of the shopper's sessions (devices): consent by purpose
 /// and channel, messages sent (frequency caps), purchases, open incentives and recently closed sessions.</summary>
 public sealed record ShopperState
@@ -53,6 +60,10 @@ public sealed record ShopperState
     /// <summary>Event ids applied within the policy's dedup horizon: part of the checkpoint, so a redelivery after a
     /// restart is recognised too.</summary>
     public ImmutableArray<SeenEvent> SeenEvents { get; init; } = [];
+    /// <summary>Channels retired by a hard bounce or a complaint, by channel: never used again for this shopper.</summary>
+    public ImmutableDictionary<string, ChannelBlock> BlockedChannels { get; init; } = ImmutableDictionary<string, ChannelBlock>.Empty;
+    /// <summary>Proactive chats offered within the attribution window, to match chat outcomes against.</summary>
+    public ImmutableList<OfferedChat> OfferedChats { get; init; } = [];
 
     public static ShopperState New(string shopperId) => new() { ShopperId = shopperId };
 
@@ -64,5 +75,5 @@ public sealed record ShopperState
     /// <summary>True when nothing in it matters any more (no consent, nothing inside a window): the shopper can be forgotten.
     /// Seen event ids alone do not keep a shopper: one with nothing else has had no session for the attribution window.</summary>
     public bool IsEmpty => Consents.IsEmpty && Sent.IsEmpty && PurchasedSkus.IsEmpty && OpenIncentives.IsEmpty && ClosedSessions.IsEmpty
-        && Orders.IsEmpty && PendingPayments.IsEmpty && OpenCases.IsEmpty;
+        && Orders.IsEmpty && PendingPayments.IsEmpty && OpenCases.IsEmpty && BlockedChannels.IsEmpty && OfferedChats.IsEmpty;
 }

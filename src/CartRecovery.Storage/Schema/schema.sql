@@ -244,3 +244,32 @@ SELECT
     if(recovered = 1, toNullable(toInt64(dateDiff('second', touches.last_touch.3, joined.first_ordered_at))), NULL) AS seconds_after_last_touch
 FROM joined
 LEFT JOIN touches ON touches.shopper_id = joined.shopper_id AND touches.session_id = joined.session_id AND touches.started_at = joined.started_at;
+
+-- Outcomes of triggers reported back on outcome-events (docs/events.md, "Outcomes"): delivery, opens, clicks,
+-- bounces and complaints from dispatchers; chat accepted/resolved; survey answers. One row per outcome event
+-- (event_id is the producer's id: a re-delivery collapses). matched = the worker's state knew the trigger (or, for a
+-- survey linked by session, the session); an unmatched outcome is kept, not dead-lettered. Step, channel of origin
+-- and variant come from recovery_triggers by trigger_id. free_text is personal data: it lives only here and is
+-- erased with the shopper's rows.
+CREATE TABLE IF NOT EXISTS outcome_events
+(
+    event_id               String,
+    type                   LowCardinality(String),
+    shopper_id             String,
+    session_id             String,
+    trigger_id             String,
+    channel                LowCardinality(String),
+    matched                Bool,
+    bounce_type            LowCardinality(String),
+    resolved_first_contact Nullable(Bool),
+    satisfaction           Nullable(UInt8),
+    survey_reason          LowCardinality(String),
+    free_text              Nullable(String),
+    event_time             DateTime64(3, 'UTC'),
+    INDEX shopper_lookup shopper_id TYPE bloom_filter GRANULARITY 4,
+    INDEX trigger_lookup trigger_id TYPE bloom_filter GRANULARITY 4
+)
+ENGINE = ReplacingMergeTree
+PARTITION BY toYYYYMM(event_time)
+ORDER BY (toDate(event_time), type, event_id)
+TTL toDateTime(event_time) + INTERVAL {outcome_retention_days} DAY;
