@@ -121,6 +121,35 @@ PARTITION BY toYYYYMM(received_at)
 ORDER BY (topic, partition, offset, dead_letter_id)
 TTL toDateTime(received_at) + INTERVAL {dead_letter_retention_days} DAY;
 
+-- Outcomes of triggers reported back on outcome-events (docs/events.md, "Outcomes"): delivery, opens, clicks,
+-- bounces and complaints from dispatchers; chat accepted/resolved; survey answers. One row per outcome event
+-- (event_id is the producer's id: a re-delivery collapses). matched = the worker's state knew the trigger (or, for a
+-- survey linked by session, the session); an unmatched outcome is kept, not dead-lettered. Step, channel of origin
+-- and variant come from recovery_triggers by trigger_id. free_text is personal data: it lives only here and is
+-- erased with the shopper's rows.
+CREATE TABLE IF NOT EXISTS outcome_events
+(
+    event_id               String,
+    type                   LowCardinality(String),
+    shopper_id             String,
+    session_id             String,
+    trigger_id             String,
+    channel                LowCardinality(String),
+    matched                Bool,
+    bounce_type            LowCardinality(String),
+    resolved_first_contact Nullable(Bool),
+    satisfaction           Nullable(UInt8),
+    survey_reason          LowCardinality(String),
+    free_text              Nullable(String),
+    event_time             DateTime64(3, 'UTC'),
+    INDEX shopper_lookup shopper_id TYPE bloom_filter GRANULARITY 4,
+    INDEX trigger_lookup trigger_id TYPE bloom_filter GRANULARITY 4
+)
+ENGINE = ReplacingMergeTree
+PARTITION BY toYYYYMM(event_time)
+ORDER BY (toDate(event_time), type, event_id)
+TTL toDateTime(event_time) + INTERVAL {outcome_retention_days} DAY;
+
 -- Stores created before order_currency existed get it (CREATE TABLE IF NOT EXISTS leaves an existing table as it
 -- is). A sorting key cannot be changed in place: a store created before shopper_id and started_at joined
 -- session_outcomes' key keeps collapsing colliding sessions until its table is recreated (docs/analytics.md).
@@ -245,31 +274,3 @@ SELECT
 FROM joined
 LEFT JOIN touches ON touches.shopper_id = joined.shopper_id AND touches.session_id = joined.session_id AND touches.started_at = joined.started_at;
 
--- Outcomes of triggers reported back on outcome-events (docs/events.md, "Outcomes"): delivery, opens, clicks,
--- bounces and complaints from dispatchers; chat accepted/resolved; survey answers. One row per outcome event
--- (event_id is the producer's id: a re-delivery collapses). matched = the worker's state knew the trigger (or, for a
--- survey linked by session, the session); an unmatched outcome is kept, not dead-lettered. Step, channel of origin
--- and variant come from recovery_triggers by trigger_id. free_text is personal data: it lives only here and is
--- erased with the shopper's rows.
-CREATE TABLE IF NOT EXISTS outcome_events
-(
-    event_id               String,
-    type                   LowCardinality(String),
-    shopper_id             String,
-    session_id             String,
-    trigger_id             String,
-    channel                LowCardinality(String),
-    matched                Bool,
-    bounce_type            LowCardinality(String),
-    resolved_first_contact Nullable(Bool),
-    satisfaction           Nullable(UInt8),
-    survey_reason          LowCardinality(String),
-    free_text              Nullable(String),
-    event_time             DateTime64(3, 'UTC'),
-    INDEX shopper_lookup shopper_id TYPE bloom_filter GRANULARITY 4,
-    INDEX trigger_lookup trigger_id TYPE bloom_filter GRANULARITY 4
-)
-ENGINE = ReplacingMergeTree
-PARTITION BY toYYYYMM(event_time)
-ORDER BY (toDate(event_time), type, event_id)
-TTL toDateTime(event_time) + INTERVAL {outcome_retention_days} DAY;

@@ -51,7 +51,8 @@ public static class PartitionProtocol
         int Events,
         int LateEvents,
         int ActiveSessions,
-        IReadOnlyList<ShopperEvent>? Forwards = null)
+        IReadOnlyList<ShopperEvent>? Forwards = null,
+        IReadOnlyList<OutcomeRecord>? OutcomeRows = null)
     {
         /// <summary>Input records the batch consumed (events and rejects), fixed when decided: back-pressure counts
         /// them, whatever part of the batch turns out to be output.</summary>

@@ -448,7 +448,7 @@ public sealed class PartitionActor : ReceivePersistentActor
             if (_shoppers.TryGetValue(shopperId, out var shopper) && shopper.IsEmpty && !_sessionsByShopper.ContainsKey(shopperId))
                 _shoppers.Remove(shopperId);
         _sink.Complete(new BatchCompleted(_partition, batch.Sequence, batch.NextOffsets.ToImmutableDictionary(), batch.Triggers, batch.Audits,
-            batch.Outcomes, batch.DeadLetters, _watermark, batch.Events, batch.LateEvents, _sessions.Count, batch.Forwards));
+            batch.Outcomes, batch.DeadLetters, _watermark, batch.Events, batch.LateEvents, _sessions.Count, batch.Forwards, batch.OutcomeRows));
         Stash.UnstashAll();
     }
 
@@ -477,6 +477,7 @@ public sealed class PartitionActor : ReceivePersistentActor
         public List<SessionOutcome> Outcomes { get; } = [];
         public List<InputRecord> DeadLetters { get; } = [];
         public List<ShopperEvent> Forwards { get; } = [];
+        public List<OutcomeRecord> OutcomeRows { get; } = [];
         public HashSet<string> Touched { get; } = new(StringComparer.Ordinal);
         public int Events { get; set; }
         public int LateEvents { get; set; }

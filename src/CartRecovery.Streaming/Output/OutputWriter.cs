@@ -34,6 +34,7 @@ public sealed record OutputSettings
         Audits = [.. batch.Audits.Where(a => a.EventTime >= from)],
         Outcomes = [.. batch.Outcomes.Where(o => o.EndedAt >= from)],
         DeadLetters = [.. batch.DeadLetters.Where(d => d.Rejected!.ReceivedAt >= from)],
+        OutcomeRows = batch.OutcomeRows is null ? null : [.. batch.OutcomeRows.Where(o => o.EventTime >= from)],
     };
 
     /// <summary>The input topic that carries identity hand-overs and forwarded events to the customer's key.</summary>
@@ -166,6 +167,8 @@ public sealed class OutputWriter : IBatchSink
         var audits = batches.SelectMany(b => b.Audits).ToList();
         var outcomes = batches.SelectMany(b => b.Outcomes).ToList();
         var deadLetters = batches.SelectMany(b => b.DeadLetters).ToList();
+        var outcomeRows = batches.SelectMany(b => b.OutcomeRows ?? []).ToList();
+        foreach (var row in outcomeRows) _metrics.OutcomeReceived(row.Type, row.Matched);
 
         foreach (var audit in audits)
         {
@@ -177,6 +180,7 @@ public sealed class OutputWriter : IBatchSink
         await InsertAsync(Tables.AuditLog, audits.Select(ContractJson.Serialize).ToList(), ct);
         await InsertAsync(Tables.SessionOutcomes, outcomes.Select(ContractJson.Serialize).ToList(), ct);
         await InsertAsync(Tables.DeadLetters, deadLetters.Select(d => ContractJson.Serialize(d.Rejected!)).ToList(), ct);
+        await InsertAsync(Tables.OutcomeEvents, outcomeRows.Select(ContractJson.Serialize).ToList(), ct);
 
         // The triggers went out when their batches were decided; wait for every acknowledgement.
         await Task.Run(() => _producer.Flush(ct), ct);
@@ -185,7 +189,7 @@ public sealed class OutputWriter : IBatchSink
 
         TriggersWritten += triggers.Count;
         FlushCount++;
-        _metrics.Flushed(triggers.Count + audits.Count + outcomes.Count + deadLetters.Count, Stopwatch.GetElapsedTime(started));
+        _metrics.Flushed(triggers.Count + audits.Count + outcomes.Count + deadLetters.Count + outcomeRows.Count, Stopwatch.GetElapsedTime(started));
         foreach (var batch in batches)
         {
             _metrics.EventsProcessed(batch.Events, batch.LateEvents);
