@@ -27,7 +27,7 @@ public static class FeedbackQueries
             if(r.recovered = 1, 'recovered', 'other') AS orders_of,
             count() AS orders,
             sum(o.order_value) AS revenue,
-            round(revenue / orders, 2) AS average_order_value
+            round(toFloat64(revenue) / orders, 2) AS average_order_value
         FROM
         (
             SELECT shopper_id, session_id, order_value, if(order_currency != '', order_currency, currency) AS currency
