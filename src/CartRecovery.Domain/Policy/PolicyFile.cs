@@ -135,10 +135,13 @@ public static class PolicyFile
         var variants = node.Items().Select(x =>
         {
             var (item, _) = x;
-            item.AllowOnly("name", "weight");
+            item.AllowOnly("name", "weight", "steps", "channel_preference");
             var weight = item.Optional("weight")?.Number() ?? 1;
             if (weight <= 0) throw new PolicyValidationException(item.Path + ".weight", "must be > 0");
-            return new Variant(item.Required("name").String(), weight);
+            // A variant may change what its shoppers get: steps (delays, incentives, score thresholds) and channels.
+            return new Variant(item.Required("name").String(), weight,
+                item.Optional("steps") is { } steps ? ParseSteps(steps) : null,
+                item.Optional("channel_preference") is { } channels ? ParseChannels(channels) : null);
         }).ToImmutableArray();
         if (variants.IsEmpty) throw new PolicyValidationException(node.Path, "needs at least one variant");
         return variants;
@@ -192,17 +195,19 @@ public static class PolicyFile
             Match = node.Optional("match") is { } m ? ParseMatch(m) : SegmentMatch.Any,
             InactivityTimeout = timeout,
             Steps = Get("steps", ParseSteps, s => s.Steps),
-            ChannelPreference = Get("channel_preference", n => n.Items().Select(x =>
-            {
-                var channel = x.Item.String();
-                if (!Channels.Contains(channel)) throw new PolicyValidationException(x.Item.Path, $"must be one of {string.Join(", ", Channels)}");
-                return channel;
-            }).ToImmutableArray(), s => s.ChannelPreference),
+            ChannelPreference = Get("channel_preference", ParseChannels, s => s.ChannelPreference),
             Caps = Get("caps", ParseCaps, s => s.Caps),
             QuietHours = Get("quiet_hours", ParseQuietHours, s => s.QuietHours),
             Assist = Get("proactive_assist", ParseAssist, s => s.Assist),
         };
     }
+
+    private static ImmutableArray<string> ParseChannels(Node node) => node.Items().Select(x =>
+    {
+        var channel = x.Item.String();
+        if (!Channels.Contains(channel)) throw new PolicyValidationException(x.Item.Path, $"must be one of {string.Join(", ", Channels)}");
+        return channel;
+    }).ToImmutableArray();
 
     private static SegmentMatch ParseMatch(Node node)
     {
@@ -218,13 +223,19 @@ public static class PolicyFile
         var previous = TimeSpan.Zero;
         foreach (var (item, i) in node.Items())
         {
-            item.AllowOnly("delay", "enabled", "incentive", "incentive_type", "incentive_value", "incentive_percent", "incentive_valid_for");
+            item.AllowOnly("delay", "latest_delay", "min_score", "enabled", "incentive", "incentive_type", "incentive_value", "incentive_percent", "incentive_valid_for");
             var delay = item.Required("delay").PositiveDuration();
-            if (delay <= previous) throw new PolicyValidationException(item.Key("delay"), "must be later than the previous step's delay");
-            previous = delay;
+            if (delay <= previous) throw new PolicyValidationException(item.Key("delay"), "must be later than the previous step's delay (or latest_delay)");
+            // Urgency moves the step inside [delay, latest_delay]; the windows of two steps must not overlap, or a step
+            // could fall due before the one before it.
+            var latest = item.Optional("latest_delay")?.PositiveDuration();
+            if (latest < delay) throw new PolicyValidationException(item.Key("latest_delay"), "must be at least the step's delay");
+            var minScore = item.Optional("min_score")?.Number() ?? 0;
+            if (minScore is < 0 or > 1) throw new PolicyValidationException(item.Key("min_score"), "must be a risk score between 0 and 1");
+            previous = latest ?? delay;
             var offer = ParseIncentive(item);
             if (item.Optional("enabled")?.Bool() ?? true)
-                steps.Add(new ReminderStep(i + 1, delay, offer));
+                steps.Add(new ReminderStep(i + 1, delay, offer, minScore, latest));
         }
         return steps.ToImmutable();
     }
@@ -280,9 +291,11 @@ public static class PolicyFile
 
     private static ProactiveAssist ParseAssist(Node node)
     {
-        node.AllowOnly("enabled", "min_cart_value", "checkout_idle", "payment_failures");
+        node.AllowOnly("enabled", "min_cart_value", "checkout_idle", "payment_failures", "holdout_share");
+        var holdout = node.Optional("holdout_share")?.Number() ?? 0;
+        if (holdout is < 0 or > 1) throw new PolicyValidationException(node.Key("holdout_share"), "must be between 0 and 1");
         return new ProactiveAssist(node.Optional("enabled")?.Bool() ?? true, node.Required("min_cart_value").Amount(),
-            node.Required("checkout_idle").PositiveDuration(), node.Required("payment_failures").NonNegativeInt());
+            node.Required("checkout_idle").PositiveDuration(), node.Required("payment_failures").NonNegativeInt(), holdout);
     }
 
     /// <summary>A JSON element with its path, so every error names the key.</summary>

@@ -42,7 +42,8 @@ public sealed record RecoveryPolicy
     public TimeSpan StateHorizon =>
         new[] { PurchaseMemory, AttributionWindow }
             .Concat(Segments.Select(s => s.Caps.PerShopperWindow))
-            .Concat(Segments.Select(s => s.InactivityTimeout + (s.Steps.IsEmpty ? TimeSpan.Zero : s.Steps.Max(step => step.Delay)) + PurchaseGrace))
+            .Concat(Segments.SelectMany(s => Variants.Select(v => v.Apply(s)))
+                .Select(s => s.InactivityTimeout + (s.Steps.IsEmpty ? TimeSpan.Zero : s.Steps.Max(step => step.LatestDelay ?? step.Delay)) + PurchaseGrace))
             .Max();
 
     /// <summary>The segment of a cart whose value is in the policy currency (null: it cannot be stated in it, so
@@ -66,6 +67,15 @@ public sealed record RecoveryPolicy
     public decimal? ValueInPolicyCurrency(SessionState session) =>
         session.MixedCurrencies ? null : InPolicyCurrency(session.CartValue, session.Currency);
 
+    /// <summary>The variant named <paramref name="name"/> (the first when none has that name: a session restored under
+    /// a policy without it runs as the first variant).</summary>
+    public Variant VariantNamed(string name)
+    {
+        foreach (var variant in Variants)
+            if (variant.Name == name) return variant;
+        return Variants[0];
+    }
+
     public string VariantFor(string shopperId)
     {
         if (Variants.Length == 1) return Variants[0].Name;
@@ -80,7 +90,17 @@ public sealed record RecoveryPolicy
     }
 }
 
-public sealed record Variant(string Name, double Weight);
+/// <summary>An A/B variant of the policy. A variant that sets <see cref="Steps"/> (delays, incentives, thresholds) or
+/// <see cref="ChannelPreference"/> replaces those of every segment for its shoppers; one that sets neither is a label.</summary>
+public sealed record Variant(string Name, double Weight, ImmutableArray<ReminderStep>? Steps = null, ImmutableArray<string>? ChannelPreference = null)
+{
+    /// <summary>The segment as this variant runs it.</summary>
+    public SegmentPolicy Apply(SegmentPolicy segment) => Steps is null && ChannelPreference is null ? segment : segment with
+    {
+        Steps = Steps ?? segment.Steps,
+        ChannelPreference = ChannelPreference ?? segment.ChannelPreference,
+    };
+}
 
 /// <summary>Exchange rates into the policy currency (value of one unit of each currency), as of a date.</summary>
 public sealed record ExchangeRates(DateOnly? AsOf, ImmutableDictionary<string, decimal> Rates)
@@ -100,8 +120,17 @@ public sealed record SegmentMatch(decimal? MinCartValue, decimal? MaxCartValue, 
         (Channels.IsDefaultOrEmpty || Channels.Contains(channel));
 }
 
-/// <summary>One reminder step; <see cref="Incentive"/> is the offer its message carries, if any.</summary>
-public sealed record ReminderStep(int Number, TimeSpan Delay, IncentiveOffer? Incentive = null);
+/// <summary>One reminder step; <see cref="Incentive"/> is the offer its message carries, if any. A cart whose risk score is
+/// below <see cref="MinScore"/> gets no message at this step (audited <c>score_below_threshold</c> with the score and its
+/// factors). With <see cref="LatestDelay"/>, the step is due between <see cref="Delay"/> and it, earlier the more urgent
+/// the cart (its risk score): due = abandonment + LatestDelay - score × (LatestDelay - Delay).</summary>
+public sealed record ReminderStep(int Number, TimeSpan Delay, IncentiveOffer? Incentive = null, double MinScore = 0, TimeSpan? LatestDelay = null)
+{
+    /// <summary>The delay for a cart of risk score <paramref name="score"/> (0..1): <see cref="Delay"/> without a window.</summary>
+    public TimeSpan DelayFor(double score) => LatestDelay is { } latest
+        ? latest - TimeSpan.FromTicks((long)((latest - Delay).Ticks * Math.Clamp(score, 0, 1)))
+        : Delay;
+}
 
 /// <summary>What an incentive code gives and how long it is valid after it is issued.</summary>
 public sealed record IncentiveOffer(string Type, decimal Value, TimeSpan ValidFor);
@@ -121,7 +150,9 @@ public static class IncentiveTypes
 
 public sealed record Caps(int PerCart, int PerShopper, TimeSpan PerShopperWindow);
 
-public sealed record ProactiveAssist(bool Enabled, decimal MinCartValue, TimeSpan CheckoutIdle, int PaymentFailures);
+/// <summary>Proactive chat. <see cref="HoldoutShare"/> of the carts eligible for a chat (deterministic per shopper and
+/// session) get none, audited <c>chat_holdout</c>, so analysts can measure the abandonment chat prevents.</summary>
+public sealed record ProactiveAssist(bool Enabled, decimal MinCartValue, TimeSpan CheckoutIdle, int PaymentFailures, double HoldoutShare = 0);
 
 public sealed record SegmentPolicy
 {
