@@ -8,7 +8,7 @@ public sealed class SchemaTemplateTests
     public void Default_schema_keeps_outcomes_and_audit_400_days_and_dead_letters_30()
     {
         var ttls = AnalyticsSchema.Statements.Select(TtlOf).ToList();
-        Assert.Equal(["400", "400", "400", "30", "400", "", "", "", "", ""], ttls);
+        Assert.Equal(["400", "400", "400", "30", "400", "400", "", "", "", "", ""], ttls);
         Assert.DoesNotContain(AnalyticsSchema.Statements, s => s.Contains('{'));
         Assert.Contains("toIntervalSecond(432000)", AnalyticsSchema.Statements[^1]);
     }
@@ -20,7 +20,7 @@ public sealed class SchemaTemplateTests
         {
             OutcomeRetentionDays = null, AuditRetentionDays = 2555, DeadLetterRetentionDays = 7, AttributionWindow = TimeSpan.FromDays(3),
         });
-        Assert.Equal(["", "2555", "", "7", "", "", "", "", "", ""], statements.Select(TtlOf));
+        Assert.Equal(["", "2555", "", "7", "", "", "", "", "", "", ""], statements.Select(TtlOf));
         Assert.Contains("toIntervalSecond(259200)", statements[^1]);
         Assert.All(AnalyticsSchema.StatementsFor(SchemaOptions.KeepForever), s => Assert.DoesNotContain("TTL", s));
     }

@@ -81,17 +81,17 @@ public sealed class SchemaSplitTests
     }
 
     [Fact]
-    public void The_embedded_schema_creates_five_tables_and_the_attribution_view()
+    public void The_embedded_schema_creates_six_tables_and_the_attribution_view()
     {
-        Assert.Equal(10, AnalyticsSchema.Statements.Count);
-        Assert.All(AnalyticsSchema.Statements.Take(5), s => Assert.StartsWith("CREATE TABLE IF NOT EXISTS ", s));
+        Assert.Equal(11, AnalyticsSchema.Statements.Count);
+        Assert.All(AnalyticsSchema.Statements.Take(6), s => Assert.StartsWith("CREATE TABLE IF NOT EXISTS ", s));
         // Columns added since the first release reach stores created before them.
-        Assert.StartsWith("ALTER TABLE session_outcomes ADD COLUMN IF NOT EXISTS order_currency ", AnalyticsSchema.Statements[5]);
-        Assert.StartsWith("ALTER TABLE recovery_triggers ADD COLUMN IF NOT EXISTS incentive_type ", AnalyticsSchema.Statements[6]);
-        Assert.StartsWith("ALTER TABLE recovery_triggers ADD COLUMN IF NOT EXISTS incentive_value ", AnalyticsSchema.Statements[7]);
-        Assert.StartsWith("ALTER TABLE recovery_triggers ADD COLUMN IF NOT EXISTS incentive_expires_at ", AnalyticsSchema.Statements[8]);
-        Assert.StartsWith($"CREATE OR REPLACE VIEW {AnalyticsSchema.RecoveryOutcomesView} ", AnalyticsSchema.Statements[9]);
-        Assert.Equal(AnalyticsSchema.Tables, AnalyticsSchema.Statements.Take(5).Select(s => s.Split([' ', '\n'])[5]));
+        Assert.StartsWith("ALTER TABLE session_outcomes ADD COLUMN IF NOT EXISTS order_currency ", AnalyticsSchema.Statements[6]);
+        Assert.StartsWith("ALTER TABLE recovery_triggers ADD COLUMN IF NOT EXISTS incentive_type ", AnalyticsSchema.Statements[7]);
+        Assert.StartsWith("ALTER TABLE recovery_triggers ADD COLUMN IF NOT EXISTS incentive_value ", AnalyticsSchema.Statements[8]);
+        Assert.StartsWith("ALTER TABLE recovery_triggers ADD COLUMN IF NOT EXISTS incentive_expires_at ", AnalyticsSchema.Statements[9]);
+        Assert.StartsWith($"CREATE OR REPLACE VIEW {AnalyticsSchema.RecoveryOutcomesView} ", AnalyticsSchema.Statements[10]);
+        Assert.Equal(AnalyticsSchema.Tables, AnalyticsSchema.Statements.Take(6).Select(s => s.Split([' ', '\n'])[5]));
         Assert.DoesNotContain(AnalyticsSchema.Statements, s => s.Contains("--", StringComparison.Ordinal));
     }
 

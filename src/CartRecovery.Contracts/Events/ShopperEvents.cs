@@ -77,12 +77,16 @@ public sealed record ProductViewed : SessionEvent
 {
     public required string Sku { get; init; }
     public decimal? UnitPrice { get; init; }
+    /// <summary>Optional category code of the product (e.g. <c>electronics.smartphone</c>): feeds the shopper's category interest.</summary>
+    public string? Category { get; init; }
 }
 
 public sealed record CartLineAdded : SessionEvent
 {
     public required CartLine Line { get; init; }
     public string? Currency { get; init; }
+    /// <summary>Optional category code of the line's product: feeds the shopper's category interest.</summary>
+    public string? Category { get; init; }
 }
 
 public sealed record CartLineRemoved : SessionEvent

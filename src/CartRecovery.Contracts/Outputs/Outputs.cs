@@ -158,3 +158,27 @@ public sealed record OutcomeRecord
     public string? FreeText { get; init; }
     public required DateTimeOffset EventTime { get; init; }
 }
+
+/// <summary>
+/// A shopper's profile as of <see cref="UpdatedAt"/> (<c>shopper_profiles</c>, one row per shopper, the newest wins):
+/// RFM (recency from the last order, frequency = orders, monetary in the policy currency), churn risk, lifetime-value
+/// estimate, segment (new, active, at_risk, lapsed) and category interest. Ids, codes and numbers only.
+/// </summary>
+public sealed record ShopperProfileRow
+{
+    public required string ShopperId { get; init; }
+    public required string Segment { get; init; }
+    public required double ChurnRisk { get; init; }
+    public int OrderCount { get; init; }
+    /// <summary>Days from the last order to <see cref="UpdatedAt"/>; null without an order.</summary>
+    public double? RecencyDays { get; init; }
+    public decimal Monetary { get; init; }
+    public string MonetaryCurrency { get; init; } = "";
+    public decimal LifetimeValue { get; init; }
+    public double TypicalIntervalDays { get; init; }
+    public IReadOnlyList<string> TopCategories { get; init; } = [];
+    public IReadOnlyDictionary<string, int> CategoryInterest { get; init; } = new Dictionary<string, int>();
+    public DateTimeOffset FirstSeen { get; init; }
+    public DateTimeOffset? LastOrderAt { get; init; }
+    public required DateTimeOffset UpdatedAt { get; init; }
+}

@@ -19,6 +19,7 @@ namespace CartRecovery.Contracts.Serialization;
 [JsonSerializable(typeof(SessionOutcome))]
 [JsonSerializable(typeof(DeadLetter))]
 [JsonSerializable(typeof(OutcomeRecord))]
+[JsonSerializable(typeof(ShopperProfileRow))]
 internal sealed partial class ContractJsonContext : JsonSerializerContext;
 
 /// <summary>
@@ -39,6 +40,7 @@ public static class ContractJson
     public static string Serialize(SessionOutcome outcome) => JsonSerializer.Serialize(outcome, Context.SessionOutcome);
     public static string Serialize(DeadLetter deadLetter) => JsonSerializer.Serialize(deadLetter, Context.DeadLetter);
     public static string Serialize(OutcomeRecord outcome) => JsonSerializer.Serialize(outcome, Context.OutcomeRecord);
+    public static string Serialize(ShopperProfileRow profile) => JsonSerializer.Serialize(profile, Context.ShopperProfileRow);
     public static byte[] SerializeToUtf8(DeadLetter deadLetter) => JsonSerializer.SerializeToUtf8Bytes(deadLetter, Context.DeadLetter);
 
     public static RecoveryTrigger DeserializeTrigger(ReadOnlySpan<byte> utf8) =>

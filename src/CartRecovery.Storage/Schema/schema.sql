@@ -150,6 +150,30 @@ PARTITION BY toYYYYMM(event_time)
 ORDER BY (toDate(event_time), type, event_id)
 TTL toDateTime(event_time) + INTERVAL {outcome_retention_days} DAY;
 
+-- Customer profiles (docs/analytics.md, "Customer profiles"): one row per shopper, re-written when the profile changes
+-- (an order, a finished session); the newest updated_at wins. RFM, churn risk, lifetime-value estimate, segment and
+-- category interest; codes and numbers only.
+CREATE TABLE IF NOT EXISTS shopper_profiles
+(
+    shopper_id            String,
+    segment               LowCardinality(String),
+    churn_risk            Float64,
+    order_count           UInt32,
+    recency_days          Nullable(Float64),
+    monetary              Decimal(18, 2),
+    monetary_currency     LowCardinality(String),
+    lifetime_value        Decimal(18, 2),
+    typical_interval_days Float64,
+    top_categories        Array(String),
+    category_interest     Map(String, UInt32),
+    first_seen            DateTime64(3, 'UTC'),
+    last_order_at         Nullable(DateTime64(3, 'UTC')),
+    updated_at            DateTime64(3, 'UTC')
+)
+ENGINE = ReplacingMergeTree(updated_at)
+ORDER BY shopper_id
+TTL toDateTime(updated_at) + INTERVAL {outcome_retention_days} DAY;
+
 -- Stores created before order_currency existed get it (CREATE TABLE IF NOT EXISTS leaves an existing table as it
 -- is). A sorting key cannot be changed in place: a store created before shopper_id and started_at joined
 -- session_outcomes' key keeps collapsing colliding sessions until its table is recreated (docs/analytics.md).

@@ -8,5 +8,6 @@ public static class Tables
     public const string SessionOutcomes = "session_outcomes";
     public const string DeadLetters = "dead_letters";
     public const string OutcomeEvents = "outcome_events";
-    public static readonly IReadOnlyList<string> All = [RecoveryTriggers, AuditLog, SessionOutcomes, DeadLetters, OutcomeEvents];
+    public const string ShopperProfiles = "shopper_profiles";
+    public static readonly IReadOnlyList<string> All = [RecoveryTriggers, AuditLog, SessionOutcomes, DeadLetters, OutcomeEvents, ShopperProfiles];
 }
