@@ -53,7 +53,7 @@ public static class PolicyFile
             var root = new Node(doc.RootElement, "");
             root.AllowOnly("version", "allowed_lateness", "purchase_grace", "attribution_window", "purchase_memory",
                 "dedup_horizon", "duplicate_case_window", "payment_pending_hold", "default_time_zone", "default_currency", "exchange_rates",
-                "holdout_share", "variants", "risk", "defaults", "segments");
+                "holdout_share", "variants", "risk", "defaults", "segments", "profiles");
             var defaults = ParseSegment(root.Required("defaults"), null, "default");
             var segments = ImmutableArray.CreateBuilder<SegmentPolicy>();
             if (root.Optional("segments") is { } list)
@@ -94,6 +94,7 @@ public static class PolicyFile
                 Variants = ParseVariants(root.Optional("variants")),
                 Risk = ParseRisk(root.Required("risk")),
                 Segments = segments.ToImmutable(),
+                Profiles = root.Optional("profiles") is { } profiles ? ParseProfiles(profiles) : ProfileSettings.Default,
             };
         }
     }
@@ -211,10 +212,23 @@ public static class PolicyFile
 
     private static SegmentMatch ParseMatch(Node node)
     {
-        node.AllowOnly("min_cart_value", "max_cart_value", "channels");
+        node.AllowOnly("min_cart_value", "max_cart_value", "channels", "shopper_segments");
         // Channels of origin are compared with the input's, which are lower-case codes (EventParser normalises them).
         return new SegmentMatch(node.Optional("min_cart_value")?.Amount(), node.Optional("max_cart_value")?.Amount(),
-            node.Optional("channels")?.Items().Select(x => x.Item.Code()).ToImmutableArray() ?? []);
+            node.Optional("channels")?.Items().Select(x => x.Item.Code()).ToImmutableArray() ?? [],
+            node.Optional("shopper_segments")?.Items().Select(x =>
+            {
+                var code = x.Item.String();
+                return Profiles.ProfileSegments.All.Contains(code) ? code
+                    : throw new PolicyValidationException(x.Item.Path, $"must be one of {string.Join(", ", Profiles.ProfileSegments.All)}");
+            }).ToImmutableArray() ?? []);
+    }
+
+    private static ProfileSettings ParseProfiles(Node node)
+    {
+        node.AllowOnly("typical_interval", "lifetime_horizon");
+        return new ProfileSettings(node.Optional("typical_interval")?.PositiveDuration() ?? ProfileSettings.Default.TypicalInterval,
+            node.Optional("lifetime_horizon")?.PositiveDuration() ?? ProfileSettings.Default.LifetimeHorizon);
     }
 
     private static ImmutableArray<ReminderStep> ParseSteps(Node node)

@@ -48,15 +48,20 @@ public sealed record RecoveryPolicy
 
     /// <summary>The segment of a cart whose value is in the policy currency (null: it cannot be stated in it, so
     /// segments with value bounds do not match).</summary>
-    public SegmentPolicy SegmentFor(decimal? cartValue, string originChannel)
+    public SegmentPolicy SegmentFor(decimal? cartValue, string originChannel, string shopperSegment = "")
     {
         foreach (var segment in Segments)
-            if (segment.Match.Accepts(cartValue, originChannel)) return segment;
+            if (segment.Match.Accepts(cartValue, originChannel, shopperSegment)) return segment;
         return Segments[^1];
     }
 
-    /// <summary>The segment of a session's cart, its value converted into the policy currency.</summary>
-    public SegmentPolicy SegmentFor(SessionState session) => SegmentFor(ValueInPolicyCurrency(session), session.OriginChannel);
+    /// <summary>The segment of a session's cart, its value converted into the policy currency, for the shopper's profile
+    /// segment as it was when the session opened.</summary>
+    public SegmentPolicy SegmentFor(SessionState session) => SegmentFor(ValueInPolicyCurrency(session), session.OriginChannel, session.ShopperSegment);
+
+    /// <summary>Customer profiles: the typical time between orders of a shopper with fewer than two, and the horizon of the
+    /// lifetime-value estimate.</summary>
+    public ProfileSettings Profiles { get; init; } = ProfileSettings.Default;
 
     /// <summary>An amount in <paramref name="currency"/> in the policy currency, or null without a rate for it.</summary>
     public decimal? InPolicyCurrency(decimal amount, string currency) =>
@@ -109,15 +114,25 @@ public sealed record ExchangeRates(DateOnly? AsOf, ImmutableDictionary<string, d
 }
 
 /// <summary>Which carts a segment takes; value bounds are in the policy currency.</summary>
-public sealed record SegmentMatch(decimal? MinCartValue, decimal? MaxCartValue, ImmutableArray<string> Channels)
+public sealed record SegmentMatch(decimal? MinCartValue, decimal? MaxCartValue, ImmutableArray<string> Channels, ImmutableArray<string> ShopperSegments = default)
 {
     public static readonly SegmentMatch Any = new(null, null, []);
 
-    /// <summary>A cart value that cannot be stated in the policy currency (null) meets no value bound.</summary>
-    public bool Accepts(decimal? cartValue, string channel) =>
+    /// <summary>A cart value that cannot be stated in the policy currency (null) meets no value bound. With
+    /// <see cref="ShopperSegments"/>, only shoppers whose profile segment (new, active, at_risk, lapsed) is listed match.</summary>
+    public bool Accepts(decimal? cartValue, string channel, string shopperSegment = "") =>
         (MinCartValue is null || cartValue >= MinCartValue) &&
         (MaxCartValue is null || cartValue < MaxCartValue) &&
-        (Channels.IsDefaultOrEmpty || Channels.Contains(channel));
+        (Channels.IsDefaultOrEmpty || Channels.Contains(channel)) &&
+        (ShopperSegments.IsDefaultOrEmpty || ShopperSegments.Contains(shopperSegment));
+}
+
+/// <summary>Customer-profile settings (policy key <c>profiles</c>).</summary>
+/// <param name="TypicalInterval">Time between orders assumed for a shopper with fewer than two orders (churn risk, LTV).</param>
+/// <param name="LifetimeHorizon">Horizon of the lifetime-value estimate.</param>
+public sealed record ProfileSettings(TimeSpan TypicalInterval, TimeSpan LifetimeHorizon)
+{
+    public static readonly ProfileSettings Default = new(TimeSpan.FromDays(30), TimeSpan.FromDays(365));
 }
 
 /// <summary>One reminder step; <see cref="Incentive"/> is the offer its message carries, if any. A cart whose risk score is

@@ -5,7 +5,7 @@ namespace CartRecovery.Domain.Profiles;
 /// <summary>The customer segments a profile falls into; policies match on them (segment <c>match.shopper_segments</c>).</summary>
 public static class ProfileSegments
 {
-    /// <summary>No order yet, or a first order within the last typical interval.</summary>
+    /// <summary>No order yet, or one order and not overdue (churn risk below 0.5).</summary>
     public const string New = "new";
     /// <summary>Ordered again, last order within its typical interval (churn risk below 0.5).</summary>
     public const string Active = "active";
@@ -99,7 +99,7 @@ public sealed record ShopperProfile
         var churn = ChurnRisk(at, fallbackInterval);
         if (churn >= 0.85) return ProfileSegments.Lapsed;
         if (churn >= 0.5) return ProfileSegments.AtRisk;
-        return OrderCount >= 2 || (OrderCount == 1 && churn > 0) ? ProfileSegments.Active : ProfileSegments.New;
+        return OrderCount >= 2 ? ProfileSegments.Active : ProfileSegments.New;
     }
 
     /// <summary>Lifetime value over <paramref name="horizon"/>: average order value × expected orders in the horizon (one

@@ -64,6 +64,8 @@ public sealed record ShopperState
     public ImmutableDictionary<string, ChannelBlock> BlockedChannels { get; init; } = ImmutableDictionary<string, ChannelBlock>.Empty;
     /// <summary>Proactive chats offered within the attribution window, to match chat outcomes against.</summary>
     public ImmutableList<OfferedChat> OfferedChats { get; init; } = [];
+    /// <summary>What the shopper's history says (category interest, RFM, churn risk, segment); null before any event.</summary>
+    public Profiles.ShopperProfile? Profile { get; init; }
 
     public static ShopperState New(string shopperId) => new() { ShopperId = shopperId };
 
@@ -75,5 +77,8 @@ public sealed record ShopperState
     /// <summary>True when nothing in it matters any more (no consent, nothing inside a window): the shopper can be forgotten.
     /// Seen event ids alone do not keep a shopper: one with nothing else has had no session for the attribution window.</summary>
     public bool IsEmpty => Consents.IsEmpty && Sent.IsEmpty && PurchasedSkus.IsEmpty && OpenIncentives.IsEmpty && ClosedSessions.IsEmpty
-        && Orders.IsEmpty && PendingPayments.IsEmpty && OpenCases.IsEmpty && BlockedChannels.IsEmpty && OfferedChats.IsEmpty;
+        && Orders.IsEmpty && PendingPayments.IsEmpty && OpenCases.IsEmpty && BlockedChannels.IsEmpty && OfferedChats.IsEmpty
+        // A customer's profile (at least one order) is kept: churn risk and win-back need it long after the last visit;
+        // a prospect's is forgotten with the rest (shopper_profiles keeps its last row).
+        && Profile is not { OrderCount: > 0 };
 }
