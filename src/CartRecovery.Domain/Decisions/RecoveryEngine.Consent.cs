@@ -14,9 +14,6 @@ public sealed partial class RecoveryEngine
     /// <summary>A purpose or channel value that means every purpose or every channel.</summary>
     public const string Everything = "all";
 
-    // Only opt-outs travel down the nesting: a grant must name cart recovery itself (purpose-specific consent).
-    private static readonly string[] PurposesCoveringRecovery = [RecoveryPurpose, MarketingPurpose, Everything];
-
     /// <summary>Applies a consent change to the shopper. The newer consent wins; at the same instant a
     /// withdrawal or unsubscribe wins over a grant.</summary>
     public Decision Apply(ShopperState shopper, ConsentEvent evt, Watermark watermark)
@@ -35,28 +32,10 @@ public sealed partial class RecoveryEngine
                 Consents = shopper.Consents.SetItem(key, new ConsentRecord(SharedStrings.Of(evt.Purpose), SharedStrings.Of(evt.Channel), granted, evt.EventId,
                     evt.EventTime, SharedStrings.Of(evt.Source), SharedStrings.Of(evt.WordingVersion), kind)),
             };
-        var covers = !granted && evt.Purpose != RecoveryPurpose && PurposesCoveringRecovery.Contains(evt.Purpose) ? " covers=cart_recovery" : "";
-        effects = effects.Add(Audit(shopper.ShopperId, "", AuditDecisions.ConsentChanged, wins ? kind : kind + "_superseded", evt.EventTime,
+        var covers = !granted && evt.Purpose != RecoveryPurpose && SendGate.PurposesCoveringRecovery.Contains(evt.Purpose) ? " covers=cart_recovery" : "";
+        effects = effects.Add(Rows.Audit(shopper.ShopperId, "", AuditDecisions.ConsentChanged, wins ? kind : kind + "_superseded", evt.EventTime,
             [evt.EventId], channel: evt.Channel,
             detail: $"purpose={evt.Purpose} source={evt.Source} wording={evt.WordingVersion}{covers}"));
         return new Decision(shopper, null, effects);
-    }
-
-    /// <summary>What cart recovery may rely on for <paramref name="channel"/> at <paramref name="at"/>: the cart-recovery
-    /// grant for that channel, unless an opt-out at least as new covers it (cart recovery, marketing or everything, on
-    /// that channel or on every channel); then that opt-out, the evidence of the suppression. Null: never asked.</summary>
-    private static ConsentRecord? RecoveryConsent(ShopperState shopper, string channel, DateTimeOffset at)
-    {
-        var own = shopper.ConsentFor(RecoveryPurpose, channel);
-        ConsentRecord? optOut = own is { Granted: false } ? own : null;
-        foreach (var purpose in PurposesCoveringRecovery)
-            foreach (var scope in (ReadOnlySpan<string>)[channel, Everything])
-                if (shopper.ConsentFor(purpose, scope) is { Granted: false } record
-                    && (optOut is null || record.At > optOut.At || (record.At == optOut.At && string.CompareOrdinal(record.EventId, optOut.EventId) < 0)))
-                    optOut = record;
-
-        var grant = own is { Granted: true } && own.At <= at ? own : null;
-        if (grant is not null && (optOut is null || optOut.At < grant.At)) return grant;
-        return optOut;
     }
 }

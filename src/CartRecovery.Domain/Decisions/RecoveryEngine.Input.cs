@@ -19,7 +19,7 @@ public sealed partial class RecoveryEngine
         foreach (var seen in shopper.SeenEvents)
         {
             if (seen.IdHash != id) continue;
-            effects = Effects.None.Add(Audit(shopper.ShopperId, sessionId, AuditDecisions.DuplicateEvent, DecisionReason.Redelivered, evt.EventTime,
+            effects = Effects.None.Add(Rows.Audit(shopper.ShopperId, sessionId, AuditDecisions.DuplicateEvent, DecisionReason.Redelivered, evt.EventTime,
                 [evt.EventId], detail: $"event_id already applied (event time {seen.AtUtc:O}); not applied again"));
             return true;
         }
@@ -43,7 +43,7 @@ public sealed partial class RecoveryEngine
 
     private Effects LateAudit(ShopperState shopper, ShopperEvent evt, string sessionId, Watermark watermark) =>
         watermark.IsLate(evt.EventTime)
-            ? Effects.None.Add(Audit(shopper.ShopperId, sessionId, AuditDecisions.LateEvent, DecisionReason.BeyondAllowedLateness,
+            ? Effects.None.Add(Rows.Audit(shopper.ShopperId, sessionId, AuditDecisions.LateEvent, DecisionReason.BeyondAllowedLateness,
                 evt.EventTime, [evt.EventId], detail: $"event time before watermark {watermark.Settled:O}"))
             : Effects.None;
 

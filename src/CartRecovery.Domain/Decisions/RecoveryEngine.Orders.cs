@@ -63,11 +63,11 @@ public sealed partial class RecoveryEngine
                 return new Decision(shopper, null, effects.Add(recovered));
             }
             // Purchases without a cart in the session are common (buy-now, another device): record the outcome.
-            session = NewSession(shopper, evt) with { Lines = LinesOf(orderLines), HadCart = orderLines.Count > 0 };
+            session = Sessions.Open(shopper, evt) with { Lines = SessionEvolution.LinesOf(orderLines), HadCart = orderLines.Count > 0 };
             if (orderCurrency is not null) session = session with { Currency = orderCurrency, CurrencyFromPolicy = false };
         }
 
-        session = Rescore(Touch(session, evt), evt.EventTime);
+        session = Sessions.Rescore(SessionEvolution.Touch(session, evt), evt.EventTime);
         var outcome = OrderOutcome(session.RemindersSent);
         if (session.Phase == SessionPhase.Abandoned)
             effects = effects.Concat(SuppressRemainingSteps(session, SegmentOf(session), SuppressionReason.OrderPlaced, evt.EventTime, [evt.EventId]));
@@ -79,32 +79,6 @@ public sealed partial class RecoveryEngine
     /// uses): an order after an idle spell but before any message, or in the holdout, is a normal order.</summary>
     private static string OrderOutcome(int remindersSent) => remindersSent > 0 ? Outcomes.AbandonedRecovered : Outcomes.Ordered;
 
-    /// <summary>The earliest order or payment authorization of the shopper, in another session, placed after this cart's
-    /// last activity and by <paramref name="at"/>: the shopper bought after leaving the cart, so its case is over even
-    /// when the order lists no lines.</summary>
-    private static ShopperOrder? OrderSinceCartLeft(ShopperState shopper, SessionState session, DateTimeOffset at)
-    {
-        ShopperOrder? first = null;
-        foreach (var order in shopper.Orders)
-            if (order.At >= session.LastActivityAt && order.At <= at && order.SessionId != session.SessionId
-                && (first is null || order.At < first.At || (order.At == first.At && string.CompareOrdinal(order.EventId, first.EventId) < 0)))
-                first = order;
-        return first;
-    }
-
-    /// <summary>A pending payment that may pay for this cart: reported for this session, or (from any session or none)
-    /// after the cart's last activity; unresolved and within the policy's hold at <paramref name="at"/>.</summary>
-    private PendingPayment? PendingPaymentFor(ShopperState shopper, SessionState session, DateTimeOffset at)
-    {
-        PendingPayment? first = null;
-        foreach (var pending in shopper.PendingPayments)
-            if (pending.At <= at && at < pending.At + Policy.PaymentPendingHold
-                && (pending.SessionId == session.SessionId || pending.At >= session.LastActivityAt)
-                && (first is null || pending.At < first.At || (pending.At == first.At && string.CompareOrdinal(pending.EventId, first.EventId) < 0)))
-                first = pending;
-        return first;
-    }
-
     /// <summary>A failed payment resolves the payments pending in its session (and those reported without a session):
     /// the shopper has not paid, so reminders may go again.</summary>
     private static ShopperState ResolvePendingPayments(ShopperState shopper, string sessionId, DateTimeOffset at) =>
@@ -112,19 +86,6 @@ public sealed partial class RecoveryEngine
         {
             PendingPayments = shopper.PendingPayments.RemoveAll(p => p.At <= at && (p.SessionId is null || p.SessionId == sessionId)),
         };
-
-    /// <summary>The cart's lines the shopper has not bought (within the purchase memory, by <paramref name="at"/>);
-    /// <paramref name="bought"/> gets the others with the purchase that bought them.</summary>
-    private ImmutableSortedDictionary<string, CartLine> Unbought(ShopperState shopper, SessionState session, DateTimeOffset at,
-        out IReadOnlyDictionary<string, Purchase> bought)
-    {
-        var found = new SortedDictionary<string, Purchase>(StringComparer.Ordinal);
-        foreach (var sku in session.Lines.Keys)
-            if (shopper.PurchasedSkus.TryGetValue(sku, out var purchase) && purchase.At > at - Policy.PurchaseMemory && purchase.At <= at)
-                found[sku] = purchase;
-        bought = found;
-        return found.Count == 0 ? session.Lines : session.Lines.RemoveRange(found.Keys);
-    }
 
     /// <summary>The latest expiry of the codes this session issued that are still valid at <paramref name="at"/>.</summary>
     private static DateTimeOffset? CodeValidUntil(ShopperState shopper, SessionState session, DateTimeOffset at)
@@ -164,12 +125,7 @@ public sealed partial class RecoveryEngine
             var (reason, when) = expired ? (DecisionReason.IncentiveExpired, incentive.ExpiresAt) : (DecisionReason.OrderVoidsIncentive, at);
             ImmutableArray<string> evidence = expired ? [incentive.TriggerId] : [orderEventId, incentive.TriggerId];
             var voidId = RecoveryIds.IncentiveVoid(incentive.TriggerId);
-            effects = effects.Add(new RecoveryTrigger
-            {
-                TriggerId = voidId, Kind = TriggerKinds.IncentiveVoid, ShopperId = shopper.ShopperId, SessionId = incentive.SessionId,
-                Step = 0, Channel = "", Score = 0, Reason = reason, IncentiveCode = incentive.Code, IncentiveExpiresAt = incentive.ExpiresAt,
-                PolicyVersion = Policy.Version, EventTime = when, DueTime = when,
-            }).Add(Audit(shopper.ShopperId, incentive.SessionId, AuditDecisions.Triggered, reason, when, evidence,
+            effects = effects.Add(Rows.IncentiveVoid(shopper.ShopperId, incentive, voidId, reason, when)).Add(Rows.Audit(shopper.ShopperId, incentive.SessionId, AuditDecisions.Triggered, reason, when, evidence,
                 detail: $"trigger_id={voidId} code_issued={incentive.IssuedAt:O} expires={incentive.ExpiresAt:O}"));
         }
         shopper = shopper with { OpenIncentives = kept.ToImmutable() };

@@ -1,0 +1,147 @@
+using System.Collections.Concurrent;
+using System.Collections.Immutable;
+using CartRecovery.Contracts.Events;
+using CartRecovery.Domain.Policy;
+using CartRecovery.Domain.State;
+
+namespace CartRecovery.Domain.Decisions;
+
+/// <summary>What the send-time gate decided for one reminder step: sent (no suppression) on <see cref="Channel"/>
+/// relying on <see cref="Consent"/>, or suppressed for <see cref="Suppression"/>; <see cref="Evidence"/> is what the
+/// audit row cites either way.</summary>
+public sealed record SendVerdict(string? Suppression, string? Channel, ConsentRecord? Consent, ImmutableArray<string> Evidence)
+{
+    public bool MaySend => Suppression is null;
+}
+
+/// <summary>
+/// The send-time gate: whether a due reminder step of a session may go out, decided from the shopper's state at the
+/// step's instant (never when the cart was left): a purchase since, a pending payment, items already bought, consent
+/// and opt-outs, frequency caps, the holdout, and quiet hours in the shopper's time zone.
+/// </summary>
+public sealed class SendGate(RecoveryPolicy policy)
+{
+    // Only opt-outs travel down the nesting: a grant must name cart recovery itself (purpose-specific consent).
+    internal static readonly string[] PurposesCoveringRecovery =
+        [RecoveryEngine.RecoveryPurpose, RecoveryEngine.MarketingPurpose, RecoveryEngine.Everything];
+
+    private static readonly ConcurrentDictionary<string, TimeZoneInfo> Zones = new();
+
+    public RecoveryPolicy Policy { get; } = policy;
+
+    /// <summary>Send-time suppression, in order of precedence: the verdict carries the chosen channel and the consent it
+    /// relies on when the step may be sent. <paramref name="offered"/> is the cart without the lines in
+    /// <paramref name="bought"/>.</summary>
+    public SendVerdict Check(ShopperState shopper, SessionState session, SessionState offered,
+        IReadOnlyDictionary<string, Purchase> bought, SegmentPolicy segment, DateTimeOffset at)
+    {
+        if (!session.HasCart) return Suppressed(SuppressionReason.CartEmptied, [session.LastEventId]);
+
+        if (PendingPaymentFor(shopper, session, at) is { } pending)
+            return Suppressed(SuppressionReason.PaymentPending, [pending.EventId, session.LastEventId]);
+
+        if (!offered.HasCart)
+            return Suppressed(SuppressionReason.ItemsAlreadyBought,
+                [.. bought.Values.Select(p => p.EventId).Distinct().Order(StringComparer.Ordinal), session.LastEventId]);
+
+        string? channel = null;
+        ConsentRecord? consent = null;
+        foreach (var candidate in segment.ChannelPreference)
+        {
+            if (RecoveryConsent(shopper, candidate, at) is { Granted: true } record)
+            {
+                channel = candidate;
+                consent = record;
+                break;
+            }
+        }
+        if (consent is null)
+        {
+            var withdrawal = segment.ChannelPreference.Select(c => RecoveryConsent(shopper, c, at))
+                .Where(r => r is { Granted: false }).OrderByDescending(r => r!.At).ThenBy(r => r!.EventId, StringComparer.Ordinal).FirstOrDefault();
+            return withdrawal is not null
+                ? Suppressed(SuppressionReason.ConsentWithdrawn, [withdrawal.EventId])
+                : Suppressed(SuppressionReason.NoConsent, [session.LastEventId]);
+        }
+
+        ImmutableArray<string> evidence = [consent.EventId, session.LastEventId];
+        if (session.RemindersSent >= segment.Caps.PerCart) return new SendVerdict(SuppressionReason.CapPerCart, channel, consent, evidence);
+        var recent = shopper.Sent.Where(s => s.At > at - segment.Caps.PerShopperWindow && s.At <= at).ToList();
+        if (recent.Count >= segment.Caps.PerShopper)
+            return new SendVerdict(SuppressionReason.CapPerShopper, channel, consent, [.. recent.Select(s => s.TriggerId)]);
+        if (session.Holdout) return new SendVerdict(SuppressionReason.Holdout, channel, consent, evidence);
+        return new SendVerdict(null, channel, consent, evidence);
+    }
+
+    private static SendVerdict Suppressed(string reason, ImmutableArray<string> evidence) => new(reason, null, null, evidence);
+
+    /// <summary>When a step that may be sent falls in the segment's quiet hours (in the session's time zone): the instant
+    /// it is deferred to. Null: send now.</summary>
+    public static DateTimeOffset? QuietUntil(SegmentPolicy segment, SessionState session, DateTimeOffset at) =>
+        segment.QuietHours.DeferUntil(at, Zone(session.TimeZone));
+
+    /// <summary>What cart recovery may rely on for <paramref name="channel"/> at <paramref name="at"/>: the cart-recovery
+    /// grant for that channel, unless an opt-out at least as new covers it (cart recovery, marketing or everything, on
+    /// that channel or on every channel); then that opt-out, the evidence of the suppression. Null: never asked.</summary>
+    public static ConsentRecord? RecoveryConsent(ShopperState shopper, string channel, DateTimeOffset at)
+    {
+        var own = shopper.ConsentFor(RecoveryEngine.RecoveryPurpose, channel);
+        ConsentRecord? optOut = own is { Granted: false } ? own : null;
+        foreach (var purpose in PurposesCoveringRecovery)
+            foreach (var scope in (ReadOnlySpan<string>)[channel, RecoveryEngine.Everything])
+                if (shopper.ConsentFor(purpose, scope) is { Granted: false } record
+                    && (optOut is null || record.At > optOut.At || (record.At == optOut.At && string.CompareOrdinal(record.EventId, optOut.EventId) < 0)))
+                    optOut = record;
+
+        var grant = own is { Granted: true } && own.At <= at ? own : null;
+        if (grant is not null && (optOut is null || optOut.At < grant.At)) return grant;
+        return optOut;
+    }
+
+    /// <summary>A pending payment that may pay for this cart: reported for this session, or (from any session or none)
+    /// after the cart's last activity; unresolved and within the policy's hold at <paramref name="at"/>.</summary>
+    public PendingPayment? PendingPaymentFor(ShopperState shopper, SessionState session, DateTimeOffset at)
+    {
+        PendingPayment? first = null;
+        foreach (var pending in shopper.PendingPayments)
+            if (pending.At <= at && at < pending.At + Policy.PaymentPendingHold
+                && (pending.SessionId == session.SessionId || pending.At >= session.LastActivityAt)
+                && (first is null || pending.At < first.At || (pending.At == first.At && string.CompareOrdinal(pending.EventId, first.EventId) < 0)))
+                first = pending;
+        return first;
+    }
+
+    /// <summary>The earliest order or payment authorization of the shopper, in another session, placed after this cart's
+    /// last activity and by <paramref name="at"/>: the shopper bought after leaving the cart, so its case is over even
+    /// when the order lists no lines.</summary>
+    public static ShopperOrder? OrderSinceCartLeft(ShopperState shopper, SessionState session, DateTimeOffset at)
+    {
+        ShopperOrder? first = null;
+        foreach (var order in shopper.Orders)
+            if (order.At >= session.LastActivityAt && order.At <= at && order.SessionId != session.SessionId
+                && (first is null || order.At < first.At || (order.At == first.At && string.CompareOrdinal(order.EventId, first.EventId) < 0)))
+                first = order;
+        return first;
+    }
+
+    /// <summary>The cart's lines the shopper has not bought (within the purchase memory, by <paramref name="at"/>);
+    /// <paramref name="bought"/> gets the others with the purchase that bought them.</summary>
+    public ImmutableSortedDictionary<string, CartLine> Unbought(ShopperState shopper, SessionState session, DateTimeOffset at,
+        out IReadOnlyDictionary<string, Purchase> bought)
+    {
+        var found = new SortedDictionary<string, Purchase>(StringComparer.Ordinal);
+        foreach (var sku in session.Lines.Keys)
+            if (shopper.PurchasedSkus.TryGetValue(sku, out var purchase) && purchase.At > at - Policy.PurchaseMemory && purchase.At <= at)
+                found[sku] = purchase;
+        bought = found;
+        return found.Count == 0 ? session.Lines : session.Lines.RemoveRange(found.Keys);
+    }
+
+    // Zones reach the engine validated (EventParser for input, PolicyFile for the default): the UTC fallback is for a
+    // tz database that lost a zone between a checkpoint and its restore, not for unknown input.
+    public static TimeZoneInfo Zone(string id) => Zones.GetOrAdd(id, static z =>
+    {
+        try { return TimeZoneInfo.FindSystemTimeZoneById(z); }
+        catch (Exception e) when (e is TimeZoneNotFoundException or InvalidTimeZoneException) { return TimeZoneInfo.Utc; }
+    });
+}
