@@ -196,6 +196,7 @@ public sealed class IdentityMerger(RecoveryEngine engine)
             // A channel either id retired (bounce, complaint) stays retired for the person; the earlier block is the evidence.
             BlockedChannels = anonymous.BlockedChannels.Aggregate(customer.BlockedChannels,
                 (blocked, entry) => blocked.TryGetValue(entry.Key, out var known) && known.At <= entry.Value.At ? blocked : blocked.SetItem(entry.Key, entry.Value)),
+            Profile = Profiles.ShopperProfile.Merge(customer.Profile, anonymous.Profile),
             OfferedChats = [.. customer.OfferedChats.Concat(anonymous.OfferedChats).DistinctBy(c => c.TriggerId, StringComparer.Ordinal)
                 .OrderBy(c => c.At).ThenBy(c => c.TriggerId, StringComparer.Ordinal)],
         };

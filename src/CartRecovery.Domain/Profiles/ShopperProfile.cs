@@ -112,6 +112,29 @@ public sealed record ShopperProfile
         return Math.Round(average * (decimal)(expectedOrders * (1 - ChurnRisk(at, fallbackInterval))), 2);
     }
 
+    /// <summary>Two ids found to be one person (identity linking): one history, counts and money added, interests pooled.</summary>
+    public static ShopperProfile? Merge(ShopperProfile? a, ShopperProfile? b)
+    {
+        if (a is null || b is null) return a ?? b;
+        var interest = a.CategoryInterest;
+        foreach (var (category, points) in b.CategoryInterest) interest = AddPoints(interest, category, points);
+        var skus = a.SkuCategories.SetItems(b.SkuCategories);
+        while (skus.Count > MaxSkuCategories) skus = skus.Remove(skus.Keys.First());
+        return new ShopperProfile
+        {
+            FirstSeen = a.FirstSeen < b.FirstSeen ? a.FirstSeen : b.FirstSeen,
+            LastSeen = a.LastSeen > b.LastSeen ? a.LastSeen : b.LastSeen,
+            FirstOrderAt = Earliest(a.FirstOrderAt, b.FirstOrderAt),
+            LastOrderAt = a.LastOrderAt is null ? b.LastOrderAt : b.LastOrderAt is null ? a.LastOrderAt : a.LastOrderAt > b.LastOrderAt ? a.LastOrderAt : b.LastOrderAt,
+            OrderCount = a.OrderCount + b.OrderCount,
+            Monetary = a.Monetary + b.Monetary,
+            CategoryInterest = interest,
+            SkuCategories = skus,
+        };
+    }
+
+    private static DateTimeOffset? Earliest(DateTimeOffset? a, DateTimeOffset? b) => a is null ? b : b is null ? a : a < b ? a : b;
+
     /// <summary>Categories by interest, strongest first (ties by name).</summary>
     public IEnumerable<string> TopCategories => CategoryInterest.OrderByDescending(c => c.Value).ThenBy(c => c.Key, StringComparer.Ordinal).Select(c => c.Key);
 

@@ -52,7 +52,8 @@ public static class PartitionProtocol
         int LateEvents,
         int ActiveSessions,
         IReadOnlyList<ShopperEvent>? Forwards = null,
-        IReadOnlyList<OutcomeRecord>? OutcomeRows = null)
+        IReadOnlyList<OutcomeRecord>? OutcomeRows = null,
+        IReadOnlyList<ShopperProfileRow>? Profiles = null)
     {
         /// <summary>Input records the batch consumed (events and rejects), fixed when decided: back-pressure counts
         /// them, whatever part of the batch turns out to be output.</summary>

@@ -240,11 +240,15 @@ public sealed class PartitionActor : ReceivePersistentActor
             }
             switch (command.Event)
             {
-                case ConsentEvent or PaymentPending:
-                    // Shopper-wide facts (consent, a payment in flight): decided here, read by every session at send time.
-                    var decision = command.Event is ConsentEvent consent
-                        ? _engine.Apply(Shopper(shopperId), consent, command.Watermark)
-                        : _engine.Apply(Shopper(shopperId), (PaymentPending)command.Event, command.Watermark);
+                case ConsentEvent or PaymentPending or OutcomeEvent:
+                    // Shopper-wide facts (consent, a payment in flight, what became of a trigger): decided here, read by
+                    // every session at send time.
+                    var decision = command.Event switch
+                    {
+                        ConsentEvent consent => _engine.Apply(Shopper(shopperId), consent, command.Watermark),
+                        OutcomeEvent outcome => _engine.Apply(Shopper(shopperId), outcome, command.Watermark),
+                        _ => _engine.Apply(Shopper(shopperId), (PaymentPending)command.Event, command.Watermark),
+                    };
                     _shoppers[shopperId] = decision.Shopper;
                     _batch!.Add(decision.Effects);
                     _batch.Touched.Add(shopperId);
@@ -448,7 +452,7 @@ public sealed class PartitionActor : ReceivePersistentActor
             if (_shoppers.TryGetValue(shopperId, out var shopper) && shopper.IsEmpty && !_sessionsByShopper.ContainsKey(shopperId))
                 _shoppers.Remove(shopperId);
         _sink.Complete(new BatchCompleted(_partition, batch.Sequence, batch.NextOffsets.ToImmutableDictionary(), batch.Triggers, batch.Audits,
-            batch.Outcomes, batch.DeadLetters, _watermark, batch.Events, batch.LateEvents, _sessions.Count, batch.Forwards, batch.OutcomeRows));
+            batch.Outcomes, batch.DeadLetters, _watermark, batch.Events, batch.LateEvents, _sessions.Count, batch.Forwards, batch.OutcomeRows, batch.Profiles));
         Stash.UnstashAll();
     }
 
@@ -478,6 +482,7 @@ public sealed class PartitionActor : ReceivePersistentActor
         public List<InputRecord> DeadLetters { get; } = [];
         public List<ShopperEvent> Forwards { get; } = [];
         public List<OutcomeRecord> OutcomeRows { get; } = [];
+        public List<ShopperProfileRow> Profiles { get; } = [];
         public HashSet<string> Touched { get; } = new(StringComparer.Ordinal);
         public int Events { get; set; }
         public int LateEvents { get; set; }
@@ -487,6 +492,8 @@ public sealed class PartitionActor : ReceivePersistentActor
             Triggers.AddRange(effects.Triggers);
             Audits.AddRange(effects.Audits);
             Outcomes.AddRange(effects.Outcomes);
+            OutcomeRows.AddRange(effects.OutcomeRows);
+            Profiles.AddRange(effects.Profiles);
         }
     }
 }

@@ -35,6 +35,7 @@ public sealed record OutputSettings
         Outcomes = [.. batch.Outcomes.Where(o => o.EndedAt >= from)],
         DeadLetters = [.. batch.DeadLetters.Where(d => d.Rejected!.ReceivedAt >= from)],
         OutcomeRows = batch.OutcomeRows is null ? null : [.. batch.OutcomeRows.Where(o => o.EventTime >= from)],
+        Profiles = batch.Profiles is null ? null : [.. batch.Profiles.Where(p => p.UpdatedAt >= from)],
     };
 
     /// <summary>The input topic that carries identity hand-overs and forwarded events to the customer's key.</summary>
@@ -135,7 +136,7 @@ public sealed class OutputWriter : IBatchSink
                     }
                     var batch = (BatchCompleted)item;
                     pending.Add(batch);
-                    rows += batch.Triggers.Count + batch.Audits.Count + batch.Outcomes.Count + batch.DeadLetters.Count;
+                    rows += batch.Triggers.Count + batch.Audits.Count + batch.Outcomes.Count + batch.DeadLetters.Count + (batch.OutcomeRows?.Count ?? 0) + (batch.Profiles?.Count ?? 0);
                     continue;
                 }
                 var wait = deadline - DateTime.UtcNow;
@@ -168,6 +169,7 @@ public sealed class OutputWriter : IBatchSink
         var outcomes = batches.SelectMany(b => b.Outcomes).ToList();
         var deadLetters = batches.SelectMany(b => b.DeadLetters).ToList();
         var outcomeRows = batches.SelectMany(b => b.OutcomeRows ?? []).ToList();
+        var profiles = batches.SelectMany(b => b.Profiles ?? []).ToList();
         foreach (var row in outcomeRows) _metrics.OutcomeReceived(row.Type, row.Matched);
 
         foreach (var audit in audits)
@@ -181,6 +183,7 @@ public sealed class OutputWriter : IBatchSink
         await InsertAsync(Tables.SessionOutcomes, outcomes.Select(ContractJson.Serialize).ToList(), ct);
         await InsertAsync(Tables.DeadLetters, deadLetters.Select(d => ContractJson.Serialize(d.Rejected!)).ToList(), ct);
         await InsertAsync(Tables.OutcomeEvents, outcomeRows.Select(ContractJson.Serialize).ToList(), ct);
+        await InsertAsync(Tables.ShopperProfiles, profiles.Select(ContractJson.Serialize).ToList(), ct);
 
         // The triggers went out when their batches were decided; wait for every acknowledgement.
         await Task.Run(() => _producer.Flush(ct), ct);
@@ -189,7 +192,7 @@ public sealed class OutputWriter : IBatchSink
 
         TriggersWritten += triggers.Count;
         FlushCount++;
-        _metrics.Flushed(triggers.Count + audits.Count + outcomes.Count + deadLetters.Count + outcomeRows.Count, Stopwatch.GetElapsedTime(started));
+        _metrics.Flushed(triggers.Count + audits.Count + outcomes.Count + deadLetters.Count + outcomeRows.Count + profiles.Count, Stopwatch.GetElapsedTime(started));
         foreach (var batch in batches)
         {
             _metrics.EventsProcessed(batch.Events, batch.LateEvents);

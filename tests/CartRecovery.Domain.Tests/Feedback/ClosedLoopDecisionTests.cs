@@ -25,8 +25,15 @@ public sealed class ClosedLoopDecisionTests
         return (shopper, s1);
     }
 
-    private static T Outcome<T>(string shopperId, string triggerId, string channel, DateTimeOffset at, string id) where T : MessageOutcome, new() =>
-        new() { EventId = id, ShopperId = shopperId, EventTime = at, TriggerId = triggerId, Channel = channel };
+    private static T Outcome<T>(string shopperId, string triggerId, string channel, DateTimeOffset at, string id) where T : MessageOutcome =>
+        (T)(MessageOutcome)(typeof(T).Name switch
+        {
+            nameof(MessageDelivered) => new MessageDelivered { EventId = id, ShopperId = shopperId, EventTime = at, TriggerId = triggerId, Channel = channel },
+            nameof(MessageOpened) => new MessageOpened { EventId = id, ShopperId = shopperId, EventTime = at, TriggerId = triggerId, Channel = channel },
+            nameof(MessageClicked) => new MessageClicked { EventId = id, ShopperId = shopperId, EventTime = at, TriggerId = triggerId, Channel = channel },
+            nameof(MessageBounced) => new MessageBounced { EventId = id, ShopperId = shopperId, EventTime = at, TriggerId = triggerId, Channel = channel },
+            _ => (MessageOutcome)new MessageComplained { EventId = id, ShopperId = shopperId, EventTime = at, TriggerId = triggerId, Channel = channel },
+        });
 
     private static Scenario StepOneThen(string consent, Func<RecoveryTrigger, IEnumerable<ShopperEvent>> after, RecoveryPolicy? policy = null)
     {
