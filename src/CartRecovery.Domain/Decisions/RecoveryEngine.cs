@@ -177,7 +177,7 @@ public sealed partial class RecoveryEngine(RecoveryPolicy policy)
             DeferredUntil = null,
         };
         var effects = Effects.None.Add(Rows.Audit(abandoned, AuditDecisions.Abandoned, cause, at, [session.LastEventId],
-            detail: $"segment={segment.Name} variant={variant} holdout={(abandoned.Holdout ? 1 : 0)} {Rows.MoneyAndDefaults(session)}"));
+            detail: $"segment={segment.Name} holdout={(abandoned.Holdout ? 1 : 0)} {Rows.MoneyAndDefaults(session)}"));
         if (segment.Steps.IsEmpty) return Close(shopper, abandoned, Outcomes.Abandoned, at, effects);
         return JoinOrOpenCase(shopper, abandoned, segment, at, effects);
     }

@@ -47,10 +47,11 @@ public sealed class SendGate(RecoveryPolicy policy)
                 [.. bought.Values.Select(p => p.EventId).Distinct().Order(StringComparer.Ordinal), session.LastEventId]);
 
         // The policy chooses not to spend a message on a cart this unlikely to be lost: before consent and caps, so the
-        // holdout and the messaged group exclude the same low-score carts.
-        if (session.Score < minScore)
+        // holdout and the messaged group exclude the same low-score carts. The score is the one when the cart was left
+        // (the score at send time has the idle hours in it, high for every cart by then).
+        if (session.UrgencyScore < minScore)
             return new SendVerdict(SuppressionReason.ScoreBelowThreshold, null, null, [session.LastEventId],
-                $"score={session.Score:0.###} min_score={minScore:0.###}");
+                $"score_at_abandonment={session.UrgencyScore:0.###} min_score={minScore:0.###}");
 
         string? channel = null;
         ConsentRecord? consent = null;

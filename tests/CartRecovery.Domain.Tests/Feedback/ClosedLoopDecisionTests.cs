@@ -125,11 +125,13 @@ public sealed class ClosedLoopDecisionTests
         var scenario = Scenario.Play(shopper.Events, policy);
 
         var suppressed = Assert.Single(scenario.AuditsOf(AuditDecisions.Suppressed, SuppressionReason.ScoreBelowThreshold));
+        var abandoned = Assert.Single(scenario.AuditsOf(AuditDecisions.Abandoned));
         Assert.Equal(1, suppressed.Step);
-        Assert.InRange(suppressed.Score, 0, 0.9);
+        Assert.InRange(abandoned.Score, 0, 0.9);
         Assert.NotEmpty(suppressed.TopFactors);
+        Assert.InRange(suppressed.Score, 0, 1);
         Assert.Contains("min_score=0.9", suppressed.Detail);
-        Assert.Contains($"score={suppressed.Score:0.###}", suppressed.Detail);
+        Assert.Contains($"score_at_abandonment={abandoned.Score:0.###}", suppressed.Detail);
         // Step 2 has no threshold: the cart still gets its second reminder.
         Assert.Equal([2], scenario.Reminders.Select(r => r.Step));
     }
