@@ -79,11 +79,14 @@ public sealed record ShopperProfile
     }
 
     /// <summary>The shopper's own typical time between orders (first to last order over the gaps), or the policy's
-    /// <paramref name="fallback"/> with fewer than two orders.</summary>
+    /// <paramref name="fallback"/> with fewer than two orders. At least <see cref="ShortestInterval"/>: orders days apart
+    /// are one shopping spree, not a weekly habit (a 1-day interval would make a 365-orders-a-year customer of anyone).</summary>
     public TimeSpan TypicalInterval(TimeSpan fallback) =>
         OrderCount >= 2 && FirstOrderAt is { } first && LastOrderAt is { } last && last > first
-            ? TimeSpan.FromTicks(Math.Max((last - first).Ticks / (OrderCount - 1), TimeSpan.FromDays(1).Ticks))
+            ? TimeSpan.FromTicks(Math.Max((last - first).Ticks / (OrderCount - 1), ShortestInterval.Ticks))
             : fallback;
+
+    public static readonly TimeSpan ShortestInterval = TimeSpan.FromDays(7);
 
     /// <summary>Churn risk at <paramref name="at"/>: 1 - exp(-overdue), overdue = time since the last order over the typical
     /// interval minus one (0 while within the interval). No order yet: 0 (a prospect, not a churning customer).</summary>

@@ -2,7 +2,9 @@ using CartRecovery.Contracts;
 using CartRecovery.Contracts.Events;
 using CartRecovery.Contracts.Outputs;
 using CartRecovery.Contracts.Serialization;
+using CartRecovery.Storage;
 using CartRecovery.Streaming;
+using CartRecovery.Streaming.Checkpointing;
 using CartRecovery.Traffic;
 using Confluent.Kafka;
 
@@ -19,10 +21,16 @@ namespace CartRecovery.Host.Commands;
 /// </summary>
 public static class ClosedLoopTraffic
 {
+    private const string FirstPass = "closed_loop_first_pass";
+
     public static async Task<IReadOnlyList<GeneratedEvent>> WithResponsesAsync(IReadOnlyList<GeneratedEvent> traffic, int partitions,
         string? policyFile, string dataDirectory, int seed, ResponseModel model, CancellationToken ct)
     {
         IReadOnlyList<RecoveryTrigger> triggers;
+        // The first pass keeps to itself: its own broker, checkpoint file and analytics database, all gone afterwards,
+        // so the main pass starts from nothing as the main job always does.
+        var checkpoints = Path.Combine(dataDirectory, FirstPass + ".db");
+        var store = new AnalyticsStoreOptions { Database = FirstPass };
         using (var broker = EmbeddedBroker.Start(partitions))
         {
             TrafficPublisher.Publish(broker.BootstrapServers, traffic);
@@ -30,11 +38,15 @@ public static class ClosedLoopTraffic
             {
                 BootstrapServers = broker.BootstrapServers,
                 Drain = true,
-                Checkpoints = WorkerRunner.CheckpointStore(dataDirectory, null, null),
-            }, policyFile, dataDirectory, ct);
+                Checkpoints = CheckpointStoreSettings.Sqlite(checkpoints),
+            }, policyFile, dataDirectory, ct, store);
             triggers = ReadTriggers(broker.BootstrapServers, partitions);
         }
-        WorkerRunner.ClearEmbeddedState(dataDirectory);
+        await using (var firstPass = AnalyticsStoreFactory.Open(dataDirectory, store))
+            await firstPass.QueryAsync($"DROP DATABASE IF EXISTS {FirstPass}", "TabSeparated", ct);
+        // Pooled connections would keep the deleted file open.
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        foreach (var file in new[] { checkpoints, checkpoints + "-wal", checkpoints + "-shm" }) File.Delete(file);
 
         var orders = new Dictionary<(string, string), DateTimeOffset>();
         foreach (var generated in traffic)

@@ -49,6 +49,7 @@ public static class RunSummary
             "SELECT table, rows FROM (" +
             "SELECT 'recovery_triggers' AS table, count() AS rows FROM recovery_triggers FINAL UNION ALL " +
             "SELECT 'audit_log', count() FROM audit_log FINAL UNION ALL SELECT 'session_outcomes', count() FROM session_outcomes FINAL UNION ALL " +
-            "SELECT 'dead_letters', count() FROM dead_letters FINAL UNION ALL SELECT 'outcome_events', count() FROM outcome_events FINAL) ORDER BY table");
+            "SELECT 'dead_letters', count() FROM dead_letters FINAL UNION ALL SELECT 'outcome_events', count() FROM outcome_events FINAL " +
+            "UNION ALL SELECT 'shopper_profiles', count() FROM shopper_profiles FINAL) ORDER BY table");
     }
 }

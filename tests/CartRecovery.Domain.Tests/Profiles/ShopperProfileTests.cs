@@ -115,3 +115,15 @@ public sealed class ShopperProfileTests
         Assert.Contains("shopper_segments", bad.Message);
     }
 }
+
+public sealed class ShopperProfileIntervalTests
+{
+    [Fact]
+    public void Orders_days_apart_are_one_spree_not_a_daily_habit()
+    {
+        var t0 = new DateTimeOffset(2026, 1, 5, 10, 0, 0, TimeSpan.Zero);
+        var profile = ShopperProfile.Start(t0).Ordered(t0, 50, []).Ordered(t0.AddHours(3), 50, []);
+
+        Assert.Equal(ShopperProfile.ShortestInterval, profile.TypicalInterval(TimeSpan.FromDays(30)));
+    }
+}
