@@ -19,7 +19,9 @@ public sealed record ReportData(
     IReadOnlyList<ChartBar> AuditCompleteness,
     QueryTable Revenue,
     IReadOnlyList<HeadlineFigure> Headline,
-    QueryTable RevenueByCurrency);
+    QueryTable RevenueByCurrency,
+    IReadOnlyList<(string Label, string Value)>? ClosedLoop = null,
+    IReadOnlyList<(AnalystQuery Query, QueryTable Table)>? Feedback = null);
 
 /// <summary>
 /// The analytics report: one self-contained HTML file (inline CSS and SVG drawn here, no script, no network), so
@@ -71,6 +73,9 @@ public static class AnalyticsReport
                 $"{Percent(audit.Number(0, "reason_share"))} ({audit.Text(0, "suppressions_with_reason")} of {audit.Text(0, "suppressions")})"),
         };
 
+        var feedback = new List<(AnalystQuery, QueryTable)>();
+        foreach (var query in FeedbackQueries.All) feedback.Add((query, await Run(query)));
+
         return new ReportData(
             recoveryFunnel.RowIndexes.Select(i => new ChartBar(recoveryFunnel.Text(i, "stage"), recoveryFunnel.Number(i, "carts"), recoveryFunnel.Text(i, "carts") + " carts")).ToList(),
             shoppingFunnel.RowIndexes.Select(i => new ChartBar(shoppingFunnel.Text(i, "step"), shoppingFunnel.Number(i, "sessions"),
@@ -83,7 +88,9 @@ public static class AnalyticsReport
             auditBars,
             revenue,
             headline,
-            revenueByCurrency);
+            revenueByCurrency,
+            await ClosedLoopFigures.ReadAsync(store, ct),
+            feedback);
     }
 
     public static async Task<string> RenderAsync(IAnalyticsStore store, CancellationToken ct) => Render(await ReadAsync(store, ct));
@@ -126,6 +133,11 @@ public static class AnalyticsReport
         html.Append(Section("audit", "Audit-trail completeness", "Reminders whose audit row carries the consent relied on; suppressions with a reason code.",
             BarChart("audit", data.AuditCompleteness, "#5b7083", percent: true)));
         html.Append(Section("revenue", "Revenue recovered", "By currency, last-touch step and channel.", Table(data.Revenue, "revenue", "No recovered carts.")));
+        if (data.ClosedLoop is { Count: > 0 } loop)
+            html.Append(Section("closed-loop", "The closed loop", "Outcomes reported back: each figure with the count it is a share of.",
+                "<table data-table=\"closed-loop\">" + string.Concat(loop.Select(f => $"<tr><th>{E(f.Label.Trim())}</th><td>{E(f.Value)}</td></tr>")) + "</table>"));
+        foreach (var (query, table) in data.Feedback ?? [])
+            html.Append(Section(query.Name, query.Name.Replace('-', ' '), query.Question, Table(table, query.Name, "No outcomes reported yet.")));
         html.Append("</body></html>\n");
         return html.ToString();
     }
