@@ -13,7 +13,7 @@ public sealed partial class RecoveryEngine
     {
         if (IsRedelivery(ref shopper, evt, evt.SessionId ?? "", out var duplicate)) return new Decision(shopper, null, duplicate);
         var effects = LateAudit(shopper, evt, evt.SessionId ?? "", watermark);
-        var recorded = OutcomeRecorder.Record(shopper, evt, Policy.Version);
+        var recorded = OutcomeRecorder.Record(shopper, evt, Rows);
         foreach (var audit in recorded.Audits) effects = effects.Add(audit);
         return new Decision(recorded.Shopper, null, effects.Add(recorded.Row));
     }

@@ -56,7 +56,7 @@ public sealed class SendGate(RecoveryPolicy policy)
         string? channel = null;
         ConsentRecord? consent = null;
         var retired = new List<ChannelBlock>();
-        foreach (var candidate in segment.ChannelPreference)
+        foreach (var candidate in segment.ChannelsFor(shopper))
         {
             if (RecoveryConsent(shopper, candidate, at) is not { Granted: true } record) continue;
             // A channel that hard-bounced or drew a complaint is not used again: the next consented one is the fallback.

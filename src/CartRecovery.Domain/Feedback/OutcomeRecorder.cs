@@ -20,7 +20,8 @@ public static class OutcomeRecorder
     public const string UnmatchedReason = "unmatched";
     public const string SoftBounce = "soft";
 
-    public static RecordedOutcome Record(ShopperState shopper, OutcomeEvent evt, string policyVersion)
+    /// <param name="rows">Builds the audit rows (ids, policy version) as for every other decision.</param>
+    public static RecordedOutcome Record(ShopperState shopper, OutcomeEvent evt, RecoveryRows rows)
     {
         var type = OutcomeTypes.Of(evt);
         var matched = IsKnown(shopper, evt);
@@ -49,8 +50,15 @@ public static class OutcomeRecorder
         ImmutableArray<string> evidence = evt.TriggerRef.Length > 0 ? [evt.EventId, evt.TriggerRef] : [evt.EventId];
         var detail = $"type={type} matched={(matched ? 1 : 0)}" + (row.SurveyReason.Length > 0 ? $" survey_reason={row.SurveyReason}" : "")
             + (row.BounceType.Length > 0 ? $" bounce_type={row.BounceType}" : "");
-        var audits = ImmutableArray.Create(Audit(evt, AuditDecisions.OutcomeReceived, matched ? type : UnmatchedReason, row.SessionId, channel, evidence,
-            detail, policyVersion));
+        var audits = ImmutableArray.Create(rows.Audit(evt.ShopperId, row.SessionId, AuditDecisions.OutcomeReceived, matched ? type : UnmatchedReason,
+            evt.EventTime, evidence, channel: channel, detail: detail));
+
+        if (evt is MessageOpened or MessageClicked)
+        {
+            var message = (MessageOutcome)evt;
+            var points = evt is MessageClicked ? 2 : 1;
+            shopper = shopper with { Engagement = shopper.Engagement.SetItem(message.Channel, shopper.Engagement.GetValueOrDefault(message.Channel) + points) };
+        }
 
         if (evt is MessageComplained || evt is MessageBounced { BounceType: not SoftBounce })
         {
@@ -63,8 +71,8 @@ public static class OutcomeRecorder
                     BlockedChannels = shopper.BlockedChannels.SetItem(message.Channel,
                         new ChannelBlock(message.Channel, type, evt.EventId, message.TriggerId, evt.EventTime)),
                 };
-                audits = audits.Add(Audit(evt, AuditDecisions.ChannelBlocked, type, row.SessionId, message.Channel, evidence,
-                    $"channel {message.Channel} not used again for this shopper", policyVersion));
+                audits = audits.Add(rows.Audit(evt.ShopperId, row.SessionId, AuditDecisions.ChannelBlocked, type, evt.EventTime, evidence,
+                    channel: message.Channel, detail: $"channel {message.Channel} not used again for this shopper"));
             }
         }
         return new RecordedOutcome(shopper, row, audits);
@@ -90,19 +98,4 @@ public static class OutcomeRecorder
             if (chat.TriggerId == triggerId) return chat.SessionId;
         return null;
     }
-
-    private static AuditRecord Audit(OutcomeEvent evt, string decision, string reason, string sessionId, string channel,
-        ImmutableArray<string> evidence, string detail, string policyVersion) => new()
-    {
-        AuditId = RecoveryIds.Audit(decision, reason, evt.ShopperId, sessionId, 0, evt.EventTime, evidence),
-        ShopperId = evt.ShopperId,
-        SessionId = sessionId,
-        Decision = decision,
-        Reason = reason,
-        Channel = channel,
-        Evidence = evidence,
-        PolicyVersion = policyVersion,
-        Detail = detail,
-        EventTime = evt.EventTime,
-    };
 }

@@ -183,7 +183,7 @@ public static class PolicyFile
 
     private static SegmentPolicy ParseSegment(Node node, SegmentPolicy? inherit, string name)
     {
-        node.AllowOnly("name", "match", "inactivity_timeout", "steps", "channel_preference", "caps", "quiet_hours", "proactive_assist");
+        node.AllowOnly("name", "match", "inactivity_timeout", "steps", "channel_preference", "channel_order", "caps", "quiet_hours", "proactive_assist");
         T Get<T>(string key, Func<Node, T> parse, Func<SegmentPolicy, T> inherited) =>
             node.Optional(key) is { } n ? parse(n)
             : inherit is not null ? inherited(inherit)
@@ -197,6 +197,11 @@ public static class PolicyFile
             InactivityTimeout = timeout,
             Steps = Get("steps", ParseSteps, s => s.Steps),
             ChannelPreference = Get("channel_preference", ParseChannels, s => s.ChannelPreference),
+            // Optional even in defaults: the preference as listed is what every earlier policy file meant.
+            ChannelOrder = node.Optional("channel_order") is { } order
+                ? ChannelOrders.All.Contains(order.String()) ? order.String()
+                    : throw new PolicyValidationException(order.Path, $"must be one of {string.Join(", ", ChannelOrders.All)}")
+                : inherit?.ChannelOrder ?? ChannelOrders.Preference,
             Caps = Get("caps", ParseCaps, s => s.Caps),
             QuietHours = Get("quiet_hours", ParseQuietHours, s => s.QuietHours),
             Assist = Get("proactive_assist", ParseAssist, s => s.Assist),

@@ -180,6 +180,21 @@ public sealed record SegmentPolicy
     public required Caps Caps { get; init; }
     public required QuietHours QuietHours { get; init; }
     public required ProactiveAssist Assist { get; init; }
+    /// <summary>Whether <see cref="ChannelPreference"/> is tried as listed (<see cref="ChannelOrders.Preference"/>) or the
+    /// shopper's most engaged channel first (<see cref="ChannelOrders.Engagement"/>: opens and clicks reported back).</summary>
+    public string ChannelOrder { get; init; } = ChannelOrders.Preference;
+
+    /// <summary>The channels to try for a shopper, in order.</summary>
+    public IEnumerable<string> ChannelsFor(ShopperState shopper) => ChannelOrder == ChannelOrders.Engagement
+        ? ChannelPreference.OrderByDescending(c => shopper.Engagement.GetValueOrDefault(c)) // stable: ties keep the preference
+        : ChannelPreference;
+}
+
+public static class ChannelOrders
+{
+    public const string Preference = "preference";
+    public const string Engagement = "engagement";
+    public static readonly IReadOnlyList<string> All = [Preference, Engagement];
 }
 
 /// <summary>Weights of the logistic abandonment-risk model; see <see cref="Scoring.RiskModel"/>.</summary>

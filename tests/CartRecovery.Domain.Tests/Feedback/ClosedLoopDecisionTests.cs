@@ -217,3 +217,38 @@ public sealed class ClosedLoopDecisionTests
         Assert.Equal(offered.Chats[0].TriggerId, Assert.Single(offered.Shopper("payer").OfferedChats).TriggerId);
     }
 }
+
+/// <summary>The channel order can follow the shopper's engagement: opens and clicks reported back put a channel first.</summary>
+public sealed class EngagementChannelOrderTests
+{
+    [Fact]
+    public void A_segment_ordered_by_engagement_tries_the_channel_the_shopper_reads_first()
+    {
+        RecoveryPolicy Order(string order) => Policies.Edited(root =>
+        {
+            root["holdout_share"] = 0;
+            root["defaults"]!["channel_order"] = order;
+        });
+        IEnumerable<ShopperEvent> Shopper()
+        {
+            var shopper = new ShopperScript("cust-1", T0);
+            shopper.Grant("push", T0 - Days(1));
+            shopper.Grant("email", T0 - Days(1));
+            // An earlier message the shopper read and clicked by email (before this worker's memory: unmatched, still engagement).
+            yield return new MessageOpened { EventId = "o-old", ShopperId = "cust-1", EventTime = T0 - Hours(20), TriggerId = "old", Channel = "email" };
+            yield return new MessageClicked { EventId = "c-old", ShopperId = "cust-1", EventTime = T0 - Hours(20) + Min(1), TriggerId = "old", Channel = "email" };
+            var s1 = shopper.Session("s1");
+            s1.Start();
+            s1.Add("shoes-0001", 40m);
+            foreach (var evt in shopper.Events) yield return evt;
+        }
+
+        var listed = Scenario.Play(Shopper().OrderBy(e => e.EventTime), Order("preference"));
+        var engaged = Scenario.Play(Shopper().OrderBy(e => e.EventTime), Order("engagement"));
+
+        Assert.Equal(["push", "push"], listed.Reminders.Select(r => r.Channel));
+        Assert.Equal(["email", "email"], engaged.Reminders.Select(r => r.Channel));
+        Assert.Equal(3, engaged.Shopper("cust-1").Engagement["email"]);
+        Assert.Throws<PolicyValidationException>(() => Order("loudest"));
+    }
+}
