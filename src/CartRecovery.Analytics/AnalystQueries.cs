@@ -242,6 +242,6 @@ public static class AnalystQueries
     public static IReadOnlyList<AnalystQuery> All { get; } =
     [
         HeadlineFigures, RevenueRecoveredByCurrency, TriggersByKindStepChannel, SuppressionsByReason, RecoveryRateByDayStepChannel, RevenueRecovered, LiftVsHoldout, OriginComparison, ShoppingFunnel, RecoveryFunnel,
-        TimeToRecovery, AuditCompleteness,
+        TimeToRecovery, AuditCompleteness, .. FeedbackQueries.All,
     ];
 }

@@ -20,7 +20,9 @@ public sealed record ReportData(
     QueryTable Revenue,
     IReadOnlyList<HeadlineFigure> Headline,
     QueryTable RevenueByCurrency,
-    IReadOnlyList<(AnalystQuery Query, QueryTable Table)>? Compliance = null);
+    IReadOnlyList<(AnalystQuery Query, QueryTable Table)>? Compliance = null,
+    IReadOnlyList<(string Label, string Value)>? ClosedLoop = null,
+    IReadOnlyList<(AnalystQuery Query, QueryTable Table)>? Feedback = null);
 
 /// <summary>
 /// The analytics report: one self-contained HTML file (inline CSS and SVG drawn here, no script, no network), so
@@ -75,6 +77,9 @@ public static class AnalyticsReport
                 $"{Percent(audit.Number(0, "reason_share"))} ({audit.Text(0, "suppressions_with_reason")} of {audit.Text(0, "suppressions")})"),
         };
 
+        var feedback = new List<(AnalystQuery, QueryTable)>();
+        foreach (var query in FeedbackQueries.All) feedback.Add((query, await Run(query)));
+
         return new ReportData(
             recoveryFunnel.RowIndexes.Select(i => new ChartBar(recoveryFunnel.Text(i, "stage"), recoveryFunnel.Number(i, "carts"), recoveryFunnel.Text(i, "carts") + " carts")).ToList(),
             shoppingFunnel.RowIndexes.Select(i => new ChartBar(shoppingFunnel.Text(i, "step"), shoppingFunnel.Number(i, "sessions"),
@@ -88,7 +93,9 @@ public static class AnalyticsReport
             revenue,
             headline,
             revenueByCurrency,
-            compliance);
+            compliance,
+            await ClosedLoopFigures.ReadAsync(store, ct),
+            feedback);
     }
 
     public static async Task<string> RenderAsync(IAnalyticsStore store, CancellationToken ct) => Render(await ReadAsync(store, ct));
@@ -133,6 +140,11 @@ public static class AnalyticsReport
         foreach (var (query, table) in data.Compliance ?? [])
             html.Append(Section(query.Name, query.Name.Replace('-', ' '), query.Question, Table(table, query.Name, "No data.")));
         html.Append(Section("revenue", "Revenue recovered", "By currency, last-touch step and channel.", Table(data.Revenue, "revenue", "No recovered carts.")));
+        if (data.ClosedLoop is { Count: > 0 } loop)
+            html.Append(Section("closed-loop", "The closed loop", "Outcomes reported back: each figure with the count it is a share of.",
+                "<table data-table=\"closed-loop\">" + string.Concat(loop.Select(f => $"<tr><th>{E(f.Label.Trim())}</th><td>{E(f.Value)}</td></tr>")) + "</table>"));
+        foreach (var (query, table) in data.Feedback ?? [])
+            html.Append(Section(query.Name, query.Name.Replace('-', ' '), query.Question, Table(table, query.Name, "No outcomes reported yet.")));
         html.Append("</body></html>\n");
         return html.ToString();
     }

@@ -6,6 +6,8 @@ public static class Topics
     public const string CartEvents = "cart-events";
     public const string OrderEvents = "order-events";
     public const string ConsentEvents = "consent-events";
+    /// <summary>Outcomes of triggers reported back by dispatchers, the chat tool and the survey (docs/events.md).</summary>
+    public const string OutcomeEvents = "outcome-events";
     public const string RecoveryTriggers = "recovery-triggers";
     public const string DeadLetter = "dead-letter";
     /// <summary>Drain progress of consumer groups: one record per partition a drain finished (compacted, keyed by
@@ -13,5 +15,5 @@ public static class Topics
     public const string DrainProgress = "cartrecovery-drain-progress";
 
     /// <summary>Input topics, co-partitioned by shopper id: partition p of each holds the same shoppers.</summary>
-    public static readonly IReadOnlyList<string> Inputs = [CartEvents, OrderEvents, ConsentEvents];
+    public static readonly IReadOnlyList<string> Inputs = [CartEvents, OrderEvents, ConsentEvents, OutcomeEvents];
 }

@@ -34,16 +34,25 @@ root.Options.Add(shoppersOption);
 root.Options.Add(seedOption);
 root.Options.Add(partitionsOption);
 root.Options.Add(policyOption);
+// The simulated audience answers the triggers (docs/analytics.md, "Simulated audience"), or stays silent (no outcomes, no won-back orders).
+var audienceOption = new Option<string>("--audience") { Description = "answers: simulated shoppers answer the triggers (two passes); silent: they do not", DefaultValueFactory = _ => "answers" };
+audienceOption.AcceptOnlyFromAmong("answers", "silent");
+root.Options.Add(audienceOption);
 root.SetAction(async (parse, ct) =>
 {
     var data = parse.GetValue(dataOption)!;
     // The embedded broker starts empty, so the run starts from nothing too: old checkpoints would point into a log that is gone.
     WorkerRunner.ClearEmbeddedState(data);
+    IReadOnlyList<GeneratedEvent> events = StorefrontSimulator.Generate(new SimulationSettings { Shoppers = parse.GetValue(shoppersOption), Seed = parse.GetValue(seedOption) });
+    var generated = events.Count;
+    if (parse.GetValue(audienceOption) == "answers")
+        events = await ClosedLoopTraffic.WithResponsesAsync(events, parse.GetValue(partitionsOption), parse.GetValue(policyOption), data,
+            parse.GetValue(seedOption), ResponseModel.Default, ct);
     using var broker = EmbeddedBroker.Start(parse.GetValue(partitionsOption));
     Console.WriteLine($"embedded broker: {broker.BootstrapServers}");
-    var events = StorefrontSimulator.Generate(new SimulationSettings { Shoppers = parse.GetValue(shoppersOption), Seed = parse.GetValue(seedOption) });
     var sent = TrafficPublisher.Publish(broker.BootstrapServers, events);
-    Console.WriteLine($"generated {sent:N0} events for {parse.GetValue(shoppersOption):N0} shoppers (seed {parse.GetValue(seedOption)})");
+    Console.WriteLine($"generated {generated:N0} events for {parse.GetValue(shoppersOption):N0} shoppers (seed {parse.GetValue(seedOption)})" +
+        (sent > generated ? $", and {sent - generated:N0} answers of the simulated audience to the triggers (outcomes and won-back orders)" : ""));
     var run = await WorkerRunner.RunAsync(new WorkerSettings
     {
         BootstrapServers = broker.BootstrapServers,

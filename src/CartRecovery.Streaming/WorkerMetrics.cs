@@ -21,6 +21,7 @@ public sealed class WorkerMetrics : IDisposable
     private readonly Counter<long> _suppressions;
     private readonly Counter<long> _rows;
     private readonly Counter<long> _idleAdvances;
+    private readonly Counter<long> _outcomes;
     private readonly Histogram<long> _checkpointBytes;
     private readonly Histogram<double> _checkpointSeconds;
     private readonly Histogram<long> _flushRows;
@@ -46,6 +47,8 @@ public sealed class WorkerMetrics : IDisposable
         _rows = _meter.CreateCounter<long>("cartrecovery_rows_written", description: "Rows written to the analytics store, by table");
         _idleAdvances = _meter.CreateCounter<long>("cartrecovery_idle_watermark_advances",
             description: "Live mode: watermark moves of partitions without input (--idle-watermark), by mode");
+        _outcomes = _meter.CreateCounter<long>("cartrecovery_outcomes",
+            description: "Outcomes of triggers reported back (outcome-events), by type and whether the worker knew the trigger (matched)");
         _checkpointBytes = _meter.CreateHistogram<long>("cartrecovery_checkpoint_bytes", unit: "By", description: "Size of a saved partition checkpoint");
         _checkpointSeconds = _meter.CreateHistogram<double>("cartrecovery_checkpoint_duration", unit: "s",
             description: "From capturing a partition's state to the checkpoint being saved (includes waiting for its outputs)");
@@ -138,6 +141,16 @@ public sealed class WorkerMetrics : IDisposable
         _checkpointSavedAt.TryRemove(partition, out _);
         _watermarks.TryRemove(partition, out _);
     }
+
+    /// <summary>An outcome reported back; unmatched ones (a trigger the state does not hold) are kept, and counted here.</summary>
+    public void OutcomeReceived(string type, bool matched)
+    {
+        if (!matched) Interlocked.Increment(ref _unmatchedOutcomeCount);
+        _outcomes.Add(1, new("type", type), new("matched", matched ? "true" : "false"));
+    }
+
+    private long _unmatchedOutcomeCount;
+    public long UnmatchedOutcomes => Interlocked.Read(ref _unmatchedOutcomeCount);
 
     public void Dispose() => _meter.Dispose();
 }

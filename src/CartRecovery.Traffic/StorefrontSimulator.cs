@@ -78,13 +78,13 @@ public static class StorefrontSimulator
                 {
                     at += Gap(random);
                     var sku = Sku(random);
-                    Emit(Topics.CartEvents, new ProductViewed { EventId = NextId(), ShopperId = shopperId, SessionId = sessionId, EventTime = at, Channel = origin, Sku = sku });
+                    Emit(Topics.CartEvents, new ProductViewed { EventId = NextId(), ShopperId = shopperId, SessionId = sessionId, EventTime = at, Channel = origin, Sku = sku, Category = CategoryOf(sku) });
                     if (random.NextDouble() < 0.12)
                     {
                         at += Gap(random);
                         var line = new CartLine { Sku = sku, Name = $"{sku.Split('-')[0]} item", UnitPrice = Price(random), Quantity = 1 + Skewed(random, [0.8, 0.15, 0.05]) };
                         lines.Add(line);
-                        Emit(Topics.CartEvents, new CartLineAdded { EventId = NextId(), ShopperId = shopperId, SessionId = sessionId, EventTime = at, Channel = origin, Line = line, Currency = "EUR" });
+                        Emit(Topics.CartEvents, new CartLineAdded { EventId = NextId(), ShopperId = shopperId, SessionId = sessionId, EventTime = at, Channel = origin, Line = line, Currency = "EUR", Category = CategoryOf(sku) });
                     }
                 }
                 if (lines.Count > 1 && random.NextDouble() < 0.15)
@@ -197,6 +197,8 @@ public static class StorefrontSimulator
         }
         return options[^1].Value;
     }
+
+    private static string CategoryOf(string sku) => sku[..sku.IndexOf('-')];
 
     private static string Sku(Random random) => $"{Categories[random.Next(Categories.Length)]}-{random.Next(400):D4}";
 

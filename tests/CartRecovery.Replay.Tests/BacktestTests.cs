@@ -54,6 +54,38 @@ public sealed class BacktestTests(ITestOutputHelper output) : IDisposable
         Assert.DoesNotContain("https://", page);
     }
 
+    [Fact]
+    public async Task A_policy_where_the_risk_score_decides_shows_its_suppressions_and_earlier_timing()
+    {
+        var input = _temp.Sub("shoppers.ndjson");
+        await File.WriteAllLinesAsync(input, DaytimeShoppers(40).Select(ContractJson.SerializeEventToString));
+        var defaults = _temp.Sub("default.json");
+        var scored = _temp.Sub("scored.json");
+        await File.WriteAllTextAsync(defaults, PolicyFile.DefaultText());
+        // Step 1 anywhere from 1 h to 4 h (earlier for riskier carts); step 2 only for carts scored 0.99 or more (none here).
+        await File.WriteAllTextAsync(scored, PolicyFile.DefaultText()
+            .Replace("{ \"delay\": \"1h\" }", "{ \"delay\": \"1h\", \"latest_delay\": \"4h\" }")
+            .Replace("{ \"delay\": \"24h\" }", "{ \"delay\": \"24h\", \"min_score\": 0.99 }"));
+
+        var json = _temp.Sub("report.json");
+        var run = await Cli.RunOkAsync(TimeSpan.FromMinutes(10), "backtest", "--input", input, "--format", "ndjson", "--policy", defaults, "--policy", scored,
+            "--out", _temp.Sub("report.html"), "--json", json, "--work", _temp.Sub("work"));
+        output.WriteLine(run.Stdout);
+
+        var rows = JsonNode.Parse(await File.ReadAllTextAsync(json))!["rows"]!.AsArray()
+            .Select(r => (Name: (string)r!["name"]!, A: (string)r["a"]!, B: (string)r["b"]!)).ToList();
+        (string A, string B) Row(string name) => rows.Where(r => r.Name == name).Select(r => (r.A, r.B)).SingleOrDefault(("0", "0"));
+        var step2 = Row("reminder step 2 via email");
+        Assert.NotEqual("0", step2.A);
+        Assert.Equal("0", step2.B);
+        // Every cart that reached step 2 (messaged in A, or held out: the threshold comes before the holdout) is suppressed.
+        Assert.True(int.Parse(Row("score_below_threshold").B) >= int.Parse(step2.A));
+        Assert.Equal("0", Row("score_below_threshold").A);
+        var due = Row("step 1 due");
+        Assert.Equal("1", due.A);
+        Assert.InRange(double.Parse(due.B, System.Globalization.CultureInfo.InvariantCulture), 1.01, 3.99);
+    }
+
     /// <summary>Shoppers on UTC in the morning (no quiet hours in reach), all with email consent: a quarter buy at once,
     /// a quarter come back and buy 30 h later (after both reminders), the rest abandon.</summary>
     private static IEnumerable<ShopperEvent> DaytimeShoppers(int count)

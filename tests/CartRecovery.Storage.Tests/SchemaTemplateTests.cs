@@ -8,8 +8,8 @@ public sealed class SchemaTemplateTests
     public void Default_schema_keeps_outcomes_and_audit_400_days_and_dead_letters_30()
     {
         var ttls = AnalyticsSchema.Statements.Select(TtlOf).ToList();
-        Assert.Equal(["400", "400", "400", "30"], ttls.Take(4));
-        Assert.All(ttls.Skip(4), ttl => Assert.Equal("", ttl));
+        Assert.Equal(["400", "400", "400", "30", "400", "400"], ttls.Take(6));
+        Assert.All(ttls.Skip(6), ttl => Assert.Equal("", ttl));
         Assert.DoesNotContain(AnalyticsSchema.Statements, s => s.Contains('{'));
         Assert.Contains("toIntervalSecond(432000)", RecoveryOutcomesView(AnalyticsSchema.Statements));
     }
@@ -21,7 +21,7 @@ public sealed class SchemaTemplateTests
         {
             TriggerRetentionDays = 90, OutcomeRetentionDays = null, AuditRetentionDays = 2555, DeadLetterRetentionDays = 7, AttributionWindow = TimeSpan.FromDays(3),
         });
-        Assert.Equal(["90", "2555", "", "7"], statements.Select(TtlOf).Take(4));
+        Assert.Equal(["90", "2555", "", "7", "400", "400"], statements.Select(TtlOf).Take(6));
         Assert.Contains("toIntervalSecond(259200)", RecoveryOutcomesView(statements));
         Assert.All(AnalyticsSchema.StatementsFor(SchemaOptions.KeepForever), s => Assert.DoesNotContain("TTL", s));
     }

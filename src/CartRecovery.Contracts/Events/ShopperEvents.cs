@@ -27,6 +27,14 @@ namespace CartRecovery.Contracts.Events;
 [JsonDerivedType(typeof(IdentityLinked), "identity_linked")]
 [JsonDerivedType(typeof(IdentityMerged), "identity_merged")]
 [JsonDerivedType(typeof(IdentityForwarded), "identity_forwarded")]
+[JsonDerivedType(typeof(MessageDelivered), "message_delivered")]
+[JsonDerivedType(typeof(MessageOpened), "message_opened")]
+[JsonDerivedType(typeof(MessageClicked), "message_clicked")]
+[JsonDerivedType(typeof(MessageBounced), "message_bounced")]
+[JsonDerivedType(typeof(MessageComplained), "message_complained")]
+[JsonDerivedType(typeof(ChatAccepted), "chat_accepted")]
+[JsonDerivedType(typeof(ChatResolved), "chat_resolved")]
+[JsonDerivedType(typeof(SurveyAnswered), "survey_answered")]
 public abstract record ShopperEvent
 {
     // Optional members with defaults are settable, not init-only: the System.Text.Json source generator
@@ -70,12 +78,16 @@ public sealed record ProductViewed : SessionEvent
 {
     public required string Sku { get; init; }
     public decimal? UnitPrice { get; init; }
+    /// <summary>Optional category code of the product (e.g. <c>electronics.smartphone</c>): feeds the shopper's category interest.</summary>
+    public string? Category { get; init; }
 }
 
 public sealed record CartLineAdded : SessionEvent
 {
     public required CartLine Line { get; init; }
     public string? Currency { get; init; }
+    /// <summary>Optional category code of the line's product: feeds the shopper's category interest.</summary>
+    public string? Category { get; init; }
 }
 
 public sealed record CartLineRemoved : SessionEvent

@@ -81,6 +81,10 @@ public static class AuditDecisions
     public const string DuplicateEvent = "duplicate_event";
     /// <summary>The shopper's personal data was erased; the row names the pseudonym, never the id.</summary>
     public const string Erased = "erased";
+    /// <summary>An outcome of a trigger reported back (reason: the outcome type, or <c>unmatched</c>).</summary>
+    public const string OutcomeReceived = "outcome_received";
+    /// <summary>A message channel retired for the shopper (reason: message_bounced or message_complained).</summary>
+    public const string ChannelBlocked = "channel_blocked";
 }
 
 /// <summary>One row per decision: every trigger, suppression (with reason code), deferral, consent change.
@@ -157,4 +161,54 @@ public sealed record DeadLetter
     public string Detail { get; init; } = "";
     public string PayloadSha256 { get; init; } = "";
     public required DateTimeOffset ReceivedAt { get; init; }
+}
+
+/// <summary>
+/// One outcome event as kept for analysts (<c>outcome_events</c> table): what happened to which trigger, and whether
+/// the worker knew that trigger (<see cref="Matched"/>). Step, channel of origin and variant are read from
+/// <c>recovery_triggers</c> by <see cref="TriggerId"/> (one source of truth). <see cref="FreeText"/> is personal data: it
+/// lives only here (erased with the shopper's rows), never in audit rows or logs.
+/// </summary>
+public sealed record OutcomeRecord
+{
+    public required string EventId { get; init; }
+    /// <summary>The outcome type: message_delivered, ..., survey_answered.</summary>
+    public required string Type { get; init; }
+    public required string ShopperId { get; init; }
+    public string SessionId { get; init; } = "";
+    public string TriggerId { get; init; } = "";
+    /// <summary>The message channel (email, sms, push), chat for chat outcomes, empty for a survey.</summary>
+    public string Channel { get; init; } = "";
+    /// <summary>True when the worker's state held the trigger (or, for a survey by session, the session).</summary>
+    public required bool Matched { get; init; }
+    public string BounceType { get; init; } = "";
+    public bool? ResolvedFirstContact { get; init; }
+    public int? Satisfaction { get; init; }
+    public string SurveyReason { get; init; } = "";
+    public string? FreeText { get; init; }
+    public required DateTimeOffset EventTime { get; init; }
+}
+
+/// <summary>
+/// A shopper's profile as of <see cref="UpdatedAt"/> (<c>shopper_profiles</c>, one row per shopper, the newest wins):
+/// RFM (recency from the last order, frequency = orders, monetary in the policy currency), churn risk, lifetime-value
+/// estimate, segment (new, active, at_risk, lapsed) and category interest. Ids, codes and numbers only.
+/// </summary>
+public sealed record ShopperProfileRow
+{
+    public required string ShopperId { get; init; }
+    public required string Segment { get; init; }
+    public required double ChurnRisk { get; init; }
+    public int OrderCount { get; init; }
+    /// <summary>Days from the last order to <see cref="UpdatedAt"/>; null without an order.</summary>
+    public double? RecencyDays { get; init; }
+    public decimal Monetary { get; init; }
+    public string MonetaryCurrency { get; init; } = "";
+    public decimal LifetimeValue { get; init; }
+    public double TypicalIntervalDays { get; init; }
+    public IReadOnlyList<string> TopCategories { get; init; } = [];
+    public IReadOnlyDictionary<string, int> CategoryInterest { get; init; } = new Dictionary<string, int>();
+    public DateTimeOffset FirstSeen { get; init; }
+    public DateTimeOffset? LastOrderAt { get; init; }
+    public required DateTimeOffset UpdatedAt { get; init; }
 }

@@ -18,6 +18,8 @@ namespace CartRecovery.Contracts.Serialization;
 [JsonSerializable(typeof(AuditRecord))]
 [JsonSerializable(typeof(SessionOutcome))]
 [JsonSerializable(typeof(DeadLetter))]
+[JsonSerializable(typeof(OutcomeRecord))]
+[JsonSerializable(typeof(ShopperProfileRow))]
 internal sealed partial class ContractJsonContext : JsonSerializerContext;
 
 /// <summary>
@@ -37,6 +39,8 @@ public static class ContractJson
     public static string Serialize(AuditRecord audit) => JsonSerializer.Serialize(audit, Context.AuditRecord);
     public static string Serialize(SessionOutcome outcome) => JsonSerializer.Serialize(outcome, Context.SessionOutcome);
     public static string Serialize(DeadLetter deadLetter) => JsonSerializer.Serialize(deadLetter, Context.DeadLetter);
+    public static string Serialize(OutcomeRecord outcome) => JsonSerializer.Serialize(outcome, Context.OutcomeRecord);
+    public static string Serialize(ShopperProfileRow profile) => JsonSerializer.Serialize(profile, Context.ShopperProfileRow);
     public static byte[] SerializeToUtf8(DeadLetter deadLetter) => JsonSerializer.SerializeToUtf8Bytes(deadLetter, Context.DeadLetter);
 
     public static RecoveryTrigger DeserializeTrigger(ReadOnlySpan<byte> utf8) =>

@@ -68,6 +68,7 @@ public static class EventParser
     {
         Topics.OrderEvents => evt is OrderPlaced or PaymentAuthorized or PaymentPending,
         Topics.ConsentEvents => evt is ConsentEvent or ErasureRequested,
+        Topics.OutcomeEvents => evt is OutcomeEvent,
         Topics.CartEvents => evt is SessionEvent and not (OrderPlaced or PaymentAuthorized) || IdentityRules.IsIdentityEvent(evt),
         _ => true,
     };
@@ -115,11 +116,13 @@ public static class EventParser
             case ProductViewed viewed:
                 if (string.IsNullOrWhiteSpace(viewed.Sku)) return Invalid("sku", "is empty");
                 if (viewed.UnitPrice < 0) return Invalid("unit_price", "must be >= 0");
-                break;
+                if (viewed.Category is not null && FieldValues.Code(viewed.Category) is null) return Invalid("category", CategoryRule);
+                return ParseResult.Ok(viewed with { Category = FieldValues.Code(viewed.Category) });
             case CartLineAdded added:
                 if (LineProblem(added.Line) is { } lineProblem) return Invalid("line", lineProblem);
                 if (added.Currency is not null && FieldValues.Currency(added.Currency) is null) return Invalid("currency", CurrencyRule);
-                return ParseResult.Ok(added with { Currency = FieldValues.Currency(added.Currency) });
+                if (added.Category is not null && FieldValues.Code(added.Category) is null) return Invalid("category", CategoryRule);
+                return ParseResult.Ok(added with { Currency = FieldValues.Currency(added.Currency), Category = FieldValues.Code(added.Category) });
             case CartLineRemoved removed when string.IsNullOrWhiteSpace(removed.Sku):
                 return Invalid("sku", "is empty");
             case CartLineUpdated updated:
@@ -162,6 +165,9 @@ public static class EventParser
                 if (FieldValues.Code(link.Source) is not { } source) return Invalid("source", "must be a code such as login, signup or checkout_email");
                 if (link.SessionId is not null && string.IsNullOrWhiteSpace(link.SessionId)) return Invalid("session_id", "is empty (leave it out when the link has no session)");
                 return ParseResult.Ok(link with { Source = source });
+            case OutcomeEvent outcome:
+                var (validOutcome, outcomeField, outcomeRule) = OutcomeRules.Validate(outcome);
+                return validOutcome is not null ? ParseResult.Ok(validOutcome) : Invalid(outcomeField!, outcomeRule!);
             case IdentityForwarded forwarded:
                 if (IdentityRules.Invalid(forwarded) is { } forwardProblem) return InvalidDetail(forwardProblem);
                 // The inner event goes through the same validation; forward its normalised form.
@@ -194,6 +200,7 @@ public static class EventParser
     }
 
     private const string CurrencyRule = "must be a 3-letter ISO 4217 currency code";
+    private const string CategoryRule = "must be a category code such as electronics.smartphone (letters, digits, '_', '-', '.')";
 
     private static string? LineProblem(CartLine line) =>
         string.IsNullOrWhiteSpace(line.Sku) ? "needs a sku" : line.Quantity <= 0 ? "needs quantity > 0" : line.UnitPrice < 0 ? "needs unit_price >= 0" : null;

@@ -32,6 +32,10 @@ public static class Erasure
 
     public static SessionOutcome Redact(SessionOutcome outcome, string pseudonym) => outcome with { ShopperId = pseudonym };
 
+    /// <summary>An outcome keeps what happened (delivered, opened, a survey's reason) under the pseudonym; the survey's
+    /// free text is the shopper's own words and goes.</summary>
+    public static OutcomeRecord Redact(OutcomeRecord outcome, string pseudonym) => outcome with { ShopperId = pseudonym, FreeText = null };
+
     /// <summary>The audit row that records the erasure: the pseudonym, the request's event id, where it came from.</summary>
     public static AuditRecord Audit(ErasureRequested request, string pseudonym, string policyVersion, string scope) => new()
     {

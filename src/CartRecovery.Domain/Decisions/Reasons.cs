@@ -18,6 +18,12 @@ public static class SuppressionReason
     public const string PaymentPending = "payment_pending";
     /// <summary>The cart joined an open recovery case of the same shopper (same items, abandoned minutes apart).</summary>
     public const string DuplicateCase = "duplicate_case";
+    /// <summary>Every channel the shopper consented to for the step was retired by a hard bounce or a complaint.</summary>
+    public const string ChannelBlocked = "channel_blocked";
+    /// <summary>The cart's risk score is below the step's min_score.</summary>
+    public const string ScoreBelowThreshold = "score_below_threshold";
+    /// <summary>The session was eligible for a proactive chat and falls in the chat holdout (proactive_assist.holdout_share).</summary>
+    public const string ChatHoldout = "chat_holdout";
 }
 
 public static class DecisionReason

@@ -35,6 +35,7 @@ public sealed partial class RecoveryEngine(RecoveryPolicy policy)
     {
         if (IsRedelivery(ref shopper, evt, evt.SessionId, out var duplicate)) return new Decision(shopper, session, duplicate);
         var effects = LateAudit(shopper, evt, evt.SessionId, watermark);
+        shopper = Profiles.ProfileRows.Observe(shopper, evt, Policy, session?.Currency);
 
         if (evt is OrderPlaced or PaymentAuthorized)
         {
@@ -90,8 +91,8 @@ public sealed partial class RecoveryEngine(RecoveryPolicy policy)
             var assist = Policy.SegmentFor(updated).Assist;
             if (assist.Enabled && !updated.ProactiveChatSent && assist.PaymentFailures > 0 && updated.PaymentFailures >= assist.PaymentFailures)
             {
-                var chat = ProactiveChat(updated, evt.EventTime, DecisionReason.RepeatedPaymentFailures, [evt.EventId]);
-                updated = chat.Session;
+                var chat = ProactiveChat(shopper, updated, evt.EventTime, DecisionReason.RepeatedPaymentFailures, [evt.EventId]);
+                (shopper, updated) = (chat.Shopper, chat.Session);
                 effects = effects.Concat(chat.Effects);
             }
         }
@@ -152,13 +153,15 @@ public sealed partial class RecoveryEngine(RecoveryPolicy policy)
     {
         // The chat carries the score at the moment it fires; the session keeps its own, so this eager decision
         // leaves no trace in later rows beyond "chat offered".
-        var (_, effects) = ProactiveChat(Sessions.Rescore(session, at), at, DecisionReason.CheckoutIdle, [session.LastEventId]);
-        return new Decision(shopper, session with { ProactiveChatSent = true }, effects);
+        var (offeredTo, _, effects) = ProactiveChat(shopper, Sessions.Rescore(session, at), at, DecisionReason.CheckoutIdle, [session.LastEventId]);
+        return new Decision(offeredTo, session with { ProactiveChatSent = true }, effects);
     }
 
     private Decision Abandon(ShopperState shopper, SessionState session, DateTimeOffset at, string cause)
     {
-        var segment = Policy.SegmentFor(session);
+        // The A/B variant may change the segment's steps and channels for its shoppers.
+        var variant = Policy.VariantFor(session.ShopperId);
+        var segment = Policy.VariantNamed(variant).Apply(Policy.SegmentFor(session));
         var abandoned = session with
         {
             Phase = SessionPhase.Abandoned,
@@ -166,7 +169,9 @@ public sealed partial class RecoveryEngine(RecoveryPolicy policy)
             AbandonedAt = at,
             AbandonCause = cause,
             Segment = segment.Name,
-            Variant = Policy.VariantFor(session.ShopperId),
+            Variant = variant,
+            // The score when the cart was left sets the urgency of the case's timing; fixed, so its deadlines do not move.
+            UrgencyScore = session.Score,
             Holdout = DeterministicId.Unit("holdout", Policy.Version, session.ShopperId, session.SessionId) < Policy.HoldoutShare,
             NextStep = 0,
             DeferredUntil = null,
@@ -194,7 +199,7 @@ public sealed partial class RecoveryEngine(RecoveryPolicy policy)
         // The message lists only what the shopper has not bought since: a reminder for a bought item is a wrong message.
         var offered = session with { Lines = Gate.Unbought(shopper, session, at, out var bought) };
 
-        var verdict = Gate.Check(shopper, session, offered, bought, segment, at);
+        var verdict = Gate.Check(shopper, session, offered, bought, segment, at, step.MinScore);
         var channel = verdict.Channel;
         if (verdict.MaySend && SendGate.QuietUntil(segment, session, at) is { } until)
         {
@@ -206,7 +211,8 @@ public sealed partial class RecoveryEngine(RecoveryPolicy policy)
 
         if (!verdict.MaySend)
         {
-            effects = effects.Add(Rows.Audit(session, AuditDecisions.Suppressed, verdict.Suppression!, at, verdict.Evidence, step.Number, channel ?? ""));
+            effects = effects.Add(Rows.Audit(session, AuditDecisions.Suppressed, verdict.Suppression!, at, verdict.Evidence, step.Number, channel ?? "",
+                detail: verdict.Detail));
         }
         else
         {
@@ -218,7 +224,7 @@ public sealed partial class RecoveryEngine(RecoveryPolicy policy)
                     verdict.Consent!.EventId, step.Incentive), verdict.Consent, session.TimeZone))
                 .Add(Rows.Audit(session, AuditDecisions.Triggered, DecisionReason.ReminderStep, at,
                     [verdict.Consent.EventId, session.LastEventId, .. bought.Values.Select(p => p.EventId).Distinct().Order(StringComparer.Ordinal)],
-                    step.Number, channel!, detail: $"trigger_id={triggerId}{dropped}"));
+                    step.Number, channel!, detail: $"trigger_id={triggerId}{dropped}{Urgency(session, step)}{(verdict.Detail.Length > 0 ? " " + verdict.Detail : "")}"));
             shopper = shopper with
             {
                 Sent = shopper.Sent.Add(new SentMessage(at, triggerId, session.SessionId)),
@@ -247,13 +253,26 @@ public sealed partial class RecoveryEngine(RecoveryPolicy policy)
         return effects;
     }
 
-    private (SessionState Session, Effects Effects) ProactiveChat(SessionState session, DateTimeOffset at, string reason, ImmutableArray<string> evidence)
+    /// <summary>A proactive chat for the session, unless it falls in the chat holdout (proactive_assist.holdout_share,
+    /// deterministic per shopper and session: audited <c>chat_holdout</c>, so abandonment with and without chat can be
+    /// compared). Either way the session is not offered one again. An offered chat is remembered in the shopper's state,
+    /// so chat outcomes match it.</summary>
+    private (ShopperState Shopper, SessionState Session, Effects Effects) ProactiveChat(ShopperState shopper, SessionState session, DateTimeOffset at,
+        string reason, ImmutableArray<string> evidence)
     {
+        var holdoutShare = Policy.SegmentFor(session).Assist.HoldoutShare;
+        if (holdoutShare > 0 && DeterministicId.Unit("chat-holdout", Policy.Version, session.ShopperId, session.SessionId) < holdoutShare)
+            return (shopper, session with { ProactiveChatSent = true }, Effects.None.Add(Rows.Audit(session, AuditDecisions.Suppressed,
+                SuppressionReason.ChatHoldout, at, evidence, 0, ChatChannel, detail: $"eligible ({reason}); holdout_share={holdoutShare}")));
         var triggerId = RecoveryIds.ProactiveChat(Policy.Version, session);
         var effects = Effects.None
             .Add(Rows.Located(Rows.Trigger(session, triggerId, TriggerKinds.ProactiveChat, 0, ChatChannel, reason, at, at, "", ""), session.TimeZone))
             .Add(Rows.Audit(session, AuditDecisions.Triggered, reason, at, evidence, 0, ChatChannel, detail: $"trigger_id={triggerId}"));
-        return (session with { ProactiveChatSent = true }, effects);
+        shopper = shopper with
+        {
+            OfferedChats = shopper.OfferedChats.RemoveAll(c => c.At < at - Policy.AttributionWindow).Add(new OfferedChat(at, triggerId, session.SessionId)),
+        };
+        return (shopper, session with { ProactiveChatSent = true }, effects);
     }
 
     // ---------------------------------------------------------------- helpers
@@ -273,21 +292,31 @@ public sealed partial class RecoveryEngine(RecoveryPolicy policy)
             Orders = shopper.Orders.RemoveAll(o => o.At < memory),
             PendingPayments = shopper.PendingPayments.RemoveAll(p => p.At + Policy.PaymentPendingHold < at),
             SeenEvents = WithinDedupHorizon(shopper.SeenEvents, at),
+            OfferedChats = shopper.OfferedChats.RemoveAll(c => c.At < horizon),
         };
         // Codes of this shopper that ran out meanwhile (their own case was resumed, so no expiry deadline) are voided now.
         effects = effects.Concat(VoidIncentives(ref shopper, i => i.ExpiresAt <= at, at, ""));
-        return new Decision(shopper, null, effects.Add(row));
+        // The profile as of the session's end: shopper_profiles keeps the newest row per shopper.
+        return new Decision(shopper, null, effects.Add(row).Add(Profiles.ProfileRows.Row(shopper, Policy, at)));
     }
 
     private TimeSpan MaxCapWindow() => Policy.Segments.Max(s => s.Caps.PerShopperWindow);
 
+    /// <summary>The segment the session's case runs under, as its A/B variant runs it.</summary>
     private SegmentPolicy SegmentOf(SessionState session)
     {
+        var variant = Policy.VariantNamed(session.Variant);
         foreach (var segment in Policy.Segments)
-            if (segment.Name == session.Segment) return segment;
-        return Policy.Segments[^1];
+            if (segment.Name == session.Segment) return variant.Apply(segment);
+        return variant.Apply(Policy.Segments[^1]);
     }
 
+    /// <summary>When the next step is due: its delay after the abandonment, moved inside the step's window by the urgency
+    /// (the score at abandonment) when it has a latest_delay.</summary>
     private static DateTimeOffset StepDue(SessionState session, SegmentPolicy segment) =>
-        session.AbandonedAt!.Value + segment.Steps[session.NextStep].Delay;
+        session.AbandonedAt!.Value + segment.Steps[session.NextStep].DelayFor(session.UrgencyScore);
+
+    /// <summary>For the trigger's audit row of a step with an urgency window: the score that placed it and the delay it gave.</summary>
+    private static string Urgency(SessionState session, ReminderStep step) =>
+        step.LatestDelay is null ? "" : $" urgency={session.UrgencyScore:0.###} delay={step.DelayFor(session.UrgencyScore):c} window={step.Delay:c}..{step.LatestDelay:c}";
 }

@@ -8,8 +8,9 @@ namespace CartRecovery.Domain.Decisions;
 
 /// <summary>What the send-time gate decided for one reminder step: sent (no suppression) on <see cref="Channel"/>
 /// relying on <see cref="Consent"/>, or suppressed for <see cref="Suppression"/>; <see cref="Evidence"/> is what the
-/// audit row cites either way.</summary>
-public sealed record SendVerdict(string? Suppression, string? Channel, ConsentRecord? Consent, ImmutableArray<string> Evidence)
+/// audit row cites either way; <see cref="Detail"/> says what else the audit row should (a fallback from a retired channel, a score below the step's
+/// threshold).</summary>
+public sealed record SendVerdict(string? Suppression, string? Channel, ConsentRecord? Consent, ImmutableArray<string> Evidence, string Detail = "")
 {
     public bool MaySend => Suppression is null;
 }
@@ -32,8 +33,9 @@ public sealed class SendGate(RecoveryPolicy policy)
     /// <summary>Send-time suppression, in order of precedence: the verdict carries the chosen channel and the consent it
     /// relies on when the step may be sent. <paramref name="offered"/> is the cart without the lines in
     /// <paramref name="bought"/>.</summary>
+    /// <param name="minScore">The step's minimum risk score (0: none); a cart scored below gets no message at this step.</param>
     public SendVerdict Check(ShopperState shopper, SessionState session, SessionState offered,
-        IReadOnlyDictionary<string, Purchase> bought, SegmentPolicy segment, DateTimeOffset at)
+        IReadOnlyDictionary<string, Purchase> bought, SegmentPolicy segment, DateTimeOffset at, double minScore = 0)
     {
         if (!session.HasCart) return Suppressed(SuppressionReason.CartEmptied, [session.LastEventId]);
 
@@ -44,17 +46,33 @@ public sealed class SendGate(RecoveryPolicy policy)
             return Suppressed(SuppressionReason.ItemsAlreadyBought,
                 [.. bought.Values.Select(p => p.EventId).Distinct().Order(StringComparer.Ordinal), session.LastEventId]);
 
+        // The policy chooses not to spend a message on a cart this unlikely to be lost: before consent and caps, so the
+        // holdout and the messaged group exclude the same low-score carts. The score is the one when the cart was left
+        // (the score at send time has the idle hours in it, high for every cart by then).
+        if (session.UrgencyScore < minScore)
+            return new SendVerdict(SuppressionReason.ScoreBelowThreshold, null, null, [session.LastEventId],
+                $"score_at_abandonment={session.UrgencyScore:0.###} min_score={minScore:0.###}");
+
         string? channel = null;
         ConsentRecord? consent = null;
-        foreach (var candidate in segment.ChannelPreference)
+        var retired = new List<ChannelBlock>();
+        foreach (var candidate in segment.ChannelsFor(shopper))
         {
-            if (RecoveryConsent(shopper, candidate, at) is { Granted: true } record && !record.ExpiredAt(at))
+            if (RecoveryConsent(shopper, candidate, at) is not { Granted: true } record || record.ExpiredAt(at)) continue;
+            // A channel that hard-bounced or drew a complaint is not used again: the next consented one is the fallback.
+            if (shopper.BlockedChannels.TryGetValue(candidate, out var block) && block.At <= at)
             {
-                channel = candidate;
-                consent = record;
-                break;
+                retired.Add(block);
+                continue;
             }
+            channel = candidate;
+            consent = record;
+            break;
         }
+        if (consent is null && retired.Count > 0)
+            return new SendVerdict(SuppressionReason.ChannelBlocked, retired[0].Channel, null, [.. retired.Select(b => b.EventId)],
+                string.Join(' ', retired.Select(b => $"blocked={b.Channel}({b.Reason})")));
+        var fallback = retired.Count == 0 ? "" : " " + string.Join(' ', retired.Select(b => $"fallback_from={b.Channel}({b.Reason})"));
         if (consent is null)
         {
             var withdrawal = segment.ChannelPreference.Select(c => RecoveryConsent(shopper, c, at))
@@ -74,7 +92,7 @@ public sealed class SendGate(RecoveryPolicy policy)
         if (recent.Count >= segment.Caps.PerShopper)
             return new SendVerdict(SuppressionReason.CapPerShopper, channel, consent, [.. recent.Select(s => s.TriggerId)]);
         if (session.Holdout) return new SendVerdict(SuppressionReason.Holdout, channel, consent, evidence);
-        return new SendVerdict(null, channel, consent, evidence);
+        return new SendVerdict(null, channel, consent, evidence, fallback.TrimStart());
     }
 
     private static SendVerdict Suppressed(string reason, ImmutableArray<string> evidence) => new(reason, null, null, evidence);

@@ -29,6 +29,7 @@ public sealed class SessionEvolution(RecoveryPolicy policy)
         StartedAt = evt.EventTime,
         LastActivityAt = evt.EventTime,
         ReturningShopper = shopper.HasOrdered,
+        ShopperSegment = Profiles.ProfileRows.SegmentOf(shopper, Policy, evt.EventTime),
     };
 
     /// <summary>A finished session the shopper came back to: same identity (start), next visit.</summary>

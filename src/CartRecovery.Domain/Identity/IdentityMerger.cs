@@ -193,6 +193,14 @@ public sealed class IdentityMerger(RecoveryEngine engine)
             OpenCases = [.. customer.OpenCases.Concat(anonymous.OpenCases).DistinctBy(c => c.SessionId, StringComparer.Ordinal)
                 .OrderBy(c => c.AbandonedAt).ThenBy(c => c.SessionId, StringComparer.Ordinal)],
             SeenEvents = [.. customer.SeenEvents.Concat(anonymous.SeenEvents).DistinctBy(e => e.IdHash).OrderBy(e => e.AtUtc).ThenBy(e => e.IdHash)],
+            // A channel either id retired (bounce, complaint) stays retired for the person; the earlier block is the evidence.
+            BlockedChannels = anonymous.BlockedChannels.Aggregate(customer.BlockedChannels,
+                (blocked, entry) => blocked.TryGetValue(entry.Key, out var known) && known.At <= entry.Value.At ? blocked : blocked.SetItem(entry.Key, entry.Value)),
+            Profile = Profiles.ShopperProfile.Merge(customer.Profile, anonymous.Profile),
+            Engagement = anonymous.Engagement.Aggregate(customer.Engagement,
+                (engagement, entry) => engagement.SetItem(entry.Key, engagement.GetValueOrDefault(entry.Key) + entry.Value)),
+            OfferedChats = [.. customer.OfferedChats.Concat(anonymous.OfferedChats).DistinctBy(c => c.TriggerId, StringComparer.Ordinal)
+                .OrderBy(c => c.At).ThenBy(c => c.TriggerId, StringComparer.Ordinal)],
         };
     }
 

@@ -53,7 +53,7 @@ public static partial class PolicyFile
             var root = new Node(doc.RootElement, "");
             root.AllowOnly("version", "allowed_lateness", "purchase_grace", "attribution_window", "purchase_memory",
                 "dedup_horizon", "duplicate_case_window", "payment_pending_hold", "default_time_zone", "default_currency", "exchange_rates",
-                "holdout_share", "variants", "risk", "defaults", "segments", "messages");
+                "holdout_share", "variants", "risk", "defaults", "segments", "messages", "profiles");
             var defaults = ParseSegment(root.Required("defaults"), null, "default");
             var segments = ImmutableArray.CreateBuilder<SegmentPolicy>();
             if (root.Optional("segments") is { } list)
@@ -95,6 +95,7 @@ public static partial class PolicyFile
                 Risk = ParseRisk(root.Required("risk")),
                 Segments = segments.ToImmutable(),
                 Messages = ParseMessages(root.Optional("messages")),
+                Profiles = root.Optional("profiles") is { } profiles ? ParseProfiles(profiles) : ProfileSettings.Default,
             };
         }
     }
@@ -136,10 +137,13 @@ public static partial class PolicyFile
         var variants = node.Items().Select(x =>
         {
             var (item, _) = x;
-            item.AllowOnly("name", "weight");
+            item.AllowOnly("name", "weight", "steps", "channel_preference");
             var weight = item.Optional("weight")?.Number() ?? 1;
             if (weight <= 0) throw new PolicyValidationException(item.Path + ".weight", "must be > 0");
-            return new Variant(item.Required("name").String(), weight);
+            // A variant may change what its shoppers get: steps (delays, incentives, score thresholds) and channels.
+            return new Variant(item.Required("name").String(), weight,
+                item.Optional("steps") is { } steps ? ParseSteps(steps) : null,
+                item.Optional("channel_preference") is { } channels ? ParseChannels(channels) : null);
         }).ToImmutableArray();
         if (variants.IsEmpty) throw new PolicyValidationException(node.Path, "needs at least one variant");
         return variants;
@@ -180,7 +184,7 @@ public static partial class PolicyFile
 
     private static SegmentPolicy ParseSegment(Node node, SegmentPolicy? inherit, string name)
     {
-        node.AllowOnly("name", "match", "inactivity_timeout", "steps", "channel_preference", "caps", "quiet_hours", "proactive_assist");
+        node.AllowOnly("name", "match", "inactivity_timeout", "steps", "channel_preference", "channel_order", "caps", "quiet_hours", "proactive_assist");
         T Get<T>(string key, Func<Node, T> parse, Func<SegmentPolicy, T> inherited) =>
             node.Optional(key) is { } n ? parse(n)
             : inherit is not null ? inherited(inherit)
@@ -193,24 +197,44 @@ public static partial class PolicyFile
             Match = node.Optional("match") is { } m ? ParseMatch(m) : SegmentMatch.Any,
             InactivityTimeout = timeout,
             Steps = Get("steps", ParseSteps, s => s.Steps),
-            ChannelPreference = Get("channel_preference", n => n.Items().Select(x =>
-            {
-                var channel = x.Item.String();
-                if (!Channels.Contains(channel)) throw new PolicyValidationException(x.Item.Path, $"must be one of {string.Join(", ", Channels)}");
-                return channel;
-            }).ToImmutableArray(), s => s.ChannelPreference),
+            ChannelPreference = Get("channel_preference", ParseChannels, s => s.ChannelPreference),
+            // Optional even in defaults: the preference as listed is what every earlier policy file meant.
+            ChannelOrder = node.Optional("channel_order") is { } order
+                ? ChannelOrders.All.Contains(order.String()) ? order.String()
+                    : throw new PolicyValidationException(order.Path, $"must be one of {string.Join(", ", ChannelOrders.All)}")
+                : inherit?.ChannelOrder ?? ChannelOrders.Preference,
             Caps = Get("caps", ParseCaps, s => s.Caps),
             QuietHours = Get("quiet_hours", ParseQuietHours, s => s.QuietHours),
             Assist = Get("proactive_assist", ParseAssist, s => s.Assist),
         };
     }
 
+    private static ImmutableArray<string> ParseChannels(Node node) => node.Items().Select(x =>
+    {
+        var channel = x.Item.String();
+        if (!Channels.Contains(channel)) throw new PolicyValidationException(x.Item.Path, $"must be one of {string.Join(", ", Channels)}");
+        return channel;
+    }).ToImmutableArray();
+
     private static SegmentMatch ParseMatch(Node node)
     {
-        node.AllowOnly("min_cart_value", "max_cart_value", "channels");
+        node.AllowOnly("min_cart_value", "max_cart_value", "channels", "shopper_segments");
         // Channels of origin are compared with the input's, which are lower-case codes (EventParser normalises them).
         return new SegmentMatch(node.Optional("min_cart_value")?.Amount(), node.Optional("max_cart_value")?.Amount(),
-            node.Optional("channels")?.Items().Select(x => x.Item.Code()).ToImmutableArray() ?? []);
+            node.Optional("channels")?.Items().Select(x => x.Item.Code()).ToImmutableArray() ?? [],
+            node.Optional("shopper_segments")?.Items().Select(x =>
+            {
+                var code = x.Item.String();
+                return Profiles.ProfileSegments.All.Contains(code) ? code
+                    : throw new PolicyValidationException(x.Item.Path, $"must be one of {string.Join(", ", Profiles.ProfileSegments.All)}");
+            }).ToImmutableArray() ?? []);
+    }
+
+    private static ProfileSettings ParseProfiles(Node node)
+    {
+        node.AllowOnly("typical_interval", "lifetime_horizon");
+        return new ProfileSettings(node.Optional("typical_interval")?.PositiveDuration() ?? ProfileSettings.Default.TypicalInterval,
+            node.Optional("lifetime_horizon")?.PositiveDuration() ?? ProfileSettings.Default.LifetimeHorizon);
     }
 
     private static ImmutableArray<ReminderStep> ParseSteps(Node node)
@@ -219,13 +243,19 @@ public static partial class PolicyFile
         var previous = TimeSpan.Zero;
         foreach (var (item, i) in node.Items())
         {
-            item.AllowOnly("delay", "enabled", "incentive", "incentive_type", "incentive_value", "incentive_percent", "incentive_valid_for");
+            item.AllowOnly("delay", "latest_delay", "min_score", "enabled", "incentive", "incentive_type", "incentive_value", "incentive_percent", "incentive_valid_for");
             var delay = item.Required("delay").PositiveDuration();
-            if (delay <= previous) throw new PolicyValidationException(item.Key("delay"), "must be later than the previous step's delay");
-            previous = delay;
+            if (delay <= previous) throw new PolicyValidationException(item.Key("delay"), "must be later than the previous step's delay (or latest_delay)");
+            // Urgency moves the step inside [delay, latest_delay]; the windows of two steps must not overlap, or a step
+            // could fall due before the one before it.
+            var latest = item.Optional("latest_delay")?.PositiveDuration();
+            if (latest < delay) throw new PolicyValidationException(item.Key("latest_delay"), "must be at least the step's delay");
+            var minScore = item.Optional("min_score")?.Number() ?? 0;
+            if (minScore is < 0 or > 1) throw new PolicyValidationException(item.Key("min_score"), "must be a risk score between 0 and 1");
+            previous = latest ?? delay;
             var offer = ParseIncentive(item);
             if (item.Optional("enabled")?.Bool() ?? true)
-                steps.Add(new ReminderStep(i + 1, delay, offer));
+                steps.Add(new ReminderStep(i + 1, delay, offer, minScore, latest));
         }
         return steps.ToImmutable();
     }
@@ -281,9 +311,11 @@ public static partial class PolicyFile
 
     private static ProactiveAssist ParseAssist(Node node)
     {
-        node.AllowOnly("enabled", "min_cart_value", "checkout_idle", "payment_failures");
+        node.AllowOnly("enabled", "min_cart_value", "checkout_idle", "payment_failures", "holdout_share");
+        var holdout = node.Optional("holdout_share")?.Number() ?? 0;
+        if (holdout is < 0 or > 1) throw new PolicyValidationException(node.Key("holdout_share"), "must be between 0 and 1");
         return new ProactiveAssist(node.Optional("enabled")?.Bool() ?? true, node.Required("min_cart_value").Amount(),
-            node.Required("checkout_idle").PositiveDuration(), node.Required("payment_failures").NonNegativeInt());
+            node.Required("checkout_idle").PositiveDuration(), node.Required("payment_failures").NonNegativeInt(), holdout);
     }
 
     /// <summary>A JSON element with its path, so every error names the key.</summary>

@@ -46,20 +46,26 @@ public sealed record RecoveryPolicy
     public TimeSpan StateHorizon =>
         new[] { PurchaseMemory, AttributionWindow }
             .Concat(Segments.Select(s => s.Caps.PerShopperWindow))
-            .Concat(Segments.Select(s => s.InactivityTimeout + (s.Steps.IsEmpty ? TimeSpan.Zero : s.Steps.Max(step => step.Delay)) + PurchaseGrace))
+            .Concat(Segments.SelectMany(s => Variants.Select(v => v.Apply(s)))
+                .Select(s => s.InactivityTimeout + (s.Steps.IsEmpty ? TimeSpan.Zero : s.Steps.Max(step => step.LatestDelay ?? step.Delay)) + PurchaseGrace))
             .Max();
 
     /// <summary>The segment of a cart whose value is in the policy currency (null: it cannot be stated in it, so
     /// segments with value bounds do not match).</summary>
-    public SegmentPolicy SegmentFor(decimal? cartValue, string originChannel)
+    public SegmentPolicy SegmentFor(decimal? cartValue, string originChannel, string shopperSegment = "")
     {
         foreach (var segment in Segments)
-            if (segment.Match.Accepts(cartValue, originChannel)) return segment;
+            if (segment.Match.Accepts(cartValue, originChannel, shopperSegment)) return segment;
         return Segments[^1];
     }
 
-    /// <summary>The segment of a session's cart, its value converted into the policy currency.</summary>
-    public SegmentPolicy SegmentFor(SessionState session) => SegmentFor(ValueInPolicyCurrency(session), session.OriginChannel);
+    /// <summary>The segment of a session's cart, its value converted into the policy currency, for the shopper's profile
+    /// segment as it was when the session opened.</summary>
+    public SegmentPolicy SegmentFor(SessionState session) => SegmentFor(ValueInPolicyCurrency(session), session.OriginChannel, session.ShopperSegment);
+
+    /// <summary>Customer profiles: the typical time between orders of a shopper with fewer than two, and the horizon of the
+    /// lifetime-value estimate.</summary>
+    public ProfileSettings Profiles { get; init; } = ProfileSettings.Default;
 
     /// <summary>An amount in <paramref name="currency"/> in the policy currency, or null without a rate for it.</summary>
     public decimal? InPolicyCurrency(decimal amount, string currency) =>
@@ -69,6 +75,15 @@ public sealed record RecoveryPolicy
     /// the policy has no rate for. Amounts in different currencies are never added or compared as one.</summary>
     public decimal? ValueInPolicyCurrency(SessionState session) =>
         session.MixedCurrencies ? null : InPolicyCurrency(session.CartValue, session.Currency);
+
+    /// <summary>The variant named <paramref name="name"/> (the first when none has that name: a session restored under
+    /// a policy without it runs as the first variant).</summary>
+    public Variant VariantNamed(string name)
+    {
+        foreach (var variant in Variants)
+            if (variant.Name == name) return variant;
+        return Variants[0];
+    }
 
     public string VariantFor(string shopperId)
     {
@@ -84,7 +99,17 @@ public sealed record RecoveryPolicy
     }
 }
 
-public sealed record Variant(string Name, double Weight);
+/// <summary>An A/B variant of the policy. A variant that sets <see cref="Steps"/> (delays, incentives, thresholds) or
+/// <see cref="ChannelPreference"/> replaces those of every segment for its shoppers; one that sets neither is a label.</summary>
+public sealed record Variant(string Name, double Weight, ImmutableArray<ReminderStep>? Steps = null, ImmutableArray<string>? ChannelPreference = null)
+{
+    /// <summary>The segment as this variant runs it.</summary>
+    public SegmentPolicy Apply(SegmentPolicy segment) => Steps is null && ChannelPreference is null ? segment : segment with
+    {
+        Steps = Steps ?? segment.Steps,
+        ChannelPreference = ChannelPreference ?? segment.ChannelPreference,
+    };
+}
 
 /// <summary>Exchange rates into the policy currency (value of one unit of each currency), as of a date.</summary>
 public sealed record ExchangeRates(DateOnly? AsOf, ImmutableDictionary<string, decimal> Rates)
@@ -93,19 +118,38 @@ public sealed record ExchangeRates(DateOnly? AsOf, ImmutableDictionary<string, d
 }
 
 /// <summary>Which carts a segment takes; value bounds are in the policy currency.</summary>
-public sealed record SegmentMatch(decimal? MinCartValue, decimal? MaxCartValue, ImmutableArray<string> Channels)
+public sealed record SegmentMatch(decimal? MinCartValue, decimal? MaxCartValue, ImmutableArray<string> Channels, ImmutableArray<string> ShopperSegments = default)
 {
     public static readonly SegmentMatch Any = new(null, null, []);
 
-    /// <summary>A cart value that cannot be stated in the policy currency (null) meets no value bound.</summary>
-    public bool Accepts(decimal? cartValue, string channel) =>
+    /// <summary>A cart value that cannot be stated in the policy currency (null) meets no value bound. With
+    /// <see cref="ShopperSegments"/>, only shoppers whose profile segment (new, active, at_risk, lapsed) is listed match.</summary>
+    public bool Accepts(decimal? cartValue, string channel, string shopperSegment = "") =>
         (MinCartValue is null || cartValue >= MinCartValue) &&
         (MaxCartValue is null || cartValue < MaxCartValue) &&
-        (Channels.IsDefaultOrEmpty || Channels.Contains(channel));
+        (Channels.IsDefaultOrEmpty || Channels.Contains(channel)) &&
+        (ShopperSegments.IsDefaultOrEmpty || ShopperSegments.Contains(shopperSegment));
 }
 
-/// <summary>One reminder step; <see cref="Incentive"/> is the offer its message carries, if any.</summary>
-public sealed record ReminderStep(int Number, TimeSpan Delay, IncentiveOffer? Incentive = null);
+/// <summary>Customer-profile settings (policy key <c>profiles</c>).</summary>
+/// <param name="TypicalInterval">Time between orders assumed for a shopper with fewer than two orders (churn risk, LTV).</param>
+/// <param name="LifetimeHorizon">Horizon of the lifetime-value estimate.</param>
+public sealed record ProfileSettings(TimeSpan TypicalInterval, TimeSpan LifetimeHorizon)
+{
+    public static readonly ProfileSettings Default = new(TimeSpan.FromDays(30), TimeSpan.FromDays(365));
+}
+
+/// <summary>One reminder step; <see cref="Incentive"/> is the offer its message carries, if any. A cart whose risk score is
+/// below <see cref="MinScore"/> gets no message at this step (audited <c>score_below_threshold</c> with the score and its
+/// factors). With <see cref="LatestDelay"/>, the step is due between <see cref="Delay"/> and it, earlier the more urgent
+/// the cart (its risk score): due = abandonment + LatestDelay - score × (LatestDelay - Delay).</summary>
+public sealed record ReminderStep(int Number, TimeSpan Delay, IncentiveOffer? Incentive = null, double MinScore = 0, TimeSpan? LatestDelay = null)
+{
+    /// <summary>The delay for a cart of risk score <paramref name="score"/> (0..1): <see cref="Delay"/> without a window.</summary>
+    public TimeSpan DelayFor(double score) => LatestDelay is { } latest
+        ? latest - TimeSpan.FromTicks((long)((latest - Delay).Ticks * Math.Clamp(score, 0, 1)))
+        : Delay;
+}
 
 /// <summary>What an incentive code gives and how long it is valid after it is issued.</summary>
 public sealed record IncentiveOffer(string Type, decimal Value, TimeSpan ValidFor);
@@ -125,7 +169,9 @@ public static class IncentiveTypes
 
 public sealed record Caps(int PerCart, int PerShopper, TimeSpan PerShopperWindow);
 
-public sealed record ProactiveAssist(bool Enabled, decimal MinCartValue, TimeSpan CheckoutIdle, int PaymentFailures);
+/// <summary>Proactive chat. <see cref="HoldoutShare"/> of the carts eligible for a chat (deterministic per shopper and
+/// session) get none, audited <c>chat_holdout</c>, so analysts can measure the abandonment chat prevents.</summary>
+public sealed record ProactiveAssist(bool Enabled, decimal MinCartValue, TimeSpan CheckoutIdle, int PaymentFailures, double HoldoutShare = 0);
 
 public sealed record SegmentPolicy
 {
@@ -138,6 +184,21 @@ public sealed record SegmentPolicy
     public required Caps Caps { get; init; }
     public required QuietHours QuietHours { get; init; }
     public required ProactiveAssist Assist { get; init; }
+    /// <summary>Whether <see cref="ChannelPreference"/> is tried as listed (<see cref="ChannelOrders.Preference"/>) or the
+    /// shopper's most engaged channel first (<see cref="ChannelOrders.Engagement"/>: opens and clicks reported back).</summary>
+    public string ChannelOrder { get; init; } = ChannelOrders.Preference;
+
+    /// <summary>The channels to try for a shopper, in order.</summary>
+    public IEnumerable<string> ChannelsFor(ShopperState shopper) => ChannelOrder == ChannelOrders.Engagement
+        ? ChannelPreference.OrderByDescending(c => shopper.Engagement.GetValueOrDefault(c)) // stable: ties keep the preference
+        : ChannelPreference;
+}
+
+public static class ChannelOrders
+{
+    public const string Preference = "preference";
+    public const string Engagement = "engagement";
+    public static readonly IReadOnlyList<string> All = [Preference, Engagement];
 }
 
 /// <summary>Weights of the logistic abandonment-risk model; see <see cref="Scoring.RiskModel"/>.</summary>

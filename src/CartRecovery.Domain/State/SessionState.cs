@@ -75,6 +75,11 @@ public sealed record SessionState
     public bool ProactiveChatSent { get; init; }
     public string LastEventId { get; init; } = "";
     public double Score { get; init; }
+    /// <summary>The risk score when the cart was left: it sets the urgency of the steps' timing (a step with a
+    /// latest_delay falls due earlier the higher it is), fixed for the case so its deadlines do not move.</summary>
+    public double UrgencyScore { get; init; }
+    /// <summary>The shopper's profile segment (new, active, at_risk, lapsed) when the session opened; policy segments may match on it.</summary>
+    public string ShopperSegment { get; init; } = "";
     public ImmutableArray<string> TopFactors { get; init; } = [];
 
     public decimal CartValue { get; private init; }

@@ -40,6 +40,13 @@ public readonly record struct SeenEvent(ulong IdHash, DateTime AtUtc);
 /// returning shopper's next visit keeps its per-cart message count.</summary>
 public sealed record ClosedSession(SessionOutcome Outcome, int RemindersSent, int Abandonments, int Visits, string TimeZone, DateTimeOffset ClosedAt);
 
+/// <summary>A message channel the shopper is not to be sent on again: it hard-bounced or drew a complaint
+/// (<see cref="Reason"/> is the outcome type), with the outcome event as evidence.</summary>
+public sealed record ChannelBlock(string Channel, string Reason, string EventId, string TriggerId, DateTimeOffset At);
+
+/// <summary>A proactive chat offered to the shopper: chat outcomes (accepted, resolved) are matched against it.</summary>
+public sealed record OfferedChat(DateTimeOffset At, string TriggerId, string SessionId);
+
 /// <summary>Policy state of one shopper, shared by all of the shopper's sessions (devices): consent by purpose
 /// and channel, messages sent (frequency caps), purchases, open incentives and recently closed sessions.</summary>
 public sealed record ShopperState
@@ -61,6 +68,15 @@ public sealed record ShopperState
     /// <summary>The newest row of the shopper's audit chain (docs/compliance.md); not part of <see cref="IsEmpty"/>: a
     /// forgotten shopper's next row starts a new chain.</summary>
     public Compliance.AuditChainHead? AuditHead { get; init; }
+    /// <summary>Channels retired by a hard bounce or a complaint, by channel: never used again for this shopper.</summary>
+    public ImmutableDictionary<string, ChannelBlock> BlockedChannels { get; init; } = ImmutableDictionary<string, ChannelBlock>.Empty;
+    /// <summary>Engagement by message channel: 1 point per reported open, 2 per click. A segment with
+    /// <c>channel_order: "engagement"</c> tries the shopper's most engaged consented channel first.</summary>
+    public ImmutableSortedDictionary<string, int> Engagement { get; init; } = ImmutableSortedDictionary.Create<string, int>(StringComparer.Ordinal);
+    /// <summary>Proactive chats offered within the attribution window, to match chat outcomes against.</summary>
+    public ImmutableList<OfferedChat> OfferedChats { get; init; } = [];
+    /// <summary>What the shopper's history says (category interest, RFM, churn risk, segment); null before any event.</summary>
+    public Profiles.ShopperProfile? Profile { get; init; }
 
     public static ShopperState New(string shopperId) => new() { ShopperId = shopperId };
 
@@ -72,5 +88,8 @@ public sealed record ShopperState
     /// <summary>True when nothing in it matters any more (no consent, nothing inside a window): the shopper can be forgotten.
     /// Seen event ids alone do not keep a shopper: one with nothing else has had no session for the attribution window.</summary>
     public bool IsEmpty => Consents.IsEmpty && Sent.IsEmpty && PurchasedSkus.IsEmpty && OpenIncentives.IsEmpty && ClosedSessions.IsEmpty
-        && Orders.IsEmpty && PendingPayments.IsEmpty && OpenCases.IsEmpty;
+        && Orders.IsEmpty && PendingPayments.IsEmpty && OpenCases.IsEmpty && BlockedChannels.IsEmpty && OfferedChats.IsEmpty
+        // A customer's profile (at least one order) is kept: churn risk and win-back need it long after the last visit;
+        // a prospect's is forgotten with the rest (shopper_profiles keeps its last row).
+        && Profile is not { OrderCount: > 0 };
 }

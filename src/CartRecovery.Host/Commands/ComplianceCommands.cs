@@ -70,7 +70,7 @@ public static class ComplianceCommands
             var audit = AuditChain.Link(head, Erasure.Audit(request, pseudonym, "operator", scope), pseudonym);
             await store.InsertJsonEachRowAsync("audit_log", [ContractJson.Serialize(audit)], ct);
             var left = await AnalyticsErasure.CountAsync(store, id, ct);
-            Console.WriteLine($"erased shopper as {pseudonym}: {rows.Triggers} trigger, {rows.Audits} audit and {rows.Outcomes} outcome rows; " +
+            Console.WriteLine($"erased shopper as {pseudonym}: {rows.Triggers} trigger, {rows.Audits} audit, {rows.Outcomes} outcome, {rows.OutcomeEvents} outcome-event and {rows.Profiles} profile rows; " +
                 $"{state.SnapshotsRewritten} checkpoints rewritten, {state.JournalRowsDeleted} journal rows deleted; " +
                 $"left naming the id: {left.Total} rows, {state.RowsStillNaming} checkpoint rows");
             return left.Total == 0 && state.RowsStillNaming == 0 ? 0 : 1;

@@ -28,6 +28,7 @@ public static class RunSummary
         };
         rows.AddRange((await HeadlineFigures.ReadAsync(store, ct)).Select(f => (f.Label, f.Value)));
         rows.AddRange((await HeadlineFigures.RevenueAsync(store, ct)).Select(r => ($"revenue recovered ({r.Currency})", r.Revenue)));
+        rows.AddRange(await ClosedLoopFigures.ReadAsync(store, ct));
         rows.Add(("wall time (s)", seconds.ToString("F1", CultureInfo.InvariantCulture)));
         rows.Add(("events/s", (run.EventsConsumed / seconds).ToString("N0", CultureInfo.InvariantCulture)));
         var width = rows.Max(r => r.Item1.Length);
@@ -35,6 +36,10 @@ public static class RunSummary
         output.WriteLine();
         await Table("triggers by kind, step and channel:", AnalystQueries.TriggersByKindStepChannel.Sql);
         await Table("suppressions by reason:", AnalystQueries.SuppressionsByReason.Sql);
+        await Table("message engagement by step, channel and variant (rates of sent / delivered):", FeedbackQueries.MessageEngagement.Sql);
+        await Table("average order value, recovered vs other orders:", FeedbackQueries.AverageOrderValue.Sql);
+        await Table("proactive chat:", FeedbackQueries.ChatConversion.Sql);
+        await Table("abandonment reasons (surveys) by channel of origin:", FeedbackQueries.SurveyReasonsByOrigin.Sql);
         await Table("session outcomes:",
             // Cart values are summed per currency only: amounts in different currencies are never added.
             "SELECT outcome, currency, count() AS sessions, sum(cart_value) AS cart_value FROM session_outcomes FINAL " +
@@ -44,6 +49,7 @@ public static class RunSummary
             "SELECT table, rows FROM (" +
             "SELECT 'recovery_triggers' AS table, count() AS rows FROM recovery_triggers FINAL UNION ALL " +
             "SELECT 'audit_log', count() FROM audit_log FINAL UNION ALL SELECT 'session_outcomes', count() FROM session_outcomes FINAL UNION ALL " +
-            "SELECT 'dead_letters', count() FROM dead_letters FINAL) ORDER BY table");
+            "SELECT 'dead_letters', count() FROM dead_letters FINAL UNION ALL SELECT 'outcome_events', count() FROM outcome_events FINAL " +
+            "UNION ALL SELECT 'shopper_profiles', count() FROM shopper_profiles FINAL) ORDER BY table");
     }
 }

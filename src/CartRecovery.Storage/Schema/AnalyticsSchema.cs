@@ -37,7 +37,7 @@ public static class AnalyticsSchema
     public static IReadOnlyList<string> Statements { get; } = Split(Text);
 
     /// <summary>The tables the worker writes (the view is derived from them).</summary>
-    public static IReadOnlyList<string> Tables { get; } = ["recovery_triggers", "audit_log", "session_outcomes", "dead_letters"];
+    public static IReadOnlyList<string> Tables { get; } = ["recovery_triggers", "audit_log", "session_outcomes", "dead_letters", "outcome_events", "shopper_profiles"];
 
     /// <summary><c>CREATE DATABASE IF NOT EXISTS</c> for a database name (validated: it is spliced into SQL).</summary>
     public static string CreateDatabaseStatement(string database) =>
@@ -61,6 +61,8 @@ public static class AnalyticsSchema
             ["{outcome_retention_days}"] = options.OutcomeRetentionDays,
             ["{audit_retention_days}"] = options.AuditRetentionDays,
             ["{dead_letter_retention_days}"] = options.DeadLetterRetentionDays,
+            ["{outcome_event_retention_days}"] = options.OutcomeEventRetentionDays,
+            ["{profile_retention_days}"] = options.ProfileRetentionDays,
         };
         var window = ((long)options.AttributionWindow.TotalSeconds).ToString(CultureInfo.InvariantCulture);
         var lines = new List<string>();

@@ -18,6 +18,12 @@ public sealed record SchemaOptions
     /// <summary>dead_letters.</summary>
     public int? DeadLetterRetentionDays { get; init; } = 30;
 
+    /// <summary>outcome_events (dispatcher, chat and survey outcomes).</summary>
+    public int? OutcomeEventRetentionDays { get; init; } = 400;
+
+    /// <summary>shopper_profiles (counted from a profile's last update).</summary>
+    public int? ProfileRetentionDays { get; init; } = 400;
+
     /// <summary>How long after abandonment an order still counts as converting the cart.</summary>
     public TimeSpan AttributionWindow { get; init; } = TimeSpan.FromDays(5);
 
@@ -30,5 +36,7 @@ public sealed record SchemaOptions
         OutcomeRetentionDays = null,
         AuditRetentionDays = null,
         DeadLetterRetentionDays = null,
+        OutcomeEventRetentionDays = null,
+        ProfileRetentionDays = null,
     };
 }

@@ -14,7 +14,7 @@ public static class SchemaRetention
     public const string Setting = "Retention:Tables";
 
     /// <summary>The tables whose retention is configurable and the <see cref="SchemaOptions"/> member holding it.</summary>
-    public static IReadOnlyList<string> Tables { get; } = ["recovery_triggers", "audit_log", "session_outcomes", "dead_letters"];
+    public static IReadOnlyList<string> Tables { get; } = ["recovery_triggers", "audit_log", "session_outcomes", "dead_letters", "outcome_events", "shopper_profiles"];
 
     /// <summary>Applies a specification <c>table=days|forever[,table=days...]</c> to <paramref name="options"/>; an unknown
     /// table or a bad number names the key and the problem.</summary>
@@ -34,6 +34,8 @@ public static class SchemaRetention
                 "audit_log" => options with { AuditRetentionDays = days },
                 "session_outcomes" => options with { OutcomeRetentionDays = days },
                 "dead_letters" => options with { DeadLetterRetentionDays = days },
+                "outcome_events" => options with { OutcomeEventRetentionDays = days },
+                "shopper_profiles" => options with { ProfileRetentionDays = days },
                 var other => throw new ArgumentException($"{Setting}: '{other}' is not a table with a retention (known: {string.Join(", ", Tables)})"),
             };
         }
@@ -47,6 +49,8 @@ public static class SchemaRetention
         "audit_log" => options.AuditRetentionDays,
         "session_outcomes" => options.OutcomeRetentionDays,
         "dead_letters" => options.DeadLetterRetentionDays,
+        "outcome_events" => options.OutcomeEventRetentionDays,
+        "shopper_profiles" => options.ProfileRetentionDays,
         _ => throw new ArgumentException($"'{table}' has no retention"),
     };
 

@@ -6,6 +6,8 @@
 --   {outcome_retention_days}     session_outcomes                    (default 400)
 --   {audit_retention_days}       audit_log                           (default 400, per the audit policy)
 --   {dead_letter_retention_days} dead_letters                        (default 30)
+--   {outcome_event_retention_days} outcome_events                    (default 400)
+--   {profile_retention_days}     shopper_profiles                    (default 400)
 --   {attribution_window_seconds} recovery_outcomes attribution window (default 5 days = 432000)
 -- A retention of "keep forever" drops the TTL line: TTLs count from the wall clock, so a replay of old traffic
 -- (the REES46 sample is from 2019) would otherwise have its rows deleted at the next merge.
@@ -136,6 +138,59 @@ ENGINE = ReplacingMergeTree
 PARTITION BY toYYYYMM(received_at)
 ORDER BY (topic, partition, offset, dead_letter_id)
 TTL toDateTime(received_at) + INTERVAL {dead_letter_retention_days} DAY;
+
+-- Outcomes of triggers reported back on outcome-events (docs/events.md, "Outcomes"): delivery, opens, clicks,
+-- bounces and complaints from dispatchers; chat accepted/resolved; survey answers. One row per outcome event
+-- (event_id is the producer's id: a re-delivery collapses). matched = the worker's state knew the trigger (or, for a
+-- survey linked by session, the session); an unmatched outcome is kept, not dead-lettered. Step, channel of origin
+-- and variant come from recovery_triggers by trigger_id. free_text is personal data: it lives only here and is
+-- erased with the shopper's rows.
+CREATE TABLE IF NOT EXISTS outcome_events
+(
+    event_id               String,
+    type                   LowCardinality(String),
+    shopper_id             String,
+    session_id             String,
+    trigger_id             String,
+    channel                LowCardinality(String),
+    matched                Bool,
+    bounce_type            LowCardinality(String),
+    resolved_first_contact Nullable(Bool),
+    satisfaction           Nullable(UInt8),
+    survey_reason          LowCardinality(String),
+    free_text              Nullable(String),
+    event_time             DateTime64(3, 'UTC'),
+    INDEX shopper_lookup shopper_id TYPE bloom_filter GRANULARITY 4,
+    INDEX trigger_lookup trigger_id TYPE bloom_filter GRANULARITY 4
+)
+ENGINE = ReplacingMergeTree
+PARTITION BY toYYYYMM(event_time)
+ORDER BY (toDate(event_time), type, event_id)
+TTL toDateTime(event_time) + INTERVAL {outcome_event_retention_days} DAY;
+
+-- Customer profiles (docs/analytics.md, "Customer profiles"): one row per shopper, re-written when the profile changes
+-- (an order, a finished session); the newest updated_at wins. RFM, churn risk, lifetime-value estimate, segment and
+-- category interest; codes and numbers only.
+CREATE TABLE IF NOT EXISTS shopper_profiles
+(
+    shopper_id            String,
+    segment               LowCardinality(String),
+    churn_risk            Float64,
+    order_count           UInt32,
+    recency_days          Nullable(Float64),
+    monetary              Decimal(18, 2),
+    monetary_currency     LowCardinality(String),
+    lifetime_value        Decimal(18, 2),
+    typical_interval_days Float64,
+    top_categories        Array(String),
+    category_interest     Map(String, UInt32),
+    first_seen            DateTime64(3, 'UTC'),
+    last_order_at         Nullable(DateTime64(3, 'UTC')),
+    updated_at            DateTime64(3, 'UTC')
+)
+ENGINE = ReplacingMergeTree(updated_at)
+ORDER BY shopper_id
+TTL toDateTime(updated_at) + INTERVAL {profile_retention_days} DAY;
 
 -- Stores created before order_currency existed get it (CREATE TABLE IF NOT EXISTS leaves an existing table as it
 -- is). A sorting key cannot be changed in place: a store created before shopper_id and started_at joined

@@ -51,7 +51,9 @@ public static class PartitionProtocol
         int Events,
         int LateEvents,
         int ActiveSessions,
-        IReadOnlyList<ShopperEvent>? Forwards = null)
+        IReadOnlyList<ShopperEvent>? Forwards = null,
+        IReadOnlyList<OutcomeRecord>? OutcomeRows = null,
+        IReadOnlyList<ShopperProfileRow>? Profiles = null)
     {
         /// <summary>Input records the batch consumed (events and rejects), fixed when decided: back-pressure counts
         /// them, whatever part of the batch turns out to be output.</summary>

@@ -25,6 +25,9 @@ public sealed partial class PartitionActor
         Redact(batch.Triggers, t => t.ShopperId == shopperId, t => Erasure.Redact(t, pseudonym));
         Redact(batch.Audits, a => a.ShopperId == shopperId, a => Erasure.Redact(a, pseudonym));
         Redact(batch.Outcomes, o => o.ShopperId == shopperId, o => Erasure.Redact(o, pseudonym));
+        Redact(batch.OutcomeRows, o => o.ShopperId == shopperId, o => Erasure.Redact(o, pseudonym));
+        // A profile is all derived from the shopper's behaviour: nothing of it is kept.
+        batch.Profiles.RemoveAll(p => p.ShopperId == shopperId);
 
         var head = _shoppers.TryGetValue(shopperId, out var shopper) ? shopper.AuditHead : null;
         var sessions = TakeSessions(shopperId);

@@ -245,11 +245,15 @@ public sealed partial class PartitionActor : ReceivePersistentActor
             }
             switch (command.Event)
             {
-                case ConsentEvent or PaymentPending:
-                    // Shopper-wide facts (consent, a payment in flight): decided here, read by every session at send time.
-                    var decision = command.Event is ConsentEvent consent
-                        ? _engine.Apply(Shopper(shopperId), consent, command.Watermark)
-                        : _engine.Apply(Shopper(shopperId), (PaymentPending)command.Event, command.Watermark);
+                case ConsentEvent or PaymentPending or OutcomeEvent:
+                    // Shopper-wide facts (consent, a payment in flight, what became of a trigger): decided here, read by
+                    // every session at send time.
+                    var decision = command.Event switch
+                    {
+                        ConsentEvent consent => _engine.Apply(Shopper(shopperId), consent, command.Watermark),
+                        OutcomeEvent outcome => _engine.Apply(Shopper(shopperId), outcome, command.Watermark),
+                        _ => _engine.Apply(Shopper(shopperId), (PaymentPending)command.Event, command.Watermark),
+                    };
                     _shoppers[shopperId] = decision.Shopper;
                     _batch!.Add(decision.Effects);
                     _batch.Touched.Add(shopperId);
@@ -454,7 +458,7 @@ public sealed partial class PartitionActor : ReceivePersistentActor
             if (_shoppers.TryGetValue(shopperId, out var shopper) && shopper.IsEmpty && !_sessionsByShopper.ContainsKey(shopperId))
                 _shoppers.Remove(shopperId);
         _sink.Complete(new BatchCompleted(_partition, batch.Sequence, batch.NextOffsets.ToImmutableDictionary(), batch.Triggers, batch.Audits,
-            batch.Outcomes, batch.DeadLetters, _watermark, batch.Events, batch.LateEvents, _sessions.Count, batch.Forwards) { Erasures = batch.Erasures });
+            batch.Outcomes, batch.DeadLetters, _watermark, batch.Events, batch.LateEvents, _sessions.Count, batch.Forwards, batch.OutcomeRows, batch.Profiles) { Erasures = batch.Erasures });
         Stash.UnstashAll();
     }
 
@@ -484,6 +488,8 @@ public sealed partial class PartitionActor : ReceivePersistentActor
         public List<InputRecord> DeadLetters { get; } = [];
         public List<ShopperEvent> Forwards { get; } = [];
         public List<ShopperErasure> Erasures { get; } = [];
+        public List<OutcomeRecord> OutcomeRows { get; } = [];
+        public List<ShopperProfileRow> Profiles { get; } = [];
         public HashSet<string> Touched { get; } = new(StringComparer.Ordinal);
         public int Events { get; set; }
         public int LateEvents { get; set; }
@@ -493,6 +499,8 @@ public sealed partial class PartitionActor : ReceivePersistentActor
             Triggers.AddRange(effects.Triggers);
             Audits.AddRange(effects.Audits);
             Outcomes.AddRange(effects.Outcomes);
+            OutcomeRows.AddRange(effects.OutcomeRows);
+            Profiles.AddRange(effects.Profiles);
         }
     }
 }

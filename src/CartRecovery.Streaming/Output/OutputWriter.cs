@@ -34,6 +34,8 @@ public sealed record OutputSettings
         Audits = [.. batch.Audits.Where(a => a.EventTime >= from)],
         Outcomes = [.. batch.Outcomes.Where(o => o.EndedAt >= from)],
         DeadLetters = [.. batch.DeadLetters.Where(d => d.Rejected!.ReceivedAt >= from)],
+        OutcomeRows = batch.OutcomeRows is null ? null : [.. batch.OutcomeRows.Where(o => o.EventTime >= from)],
+        Profiles = batch.Profiles is null ? null : [.. batch.Profiles.Where(p => p.UpdatedAt >= from)],
     };
 
     /// <summary>The input topic that carries identity hand-overs and forwarded events to the customer's key.</summary>
@@ -134,7 +136,7 @@ public sealed class OutputWriter : IBatchSink
                     }
                     var batch = (BatchCompleted)item;
                     pending.Add(batch);
-                    rows += batch.Triggers.Count + batch.Audits.Count + batch.Outcomes.Count + batch.DeadLetters.Count;
+                    rows += batch.Triggers.Count + batch.Audits.Count + batch.Outcomes.Count + batch.DeadLetters.Count + (batch.OutcomeRows?.Count ?? 0) + (batch.Profiles?.Count ?? 0);
                     continue;
                 }
                 var wait = deadline - DateTime.UtcNow;
@@ -166,6 +168,9 @@ public sealed class OutputWriter : IBatchSink
         var audits = batches.SelectMany(b => b.Audits).ToList();
         var outcomes = batches.SelectMany(b => b.Outcomes).ToList();
         var deadLetters = batches.SelectMany(b => b.DeadLetters).ToList();
+        var outcomeRows = batches.SelectMany(b => b.OutcomeRows ?? []).ToList();
+        var profiles = batches.SelectMany(b => b.Profiles ?? []).ToList();
+        foreach (var row in outcomeRows) _metrics.OutcomeReceived(row.Type, row.Matched);
 
         foreach (var audit in audits)
         {
@@ -193,7 +198,7 @@ public sealed class OutputWriter : IBatchSink
 
         TriggersWritten += triggers.Count;
         FlushCount++;
-        _metrics.Flushed(triggers.Count + audits.Count + outcomes.Count + deadLetters.Count, Stopwatch.GetElapsedTime(started));
+        _metrics.Flushed(triggers.Count + audits.Count + outcomes.Count + deadLetters.Count + outcomeRows.Count + profiles.Count, Stopwatch.GetElapsedTime(started));
         foreach (var batch in batches)
         {
             _metrics.EventsProcessed(batch.Events, batch.LateEvents);
@@ -209,6 +214,8 @@ public sealed class OutputWriter : IBatchSink
         await InsertAsync(Tables.AuditLog, batches.SelectMany(b => b.Audits).Select(ContractJson.Serialize).ToList(), ct);
         await InsertAsync(Tables.SessionOutcomes, batches.SelectMany(b => b.Outcomes).Select(ContractJson.Serialize).ToList(), ct);
         await InsertAsync(Tables.DeadLetters, batches.SelectMany(b => b.DeadLetters).Select(d => ContractJson.Serialize(d.Rejected!)).ToList(), ct);
+        await InsertAsync(Tables.OutcomeEvents, batches.SelectMany(b => b.OutcomeRows ?? []).Select(ContractJson.Serialize).ToList(), ct);
+        await InsertAsync(Tables.ShopperProfiles, batches.SelectMany(b => b.Profiles ?? []).Select(ContractJson.Serialize).ToList(), ct);
     }
 
     private void Publish(BatchCompleted batch)

@@ -7,5 +7,7 @@ public static class Tables
     public const string AuditLog = "audit_log";
     public const string SessionOutcomes = "session_outcomes";
     public const string DeadLetters = "dead_letters";
-    public static readonly IReadOnlyList<string> All = [RecoveryTriggers, AuditLog, SessionOutcomes, DeadLetters];
+    public const string OutcomeEvents = "outcome_events";
+    public const string ShopperProfiles = "shopper_profiles";
+    public static readonly IReadOnlyList<string> All = [RecoveryTriggers, AuditLog, SessionOutcomes, DeadLetters, OutcomeEvents, ShopperProfiles];
 }

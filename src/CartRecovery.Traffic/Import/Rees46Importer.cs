@@ -85,8 +85,8 @@ public static class Rees46Importer
             var productLine = new CartLine { Sku = row.Product, Name = row.Name, UnitPrice = row.Price, Quantity = 1 };
             SessionEvent evt = row.Type switch
             {
-                "view" => new ProductViewed { EventId = id, ShopperId = row.Shopper, SessionId = row.Session, EventTime = row.Time, Channel = defaults.Channel, Sku = row.Product, UnitPrice = row.Price },
-                "cart" => new CartLineAdded { EventId = id, ShopperId = row.Shopper, SessionId = row.Session, EventTime = row.Time, Channel = defaults.Channel, Line = productLine, Currency = defaults.Currency },
+                "view" => new ProductViewed { EventId = id, ShopperId = row.Shopper, SessionId = row.Session, EventTime = row.Time, Channel = defaults.Channel, Sku = row.Product, UnitPrice = row.Price, Category = row.Category },
+                "cart" => new CartLineAdded { EventId = id, ShopperId = row.Shopper, SessionId = row.Session, EventTime = row.Time, Channel = defaults.Channel, Line = productLine, Currency = defaults.Currency, Category = row.Category },
                 "remove_from_cart" => new CartLineRemoved { EventId = id, ShopperId = row.Shopper, SessionId = row.Session, EventTime = row.Time, Channel = defaults.Channel, Sku = row.Product },
                 _ => new OrderPlaced
                 {
@@ -99,7 +99,8 @@ public static class Rees46Importer
         }
     }
 
-    private readonly record struct Row(DateTimeOffset Time, string Type, string Product, string Name, decimal Price, string Shopper, string Session);
+    /// <param name="Category">category_code as a contract category code (<c>electronics.smartphone</c>), null when empty or not a code.</param>
+    private readonly record struct Row(DateTimeOffset Time, string Type, string Product, string Name, decimal Price, string Shopper, string Session, string? Category);
 
     private static bool TryParse(string line, long lineNumber, ImportStatistics statistics, out Row row)
     {
@@ -118,7 +119,8 @@ public static class Rees46Importer
         if (fields[7].Length == 0) return Reject("missing_field", "user_id is empty");
         if (fields[8].Length == 0) return Reject("missing_field", "user_session is empty");
         var name = fields[4].Length > 0 ? fields[4] : fields[5];
-        row = new Row(time, type, fields[2], name, price, fields[7], fields[8]);
+        // category_code is often empty in REES46; a value that is not a code is left out rather than rejecting the row.
+        row = new Row(time, type, fields[2], name, price, fields[7], fields[8], Contracts.Serialization.FieldValues.Code(fields[4]));
         return true;
 
         bool Reject(string reason, string detail)

@@ -36,6 +36,7 @@ public sealed class Scenario
     public List<RecoveryTrigger> Triggers { get; } = [];
     public List<AuditRecord> Audits { get; } = [];
     public List<SessionOutcome> Outcomes { get; } = [];
+    public List<OutcomeRecord> OutcomeRows { get; } = [];
 
     public static Scenario Play(IEnumerable<ShopperEvent> events, RecoveryPolicy? policy = null, bool drain = true)
     {
@@ -61,6 +62,9 @@ public sealed class Scenario
                 break;
             case PaymentPending pending:
                 Record(Engine.Apply(shopper, pending, Watermark), null);
+                break;
+            case OutcomeEvent outcome:
+                Record(Engine.Apply(shopper, outcome, Watermark), null);
                 break;
             case SessionEvent sessionEvent:
                 Record(Engine.Apply(shopper, Session(evt.ShopperId, sessionEvent.SessionId), sessionEvent, Watermark), sessionEvent.SessionId);
@@ -134,6 +138,7 @@ public sealed class Scenario
         Triggers.AddRange(decision.Effects.Triggers);
         Audits.AddRange(decision.Effects.Audits);
         Outcomes.AddRange(decision.Effects.Outcomes);
+        OutcomeRows.AddRange(decision.Effects.OutcomeRows);
     }
 
     // ------------------------------------------------------------ queries
