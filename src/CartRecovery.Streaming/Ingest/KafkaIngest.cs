@@ -40,6 +40,8 @@ public sealed class KafkaIngest
     private readonly Dictionary<int, DateTimeOffset> _idleAdvancedTo = new();
     // Live mode, reading a backlog: topic-partitions at their end since (wall clock), not yet trusted to stay there.
     private readonly Dictionary<TopicPartition, DateTimeOffset> _endSince = new();
+    // Topic-partitions that delivered a record since they were assigned: only those can be part of a backlog being written.
+    private readonly HashSet<TopicPartition> _delivered = new();
     private readonly HashSet<int> _sinceCheckpoint = new();
     // The next offset each assigned topic-partition must deliver. A record below it is a stale copy from before a
     // seek or reassignment: merging it again would apply an event twice and out of order, so it is dropped.
@@ -178,6 +180,7 @@ public sealed class KafkaIngest
                 }
                 _atEnd.Remove(tp);
                 _endSince.Remove(tp);
+                _delivered.Add(tp);
                 _expected[tp] = result.Offset.Value + 1;
                 RecordsRead++;
                 var record = ToRecord(result);
@@ -428,12 +431,14 @@ public sealed class KafkaIngest
 
     /// <summary>Backlog: new input on one topic of a partition means the producer is writing again, so the partition's
     /// other topics, at their end until now, may soon deliver earlier records too: each must confirm its end again
-    /// (stay there for the idle interval) before the merge may pass it.</summary>
+    /// (stay there for the idle interval) before the merge may pass it. A topic that has delivered nothing since it was
+    /// assigned is not being written with this backlog (outcome-events before any dispatcher reports, say): reopening it
+    /// would stall every partition for the idle interval on each new record.</summary>
     private void ReopenOtherEnds(TopicPartition arrived, PartitionInputMerger merger)
     {
         foreach (var topic in Topics.Inputs)
         {
-            if (topic == arrived.Topic || !merger.IsMarkedEnd(topic)) continue;
+            if (topic == arrived.Topic || !merger.IsMarkedEnd(topic) || !_delivered.Contains(new TopicPartition(topic, arrived.Partition))) continue;
             merger.ReopenEnd(topic);
             _endSince.TryAdd(new TopicPartition(topic, arrived.Partition), _clock.GetUtcNow());
         }
@@ -541,6 +546,7 @@ public sealed class KafkaIngest
             _assigned.Remove(tp);
             _atEnd.Remove(tp);
             _endSince.Remove(tp);
+            _delivered.Remove(tp);
             _endOffsets.Remove(tp);
             _expected.Remove(tp);
         }
