@@ -1,5 +1,5 @@
 using Akka.Configuration;
-using Akka.Persistence.Sql;
+using Akka.Persistence.Sql.Hosting;
 
 namespace CartRecovery.Streaming.Checkpointing;
 
@@ -22,23 +22,27 @@ public sealed record CheckpointStoreSettings(CheckpointProvider Provider, string
         return new(CheckpointProvider.PostgreSql, connectionString);
     }
 
-    /// <summary>Akka.Persistence.Sql has no Hosting package in this registry, so its plugin is configured with HOCON.</summary>
+    /// <summary>The linq2db provider Akka.Persistence.Sql talks to the store with.</summary>
+    public string ProviderName => Provider == CheckpointProvider.Sqlite ? "SQLite.MS" : "PostgreSQL.15";
+
+    /// <summary>The journal (incremental checkpoints: sessions changed since the last snapshot) as Akka.Hosting options.</summary>
+    public SqlJournalOptions JournalOptions() => new(isDefaultPlugin: true)
+    {
+        ConnectionString = ConnectionString, ProviderName = ProviderName, AutoInitialize = true,
+    };
+
+    /// <summary>The snapshot store (periodic full checkpoints) as Akka.Hosting options.</summary>
+    public SqlSnapshotOptions SnapshotOptions() => new(isDefaultPlugin: true)
+    {
+        ConnectionString = ConnectionString, ProviderName = ProviderName, AutoInitialize = true,
+    };
+
+    /// <summary>The same options as HOCON, for an actor system built without Akka.Hosting (the actor specs' TestKit):
+    /// one definition of the store's settings either way.</summary>
     public Config ToAkkaConfig()
     {
-        var provider = Provider == CheckpointProvider.Sqlite ? "SQLite.MS" : "PostgreSQL.15";
-        var connection = ConnectionString.Replace("\\", "\\\\").Replace("\"", "\\\"");
-        var hocon = $$"""
-            akka.persistence {
-              journal {
-                plugin = "akka.persistence.journal.sql"
-                sql { connection-string = "{{connection}}", provider-name = "{{provider}}", auto-initialize = true }
-              }
-              snapshot-store {
-                plugin = "akka.persistence.snapshot-store.sql"
-                sql { connection-string = "{{connection}}", provider-name = "{{provider}}", auto-initialize = true }
-              }
-            }
-            """;
-        return ConfigurationFactory.ParseString(hocon).WithFallback(SqlPersistence.DefaultConfiguration);
+        var journal = JournalOptions();
+        var snapshots = SnapshotOptions();
+        return journal.ToConfig().WithFallback(snapshots.ToConfig()).WithFallback(journal.DefaultConfig).WithFallback(snapshots.DefaultConfig);
     }
 }

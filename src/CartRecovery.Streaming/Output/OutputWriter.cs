@@ -99,6 +99,12 @@ public sealed class OutputWriter : IBatchSink
         _tracker.CheckpointFailed(cause);
     }
 
+    public void PartitionFailed(Exception cause)
+    {
+        _logger.LogError(cause, "a partition actor failed; the worker stops without committing");
+        _tracker.Fail(cause);
+    }
+
     public void Close() => _batches.Writer.TryComplete();
 
     /// <summary>Marks the worker's own records on an input topic (identity hand-overs and forwarded events): a drain
