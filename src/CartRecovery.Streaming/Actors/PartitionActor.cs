@@ -48,6 +48,7 @@ public sealed class PartitionActor : ReceivePersistentActor
     private readonly string _persistenceId;
     private readonly Dictionary<string, long> _nextOffsets = new(StringComparer.Ordinal);
     private readonly CheckpointProtocol _checkpoints = new();
+    private readonly CheckpointChanges _changes = new();
 
     private Watermark _watermark = Watermark.Start;
     private IdentityLinks _identity = IdentityLinks.Empty;
@@ -71,17 +72,27 @@ public sealed class PartitionActor : ReceivePersistentActor
         _persistenceId = $"cartrecovery/{groupId}/partition-{partition}";
         _sessions = new SessionStore(engine);
 
-        Recover<SnapshotOffer>(offer => Restore(PartitionCheckpoint.FromBytes((byte[])offer.Snapshot)));
+        Recover<SnapshotOffer>(offer =>
+        {
+            var bytes = (byte[])offer.Snapshot;
+            Restore(PartitionCheckpoint.FromBytes(bytes));
+            _changes.SnapshotSaved(bytes.Length);
+        });
+        // The deltas journaled after that snapshot, in order.
+        Recover<byte[]>(bytes =>
+        {
+            Restore(PartitionCheckpoint.FromBytes(bytes));
+            _changes.DeltaSaved(bytes.Length);
+        });
         Command<RestorePartition>(_ => Sender.Tell(new PartitionRestored(_partition, new Dictionary<string, long>(_nextOffsets), _sessions.Count)));
         Command<Checkpoint>(msg => WhenIdle(() => RequestCheckpoint(msg.Sequence)));
         Command<OutputsDurable>(durable => Save(_checkpoints.Durable(durable.Sequence)));
         Command<SaveSnapshotSuccess>(success =>
         {
-            if (_checkpoints.Succeeded() is not { } saved) return;
-            // Keep only the newest checkpoint: older ones can never be needed again.
+            // Keep only the newest snapshot and no delta it covers: older ones can never be needed again.
             DeleteSnapshots(new SnapshotSelectionCriteria(success.Metadata.SequenceNr, success.Metadata.Timestamp.AddTicks(-1)));
-            _sink.Checkpointed(new CheckpointSaved(_partition, saved.Offsets, saved.Drained), saved.Answered, saved.Bytes, saved.Duration);
-            Save(_checkpoints.NextToSave());
+            if (success.Metadata.SequenceNr > 0) DeleteMessages(success.Metadata.SequenceNr);
+            Saved();
         });
         Command<SaveSnapshotFailure>(failure =>
         {
@@ -90,6 +101,9 @@ public sealed class PartitionActor : ReceivePersistentActor
         });
         Command<DeleteSnapshotsSuccess>(_ => { });
         Command<DeleteSnapshotsFailure>(_ => { });
+        // Deltas a snapshot covers are never replayed (recovery starts after the snapshot): failing to delete them costs space only.
+        Command<DeleteMessagesSuccess>(_ => { });
+        Command<DeleteMessagesFailure>(_ => { });
 
         Command<ProcessBatch>(msg => WhenIdle(() => Process(msg)));
         Command<AdvanceIdle>(msg => WhenIdle(() =>
@@ -121,8 +135,28 @@ public sealed class PartitionActor : ReceivePersistentActor
         base.OnRecoveryFailure(reason, message);
     }
 
+    protected override void OnPersistFailure(Exception cause, object @event, long sequenceNr)
+    {
+        _checkpoints.Failed();
+        _sink.CheckpointFailed(_partition, cause);
+        base.OnPersistFailure(cause, @event, sequenceNr);
+    }
+
+    protected override void OnPersistRejected(Exception cause, object @event, long sequenceNr)
+    {
+        _checkpoints.Failed();
+        _sink.CheckpointFailed(_partition, cause);
+        base.OnPersistRejected(cause, @event, sequenceNr);
+    }
+
+    /// <summary>Applies a full snapshot (to an empty partition) or a delta (see <see cref="PartitionCheckpoint.ChangedShoppers"/>).</summary>
     private void Restore(PartitionCheckpoint checkpoint)
     {
+        foreach (var shopperId in checkpoint.ChangedShoppers ?? [])
+        {
+            _shoppers.Remove(shopperId);
+            _sessions.TakeShopper(shopperId);
+        }
         _watermark = checkpoint.Watermark;
         _identity = checkpoint.Identity;
         foreach (var (topic, offset) in checkpoint.NextOffsets) _nextOffsets[topic] = offset;
@@ -133,22 +167,39 @@ public sealed class PartitionActor : ReceivePersistentActor
     /// <summary>Captures the state now (between batches), to be saved once the writer has caught up to this point.</summary>
     private void RequestCheckpoint(long sequence)
     {
+        // Between full snapshots, only the shoppers changed since the last checkpoint (with all their sessions).
+        var changed = _changes.NextIsFull ? null : _changes.Changed.Order(StringComparer.Ordinal).ToList();
         var capture = new PartitionCheckpoint
         {
             Partition = _partition,
             NextOffsets = new Dictionary<string, long>(_nextOffsets),
             Watermark = _watermark,
-            Shoppers = [.. _shoppers.Values],
-            Sessions = [.. _sessions.All],
+            Shoppers = changed is null ? [.. _shoppers.Values]
+                : [.. changed.Select(id => _shoppers.GetValueOrDefault(id)).OfType<ShopperState>()],
+            Sessions = changed is null ? [.. _sessions.All] : [.. changed.SelectMany(_sessions.SessionsOf)],
             Identity = _watermark.IsEndOfTime ? _identity : _identity.Prune(_watermark.Settled),
+            ChangedShoppers = changed,
         };
-        _checkpoints.Captured(sequence, capture.ToBytes(), capture.NextOffsets, _watermark.IsEndOfTime);
+        _checkpoints.Captured(sequence, capture.ToBytes(), capture.NextOffsets, _watermark.IsEndOfTime, capture.IsDelta, _changes.Generation);
         _sink.WhenDurable(sequence, Self);
     }
 
     private void Save(CheckpointProtocol.Capture? capture)
     {
-        if (capture is not null) SaveSnapshot(capture.Bytes);
+        if (capture is null) return;
+        _changes.Saving(capture.Generation);
+        if (capture.Delta) PersistAsync(capture.Bytes, _ => Saved());
+        else SaveSnapshot(capture.Bytes);
+    }
+
+    /// <summary>The running save (snapshot or delta) is durable: its offsets may be committed; the next capture saves.</summary>
+    private void Saved()
+    {
+        if (_checkpoints.Succeeded() is not { } saved) return;
+        if (saved.Delta) _changes.DeltaSaved(saved.Bytes);
+        else _changes.SnapshotSaved(saved.Bytes);
+        _sink.Checkpointed(new CheckpointSaved(_partition, saved.Offsets, saved.Drained, saved.Delta), saved.Answered, saved.Bytes, saved.Duration);
+        Save(_checkpoints.NextToSave());
     }
 
     private void WhenIdle(Action handle)
@@ -334,6 +385,7 @@ public sealed class PartitionActor : ReceivePersistentActor
             _sessions.Track(key, session);
         }
         _batch!.Add(adoption.Effects);
+        _batch.Touched.Add(customerId);
         _identity = _identity.MarkApplied(record.EventId, record.EventTime);
     }
 
@@ -407,6 +459,7 @@ public sealed class PartitionActor : ReceivePersistentActor
 
         var batch = _batch;
         _batch = null;
+        if (batch.Touched.Count > 0) _changes.Touched(batch.Touched);
         // Only shoppers this batch touched can have become empty: no scan over every shopper of the partition.
         foreach (var shopperId in batch.Touched)
             if (_shoppers.TryGetValue(shopperId, out var shopper) && shopper.IsEmpty && !_sessions.HasSessions(shopperId))

@@ -62,6 +62,13 @@ internal sealed class SessionStore(RecoveryEngine engine)
         return taken;
     }
 
+    /// <summary>The shopper's sessions, in session id order.</summary>
+    public IEnumerable<SessionState> SessionsOf(string shopperId)
+    {
+        if (!_byShopper.TryGetValue(shopperId, out var ids)) yield break;
+        foreach (var id in ids) yield return _sessions[new SessionKey(shopperId, id)];
+    }
+
     /// <summary>The shopper's sessions by session id.</summary>
     public Dictionary<string, SessionState> OfShopper(string shopperId) =>
         _byShopper.TryGetValue(shopperId, out var ids)

@@ -4,6 +4,7 @@ using CartRecovery.Domain.Policy;
 using CartRecovery.Domain.State;
 using CartRecovery.Domain.Time;
 using CartRecovery.Streaming.Actors;
+using CartRecovery.Streaming.Checkpointing;
 using CartRecovery.Streaming.Ingest;
 
 namespace CartRecovery.Streaming.Tests.Actors;
@@ -97,5 +98,26 @@ public sealed class PartitionPartsTests
         Assert.Equal((3L, 2, true, 30L), (last!.Sequence, last.Answered, last.Drained, last.Offsets["t"]));
         Assert.Null(protocol.Succeeded());
         Assert.Null(protocol.NextToSave());
+    }
+
+    [Fact]
+    public void Checkpoint_changes_keep_a_change_after_a_capture_for_the_next_one_and_go_full_when_deltas_reach_the_snapshot()
+    {
+        var changes = new CheckpointChanges();
+        Assert.True(changes.NextIsFull);
+        changes.Touched(["a", "b"]);
+        var captured = changes.Generation;
+        changes.Touched(["b"]); // changed again after the capture
+        changes.Saving(captured);
+        Assert.Equal(["b"], changes.Changed);
+
+        changes.SnapshotSaved(1000);
+        Assert.False(changes.NextIsFull);
+        changes.DeltaSaved(600);
+        Assert.False(changes.NextIsFull);
+        changes.DeltaSaved(400);
+        Assert.True(changes.NextIsFull);
+        changes.SnapshotSaved(1200);
+        Assert.False(changes.NextIsFull);
     }
 }
