@@ -4,7 +4,8 @@ using CartRecovery.Storage.Server;
 
 namespace CartRecovery.Host;
 
-/// <summary>The embedded chDB store under --data by default; a ClickHouse server when CARTRECOVERY_CLICKHOUSE_URL is set.</summary>
+/// <summary>The embedded chDB store under --data by default; a ClickHouse server when ClickHouse:Url is configured
+/// (CARTRECOVERY_ClickHouse__Url, appsettings.json; the older CARTRECOVERY_CLICKHOUSE_URL still works).</summary>
 public static class AnalyticsStoreFactory
 {
     /// <summary>ClickHouse.Driver connection string (host, port, protocol=https for TLS, username, password).</summary>
@@ -15,8 +16,12 @@ public static class AnalyticsStoreFactory
     /// <summary>Opens the store writing to and reading from <see cref="AnalyticsStoreOptions.Database"/> (e.g. a replay's own database).</summary>
     public static IAnalyticsStore Open(string dataDirectory, AnalyticsStoreOptions options)
     {
-        var url = Environment.GetEnvironmentVariable(ServerUrlVariable);
-        if (!string.IsNullOrWhiteSpace(url)) return new ClickHouseServerStore(new ClickHouseServerSettings(url), options);
+        if (HostConfiguration.Current.ClickHouse is { } server)
+        {
+            // The configured database is the live one; a replay or backtest names its own.
+            if (server.Database is { } database && options.Database == AnalyticsStoreOptions.DefaultDatabase) options = options with { Database = database };
+            return new ClickHouseServerStore(server, options);
+        }
         return new ChDbAnalyticsStore(EmbeddedClickHouse.Open(Path.Combine(Path.GetFullPath(dataDirectory), "clickhouse")), options);
     }
 }

@@ -9,7 +9,7 @@ using CartRecovery.Traffic;
 // and analyst queries. Each can run in its own process, so operators and tests can compose them.
 
 var dataOption = new Option<string>("--data") { Description = "Directory of the embedded ClickHouse store and state", DefaultValueFactory = _ => "./data" };
-var bootstrapOption = new Option<string>("--bootstrap") { Description = "Kafka bootstrap servers (HOST:PORT[,HOST:PORT])", Required = true };
+var bootstrapOption = new Option<string?>("--bootstrap") { Description = "Kafka bootstrap servers (HOST:PORT[,HOST:PORT]); default: Kafka:BootstrapServers of the configuration" };
 var shoppersOption = new Option<int>("--shoppers") { Description = "Number of simulated shoppers", DefaultValueFactory = _ => 3000 };
 var seedOption = new Option<int>("--seed") { Description = "Seed of the traffic generator (same seed, same traffic)", DefaultValueFactory = _ => 42 };
 var partitionsOption = new Option<int>("--partitions") { Description = "Partitions per topic", DefaultValueFactory = _ => 6 };
@@ -17,7 +17,7 @@ var policyOption = new Option<string?>("--policy") { Description = "Recovery pol
 var groupOption = new Option<string>("--group") { Description = "Consumer group id", DefaultValueFactory = _ => "cartrecovery-worker" };
 var drainOption = new Option<bool>("--drain") { Description = "Exit 0 once all input is consumed: end of input is end of event time" };
 var checkpointDbOption = new Option<string?>("--checkpoint-db") { Description = "SQLite file of the state checkpoints (default: DATA/checkpoints.db); share it between workers on one machine" };
-var postgresOption = new Option<string?>("--postgres") { Description = $"PostgreSQL connection string for the checkpoints (shared by pods); also {WorkerRunner.PostgresVariable}" };
+var postgresOption = new Option<string?>("--postgres") { Description = "PostgreSQL connection string for the checkpoints (shared by pods), without a password; or the Postgres configuration section" };
 var instanceOption = new Option<string?>("--instance-id") { Description = "Static group membership id (group.instance.id) for fast restarts" };
 var idleWatermarkOption = new Option<string>("--idle-watermark")
 {
@@ -80,7 +80,7 @@ generateCommand.SetAction(parse =>
 {
     CartRecovery.Kafka.Native.LibrdkafkaLibrary.EnsureLoaded();
     var events = StorefrontSimulator.Generate(new SimulationSettings { Shoppers = parse.GetValue(shoppersOption), Seed = parse.GetValue(seedOption) });
-    var sent = TrafficPublisher.Publish(parse.GetValue(bootstrapOption)!, events);
+    var sent = TrafficPublisher.Publish(HostConfiguration.KafkaAt(parse.GetValue(bootstrapOption)), events);
     Console.WriteLine($"generated {sent} events");
     return 0;
 });
@@ -99,14 +99,21 @@ workerCommand.Options.Add(idleWatermarkOption);
 workerCommand.SetAction(async (parse, ct) =>
 {
     var data = parse.GetValue(dataOption)!;
-    var settings = new WorkerSettings
+    // Defaults, then the configuration (section Worker), then the options given on this command line.
+    var operatorSettings = HostConfiguration.Current;
+    var configured = operatorSettings.Worker(new WorkerSettings
     {
-        BootstrapServers = parse.GetValue(bootstrapOption)!,
+        BootstrapServers = operatorSettings.BootstrapServers(parse.GetValue(bootstrapOption)),
         Drain = parse.GetValue(drainOption),
-        GroupId = parse.GetValue(groupOption)!,
-        GroupInstanceId = parse.GetValue(instanceOption),
-        IdleWatermark = parse.GetValue(idleWatermarkOption) switch { "wall-clock" => IdleWatermark.WallClock, "off" => IdleWatermark.Off, _ => IdleWatermark.Follow },
-        Checkpoints = WorkerRunner.CheckpointStore(data, parse.GetValue(checkpointDbOption), parse.GetValue(postgresOption)),
+        Checkpoints = WorkerRunner.CheckpointStore(data, parse.GetValue(checkpointDbOption), WorkerRunner.PostgresFromCommandLine(parse.GetValue(postgresOption))),
+    });
+    var settings = configured with
+    {
+        GroupId = parse.GetResult(groupOption) is { Implicit: false } ? parse.GetValue(groupOption)! : configured.GroupId,
+        GroupInstanceId = parse.GetValue(instanceOption) ?? configured.GroupInstanceId,
+        IdleWatermark = parse.GetResult(idleWatermarkOption) is { Implicit: false }
+            ? parse.GetValue(idleWatermarkOption) switch { "wall-clock" => IdleWatermark.WallClock, "off" => IdleWatermark.Off, _ => IdleWatermark.Follow }
+            : configured.IdleWatermark,
     };
     using var stop = new GracefulStop(ct);
     var run = await WorkerRunner.RunAsync(settings, parse.GetValue(policyOption), data, stop.Token, httpPort: parse.GetValue(httpPortOption));
@@ -121,7 +128,7 @@ var queryDataOption = new Option<string[]>("--data")
     Description = "Directory of the embedded store; repeat it to query the stores of several workers as one",
     DefaultValueFactory = _ => ["./data"],
 };
-var queryCommand = new Command("query", "Run an analyst query against the embedded ClickHouse store");
+var queryCommand = new Command("query", "Run a read-only analyst query (SELECT, WITH, SHOW, DESCRIBE, EXPLAIN) against the analytics store");
 queryCommand.Options.Add(queryDataOption);
 queryCommand.Options.Add(formatOption);
 queryCommand.Arguments.Add(sqlArgument);
@@ -140,8 +147,19 @@ queryCommand.SetAction(async (parse, ct) =>
         Console.Write(await CombinedQuery.RunAsync(directories, parse.GetValue(sqlArgument)!, format, ct));
         return 0;
     }
-    await using var store = AnalyticsStoreFactory.Open(directories[0]);
+    // Analysts read; the record (audit log, triggers, outcomes) is changed only by the worker and the commands made for it.
+    await using var store = AnalyticsStoreFactory.Open(directories[0], new CartRecovery.Storage.AnalyticsStoreOptions { ReadOnly = true });
     Console.Write(await store.QueryAsync(parse.GetValue(sqlArgument)!, format, ct));
+    return 0;
+});
+
+var configCommand = new Command("config", "Print the effective configuration (Kafka client properties per role, ClickHouse, PostgreSQL; secrets as ***) and where it is read from");
+configCommand.Options.Add(bootstrapOption);
+configCommand.SetAction(parse =>
+{
+    var operatorSettings = HostConfiguration.Current;
+    foreach (var line in operatorSettings.Describe(parse.GetValue(bootstrapOption) ?? operatorSettings.Kafka.BootstrapServers))
+        Console.WriteLine(line);
     return 0;
 });
 
@@ -168,6 +186,7 @@ root.Subcommands.Add(workerCommand);
 root.Subcommands.Add(queryCommand);
 root.Subcommands.Add(policyCheck);
 root.Subcommands.Add(schemaCommand);
+root.Subcommands.Add(configCommand);
 root.Subcommands.Add(ReplayCommand.Create());
 root.Subcommands.Add(BacktestCommand.Create());
 root.Subcommands.Add(ReportCommand.Create());
@@ -176,10 +195,26 @@ try
 {
     // The worker and broker commands handle SIGTERM/SIGINT themselves (graceful stop, exit 0); the parser must
     // neither kill the process after its default 2 s nor turn a graceful stop into exit code 143.
-    return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null });
+    // Configuration keys on the command line (--Kafka:ClientId=worker-1) are the tokens no option matched.
+    foreach (var command in new[] { root, workerCommand, generateCommand, queryCommand, configCommand })
+        command.TreatUnmatchedTokensAsErrors = false;
+    var parsed = root.Parse(args);
+    HostConfiguration.UseCommandLine([.. parsed.UnmatchedTokens]);
+    // The default handler would print a stack trace and exit 1; a bad value is reported with its key and exit 2.
+    return await parsed.InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null, EnableDefaultExceptionHandler = false });
 }
 catch (Exception e) when (e is PolicyValidationException or ArgumentException or InvalidOperationException)
 {
     Console.Error.WriteLine($"error: {e.Message}");
     return 2;
+}
+catch (CartRecovery.Storage.ClickHouseQueryException e)
+{
+    Console.Error.WriteLine($"error: {e.Message}");
+    return 1;
+}
+catch (Exception e)
+{
+    Console.Error.WriteLine($"error: {e}");
+    return 1;
 }

@@ -1,5 +1,6 @@
 using CartRecovery.Contracts.Serialization;
 using CartRecovery.Traffic;
+using CartRecovery.Kafka.Configuration;
 using Confluent.Kafka;
 
 namespace CartRecovery.Host;
@@ -7,18 +8,20 @@ namespace CartRecovery.Host;
 /// <summary>Publishes generated or imported events to their input topics, keyed by shopper id, in order.</summary>
 public static class TrafficPublisher
 {
-    public static long Publish(string bootstrap, IEnumerable<GeneratedEvent> events)
+    /// <summary>To a plaintext cluster (the embedded broker, a test broker).</summary>
+    public static long Publish(string bootstrap, IEnumerable<GeneratedEvent> events) => Publish(KafkaClientSettings.Plaintext(bootstrap), events);
+
+    public static long Publish(KafkaClientSettings kafka, IEnumerable<GeneratedEvent> events)
     {
-        using var producer = new ProducerBuilder<string, byte[]>(new ProducerConfig
+        using var producer = new ProducerBuilder<string, byte[]>(kafka.ProducerConfig(new ProducerConfig
         {
-            BootstrapServers = bootstrap,
             EnableIdempotence = true,
             Acks = Acks.All,
             LingerMs = 5,
             // The embedded broker (librdkafka's mock cluster) keeps only the newest 5 MB of message sets per
             // partition and silently drops older ones; compressed batches hold several times more events.
             CompressionType = CompressionType.Lz4,
-        }).Build();
+        })).Build();
         long sent = 0, failed = 0;
         Error? lastError = null;
         foreach (var generated in events)
@@ -42,7 +45,8 @@ public static class TrafficPublisher
     /// <summary>Raw bytes for scripted tests and replays of recorded topic dumps (malformed records included).</summary>
     public static void PublishRaw(string bootstrap, IEnumerable<(string Topic, string? Key, byte[] Value)> records)
     {
-        using var producer = new ProducerBuilder<string?, byte[]>(new ProducerConfig { BootstrapServers = bootstrap, EnableIdempotence = true, CompressionType = CompressionType.Lz4 }).Build();
+        using var producer = new ProducerBuilder<string?, byte[]>(
+            KafkaClientSettings.Plaintext(bootstrap).ProducerConfig(new ProducerConfig { EnableIdempotence = true, CompressionType = CompressionType.Lz4 })).Build();
         foreach (var (topic, key, value) in records)
             producer.Produce(topic, new Message<string?, byte[]> { Key = key, Value = value });
         producer.Flush(TimeSpan.FromMinutes(1));

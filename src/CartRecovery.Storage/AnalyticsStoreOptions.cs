@@ -16,9 +16,15 @@ public sealed partial record AnalyticsStoreOptions
 
     public SchemaOptions Schema { get; init; } = SchemaOptions.Default;
 
+    /// <summary>The analyst path: queries may only read (<see cref="ReadOnlySql"/> on the embedded engine, the
+    /// <c>readonly</c> setting on a server), and nothing is created.</summary>
+    public bool ReadOnly { get; init; }
+
     public static AnalyticsStoreOptions Default { get; } = new();
 
     /// <summary>The database name, checked: it is spliced into SQL, so only identifier characters are allowed.</summary>
+    public bool IsValidDatabase() => DatabaseName().IsMatch(Database);
+
     public string ValidatedDatabase() => DatabaseName().IsMatch(Database)
         ? Database
         : throw new ArgumentException($"database name '{Database}' is not a plain identifier (letters, digits, '_'; not starting with a digit)");

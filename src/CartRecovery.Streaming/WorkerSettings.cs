@@ -19,6 +19,12 @@ public enum IdleWatermark
 public sealed record WorkerSettings
 {
     public required string BootstrapServers { get; init; }
+    /// <summary>The operator's Kafka client configuration (security, SASL, TLS, client id, tuning; section "Kafka"),
+    /// used at <see cref="BootstrapServers"/>. Null: a plaintext cluster.</summary>
+    public Kafka.Configuration.KafkaClientSettings? Kafka { get; init; }
+    /// <summary>What every Kafka client of the worker is built from (<see cref="Ingest.WorkerKafkaConfig"/>).</summary>
+    public Kafka.Configuration.KafkaClientSettings KafkaClients =>
+        Kafka?.WithBootstrapServers(BootstrapServers) ?? CartRecovery.Kafka.Configuration.KafkaClientSettings.Plaintext(BootstrapServers);
     public string GroupId { get; init; } = "cartrecovery-worker";
     /// <summary>Static membership: a restarted pod with the same id gets its partitions back without a rebalance.</summary>
     public string? GroupInstanceId { get; init; }

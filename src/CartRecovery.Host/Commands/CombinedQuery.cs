@@ -13,6 +13,7 @@ public static class CombinedQuery
 {
     public static async Task<string> RunAsync(IReadOnlyList<string> dataDirectories, string sql, string format, CancellationToken ct)
     {
+        Storage.ReadOnlySql.Check(sql); // before loading anything: the scratch store is writable, the analyst path is not
         var scratch = Directory.CreateTempSubdirectory("cartrecovery-query-");
         try
         {

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.RegularExpressions;
 using CartRecovery.Contracts;
+using CartRecovery.Kafka.Configuration;
 using CartRecovery.Storage;
 using CartRecovery.Storage.Schema;
 using CartRecovery.Streaming;
@@ -88,7 +89,7 @@ public static partial class ReplayCommand
         WorkerRunner.LoadPolicy(replay.PolicyFile); // fail on a bad policy before importing anything
         var store = StoreOptions(replay.Database ?? AnalyticsStoreOptions.DefaultDatabase);
         if (OnServer && store.Database == AnalyticsStoreOptions.DefaultDatabase)
-            throw new ArgumentException($"replay: {AnalyticsStoreFactory.ServerUrlVariable} points at a ClickHouse server: give --database NAME so the replay does not write to the live tables");
+            throw new ArgumentException($"replay: ClickHouse:Url points at a ClickHouse server: give --database NAME so the replay does not write to the live tables");
         var printed = 0;
         var statistics = new ImportStatistics
         {
@@ -162,7 +163,8 @@ public static partial class ReplayCommand
                 throw new ArgumentException($"--topics: '{topic}' is not an input topic ({string.Join(", ", Contracts.Topics.Inputs)})");
         Kafka.Native.LibrdkafkaLibrary.EnsureLoaded();
 
-        var partitions = LiveTopicRange.PartitionCounts(replay.Bootstrap, replay.Topics);
+        var source = HostConfiguration.KafkaAt(replay.Bootstrap);
+        var partitions = LiveTopicRange.PartitionCounts(source, replay.Topics);
         using var staging = EmbeddedBroker.Start(partitions.Values.Max());
         // A decision in the window needs shopper state from before it: consent given any time earlier, and carts,
         // orders and reminders as far back as the policy looks (purchase memory, caps, attribution, step delays).
@@ -170,7 +172,8 @@ public static partial class ReplayCommand
         var history = new ReplayHistory(replay.From, policy.StateHorizon);
         long copied = 0;
         foreach (var topic in replay.Topics)
-            copied += LiveTopicRange.Copy(replay.Bootstrap, [topic], partitions, history.ReadFrom(topic), replay.To, plan.ConsumerGroup, staging.BootstrapServers, ct);
+            copied += LiveTopicRange.Copy(source, [topic], partitions, history.ReadFrom(topic), replay.To, plan.ConsumerGroup,
+                KafkaClientSettings.Plaintext(staging.BootstrapServers), ct);
         LiveTopicRange.EnsureNothingEvicted(staging.BootstrapServers, partitions.Values.Max());
         output.WriteLine($"read {copied:N0} records of {string.Join(", ", replay.Topics)} up to {(replay.To is { } t ? t.ToString("O") : "the end")} " +
             $"(consumer group {plan.ConsumerGroup}) into a staging broker: the window from {replay.From:O}, and before it the history its decisions need " +
@@ -179,8 +182,8 @@ public static partial class ReplayCommand
         var store = StoreOptions(plan.Database);
         var run = await WorkerRunner.RunAsync(new WorkerSettings { BootstrapServers = staging.BootstrapServers, Drain = true, Checkpoints = WorkerRunner.CheckpointStore(plan.DataDirectory, null, null) },
             replay.PolicyFile, plan.DataDirectory, ct, store, output: new Streaming.Output.OutputSettings { WriteFrom = replay.From });
-        var triggers = LiveTopicRange.Forward(staging.BootstrapServers, Contracts.Topics.RecoveryTriggers, replay.Bootstrap, plan.TriggerTopic, ct);
-        var deadLetters = LiveTopicRange.Forward(staging.BootstrapServers, Contracts.Topics.DeadLetter, replay.Bootstrap, plan.DeadLetterTopic, ct);
+        var triggers = LiveTopicRange.Forward(KafkaClientSettings.Plaintext(staging.BootstrapServers), Contracts.Topics.RecoveryTriggers, source, plan.TriggerTopic, ct);
+        var deadLetters = LiveTopicRange.Forward(KafkaClientSettings.Plaintext(staging.BootstrapServers), Contracts.Topics.DeadLetter, source, plan.DeadLetterTopic, ct);
         output.WriteLine($"published {triggers:N0} triggers to {plan.TriggerTopic} and {deadLetters:N0} dead letters to {plan.DeadLetterTopic} on {replay.Bootstrap}");
         await SummarizeAsync(plan.DataDirectory, store, run, replay.PolicyFile, replay.MetricsOut, output, ct);
         output.WriteLine($"\nreplay outputs: topic {plan.TriggerTopic}, data directory {plan.DataDirectory}, database {plan.Database}");
@@ -195,7 +198,7 @@ public static partial class ReplayCommand
             topic == Contracts.Topics.ConsentEvents ? DateTimeOffset.UnixEpoch : WindowStart - Horizon;
     }
 
-    private static bool OnServer => !string.IsNullOrWhiteSpace(Environment.GetEnvironmentVariable(AnalyticsStoreFactory.ServerUrlVariable));
+    private static bool OnServer => HostConfiguration.Current.ClickHouse is not null;
 
     /// <summary>A replay's tables keep every row: retention TTLs count from the wall clock and would delete historical traffic.</summary>
     private static AnalyticsStoreOptions StoreOptions(string database) => new() { Database = database, Schema = SchemaOptions.KeepForever };
@@ -230,15 +233,15 @@ internal static class LiveTopicRange
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
 
-    public static Dictionary<string, int> PartitionCounts(string bootstrap, IEnumerable<string> topics)
+    public static Dictionary<string, int> PartitionCounts(KafkaClientSettings kafka, IEnumerable<string> topics)
     {
-        using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = bootstrap }).Build();
+        using var admin = new AdminClientBuilder(kafka.AdminConfig()).Build();
         var metadata = admin.GetMetadata(Timeout);
         var counts = new Dictionary<string, int>();
         foreach (var topic in topics)
         {
             var meta = metadata.Topics.FirstOrDefault(t => t.Topic == topic);
-            if (meta is null || meta.Error.IsError) throw new InvalidOperationException($"topic '{topic}' does not exist on {bootstrap}");
+            if (meta is null || meta.Error.IsError) throw new InvalidOperationException($"topic '{topic}' does not exist on {kafka.BootstrapServers}");
             counts[topic] = meta.Partitions.Count;
         }
         return counts;
@@ -246,14 +249,14 @@ internal static class LiveTopicRange
 
     /// <summary>Copies the records with timestamps in [from, to) into the same topic and partition of the target.
     /// The end of each partition is fixed when the copy starts, so traffic arriving meanwhile is not chased.</summary>
-    public static long Copy(string sourceBootstrap, IReadOnlyList<string> topics, IReadOnlyDictionary<string, int> partitions, DateTimeOffset from,
-        DateTimeOffset? to, string group, string targetBootstrap, CancellationToken ct)
+    public static long Copy(KafkaClientSettings source, IReadOnlyList<string> topics, IReadOnlyDictionary<string, int> partitions, DateTimeOffset from,
+        DateTimeOffset? to, string group, KafkaClientSettings target, CancellationToken ct)
     {
-        using var consumer = new ConsumerBuilder<byte[]?, byte[]?>(new ConsumerConfig
+        using var consumer = new ConsumerBuilder<byte[]?, byte[]?>(source.ConsumerConfig(new ConsumerConfig
         {
-            BootstrapServers = sourceBootstrap, GroupId = group, EnableAutoCommit = false, EnableAutoOffsetStore = false,
+            GroupId = group, EnableAutoCommit = false, EnableAutoOffsetStore = false,
             IsolationLevel = IsolationLevel.ReadCommitted, FetchWaitMaxMs = 10,
-        }).Build();
+        })).Build();
         var all = topics.SelectMany(t => Enumerable.Range(0, partitions[t]).Select(p => new TopicPartition(t, p))).ToList();
         var starts = consumer.OffsetsForTimes(all.Select(tp => new TopicPartitionTimestamp(tp, new Timestamp(from))), Timeout);
         var ends = to is { } end
@@ -279,7 +282,7 @@ internal static class LiveTopicRange
         }
         var assigned = starts.Where(s => s.Offset.Value >= 0 && s.Offset.Value < stops[s.TopicPartition]).ToList();
 
-        using var producer = new ProducerBuilder<byte[]?, byte[]?>(new ProducerConfig { BootstrapServers = targetBootstrap, EnableIdempotence = true, Acks = Acks.All, LingerMs = 5, CompressionType = CompressionType.Lz4 }).Build();
+        using var producer = new ProducerBuilder<byte[]?, byte[]?>(CopyProducer(target)).Build();
         long copied = 0;
         var failed = 0;
         var remaining = assigned.Select(a => a.TopicPartition).ToHashSet();
@@ -337,7 +340,7 @@ internal static class LiveTopicRange
     /// beyond it; a replay that lost records must not pass for a complete one.</summary>
     public static void EnsureNothingEvicted(string bootstrap, int partitions)
     {
-        using var consumer = new ConsumerBuilder<byte[]?, byte[]?>(new ConsumerConfig { BootstrapServers = bootstrap, GroupId = "cartrecovery-replay-check" }).Build();
+        using var consumer = new ConsumerBuilder<byte[]?, byte[]?>(KafkaClientSettings.Plaintext(bootstrap).ConsumerConfig(new ConsumerConfig { GroupId = "cartrecovery-replay-check" })).Build();
         foreach (var topic in Contracts.Topics.Inputs)
             for (var p = 0; p < partitions; p++)
                 if (consumer.QueryWatermarkOffsets(new TopicPartition(topic, p), Timeout).Low.Value > 0)
@@ -347,19 +350,19 @@ internal static class LiveTopicRange
 
     /// <summary>Copies a whole topic of the source to <paramref name="targetTopic"/> of the target (created with the
     /// source's partition count when missing), partition for partition.</summary>
-    public static long Forward(string sourceBootstrap, string sourceTopic, string targetBootstrap, string targetTopic, CancellationToken ct)
+    public static long Forward(KafkaClientSettings source, string sourceTopic, KafkaClientSettings target, string targetTopic, CancellationToken ct)
     {
-        var partitionCount = PartitionCounts(sourceBootstrap, [sourceTopic])[sourceTopic];
-        EnsureTopic(targetBootstrap, targetTopic, partitionCount);
-        using var consumer = new ConsumerBuilder<byte[]?, byte[]?>(new ConsumerConfig
+        var partitionCount = PartitionCounts(source, [sourceTopic])[sourceTopic];
+        EnsureTopic(target, targetTopic, partitionCount);
+        using var consumer = new ConsumerBuilder<byte[]?, byte[]?>(source.ConsumerConfig(new ConsumerConfig
         {
-            BootstrapServers = sourceBootstrap, GroupId = "cartrecovery-replay-forward", EnableAutoCommit = false, EnablePartitionEof = true,
+            GroupId = "cartrecovery-replay-forward", EnableAutoCommit = false, EnablePartitionEof = true,
             IsolationLevel = IsolationLevel.ReadCommitted, FetchWaitMaxMs = 10,
-        }).Build();
+        })).Build();
         var parts = Enumerable.Range(0, partitionCount).Select(p => new TopicPartition(sourceTopic, p)).ToList();
         var remaining = parts.Where(tp => consumer.QueryWatermarkOffsets(tp, Timeout).High.Value > 0).ToHashSet();
         consumer.Assign(parts.Select(tp => new TopicPartitionOffset(tp, Offset.Beginning)));
-        using var producer = new ProducerBuilder<byte[]?, byte[]?>(new ProducerConfig { BootstrapServers = targetBootstrap, EnableIdempotence = true, Acks = Acks.All, LingerMs = 5, CompressionType = CompressionType.Lz4 }).Build();
+        using var producer = new ProducerBuilder<byte[]?, byte[]?>(CopyProducer(target)).Build();
         long forwarded = 0;
         var failed = 0;
         while (remaining.Count > 0)
@@ -368,7 +371,7 @@ internal static class LiveTopicRange
             var result = consumer.Consume(TimeSpan.FromMilliseconds(200));
             if (result is null) continue;
             if (result.IsPartitionEOF) { remaining.Remove(result.TopicPartition); continue; }
-            producer.Produce(new TopicPartition(targetTopic, result.Partition % EnsureTopic(targetBootstrap, targetTopic, partitionCount)), new Message<byte[]?, byte[]?>
+            producer.Produce(new TopicPartition(targetTopic, result.Partition % EnsureTopic(target, targetTopic, partitionCount)), new Message<byte[]?, byte[]?>
             {
                 Key = result.Message.Key, Value = result.Message.Value, Timestamp = result.Message.Timestamp, Headers = result.Message.Headers,
             }, report => { if (report.Error.IsError) Interlocked.Increment(ref failed); });
@@ -381,13 +384,18 @@ internal static class LiveTopicRange
 
     private static readonly Dictionary<(string, string), int> KnownTopics = new();
 
+    /// <summary>Copies keep keys, partitions and order: idempotent, acks=all.</summary>
+    private static ProducerConfig CopyProducer(KafkaClientSettings target) =>
+        target.ProducerConfig(new ProducerConfig { EnableIdempotence = true, Acks = Acks.All, LingerMs = 5, CompressionType = CompressionType.Lz4 });
+
     /// <summary>Creates the topic if missing; returns its partition count.</summary>
-    private static int EnsureTopic(string bootstrap, string topic, int partitions)
+    private static int EnsureTopic(KafkaClientSettings kafka, string topic, int partitions)
     {
+        var bootstrap = kafka.BootstrapServers;
         lock (KnownTopics)
         {
             if (KnownTopics.TryGetValue((bootstrap, topic), out var known)) return known;
-            using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = bootstrap }).Build();
+            using var admin = new AdminClientBuilder(kafka.AdminConfig()).Build();
             var existing = admin.GetMetadata(topic, Timeout).Topics.FirstOrDefault(t => t.Topic == topic);
             if (existing is null || existing.Error.IsError || existing.Partitions.Count == 0)
             {

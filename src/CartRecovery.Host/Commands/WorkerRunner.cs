@@ -71,15 +71,27 @@ public static class WorkerRunner
         return new WorkerRun(m.EventsConsumed, m.DeadLetters, m.LateEvents, clock.Elapsed, m.DeadLettersByReason.ToDictionary());
     }
 
-    public const string PostgresVariable = "CARTRECOVERY_CHECKPOINT_POSTGRES";
-
-    /// <summary>PostgreSQL when given (option or environment), else a SQLite file (default DATA/checkpoints.db).</summary>
+    /// <summary>PostgreSQL when given (option or the Postgres configuration section), else a SQLite file (default DATA/checkpoints.db).</summary>
     public static CheckpointStoreSettings CheckpointStore(string dataDirectory, string? sqliteFile, string? postgres)
     {
-        postgres ??= Environment.GetEnvironmentVariable(PostgresVariable);
+        postgres ??= HostConfiguration.Current.Postgres;
         if (!string.IsNullOrWhiteSpace(postgres)) return CheckpointStoreSettings.PostgreSql(postgres);
         Directory.CreateDirectory(dataDirectory);
         return CheckpointStoreSettings.Sqlite(sqliteFile ?? Path.Combine(dataDirectory, "checkpoints.db"));
+    }
+
+    /// <summary>--postgres without a password: the command line shows in the process list.</summary>
+    public static string? PostgresFromCommandLine(string? connectionString)
+    {
+        if (connectionString is null) return null;
+        var builder = new Npgsql.NpgsqlConnectionStringBuilder(connectionString);
+        if (builder.Password is not null)
+            throw new ArgumentException("--postgres: the connection string carries a password, which the process list would show; give it as " +
+                "CARTRECOVERY_Postgres__Password, Postgres:PasswordFile or a file Postgres__Password in the secrets directory");
+        // A password configured separately (a Secret) joins the connection given here.
+        if (HostConfiguration.Current.Postgres is { } configured && new Npgsql.NpgsqlConnectionStringBuilder(configured).Password is { } password)
+            builder.Password = password;
+        return builder.ConnectionString;
     }
 
     /// <summary>Forgets a previous run of the embedded default: its analytics store and checkpoints.</summary>

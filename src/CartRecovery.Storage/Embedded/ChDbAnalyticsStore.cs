@@ -107,8 +107,18 @@ public sealed class ChDbAnalyticsStore : IAnalyticsStore
         }
     }
 
-    public Task<string> QueryAsync(string sql, string format, CancellationToken ct) =>
-        Task.Run(() => _engine.Query(sql, format, Database), ct);
+    public Task<string> QueryAsync(string sql, string format, CancellationToken ct)
+    {
+        if (!_options.ReadOnly) return Task.Run(() => _engine.Query(sql, format, Database), ct);
+        ReadOnlySql.Check(sql);
+        return Task.Run(() =>
+        {
+            // The engine's own guard as well: a statement the check let through still cannot write (readonly = 2
+            // allows per-query settings but no writes, no DDL and no change of readonly itself).
+            _engine.Query("SET readonly = 2", format, Database);
+            return _engine.Query(sql, format, Database);
+        }, ct);
+    }
 
     public ValueTask DisposeAsync()
     {

@@ -102,10 +102,16 @@ public sealed class ClickHouseServerStore : IAnalyticsStore
         return await RetryAsync("query", sql, async token =>
         {
             using var result = await _client.ExecuteRawResultAsync(sql,
-                Options(Database, new Dictionary<string, object> { ["default_format"] = format }), token).ConfigureAwait(false);
+                Options(Database, QuerySettings(format)), token).ConfigureAwait(false);
             return await result.ReadAsStringAsync().ConfigureAwait(false);
         }, ct).ConfigureAwait(false);
     }
+
+    /// <summary>On the analyst path the server itself refuses writes: readonly = 2 forbids INSERT, ALTER, DDL and a change
+    /// of readonly, but lets the driver send its per-query settings (readonly = 1 would refuse those too).</summary>
+    private Dictionary<string, object> QuerySettings(string format) => _options.ReadOnly
+        ? new() { ["default_format"] = format, ["readonly"] = 2 }
+        : new() { ["default_format"] = format };
 
     private static QueryOptions Options(string database, IDictionary<string, object>? settings = null) =>
         new() { Database = database, CustomSettings = settings ?? new Dictionary<string, object>() };

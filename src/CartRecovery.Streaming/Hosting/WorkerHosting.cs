@@ -33,14 +33,7 @@ public static class WorkerHosting
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton(new BatchTracker(settings.MaxUndecidedBatches, settings.MaxUnwrittenRecords));
         services.AddSingleton(store);
-        services.AddSingleton<IProducer<string, byte[]>>(_ => new ProducerBuilder<string, byte[]>(new ProducerConfig
-        {
-            BootstrapServers = settings.BootstrapServers,
-            EnableIdempotence = true,
-            Acks = Acks.All,
-            LingerMs = 5,
-            CompressionType = CompressionType.Lz4,
-        }).Build());
+        services.AddSingleton<IProducer<string, byte[]>>(_ => new ProducerBuilder<string, byte[]>(WorkerKafkaConfig.OutputProducer(settings)).Build());
         services.AddSingleton<OutputWriter>();
         services.AddSingleton<StreamWorker>();
         services.AddAkka("cartrecovery", (akka, _) => akka

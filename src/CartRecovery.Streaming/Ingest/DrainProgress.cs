@@ -22,16 +22,16 @@ public sealed class DrainProgress : IDisposable
     private readonly IConsumer<string, string> _reader;
     private readonly Dictionary<TopicPartition, long> _drained = new();
 
-    public DrainProgress(string bootstrapServers, string group)
+    public DrainProgress(Kafka.Configuration.KafkaClientSettings kafka, string group)
     {
         _group = group;
-        EnsureTopic(bootstrapServers);
-        _producer = new ProducerBuilder<string, string>(new ProducerConfig { BootstrapServers = bootstrapServers, EnableIdempotence = true, Acks = Acks.All }).Build();
-        _reader = new ConsumerBuilder<string, string>(new ConsumerConfig
+        EnsureTopic(kafka);
+        _producer = new ProducerBuilder<string, string>(kafka.ProducerConfig(new ProducerConfig { EnableIdempotence = true, Acks = Acks.All })).Build();
+        _reader = new ConsumerBuilder<string, string>(kafka.ConsumerConfig(new ConsumerConfig
         {
-            BootstrapServers = bootstrapServers, GroupId = $"{group}-drain-progress-reader", EnableAutoCommit = false,
+            GroupId = $"{group}-drain-progress-reader", EnableAutoCommit = false,
             EnablePartitionEof = true, AutoOffsetReset = AutoOffsetReset.Earliest,
-        }).Build();
+        })).Build();
         _reader.Assign(new TopicPartitionOffset(Topics.DrainProgress, 0, Offset.Beginning));
     }
 
@@ -66,9 +66,9 @@ public sealed class DrainProgress : IDisposable
     public static IEnumerable<(string Topic, long Next)> ParseValue(string value) =>
         value.Split(';', StringSplitOptions.RemoveEmptyEntries).Select(pair => pair.Split('=')).Select(p => (p[0], long.Parse(p[1], CultureInfo.InvariantCulture)));
 
-    private static void EnsureTopic(string bootstrapServers)
+    private static void EnsureTopic(Kafka.Configuration.KafkaClientSettings kafka)
     {
-        using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = bootstrapServers }).Build();
+        using var admin = new AdminClientBuilder(kafka.AdminConfig()).Build();
         var existing = admin.GetMetadata(Topics.DrainProgress, Timeout).Topics.FirstOrDefault(t => t.Topic == Topics.DrainProgress);
         if (existing is { Error.IsError: false, Partitions.Count: > 0 }) return;
         try

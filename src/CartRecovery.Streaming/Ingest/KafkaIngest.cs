@@ -81,23 +81,7 @@ public sealed class KafkaIngest
 
     private void Loop(CancellationToken stop)
     {
-        var config = new ConsumerConfig
-        {
-            BootstrapServers = _settings.BootstrapServers,
-            GroupId = _settings.GroupId,
-            GroupInstanceId = _settings.GroupInstanceId,
-            EnableAutoCommit = false,
-            EnableAutoOffsetStore = false,
-            EnablePartitionEof = true,
-            AutoOffsetReset = AutoOffsetReset.Earliest,
-            IsolationLevel = IsolationLevel.ReadCommitted,
-            // Range assignment gives one consumer partition p of every input topic (the topics are co-partitioned
-            // by shopper); a sticky assignor may split them across consumers and break the per-shopper merge.
-            PartitionAssignmentStrategy = PartitionAssignmentStrategy.Range,
-            FetchWaitMaxMs = 10,
-            MaxPollIntervalMs = 300_000,
-            SessionTimeoutMs = 10_000,
-        };
+        var config = WorkerKafkaConfig.InputConsumer(_settings);
         var partitionCounts = ValidateTopics();
 
         using var consumer = new ConsumerBuilder<byte[], byte[]>(config)
@@ -109,7 +93,7 @@ public sealed class KafkaIngest
         if (_settings.Drain)
         {
             _drain = DrainScope.Begin(consumer, partitionCounts, TimeSpan.FromSeconds(20));
-            _progress = new DrainProgress(_settings.BootstrapServers, _settings.GroupId);
+            _progress = new DrainProgress(_settings.KafkaClients, _settings.GroupId);
             _logger.LogInformation("drain: the group finishes {Records} records in {Partitions} topic-partitions (their ends now)",
                 _drain.End.Values.Sum(), _drain.End.Count);
         }
@@ -576,7 +560,7 @@ public sealed class KafkaIngest
     /// <summary>Checks the input topics exist and are co-partitioned; returns each one's partition count.</summary>
     private Dictionary<string, int> ValidateTopics()
     {
-        using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = _settings.BootstrapServers }).Build();
+        using var admin = new AdminClientBuilder(WorkerKafkaConfig.Admin(_settings)).Build();
         var metadata = admin.GetMetadata(TimeSpan.FromSeconds(20));
         var counts = new Dictionary<string, int>();
         foreach (var topic in Topics.Inputs)
