@@ -103,7 +103,8 @@ try
             $">= 150,000: {Verdict(e2eRate >= 150_000, $"by {150_000 - e2eRate:N0}/s ({e2eRate / 150_000:P0} of target)")}"),
         ("ratio e2e / raw", ratio.ToString("F3", inv), $">= 0.7: {Verdict(ratio >= 0.7, $"({ratio / 0.7:P0} of target)")}"),
         ("CPU e2e (process, all threads)", $"{e2e.CpuPercentOfOneCore:F0} % of one core = {e2e.CpuPercentOfMachine:F0} % of {Environment.ProcessorCount} cores", ""),
-        ("allocations e2e", $"{e2e.AllocatedBytes / (double)workerRun.EventsConsumed:N0} B/event; GC gen0/1/2 {e2e.Gen0}/{e2e.Gen1}/{e2e.Gen2}, pause {e2e.GcPausePercent:F1} % of wall", ""),
+        ("allocations e2e", $"{e2e.AllocatedBytes / (double)workerRun.EventsConsumed:N0} B/event; GC gen0/1/2 {e2e.Gen0}/{e2e.Gen1}/{e2e.Gen2}, pause {e2e.GcPausePercent:F1} % of wall",
+            $"<= 1,024 B/event: {Verdict(e2e.AllocatedBytes / (double)workerRun.EventsConsumed <= 1024, $"by {e2e.AllocatedBytes / (double)workerRun.EventsConsumed - 1024:N0} B")}"),
         ("thread-pool work items e2e", $"{e2e.ThreadPoolItems / (double)workerRun.EventsConsumed:F2} per event", ""),
         ("sink flushes (drain run)", $"{flushes.Count} flushes, rows/flush p50 {Pct(flushes.Select(f => (double)f.Rows), 50)} max {Pct(flushes.Select(f => (double)f.Rows), 100)}, " +
             $"batches/flush p50 {Pct(flushes.Select(f => (double)f.Batches), 50)}, events/flush p50 {Pct(flushes.Select(f => (double)f.Events), 50)}", ""),
@@ -137,8 +138,11 @@ try
         Console.WriteLine($"{metric.PadRight(w1)}  {value}{(target.Length > 0 ? "   [" + target + "]" : "")}");
     var p99Timer = latency is null || latency.TimerLagMicros.TotalCount == 0 ? -1 : P(latency.TimerLagMicros, 99);
     var p99Chat = latency is null || latency.ChatLagMicros.TotalCount == 0 ? -1 : P(latency.ChatLagMicros, 99);
+    var allocPerEvent = e2e.AllocatedBytes / (double)workerRun.EventsConsumed;
+    // Bytes written to the checkpoint store per second of the drain run: how checkpoint cost follows the work.
+    var checkpointBytesPerSecond = checkpoints.Bytes.Sum() / workerRun.Elapsed.TotalSeconds;
     Console.WriteLine(string.Create(inv,
-        $"bench: e2e_events_per_s={e2eRate:F0} raw_events_per_s={rawRate:F0} ratio={ratio:F2} p99_timer_lag_ms={p99Timer:F0} p99_chat_ms={p99Chat:F0} heap_bytes_per_waiting_session={heap.TotalBytesPerSession:F0} replay_x={replay:F0}"));
+        $"bench: e2e_events_per_s={e2eRate:F0} raw_events_per_s={rawRate:F0} ratio={ratio:F2} p99_timer_lag_ms={p99Timer:F0} p99_chat_ms={p99Chat:F0} heap_bytes_per_waiting_session={heap.TotalBytesPerSession:F0} replay_x={replay:F0} alloc_bytes_per_event={allocPerEvent:F0} checkpoint_bytes_per_s={checkpointBytesPerSecond:F0}"));
     return 0;
 }
 finally

@@ -14,6 +14,9 @@ public static class RejectReasons
     public const string UnsupportedSchemaVersion = "unsupported_schema_version";
     public const string WrongTopic = "wrong_topic";
     public const string KeyMismatch = "key_mismatch";
+    /// <summary>Valid input on which the decision code threw (a bug, not bad input): dead-lettered with the cause so the
+    /// shopper's other events go on (streaming runtime's supervision).</summary>
+    public const string DecisionFailed = "decision_failed";
 }
 
 public readonly record struct ParseResult(ShopperEvent? Event, string? RejectReason, string? Detail)

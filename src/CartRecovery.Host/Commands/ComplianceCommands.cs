@@ -66,12 +66,12 @@ public static class ComplianceCommands
             await store.EnsureSchemaAsync(ct);
             var rows = await AnalyticsErasure.EraseAsync(store, id, pseudonym, ct);
             var head = await ChainHeadAsync(store, pseudonym, ct);
-            var scope = $"rows={rows.Total} checkpoints={state.SnapshotsRewritten}";
+            var scope = $"rows={rows.Total} checkpoints={state.SnapshotsRewritten + state.DeltasRewritten}";
             var audit = AuditChain.Link(head, Erasure.Audit(request, pseudonym, "operator", scope), pseudonym);
             await store.InsertJsonEachRowAsync("audit_log", [ContractJson.Serialize(audit)], ct);
             var left = await AnalyticsErasure.CountAsync(store, id, ct);
             Console.WriteLine($"erased shopper as {pseudonym}: {rows.Triggers} trigger, {rows.Audits} audit, {rows.Outcomes} outcome, {rows.OutcomeEvents} outcome-event and {rows.Profiles} profile rows; " +
-                $"{state.SnapshotsRewritten} checkpoints rewritten, {state.JournalRowsDeleted} journal rows deleted; " +
+                $"{state.SnapshotsRewritten} checkpoint snapshots and {state.DeltasRewritten} checkpoint deltas rewritten; " +
                 $"left naming the id: {left.Total} rows, {state.RowsStillNaming} checkpoint rows");
             return left.Total == 0 && state.RowsStillNaming == 0 ? 0 : 1;
         });

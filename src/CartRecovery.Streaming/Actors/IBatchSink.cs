@@ -16,4 +16,7 @@ public interface IBatchSink
 
     /// <summary>A checkpoint could not be saved: the worker must stop rather than commit.</summary>
     void CheckpointFailed(int partition, Exception cause);
+
+    /// <summary>A partition actor failed outside one event's decision (a runtime bug): the worker must stop, with the cause.</summary>
+    void PartitionFailed(Exception cause);
 }

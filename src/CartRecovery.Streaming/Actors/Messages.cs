@@ -31,8 +31,9 @@ public static class PartitionProtocol
     public sealed record PartitionRestored(int Partition, IReadOnlyDictionary<string, long> NextOffsets, int Sessions);
 
     /// <summary>A saved checkpoint: the input offsets it reflects may be committed. <see cref="Drained"/>: it was taken
-    /// after end of input was declared (watermark at end of time), so every pending reminder of the partition fired.</summary>
-    public sealed record CheckpointSaved(int Partition, IReadOnlyDictionary<string, long> NextOffsets, bool Drained);
+    /// after end of input was declared (watermark at end of time), so every pending reminder of the partition fired.
+    /// <see cref="Incremental"/>: only what changed since the previous checkpoint was written (journaled after a snapshot).</summary>
+    public sealed record CheckpointSaved(int Partition, IReadOnlyDictionary<string, long> NextOffsets, bool Drained, bool Incremental = false);
 
     /// <summary>The writer's answer to a checkpoint request: every output enqueued before it is durable.</summary>
     public sealed record OutputsDurable(long Sequence);

@@ -35,6 +35,8 @@ public sealed partial class PartitionActor
         batch.Audits.Add(AuditChain.Link(head, Erasure.Audit(request, pseudonym, _engine.Policy.Version, scope), pseudonym));
         _shoppers.Remove(shopperId);
         _identity = _identity.Forget(shopperId);
+        // Changed: the next checkpoint, if incremental, records the shopper as gone (docs/performance.md, checkpoints).
+        batch.Touched.Add(shopperId);
         batch.Erasures.Add(new ShopperErasure(shopperId, pseudonym));
     }
 
@@ -42,7 +44,7 @@ public sealed partial class PartitionActor
     /// Links the batch's unchained audit rows (of one shopper, or of all) into their shoppers' chains, in the order they
     /// were decided. Runs only while no command is in flight, so the shopper states it updates are current.
     /// </summary>
-    private void ChainAudits(Batch batch, string? onlyShopper = null)
+    private void ChainAudits(PartitionBatch batch, string? onlyShopper = null)
     {
         var keys = _engine.Policy.Keys;
         var audits = batch.Audits;

@@ -47,24 +47,21 @@ public sealed partial class PartitionActor : ReceivePersistentActor
     private readonly TimeSpan _lateness;
     private readonly string _persistenceId;
     private readonly Dictionary<string, long> _nextOffsets = new(StringComparer.Ordinal);
-    // Captured at (Stopwatch timestamp): how long a checkpoint takes from capture to saved is a metric only.
-    private (long Sequence, byte[] Bytes, Dictionary<string, long> Offsets, bool Drained, long CapturedAt)? _pendingCheckpoint;
-    private (long Sequence, Dictionary<string, long> Offsets, bool Drained, int Bytes, long CapturedAt)? _savingCheckpoint;
-    private readonly List<long> _unansweredCheckpoints = [];
+    private readonly CheckpointProtocol _checkpoints = new();
+    private readonly CheckpointChanges _changes = new();
 
     private Watermark _watermark = Watermark.Start;
     private IdentityLinks _identity = IdentityLinks.Empty;
     private readonly Dictionary<string, ShopperState> _shoppers = new(StringComparer.Ordinal);
-    private readonly Dictionary<SessionKey, SessionState> _sessions = new();
-    // A shopper's session ids, sorted (ordinal): usually one, so a small array rather than a set per shopper.
-    private readonly Dictionary<string, string[]> _sessionsByShopper = new(StringComparer.Ordinal);
+    private readonly SessionStore _sessions;
     private readonly Dictionary<SessionKey, IActorRef> _actors = new();
-    private readonly TimerIndex _timers = new();
-    private readonly Dictionary<string, Queue<ShopperCommand>> _queues = new(StringComparer.Ordinal);
-    private readonly HashSet<string> _inFlight = new(StringComparer.Ordinal);
+    private readonly ShopperQueues _queues = new();
     private long _actorNames;
 
-    private Batch? _batch;
+    private PartitionBatch? _batch;
+
+    /// <summary>The journal row written before a full snapshot: empty, it names nobody.</summary>
+    private static readonly byte[] DeltaFence = [];
 
     public override string PersistenceId => _persistenceId;
 
@@ -76,46 +73,62 @@ public sealed partial class PartitionActor : ReceivePersistentActor
         _sink = sink;
         _lateness = engine.Policy.AllowedLateness;
         _persistenceId = $"cartrecovery/{groupId}/partition-{partition}";
+        _sessions = new SessionStore(engine);
 
-        Recover<SnapshotOffer>(offer => Restore(PartitionCheckpoint.FromBytes((byte[])offer.Snapshot)));
+        Recover<SnapshotOffer>(offer =>
+        {
+            var bytes = (byte[])offer.Snapshot;
+            Restore(PartitionCheckpoint.FromBytes(bytes));
+            _changes.SnapshotSaved(bytes.Length);
+        });
+        // The deltas journaled after that snapshot, in order.
+        Recover<byte[]>(bytes =>
+        {
+            if (bytes.Length == 0) return; // a fence (see Save) whose snapshot was not saved: it changes nothing
+            Restore(PartitionCheckpoint.FromBytes(bytes));
+            _changes.DeltaSaved(bytes.Length);
+        });
         Command<RestorePartition>(_ => Sender.Tell(new PartitionRestored(_partition, new Dictionary<string, long>(_nextOffsets), _sessions.Count)));
         Command<Checkpoint>(msg => WhenIdle(() => RequestCheckpoint(msg.Sequence)));
-        Command<OutputsDurable>(SaveCheckpoint);
+        Command<OutputsDurable>(durable => Save(_checkpoints.Durable(durable.Sequence)));
         Command<SaveSnapshotSuccess>(success =>
         {
-            if (_savingCheckpoint is not { } saved) return;
-            _savingCheckpoint = null;
-            // Keep only the newest checkpoint: older ones can never be needed again.
+            // Keep only the newest snapshot and no delta it covers: older ones can never be needed again.
             DeleteSnapshots(new SnapshotSelectionCriteria(success.Metadata.SequenceNr, success.Metadata.Timestamp.AddTicks(-1)));
-            var answered = _unansweredCheckpoints.RemoveAll(sequence => sequence <= saved.Sequence);
-            _sink.Checkpointed(new CheckpointSaved(_partition, saved.Offsets, saved.Drained), answered, saved.Bytes, Stopwatch.GetElapsedTime(saved.CapturedAt));
-            SaveNextIfAny();
+            if (success.Metadata.SequenceNr > 0) DeleteMessages(success.Metadata.SequenceNr);
+            Saved();
         });
         Command<SaveSnapshotFailure>(failure =>
         {
-            _savingCheckpoint = null;
+            _checkpoints.Failed();
             _sink.CheckpointFailed(_partition, failure.Cause);
         });
         Command<DeleteSnapshotsSuccess>(_ => { });
         Command<DeleteSnapshotsFailure>(_ => { });
+        // Deltas a snapshot covers are never replayed (recovery starts after the snapshot): failing to delete them costs space only.
+        Command<DeleteMessagesSuccess>(_ => { });
+        Command<DeleteMessagesFailure>(_ => { });
 
         Command<ProcessBatch>(msg => WhenIdle(() => Process(msg)));
         Command<AdvanceIdle>(msg => WhenIdle(() =>
         {
-            _batch = new Batch(msg.Sequence);
+            _batch = new PartitionBatch(msg.Sequence);
             if (!_watermark.IsEndOfTime) _watermark = _watermark.AdvanceTo(msg.To, _lateness);
             FireDueTimers();
             TryComplete();
         }));
         Command<Drain>(msg => WhenIdle(() =>
         {
-            _batch = new Batch(msg.Sequence);
+            _batch = new PartitionBatch(msg.Sequence);
             _watermark = Watermark.EndOfTime;
             FireDueTimers();
             TryComplete();
         }));
         Command<SessionDecided>(OnDecided);
+        Command<SessionSupervision.DecisionFailed>(OnDecisionFailed);
     }
+
+    protected override SupervisorStrategy SupervisorStrategy() => SessionSupervision.For(Self);
 
     public static Props Props(string groupId, int partition, RecoveryEngine engine, IBatchSink sink) =>
         Akka.Actor.Props.Create(() => new PartitionActor(groupId, partition, engine, sink));
@@ -126,45 +139,78 @@ public sealed partial class PartitionActor : ReceivePersistentActor
         base.OnRecoveryFailure(reason, message);
     }
 
+    protected override void OnPersistFailure(Exception cause, object @event, long sequenceNr)
+    {
+        _checkpoints.Failed();
+        _sink.CheckpointFailed(_partition, cause);
+        base.OnPersistFailure(cause, @event, sequenceNr);
+    }
+
+    protected override void OnPersistRejected(Exception cause, object @event, long sequenceNr)
+    {
+        _checkpoints.Failed();
+        _sink.CheckpointFailed(_partition, cause);
+        base.OnPersistRejected(cause, @event, sequenceNr);
+    }
+
+    /// <summary>Applies a full snapshot (to an empty partition) or a delta (see <see cref="PartitionCheckpoint.ChangedShoppers"/>).</summary>
     private void Restore(PartitionCheckpoint checkpoint)
     {
+        foreach (var shopperId in checkpoint.ChangedShoppers ?? [])
+        {
+            _shoppers.Remove(shopperId);
+            _sessions.TakeShopper(shopperId);
+        }
         _watermark = checkpoint.Watermark;
         _identity = checkpoint.Identity;
         foreach (var (topic, offset) in checkpoint.NextOffsets) _nextOffsets[topic] = offset;
         foreach (var shopper in checkpoint.Shoppers) _shoppers[shopper.ShopperId] = shopper;
-        foreach (var session in checkpoint.Sessions) Track(new SessionKey(session.ShopperId, session.SessionId), session);
+        foreach (var session in checkpoint.Sessions) _sessions.Track(new SessionKey(session.ShopperId, session.SessionId), session);
     }
 
     /// <summary>Captures the state now (between batches), to be saved once the writer has caught up to this point.</summary>
     private void RequestCheckpoint(long sequence)
     {
+        // Between full snapshots, only the shoppers changed since the last checkpoint (with all their sessions).
+        var changed = _changes.NextIsFull ? null : _changes.Changed.Order(StringComparer.Ordinal).ToList();
         var capture = new PartitionCheckpoint
         {
             Partition = _partition,
             NextOffsets = new Dictionary<string, long>(_nextOffsets),
             Watermark = _watermark,
-            Shoppers = [.. _shoppers.Values],
-            Sessions = [.. _sessions.Values],
+            Shoppers = changed is null ? [.. _shoppers.Values]
+                : [.. changed.Select(id => _shoppers.GetValueOrDefault(id)).OfType<ShopperState>()],
+            Sessions = changed is null ? [.. _sessions.All] : [.. changed.SelectMany(_sessions.SessionsOf)],
             Identity = _watermark.IsEndOfTime ? _identity : _identity.Prune(_watermark.Settled),
+            ChangedShoppers = changed,
         };
-        // Only the newest capture matters: a later one covers everything an earlier one did.
-        _unansweredCheckpoints.Add(sequence);
-        _pendingCheckpoint = (sequence, capture.ToBytes(), capture.NextOffsets, _watermark.IsEndOfTime, Stopwatch.GetTimestamp());
+        _checkpoints.Captured(sequence, capture.ToBytes(), capture.NextOffsets, _watermark.IsEndOfTime, capture.IsDelta, _changes.Generation);
         _sink.WhenDurable(sequence, Self);
     }
 
-    private void SaveCheckpoint(OutputsDurable durable)
+    private void Save(CheckpointProtocol.Capture? capture)
     {
-        if (_pendingCheckpoint is not { } pending || pending.Sequence != durable.Sequence) return;
-        SaveNextIfAny();
+        if (capture is null) return;
+        _changes.Saving(capture.Generation);
+        if (capture.Delta) PersistAsync(capture.Bytes, _ => Saved());
+        else
+        {
+            _changes.FullSaving(capture.Generation);
+            // The journal keeps its newest row, marked deleted, when a snapshot deletes the deltas before it: an empty
+            // fence written first is that row, so no delta (of a shopper erased since, say) outlives its snapshot.
+            if (_changes.HasDeltas) PersistAsync(DeltaFence, _ => SaveSnapshot(capture.Bytes));
+            else SaveSnapshot(capture.Bytes);
+        }
     }
 
-    private void SaveNextIfAny()
+    /// <summary>The running save (snapshot or delta) is durable: its offsets may be committed; the next capture saves.</summary>
+    private void Saved()
     {
-        if (_savingCheckpoint is not null || _pendingCheckpoint is not { } pending) return;
-        _pendingCheckpoint = null;
-        _savingCheckpoint = (pending.Sequence, pending.Offsets, pending.Drained, pending.Bytes.Length, pending.CapturedAt);
-        SaveSnapshot(pending.Bytes);
+        if (_checkpoints.Succeeded() is not { } saved) return;
+        if (saved.Delta) _changes.DeltaSaved(saved.Bytes);
+        else _changes.SnapshotSaved(saved.Bytes);
+        _sink.Checkpointed(new CheckpointSaved(_partition, saved.Offsets, saved.Drained, saved.Delta), saved.Answered, saved.Bytes, saved.Duration);
+        Save(_checkpoints.NextToSave());
     }
 
     private void WhenIdle(Action handle)
@@ -181,7 +227,7 @@ public sealed partial class PartitionActor : ReceivePersistentActor
 
     private void Process(ProcessBatch msg)
     {
-        var batch = _batch = new Batch(msg.Sequence);
+        var batch = _batch = new PartitionBatch(msg.Sequence);
         foreach (var record in msg.Records)
         {
             batch.NextOffsets[record.Topic] = record.Offset + 1;
@@ -196,8 +242,8 @@ public sealed partial class PartitionActor : ReceivePersistentActor
             _watermark = _watermark.Observe(evt.EventTime, _lateness);
             // An event forwarded from a linked anonymous id is the customer's from here on.
             var command = evt is IdentityForwarded forwarded
-                ? new ShopperCommand(forwarded.AsCustomers(), _watermark, forwarded.Hops + 1)
-                : new ShopperCommand(evt, _watermark, evt is IdentityMerged merged ? merged.Hops : 0);
+                ? new ShopperCommand(forwarded.AsCustomers(), _watermark, record, forwarded.Hops + 1)
+                : new ShopperCommand(evt, _watermark, record, evt is IdentityMerged merged ? merged.Hops : 0);
             Enqueue(command.Event.ShopperId, command);
         }
         FireDueTimers();
@@ -206,33 +252,31 @@ public sealed partial class PartitionActor : ReceivePersistentActor
 
     private void Enqueue(string shopperId, ShopperCommand command)
     {
-        if (!_queues.TryGetValue(shopperId, out var queue)) _queues[shopperId] = queue = new Queue<ShopperCommand>();
-        queue.Enqueue(command);
+        _queues.Enqueue(shopperId, command);
         Pump(shopperId);
     }
 
     /// <summary>Runs the shopper's next command unless one is in flight; deadlines due before it go first.</summary>
     private void Pump(string shopperId)
     {
-        while (!_inFlight.Contains(shopperId))
+        while (!_queues.IsInFlight(shopperId))
         {
-            _queues.TryGetValue(shopperId, out var queue);
-            var hasCommand = queue is { Count: > 0 };
-            var stamp = hasCommand ? queue!.Peek().Watermark : _watermark;
-            var before = hasCommand ? queue!.Peek().Event.EventTime : (DateTimeOffset?)null;
-            if (EarliestDue(shopperId, stamp, before) is { } due)
+            var hasCommand = _queues.TryPeek(shopperId, out var next);
+            var stamp = hasCommand ? next.Watermark : _watermark;
+            var before = hasCommand ? next.Event.EventTime : (DateTimeOffset?)null;
+            if (_sessions.EarliestDue(shopperId, stamp, before) is { } due)
             {
                 SessionActorFor(due.Key).Tell(new FireDeadline(Shopper(shopperId), due.Deadline));
-                _inFlight.Add(shopperId);
+                _queues.Started(shopperId, null);
                 return;
             }
             if (!hasCommand)
             {
-                _queues.Remove(shopperId);
+                _queues.Drop(shopperId);
                 return;
             }
 
-            var command = queue!.Dequeue();
+            var command = _queues.Dequeue(shopperId);
             if (command.Event is ErasureRequested erasure)
             {
                 Erase(shopperId, erasure, command);
@@ -258,14 +302,14 @@ public sealed partial class PartitionActor : ReceivePersistentActor
                     _batch!.Add(decision.Effects);
                     _batch.Touched.Add(shopperId);
                     break;
-                case SessionEvent evt when command.Hops > 0 && !_sessions.ContainsKey(new SessionKey(shopperId, evt.SessionId))
+                case SessionEvent evt when command.Hops > 0 && !_sessions.Contains(new SessionKey(shopperId, evt.SessionId))
                                             && _merger.PartOfBoughtCart(Shopper(shopperId), evt) is { } bought:
                     _batch!.Audits.Add(bought);
                     _batch.Touched.Add(shopperId);
                     break;
                 case SessionEvent evt:
                     SessionActorFor(new SessionKey(shopperId, evt.SessionId)).Tell(new ApplyEvent(Shopper(shopperId), evt, command.Watermark));
-                    _inFlight.Add(shopperId);
+                    _queues.Started(shopperId, command.Source);
                     return;
             }
         }
@@ -350,9 +394,7 @@ public sealed partial class PartitionActor : ReceivePersistentActor
                 "state is not a hand-over: nothing adopted"));
             return;
         }
-        var live = _sessionsByShopper.TryGetValue(customerId, out var ids)
-            ? ids.ToDictionary(id => id, id => _sessions[new SessionKey(customerId, id)], StringComparer.Ordinal)
-            : new Dictionary<string, SessionState>(StringComparer.Ordinal);
+        var live = _sessions.OfShopper(customerId);
         var adoption = _merger.Adopt(Shopper(customerId), live, handOver, record, late: stamp.IsLate(record.EventTime));
         _shoppers[customerId] = adoption.Shopper;
         foreach (var session in adoption.Sessions)
@@ -360,9 +402,10 @@ public sealed partial class PartitionActor : ReceivePersistentActor
             var key = new SessionKey(customerId, session.SessionId);
             // A live session's state is replaced: its next command starts a fresh actor from the merged state.
             if (_actors.Remove(key, out var actor)) Context.Stop(actor);
-            Track(key, session);
+            _sessions.Track(key, session);
         }
         _batch!.Add(adoption.Effects);
+        _batch.Touched.Add(customerId);
         _identity = _identity.MarkApplied(record.EventId, record.EventTime);
     }
 
@@ -370,13 +413,9 @@ public sealed partial class PartitionActor : ReceivePersistentActor
     private List<SessionState> TakeSessions(string shopperId)
     {
         var taken = new List<SessionState>();
-        if (!_sessionsByShopper.Remove(shopperId, out var ids)) return taken;
-        foreach (var id in ids)
+        foreach (var (key, session) in _sessions.TakeShopper(shopperId))
         {
-            var key = new SessionKey(shopperId, id);
-            taken.Add(_sessions[key]);
-            _sessions.Remove(key);
-            _timers.Remove(key);
+            taken.Add(session);
             if (_actors.Remove(key, out var actor)) Context.Stop(actor);
         }
         return taken;
@@ -386,79 +425,68 @@ public sealed partial class PartitionActor : ReceivePersistentActor
     {
         var key = new SessionKey(msg.ShopperId, msg.SessionId);
         var decision = msg.Decision;
-        _inFlight.Remove(msg.ShopperId);
+        _queues.Finished(msg.ShopperId);
         _shoppers[msg.ShopperId] = decision.Shopper;
         _batch!.Add(decision.Effects);
         _batch.Touched.Add(msg.ShopperId);
 
-        _timers.Remove(key);
         if (decision.Session is { } session)
         {
-            Track(key, session);
+            _sessions.Track(key, session);
 
             // A session that only waits for a later reminder step holds no actor, just its state and a timer entry.
             if (session.Phase == SessionPhase.Abandoned && _actors.Remove(key, out var idle)) Context.Stop(idle);
         }
         else
         {
-            _sessions.Remove(key);
+            _sessions.Forget(key);
             _actors.Remove(key); // the session actor stopped itself
-            if (_sessionsByShopper.TryGetValue(msg.ShopperId, out var ids))
-            {
-                var rest = SortedIds.Without(ids, msg.SessionId);
-                if (rest.Length == 0) _sessionsByShopper.Remove(msg.ShopperId);
-                else _sessionsByShopper[msg.ShopperId] = rest;
-            }
         }
 
         Pump(msg.ShopperId);
         TryComplete();
     }
 
-    private void Track(SessionKey key, SessionState session)
+    /// <summary>The decision code threw on a shopper's event (see <see cref="SessionSupervision"/>): the session actor kept
+    /// its state, the event goes to the dead-letter topic with the cause, and the shopper's next command runs.</summary>
+    private void OnDecisionFailed(SessionSupervision.DecisionFailed msg)
     {
-        _sessions[key] = session;
-        _sessionsByShopper[key.ShopperId] = _sessionsByShopper.TryGetValue(key.ShopperId, out var ids) ? SortedIds.With(ids, key.SessionId) : [key.SessionId];
-        _timers.Set(key, _engine.Deadlines(session));
-    }
-
-    private (SessionKey Key, Deadline Deadline)? EarliestDue(string shopperId, Watermark stamp, DateTimeOffset? before)
-    {
-        if (!_sessionsByShopper.TryGetValue(shopperId, out var sessionIds)) return null;
-        (SessionKey, Deadline)? best = null;
-        foreach (var sessionId in sessionIds)
-        {
-            var key = new SessionKey(shopperId, sessionId);
-            if (_engine.DueDeadline(_sessions[key], stamp, before) is { } due && (best is null || due.At < best.Value.Item2.At))
-                best = (key, due);
-        }
-        return best;
+        var source = _queues.Finished(msg.ShopperId);
+        var evt = ((ApplyEvent)msg.Command).Event;
+        Context.GetLogger().Error(msg.Cause, "partition {0}: decision failed on {1} at {2}/{3}; event dead-lettered", _partition,
+            evt.GetType().Name, source?.Topic, source?.Offset);
+        _batch!.Events--; // counted once as an input record: now as a dead letter
+        _batch.DeadLetters.Add(DecisionFailures.DeadLetter(source!, evt, msg.Cause));
+        _batch.Touched.Add(msg.ShopperId);
+        Pump(msg.ShopperId);
+        TryComplete();
     }
 
     private void FireDueTimers()
     {
-        foreach (var shopperId in _timers.DueShoppers(_watermark))
-            if (!_inFlight.Contains(shopperId)) Pump(shopperId);
+        foreach (var shopperId in _sessions.DueShoppers(_watermark))
+            if (!_queues.IsInFlight(shopperId)) Pump(shopperId);
     }
 
     private void TryComplete()
     {
-        if (_batch is null || _inFlight.Count > 0 || _queues.Count > 0) return;
-        if (_timers.AnyDue(_watermark))
+        if (_batch is null || !_queues.IsIdle) return;
+        if (_sessions.AnyDue(_watermark))
         {
             FireDueTimers();
-            if (_inFlight.Count > 0) return;
+            if (_queues.AnyInFlight) return;
         }
 
         var batch = _batch;
         ChainAudits(batch);
         _batch = null;
+        if (batch.Touched.Count > 0) _changes.Touched(batch.Touched);
+        if (batch.Erasures.Count > 0) _changes.RequireFull();
         // Only shoppers this batch touched can have become empty: no scan over every shopper of the partition.
         foreach (var shopperId in batch.Touched)
-            if (_shoppers.TryGetValue(shopperId, out var shopper) && shopper.IsEmpty && !_sessionsByShopper.ContainsKey(shopperId))
+            if (_shoppers.TryGetValue(shopperId, out var shopper) && shopper.IsEmpty && !_sessions.HasSessions(shopperId))
                 _shoppers.Remove(shopperId);
-        _sink.Complete(new BatchCompleted(_partition, batch.Sequence, batch.NextOffsets.ToImmutableDictionary(), batch.Triggers, batch.Audits,
-            batch.Outcomes, batch.DeadLetters, _watermark, batch.Events, batch.LateEvents, _sessions.Count, batch.Forwards, batch.OutcomeRows, batch.Profiles) { Erasures = batch.Erasures });
+        _sink.Complete(batch.Complete(_partition, _watermark, _sessions.Count));
         Stash.UnstashAll();
     }
 
@@ -468,111 +496,10 @@ public sealed partial class PartitionActor : ReceivePersistentActor
     private IActorRef SessionActorFor(SessionKey key)
     {
         if (_actors.TryGetValue(key, out var actor)) return actor;
-        _sessions.TryGetValue(key, out var state);
+        _sessions.TryGet(key, out var state);
         // Session ids come from outside and may hold characters actor names forbid: name children by sequence.
         actor = Context.ActorOf(SessionActor.Props(_engine, state), $"session-{++_actorNames}");
         _actors[key] = actor;
         return actor;
-    }
-
-    /// <param name="Hops">How many times the event was passed on from a linked id to its customer.</param>
-    private readonly record struct ShopperCommand(ShopperEvent Event, Watermark Watermark, int Hops = 0);
-
-    private sealed class Batch(long sequence)
-    {
-        public long Sequence { get; } = sequence;
-        public Dictionary<string, long> NextOffsets { get; } = new(StringComparer.Ordinal);
-        public List<RecoveryTrigger> Triggers { get; } = [];
-        public List<AuditRecord> Audits { get; } = [];
-        public List<SessionOutcome> Outcomes { get; } = [];
-        public List<InputRecord> DeadLetters { get; } = [];
-        public List<ShopperEvent> Forwards { get; } = [];
-        public List<ShopperErasure> Erasures { get; } = [];
-        public List<OutcomeRecord> OutcomeRows { get; } = [];
-        public List<ShopperProfileRow> Profiles { get; } = [];
-        public HashSet<string> Touched { get; } = new(StringComparer.Ordinal);
-        public int Events { get; set; }
-        public int LateEvents { get; set; }
-
-        public void Add(Effects effects)
-        {
-            Triggers.AddRange(effects.Triggers);
-            Audits.AddRange(effects.Audits);
-            Outcomes.AddRange(effects.Outcomes);
-            OutcomeRows.AddRange(effects.OutcomeRows);
-            Profiles.AddRange(effects.Profiles);
-        }
-    }
-}
-
-public readonly record struct SessionKey(string ShopperId, string SessionId);
-
-/// <summary>Pending deadlines of a partition's sessions, ordered by time, so idle sessions wake without a scan.</summary>
-internal sealed class TimerIndex
-{
-    private readonly SortedSet<(DateTimeOffset At, string ShopperId, string SessionId)> _eager = new();
-    private readonly SortedSet<(DateTimeOffset At, string ShopperId, string SessionId)> _settled = new();
-    // The engine's own immutable array of the session's deadlines: no copy per waiting session.
-    private readonly Dictionary<SessionKey, ImmutableArray<Deadline>> _bySession = new();
-
-    /// <summary>Replaces the session's pending deadlines.</summary>
-    public void Set(SessionKey key, ImmutableArray<Deadline> deadlines)
-    {
-        Remove(key);
-        if (deadlines.IsDefaultOrEmpty) return;
-        foreach (var deadline in deadlines) (deadline.Eager ? _eager : _settled).Add((deadline.At, key.ShopperId, key.SessionId));
-        _bySession[key] = deadlines;
-    }
-
-    public void Remove(SessionKey key)
-    {
-        if (!_bySession.Remove(key, out var list)) return;
-        foreach (var d in list) (d.Eager ? _eager : _settled).Remove((d.At, key.ShopperId, key.SessionId));
-    }
-
-    public bool AnyDue(Watermark watermark) =>
-        (_eager.Count > 0 && watermark.HasPassed(_eager.Min.At, eager: true)) ||
-        (_settled.Count > 0 && watermark.HasPassed(_settled.Min.At, eager: false));
-
-    public List<string> DueShoppers(Watermark watermark)
-    {
-        var shoppers = new List<string>();
-        foreach (var entry in _eager)
-        {
-            if (!watermark.HasPassed(entry.At, eager: true)) break;
-            shoppers.Add(entry.ShopperId);
-        }
-        foreach (var entry in _settled)
-        {
-            if (!watermark.HasPassed(entry.At, eager: false)) break;
-            shoppers.Add(entry.ShopperId);
-        }
-        return shoppers;
-    }
-}
-
-/// <summary>Sorted (ordinal) arrays of ids with copy-on-change add and remove.</summary>
-internal static class SortedIds
-{
-    public static string[] With(string[] ids, string id)
-    {
-        var at = Array.BinarySearch(ids, id, StringComparer.Ordinal);
-        if (at >= 0) return ids;
-        at = ~at;
-        var copy = new string[ids.Length + 1];
-        Array.Copy(ids, copy, at);
-        copy[at] = id;
-        Array.Copy(ids, at, copy, at + 1, ids.Length - at);
-        return copy;
-    }
-
-    public static string[] Without(string[] ids, string id)
-    {
-        var at = Array.BinarySearch(ids, id, StringComparer.Ordinal);
-        if (at < 0) return ids;
-        var copy = new string[ids.Length - 1];
-        Array.Copy(ids, copy, at);
-        Array.Copy(ids, at + 1, copy, at, ids.Length - at - 1);
-        return copy;
     }
 }

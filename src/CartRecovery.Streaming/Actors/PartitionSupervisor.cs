@@ -12,10 +12,12 @@ public sealed class PartitionSupervisor : ReceiveActor
     public sealed record ForgetPartition(int Partition);
 
     private readonly Dictionary<int, IActorRef> _children = new();
+    private readonly IBatchSink _sink;
     private long _incarnation;
 
     public PartitionSupervisor(string groupId, RecoveryEngine engine, IBatchSink sink)
     {
+        _sink = sink;
         IActorRef Child(int partition)
         {
             if (_children.TryGetValue(partition, out var child)) return child;
@@ -35,6 +37,15 @@ public sealed class PartitionSupervisor : ReceiveActor
             if (_children.Remove(msg.Partition, out var child)) Context.Stop(child);
         });
     }
+
+    /// <summary>A partition actor that throws (outside one event's decision, which its own supervision dead-letters) has
+    /// lost track of its batch: restarting it would recover the last checkpoint while the ingest waits forever for the
+    /// batch. So it is stopped and the worker told to stop with the cause; the next owner replays from the checkpoint.</summary>
+    protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(Decider.From(cause =>
+    {
+        _sink.PartitionFailed(cause);
+        return Directive.Stop;
+    }));
 
     public static Props Props(string groupId, RecoveryEngine engine, IBatchSink sink) =>
         Akka.Actor.Props.Create(() => new PartitionSupervisor(groupId, engine, sink));

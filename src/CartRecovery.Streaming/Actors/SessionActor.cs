@@ -10,6 +10,10 @@ namespace CartRecovery.Streaming.Actors;
 /// <see cref="RecoveryEngine"/> on each event and deadline. Suppression is decided here, at send time, with the
 /// shopper's policy state handed over by the partition actor (which serializes a shopper's commands, so caps
 /// and consent shared by a shopper's sessions on several devices are never raced). Stops when the session ends.
+///
+/// A command whose decision throws fails as a <see cref="SessionDecisionException"/>: the partition actor's supervision
+/// (<see cref="SessionSupervision"/>) resumes this actor with the state it had before the command and dead-letters
+/// the command's event with the cause, so one bad decision neither loses the session nor stalls its partition.
 /// </summary>
 public sealed class SessionActor : ReceiveActor
 {
@@ -18,11 +22,20 @@ public sealed class SessionActor : ReceiveActor
     public SessionActor(RecoveryEngine engine, SessionState? initial)
     {
         _state = initial;
-        Receive<ApplyEvent>(cmd => Decide(engine.Apply(cmd.Shopper, _state, cmd.Event, cmd.Watermark), cmd.Shopper.ShopperId, cmd.Event.SessionId));
+        Receive<ApplyEvent>(cmd =>
+        {
+            Decision decision;
+            try { decision = engine.Apply(cmd.Shopper, _state, cmd.Event, cmd.Watermark); }
+            catch (Exception e) { throw new SessionDecisionException(cmd.Shopper.ShopperId, cmd.Event.SessionId, cmd, e); }
+            Decide(decision, cmd.Shopper.ShopperId, cmd.Event.SessionId);
+        });
         Receive<FireDeadline>(cmd =>
         {
             if (_state is null) throw new InvalidOperationException("deadline for a session without state");
-            Decide(engine.Fire(cmd.Shopper, _state, cmd.Deadline), _state.ShopperId, _state.SessionId);
+            Decision decision;
+            try { decision = engine.Fire(cmd.Shopper, _state, cmd.Deadline); }
+            catch (Exception e) { throw new SessionDecisionException(_state.ShopperId, _state.SessionId, cmd, e); }
+            Decide(decision, _state.ShopperId, _state.SessionId);
         });
     }
 
@@ -34,4 +47,34 @@ public sealed class SessionActor : ReceiveActor
         Sender.Tell(new SessionDecided(shopperId, sessionId, decision));
         if (_state is null) Context.Stop(Self);
     }
+}
+
+/// <summary>The decision code threw on a session's command: which session, which command, and the cause.</summary>
+public sealed class SessionDecisionException(string shopperId, string sessionId, SessionCommand command, Exception cause)
+    : Exception($"decision failed on {command.GetType().Name}: {cause.GetType().Name}", cause)
+{
+    public string ShopperId { get; } = shopperId;
+    public string SessionId { get; } = sessionId;
+    public SessionCommand Command { get; } = command;
+}
+
+/// <summary>
+/// The partition actor's supervision of its session actors. A decision that throws (<see cref="SessionDecisionException"/>)
+/// on an event resumes the session actor (its state is the one before the failing command, which changed nothing) and
+/// tells the partition, which dead-letters that shopper's event with the cause and goes on with the shopper's next
+/// command. A deadline that throws, or any other failure of a session actor, escalates: the partition's own supervisor
+/// stops the worker with the cause (<see cref="PartitionSupervisor"/>) rather than letting it stall.
+/// </summary>
+public static class SessionSupervision
+{
+    /// <summary>Sent by the strategy to the partition actor (on the partition's own thread, so no state is raced).</summary>
+    public sealed record DecisionFailed(string ShopperId, string SessionId, SessionCommand Command, Exception Cause);
+
+    public static SupervisorStrategy For(IActorRef partition) => new OneForOneStrategy(Decider.From(cause =>
+    {
+        // A deadline that throws has no input record to dead-letter, and skipping it would silently drop a reminder.
+        if (cause is not SessionDecisionException { Command: ApplyEvent } failed) return Directive.Escalate;
+        partition.Tell(new DecisionFailed(failed.ShopperId, failed.SessionId, failed.Command, failed.InnerException!));
+        return Directive.Resume;
+    }));
 }

@@ -6,13 +6,14 @@ using Npgsql;
 namespace CartRecovery.Streaming.Checkpointing;
 
 /// <summary>What an erasure changed in a checkpoint store.</summary>
-public sealed record CheckpointErasureResult(int SnapshotsRewritten, int JournalRowsDeleted, int RowsStillNaming);
+public sealed record CheckpointErasureResult(int SnapshotsRewritten, int DeltasRewritten, int RowsStillNaming);
 
 /// <summary>
 /// Erasure in the checkpoint store (Akka.Persistence.Sql, SQLite or PostgreSQL; docs/compliance.md). A partition's
 /// checkpoint is a snapshot row (JSON): every snapshot row of every partition, whatever its sequence number (older
 /// versions included), is read, the shopper's state, sessions and identity links are removed, and the row is written
-/// back. The worker writes no journal events; any journal row naming the shopper is deleted (nothing restores from it).
+/// back. The journal holds the incremental checkpoints between snapshots (deltas, same JSON): each naming the shopper is
+/// rewritten the same way (deleting it would lose the other shoppers' changes it carries).
 /// Then the store is vacuumed, so the replaced bytes do not linger in free pages (SQLite) or dead tuples (PostgreSQL).
 /// A running worker forgets the shopper itself when the erasure_requested event reaches it, and its next checkpoint
 /// replaces the row; this is the path for stopped workers and for the operator's <c>./run.sh erase</c>.
@@ -25,6 +26,8 @@ public static class CheckpointErasure
         Shoppers = [.. checkpoint.Shoppers.Where(s => s.ShopperId != shopperId)],
         Sessions = [.. checkpoint.Sessions.Where(s => s.ShopperId != shopperId)],
         Identity = checkpoint.Identity.Forget(shopperId),
+        // A delta that changed the shopper no longer says so: every earlier row of the partition is rewritten too.
+        ChangedShoppers = checkpoint.ChangedShoppers is null ? null : [.. checkpoint.ChangedShoppers.Where(id => id != shopperId)],
     };
 
     public static async Task<CheckpointErasureResult> EraseAsync(CheckpointStoreSettings store, string shopperId, CancellationToken ct)
@@ -45,13 +48,17 @@ public static class CheckpointErasure
             await update.ExecuteNonQueryAsync(ct);
             rewritten++;
         }
-        var deleted = 0;
-        foreach (var ordering in await JournalRowsNamingAsync(connection, needle, ct))
+        // Between snapshots a partition journals deltas (the shoppers changed since the previous checkpoint): each delta
+        // naming the shopper is rewritten without them. Deleting it would lose the other shoppers' changes it carries.
+        var deltas = 0;
+        foreach (var (ordering, bytes) in await JournalRowsNamingAsync(connection, needle, ct))
         {
-            await using var delete = connection.CreateCommand();
-            delete.CommandText = "DELETE FROM journal WHERE ordering = @ordering";
-            Add(delete, "@ordering", ordering);
-            deleted += await delete.ExecuteNonQueryAsync(ct);
+            var forgotten = Forget(PartitionCheckpoint.FromBytes(bytes), shopperId).ToBytes();
+            await using var update = connection.CreateCommand();
+            update.CommandText = "UPDATE journal SET message = @bytes WHERE ordering = @ordering";
+            Add(update, "@bytes", forgotten);
+            Add(update, "@ordering", ordering);
+            deltas += await update.ExecuteNonQueryAsync(ct);
         }
         await using (var vacuum = connection.CreateCommand())
         {
@@ -59,7 +66,7 @@ public static class CheckpointErasure
             vacuum.CommandText = connection is SqliteConnection ? "VACUUM; PRAGMA wal_checkpoint(TRUNCATE);" : "VACUUM snapshot";
             await vacuum.ExecuteNonQueryAsync(ct);
         }
-        return new CheckpointErasureResult(rewritten, deleted, await CountNamingAsync(connection, needle, ct));
+        return new CheckpointErasureResult(rewritten, deltas, await CountNamingAsync(connection, needle, ct));
     }
 
     /// <summary>Snapshot and journal rows whose bytes contain <paramref name="text"/> (0 when the store does not exist yet).</summary>
@@ -72,6 +79,7 @@ public static class CheckpointErasure
     private static async Task<int> CountNamingAsync(DbConnection connection, byte[] needle, CancellationToken ct) =>
         (await SnapshotsAsync(connection, ct)).Count(s => s.Bytes.AsSpan().IndexOf(needle) >= 0)
         + (await JournalRowsNamingAsync(connection, needle, ct)).Count;
+
 
     private static DbConnection? Open(CheckpointStoreSettings store)
     {
@@ -116,16 +124,16 @@ public static class CheckpointErasure
         return rows;
     }
 
-    private static async Task<List<long>> JournalRowsNamingAsync(DbConnection connection, byte[] needle, CancellationToken ct)
+    private static async Task<List<(long Ordering, byte[] Bytes)>> JournalRowsNamingAsync(DbConnection connection, byte[] needle, CancellationToken ct)
     {
-        var rows = new List<long>();
+        var rows = new List<(long, byte[])>();
         if (!TableExists(connection, "journal")) return rows;
         await using var select = connection.CreateCommand();
         select.CommandText = "SELECT ordering, message FROM journal";
         await using var reader = await select.ExecuteReaderAsync(ct);
         while (await reader.ReadAsync(ct))
-            if (!reader.IsDBNull(1) && ((byte[])reader.GetValue(1)).AsSpan().IndexOf(needle) >= 0)
-                rows.Add(reader.GetInt64(0));
+            if (!reader.IsDBNull(1) && (byte[])reader.GetValue(1) is var bytes && bytes.AsSpan().IndexOf(needle) >= 0)
+                rows.Add((reader.GetInt64(0), bytes));
         return rows;
     }
 

@@ -21,6 +21,12 @@ public sealed record PartitionCheckpoint
     public required List<SessionState> Sessions { get; init; }
     /// <summary>Linked anonymous ids and applied hand-overs (absent in checkpoints written before identity linking).</summary>
     public IdentityLinks Identity { get; set; } = IdentityLinks.Empty;
+    /// <summary>Null: a full snapshot of the partition. Otherwise a delta (journaled after a snapshot): for these
+    /// shoppers, <see cref="Shoppers"/> and <see cref="Sessions"/> replace everything the partition held (a shopper
+    /// listed here but absent there is gone); offsets, watermark and identity replace the partition's.</summary>
+    public List<string>? ChangedShoppers { get; init; }
+
+    public bool IsDelta => ChangedShoppers is not null;
 
     public byte[] ToBytes() => JsonSerializer.SerializeToUtf8Bytes(this, CheckpointJsonContext.Default.PartitionCheckpoint);
 

@@ -1,6 +1,8 @@
 using Akka.Actor;
 using Akka.Hosting;
 using Akka.Persistence.Hosting;
+using Akka.Persistence.Sql.Hosting;
+using CartRecovery.Streaming.Checkpointing;
 using CartRecovery.Domain.Decisions;
 using CartRecovery.Domain.Policy;
 using CartRecovery.Kafka.Native;
@@ -35,7 +37,7 @@ public static class WorkerHosting
         services.AddSingleton<OutputWriter>();
         services.AddSingleton<StreamWorker>();
         services.AddAkka("cartrecovery", (akka, _) => akka
-            .AddHocon(settings.Checkpoints.ToAkkaConfig(), HoconAddMode.Prepend)
+            .WithCheckpointStore(settings.Checkpoints)
             // Akka registers its own SIGTERM handler that terminates the actor system at once; the worker owns
             // SIGTERM instead (finish in-flight batches, checkpoint, commit) and stops Akka itself afterwards.
             .AddHocon("akka.coordinated-shutdown.run-by-clr-shutdown-hook = off", HoconAddMode.Prepend)
@@ -48,6 +50,10 @@ public static class WorkerHosting
             .WithRecoveryActors());
         return services;
     }
+
+    /// <summary>Partition checkpoints in Akka.Persistence.Sql (SQLite or PostgreSQL), configured through its Akka.Hosting options.</summary>
+    public static AkkaConfigurationBuilder WithCheckpointStore(this AkkaConfigurationBuilder builder, CheckpointStoreSettings store) =>
+        builder.WithSqlPersistence(store.JournalOptions(), store.SnapshotOptions()).AddHocon(store.RecoveryTimeouts(), HoconAddMode.Prepend);
 
     /// <summary>The actor tree: /user/partitions/partition-N/session-M.</summary>
     public static AkkaConfigurationBuilder WithRecoveryActors(this AkkaConfigurationBuilder builder) =>

@@ -24,7 +24,7 @@ public sealed class BatchTracker(int maxUndecidedBatches, long maxUnwrittenRecor
     public long Outstanding => Interlocked.Read(ref _outstanding);
     public long PendingCheckpoints => Interlocked.Read(ref _pendingCheckpoints);
 
-    /// <summary>Set when a checkpoint could not be saved; the worker stops instead of committing.</summary>
+    /// <summary>Set when a checkpoint could not be saved or a partition actor failed; the worker stops instead of committing.</summary>
     public Exception? Failure => _failure;
 
     /// <summary>Blocks while either bound is reached. A batch larger than the record bound still goes through alone.</summary>
@@ -35,6 +35,8 @@ public sealed class BatchTracker(int maxUndecidedBatches, long maxUnwrittenRecor
             while (_undecided >= maxUndecidedBatches || (_unwrittenRecords > 0 && _unwrittenRecords + records > maxUnwrittenRecords))
             {
                 ct.ThrowIfCancellationRequested();
+                // A failed partition never decides its batches: waiting for it would be a silent stall.
+                if (_failure is { } failure) throw new InvalidOperationException("the worker failed; stopping without committing", failure);
                 Monitor.Wait(_gate, 50);
             }
             _undecided++;
@@ -73,8 +75,19 @@ public sealed class BatchTracker(int maxUndecidedBatches, long maxUnwrittenRecor
 
     public void CheckpointFailed(Exception cause)
     {
-        _failure = cause;
         Interlocked.Decrement(ref _pendingCheckpoints);
+        Fail(cause);
+    }
+
+    /// <summary>The worker cannot go on (a partition actor failed outside one event's decision): wakes the ingest, which
+    /// stops with <paramref name="cause"/> instead of waiting for batches that will never be decided.</summary>
+    public void Fail(Exception cause)
+    {
+        lock (_gate)
+        {
+            _failure ??= cause;
+            Monitor.PulseAll(_gate);
+        }
     }
 
     public bool TryTakeCommittable(out CheckpointSaved checkpoint) =>

@@ -393,7 +393,7 @@ public sealed class KafkaIngest
 
     private void ThrowIfFailed()
     {
-        if (_tracker.Failure is { } failure) throw new InvalidOperationException("a checkpoint could not be saved; stopping without committing", failure);
+        if (_tracker.Failure is { } failure) throw new InvalidOperationException("the worker failed (a checkpoint could not be saved, or a partition actor failed); stopping without committing", failure);
     }
 
     /// <summary>Live mode: a partition that is caught up (every input topic at its end) and has had no input for a

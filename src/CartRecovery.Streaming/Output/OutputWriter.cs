@@ -50,8 +50,11 @@ public sealed record OutputSettings
 /// </summary>
 public sealed class OutputWriter : IBatchSink
 {
-    // Batches and durability markers, in the order the partition actors produced them.
-    private readonly Channel<object> _batches = Channel.CreateUnbounded<object>(new UnboundedChannelOptions { SingleReader = true });
+    // Decided batches and durability markers, in the order the partition actors produced them. The publisher sends
+    // each batch's Kafka records (off the actors' threads: a full producer queue must not block a partition actor) and
+    // passes batches and markers on, in the same order, to the writer as published batches.
+    private readonly Channel<object> _decided = Channel.CreateUnbounded<object>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly Channel<object> _batches = Channel.CreateUnbounded<object>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
     private readonly IAnalyticsStore _store;
     private readonly IProducer<string, byte[]> _producer;
     private readonly OutputSettings _settings;
@@ -73,20 +76,23 @@ public sealed class OutputWriter : IBatchSink
     public long TriggersWritten { get; private set; }
     public long FlushCount { get; private set; }
 
-    /// <summary>Called by a partition actor when a batch is decided. Its triggers go to Kafka at once, so a
-    /// proactive chat reaches the agents without waiting for the next analytics insert; the batch's offsets still
-    /// become committable only after <see cref="FlushAsync"/> has seen every delivery acknowledged.</summary>
+    /// <summary>Called by a partition actor when a batch is decided. Its triggers go to Kafka at once (by the
+    /// publisher, not on the actor's thread), so a proactive chat reaches the agents without waiting for the next
+    /// analytics insert; the batch's offsets still become committable only after <see cref="FlushAsync"/> has seen
+    /// every delivery acknowledged.</summary>
     public void Complete(BatchCompleted decided)
     {
         _tracker.Decided();
-        var batch = _settings.Writable(decided);
-        Publish(batch);
-        if (!_batches.Writer.TryWrite(batch)) throw new InvalidOperationException("output writer is closed");
+        if (!_decided.Writer.TryWrite(_settings.Writable(decided))) throw new InvalidOperationException("output writer is closed");
     }
+
+    /// <summary>A batch whose Kafka records are produced, with its trigger rows serialised once (the Kafka payload's
+    /// JSON is the ClickHouse row).</summary>
+    private sealed record Published(BatchCompleted Batch, List<string> TriggerRows);
 
     public void WhenDurable(long sequence, IActorRef replyTo)
     {
-        if (!_batches.Writer.TryWrite(new DurabilityMarker(sequence, replyTo))) throw new InvalidOperationException("output writer is closed");
+        if (!_decided.Writer.TryWrite(new DurabilityMarker(sequence, replyTo))) throw new InvalidOperationException("output writer is closed");
     }
 
     public void Checkpointed(CheckpointSaved saved, int requests, int bytes, TimeSpan duration)
@@ -101,7 +107,13 @@ public sealed class OutputWriter : IBatchSink
         _tracker.CheckpointFailed(cause);
     }
 
-    public void Close() => _batches.Writer.TryComplete();
+    public void PartitionFailed(Exception cause)
+    {
+        _logger.LogError(cause, "a partition actor failed; the worker stops without committing");
+        _tracker.Fail(cause);
+    }
+
+    public void Close() => _decided.Writer.TryComplete();
 
     /// <summary>Marks the worker's own records on an input topic (identity hand-overs and forwarded events): a drain
     /// reads them however late they were written, since they are this run's work, not new input.</summary>
@@ -113,7 +125,30 @@ public sealed class OutputWriter : IBatchSink
 
     public async Task RunAsync(CancellationToken ct)
     {
-        var pending = new List<BatchCompleted>();
+        var publishing = Task.Run(PublishAllAsync, CancellationToken.None);
+        await WriteAllAsync(ct);
+        await publishing;
+    }
+
+    /// <summary>Produces each decided batch's Kafka records and hands it on to the writer, in order, until closed.</summary>
+    private async Task PublishAllAsync()
+    {
+        try
+        {
+            await foreach (var item in _decided.Reader.ReadAllAsync())
+                _batches.Writer.TryWrite(item is BatchCompleted batch ? new Published(batch, Publish(batch)) : item);
+            _batches.Writer.TryComplete();
+        }
+        catch (Exception e)
+        {
+            _batches.Writer.TryComplete(e);
+            throw;
+        }
+    }
+
+    private async Task WriteAllAsync(CancellationToken ct)
+    {
+        var pending = new List<Published>();
         var markers = new List<DurabilityMarker>();
         var rows = 0;
         var reader = _batches.Reader;
@@ -134,8 +169,9 @@ public sealed class OutputWriter : IBatchSink
                         markers.Add(marker);
                         break;
                     }
-                    var batch = (BatchCompleted)item;
-                    pending.Add(batch);
+                    var published = (Published)item;
+                    pending.Add(published);
+                    var batch = published.Batch;
                     rows += batch.Triggers.Count + batch.Audits.Count + batch.Outcomes.Count + batch.DeadLetters.Count + (batch.OutcomeRows?.Count ?? 0) + (batch.Profiles?.Count ?? 0);
                     continue;
                 }
@@ -161,10 +197,11 @@ public sealed class OutputWriter : IBatchSink
         }
     }
 
-    private async Task FlushAsync(List<BatchCompleted> batches, CancellationToken ct)
+    private async Task FlushAsync(List<Published> published, CancellationToken ct)
     {
         var started = Stopwatch.GetTimestamp();
-        var triggers = batches.SelectMany(b => b.Triggers).ToList();
+        var batches = published.ConvertAll(p => p.Batch);
+        var triggers = published.Sum(p => p.TriggerRows.Count);
         var audits = batches.SelectMany(b => b.Audits).ToList();
         var outcomes = batches.SelectMany(b => b.Outcomes).ToList();
         var deadLetters = batches.SelectMany(b => b.DeadLetters).ToList();
@@ -181,24 +218,24 @@ public sealed class OutputWriter : IBatchSink
         // An erasure applies to what the store holds before its batch: rows of earlier batches are written first, then
         // erased, then the erasing batch's rows (already redacted up to the request) follow.
         var from = 0;
-        for (var i = 0; i < batches.Count; i++)
+        for (var i = 0; i < published.Count; i++)
         {
-            if (batches[i].Erasures.Count == 0) continue;
-            await InsertRowsAsync(batches.GetRange(from, i - from), ct);
-            foreach (var erasure in batches[i].Erasures)
+            if (published[i].Batch.Erasures.Count == 0) continue;
+            await InsertRowsAsync(published.GetRange(from, i - from), ct);
+            foreach (var erasure in published[i].Batch.Erasures)
                 await AnalyticsErasure.EraseAsync(_store, erasure.ShopperId, erasure.Pseudonym, ct);
             from = i;
         }
-        await InsertRowsAsync(batches.GetRange(from, batches.Count - from), ct);
+        await InsertRowsAsync(published.GetRange(from, published.Count - from), ct);
 
         // The triggers went out when their batches were decided; wait for every acknowledgement.
         await Task.Run(() => _producer.Flush(ct), ct);
         if (_deliveryError is { } error)
             throw new KafkaException(error);
 
-        TriggersWritten += triggers.Count;
+        TriggersWritten += triggers;
         FlushCount++;
-        _metrics.Flushed(triggers.Count + audits.Count + outcomes.Count + deadLetters.Count + outcomeRows.Count + profiles.Count, Stopwatch.GetElapsedTime(started));
+        _metrics.Flushed(triggers + audits.Count + outcomes.Count + deadLetters.Count + outcomeRows.Count + profiles.Count, Stopwatch.GetElapsedTime(started));
         foreach (var batch in batches)
         {
             _metrics.EventsProcessed(batch.Events, batch.LateEvents);
@@ -208,9 +245,10 @@ public sealed class OutputWriter : IBatchSink
         _tracker.Written(batches);
     }
 
-    private async Task InsertRowsAsync(List<BatchCompleted> batches, CancellationToken ct)
+    private async Task InsertRowsAsync(List<Published> published, CancellationToken ct)
     {
-        await InsertAsync(Tables.RecoveryTriggers, batches.SelectMany(b => b.Triggers).Select(ContractJson.Serialize).ToList(), ct);
+        var batches = published.ConvertAll(p => p.Batch);
+        await InsertAsync(Tables.RecoveryTriggers, published.SelectMany(p => p.TriggerRows).ToList(), ct);
         await InsertAsync(Tables.AuditLog, batches.SelectMany(b => b.Audits).Select(ContractJson.Serialize).ToList(), ct);
         await InsertAsync(Tables.SessionOutcomes, batches.SelectMany(b => b.Outcomes).Select(ContractJson.Serialize).ToList(), ct);
         await InsertAsync(Tables.DeadLetters, batches.SelectMany(b => b.DeadLetters).Select(d => ContractJson.Serialize(d.Rejected!)).ToList(), ct);
@@ -218,14 +256,18 @@ public sealed class OutputWriter : IBatchSink
         await InsertAsync(Tables.ShopperProfiles, batches.SelectMany(b => b.Profiles ?? []).Select(ContractJson.Serialize).ToList(), ct);
     }
 
-    private void Publish(BatchCompleted batch)
+    /// <summary>Produces the batch's triggers, forwards and dead letters; returns the trigger rows for the analytics store.</summary>
+    private List<string> Publish(BatchCompleted batch)
     {
+        var triggerRows = new List<string>(batch.Triggers.Count);
         foreach (var trigger in batch.Triggers)
         {
+            var json = ContractJson.SerializeToUtf8(trigger);
+            triggerRows.Add(Encoding.UTF8.GetString(json));
             Produce(_settings.TriggerTopic, new Message<string, byte[]>
             {
                 Key = trigger.ShopperId,
-                Value = ContractJson.SerializeToUtf8(trigger),
+                Value = json,
                 Headers = new Headers { { "trigger_id", Encoding.UTF8.GetBytes(trigger.TriggerId) }, { "kind", Encoding.UTF8.GetBytes(trigger.Kind) } },
             });
             _metrics.Triggered(trigger.Kind, trigger.Channel);
@@ -258,6 +300,7 @@ public sealed class OutputWriter : IBatchSink
                 },
             });
         }
+        return triggerRows;
     }
 
     private void Produce(string topic, Message<string, byte[]> message)
@@ -271,7 +314,7 @@ public sealed class OutputWriter : IBatchSink
             }
             catch (ProduceException<string, byte[]> e) when (e.Error.Code == ErrorCode.Local_QueueFull)
             {
-                // The producer's queue is full: wait for deliveries (back-pressure on the deciding partition actor).
+                // The producer's queue is full: wait for deliveries (back-pressure on the publisher, then the ingest).
                 _producer.Poll(TimeSpan.FromMilliseconds(10));
             }
         }

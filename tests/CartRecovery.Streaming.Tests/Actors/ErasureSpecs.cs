@@ -19,8 +19,14 @@ namespace CartRecovery.Streaming.Tests.Actors;
 /// rows of the shopper before the request are redacted, the erasure is the last row of the shopper's audit chain, the
 /// next checkpoint no longer holds the shopper, and later events start from nothing.
 /// </summary>
-public sealed class ErasureSpecs() : TestKit(Checkpointing.TestConfig.With(CheckpointStoreSettings.Sqlite(Path.Combine(Path.GetTempPath(), $"cartrecovery-erasure-{Guid.NewGuid():N}.db"))))
+public sealed class ErasureSpecs : TestKit
 {
+    private readonly CheckpointStoreSettings _store;
+
+    public ErasureSpecs() : this(CheckpointStoreSettings.Sqlite(Path.Combine(Path.GetTempPath(), $"cartrecovery-erasure-{Guid.NewGuid():N}.db"))) { }
+
+    private ErasureSpecs(CheckpointStoreSettings store) : base(Checkpointing.TestConfig.With(store)) => _store = store;
+
     private static readonly DateTimeOffset T0 = new(2026, 3, 2, 9, 0, 0, TimeSpan.Zero);
     private readonly RecoveryEngine _engine = new(PolicyFile.LoadDefault() with { HoldoutShare = 0 });
     private long _offset;
@@ -66,6 +72,49 @@ public sealed class ErasureSpecs() : TestKit(Checkpointing.TestConfig.With(Check
         // The other shopper is untouched: both steps (step 1 went out in the first batch).
         Assert.Equal(2, later.Prepend(batch).SelectMany(b => b.Triggers).Count(t => t.ShopperId == "cust-y"));
     }
+
+    [Fact]
+    public async Task An_erasure_between_incremental_checkpoints_leaves_no_checkpoint_row_naming_the_shopper_and_restore_lacks_them()
+    {
+        var group = $"erasure-incremental-{Guid.NewGuid():N}";
+        var partition = Sys.ActorOf(PartitionActor.Props(group, 0, _engine, new ProbeSink(TestActor)));
+        long sequence = 0;
+        CheckpointSaved BatchThenCheckpoint(IEnumerable<ShopperEvent> events)
+        {
+            partition.Tell(new ProcessBatch(0, ++sequence, Records(events)));
+            ExpectMsg<BatchCompleted>();
+            partition.Tell(new Checkpoint(0, ++sequence));
+            return ExpectMsg<CheckpointSaved>();
+        }
+
+        Assert.False(BatchThenCheckpoint([.. Cart("cust-x", "s-x", "secret-sku"), .. Cart("cust-y", "s-y", "mug")]).Incremental);
+        // cust-x changes again: journaled as a delta after the snapshot, naming cust-x's cart.
+        Assert.True(BatchThenCheckpoint([Line("cust-x", "s-x", "secret-sku-2", T0.AddMinutes(5))]).Incremental);
+        Assert.True(await CheckpointErasure.CountRowsNamingAsync(_store, "secret-sku-2", CancellationToken.None) > 0);
+        // The erasure: the next checkpoint is a full snapshot, which deletes the snapshot and the deltas that named cust-x.
+        Assert.False(BatchThenCheckpoint([new ErasureRequested { EventId = "erase-x", ShopperId = "cust-x", EventTime = T0.AddMinutes(6), Source = "support" }]).Incremental);
+        // Another shopper's change after it: a delta again, so the restore below reads a snapshot and a delta.
+        Assert.True(BatchThenCheckpoint([Line("cust-y", "s-y", "plate", T0.AddMinutes(7))]).Incremental);
+        foreach (var needle in new[] { "cust-x", "secret-sku", "s-x-add" })
+            Assert.Equal(0, await CheckpointErasure.CountRowsNamingAsync(_store, needle, CancellationToken.None));
+        Watch(partition);
+        Sys.Stop(partition);
+        ExpectTerminated(partition);
+
+        var restored = Sys.ActorOf(PartitionActor.Props(group, 0, _engine, new ProbeSink(TestActor)));
+        restored.Tell(new RestorePartition(0));
+        Assert.Equal(1, ExpectMsg<PartitionRestored>().Sessions); // cust-y's only
+        restored.Tell(new Drain(0, ++sequence));
+        var drained = ExpectMsg<BatchCompleted>();
+        Assert.DoesNotContain(drained.Triggers, t => t.ShopperId == "cust-x");
+        Assert.Contains(drained.Triggers, t => t.ShopperId == "cust-y" && t.CartLines.Any(l => l.Sku == "plate"));
+    }
+
+    private static CartLineAdded Line(string shopper, string session, string sku, DateTimeOffset at) => new()
+    {
+        EventId = $"{session}-add-{sku}", ShopperId = shopper, SessionId = session, EventTime = at,
+        Line = new CartLine { Sku = sku, Name = sku, UnitPrice = 24m, Quantity = 1 },
+    };
 
     private List<InputRecord> Records(IEnumerable<ShopperEvent> events) =>
         [.. events.Select(e => new InputRecord(e is ConsentEvent or ErasureRequested ? Topics.ConsentEvents : Topics.CartEvents, 0, _offset++, e, null))];

@@ -12,4 +12,5 @@ public sealed class ProbeSink(IActorRef probe) : IBatchSink
     public void WhenDurable(long sequence, IActorRef replyTo) => replyTo.Tell(new OutputsDurable(sequence));
     public void Checkpointed(CheckpointSaved saved, int requests, int bytes, TimeSpan duration) => probe.Tell(saved);
     public void CheckpointFailed(int partition, Exception cause) => probe.Tell(cause);
+    public void PartitionFailed(Exception cause) => probe.Tell(cause);
 }

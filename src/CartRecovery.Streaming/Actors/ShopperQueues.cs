@@ -1,0 +1,57 @@
+using CartRecovery.Contracts.Events;
+using CartRecovery.Domain.Time;
+using CartRecovery.Streaming.Ingest;
+
+namespace CartRecovery.Streaming.Actors;
+
+/// <summary>One input event for a shopper, stamped with the partition's watermark when it was read.</summary>
+/// <param name="Source">The input record the event came in (a forwarded event's: the forward).</param>
+/// <param name="Hops">How many times the event was passed on from a linked id to its customer.</param>
+internal readonly record struct ShopperCommand(ShopperEvent Event, Watermark Watermark, InputRecord Source, int Hops = 0);
+
+/// <summary>
+/// Per-shopper ordering: a shopper's commands wait in input order and run one at a time (at most one in flight at a
+/// session actor), while different shoppers run concurrently. So every shopper sees the same sequence of commands
+/// however the input was batched.
+/// </summary>
+internal sealed class ShopperQueues
+{
+    private readonly Dictionary<string, Queue<ShopperCommand>> _queues = new(StringComparer.Ordinal);
+    // The input record of each shopper's command in flight (null for a deadline): dead-lettered if its decision throws.
+    private readonly Dictionary<string, InputRecord?> _inFlight = new(StringComparer.Ordinal);
+
+    /// <summary>Nothing waits and nothing is in flight: the batch may complete.</summary>
+    public bool IsIdle => _queues.Count == 0 && _inFlight.Count == 0;
+
+    public bool AnyInFlight => _inFlight.Count > 0;
+
+    public void Enqueue(string shopperId, ShopperCommand command)
+    {
+        if (!_queues.TryGetValue(shopperId, out var queue)) _queues[shopperId] = queue = new Queue<ShopperCommand>();
+        queue.Enqueue(command);
+    }
+
+    public bool TryPeek(string shopperId, out ShopperCommand command)
+    {
+        if (_queues.TryGetValue(shopperId, out var queue) && queue.Count > 0)
+        {
+            command = queue.Peek();
+            return true;
+        }
+        command = default;
+        return false;
+    }
+
+    public ShopperCommand Dequeue(string shopperId) => _queues[shopperId].Dequeue();
+
+    /// <summary>The shopper has nothing waiting: forget the queue (idle shoppers hold no memory here).</summary>
+    public void Drop(string shopperId) => _queues.Remove(shopperId);
+
+    public bool IsInFlight(string shopperId) => _inFlight.ContainsKey(shopperId);
+
+    /// <summary>A command of the shopper went to a session actor; nothing else of the shopper runs until it is decided.</summary>
+    public void Started(string shopperId, InputRecord? source) => _inFlight[shopperId] = source;
+
+    /// <summary>The shopper's command in flight was decided (or failed): returns its input record.</summary>
+    public InputRecord? Finished(string shopperId) => _inFlight.Remove(shopperId, out var source) ? source : null;
+}

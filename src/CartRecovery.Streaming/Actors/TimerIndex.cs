@@ -1,0 +1,75 @@
+using System.Collections.Immutable;
+using CartRecovery.Domain.Decisions;
+using CartRecovery.Domain.Time;
+
+namespace CartRecovery.Streaming.Actors;
+
+/// <summary>Pending deadlines of a partition's sessions, ordered by time, so idle sessions wake without a scan.</summary>
+internal sealed class TimerIndex
+{
+    private readonly SortedSet<(DateTimeOffset At, string ShopperId, string SessionId)> _eager = new();
+    private readonly SortedSet<(DateTimeOffset At, string ShopperId, string SessionId)> _settled = new();
+    // The engine's own immutable array of the session's deadlines: no copy per waiting session.
+    private readonly Dictionary<SessionKey, ImmutableArray<Deadline>> _bySession = new();
+
+    /// <summary>Replaces the session's pending deadlines.</summary>
+    public void Set(SessionKey key, ImmutableArray<Deadline> deadlines)
+    {
+        Remove(key);
+        if (deadlines.IsDefaultOrEmpty) return;
+        foreach (var deadline in deadlines) (deadline.Eager ? _eager : _settled).Add((deadline.At, key.ShopperId, key.SessionId));
+        _bySession[key] = deadlines;
+    }
+
+    public void Remove(SessionKey key)
+    {
+        if (!_bySession.Remove(key, out var list)) return;
+        foreach (var d in list) (d.Eager ? _eager : _settled).Remove((d.At, key.ShopperId, key.SessionId));
+    }
+
+    public bool AnyDue(Watermark watermark) =>
+        (_eager.Count > 0 && watermark.HasPassed(_eager.Min.At, eager: true)) ||
+        (_settled.Count > 0 && watermark.HasPassed(_settled.Min.At, eager: false));
+
+    public List<string> DueShoppers(Watermark watermark)
+    {
+        var shoppers = new List<string>();
+        foreach (var entry in _eager)
+        {
+            if (!watermark.HasPassed(entry.At, eager: true)) break;
+            shoppers.Add(entry.ShopperId);
+        }
+        foreach (var entry in _settled)
+        {
+            if (!watermark.HasPassed(entry.At, eager: false)) break;
+            shoppers.Add(entry.ShopperId);
+        }
+        return shoppers;
+    }
+}
+
+/// <summary>Sorted (ordinal) arrays of ids with copy-on-change add and remove.</summary>
+internal static class SortedIds
+{
+    public static string[] With(string[] ids, string id)
+    {
+        var at = Array.BinarySearch(ids, id, StringComparer.Ordinal);
+        if (at >= 0) return ids;
+        at = ~at;
+        var copy = new string[ids.Length + 1];
+        Array.Copy(ids, copy, at);
+        copy[at] = id;
+        Array.Copy(ids, at, copy, at + 1, ids.Length - at);
+        return copy;
+    }
+
+    public static string[] Without(string[] ids, string id)
+    {
+        var at = Array.BinarySearch(ids, id, StringComparer.Ordinal);
+        if (at < 0) return ids;
+        var copy = new string[ids.Length - 1];
+        Array.Copy(ids, copy, at);
+        Array.Copy(ids, at + 1, copy, at, ids.Length - at - 1);
+        return copy;
+    }
+}

@@ -1,0 +1,123 @@
+using CartRecovery.Contracts.Events;
+using CartRecovery.Domain.Decisions;
+using CartRecovery.Domain.Policy;
+using CartRecovery.Domain.State;
+using CartRecovery.Domain.Time;
+using CartRecovery.Streaming.Actors;
+using CartRecovery.Streaming.Checkpointing;
+using CartRecovery.Streaming.Ingest;
+
+namespace CartRecovery.Streaming.Tests.Actors;
+
+/// <summary>The partition actor's parts on their own, without actors: the session store and its timer index, per-shopper
+/// ordering, and the checkpoint protocol.</summary>
+public sealed class PartitionPartsTests
+{
+    private static readonly DateTimeOffset T0 = new(2026, 11, 2, 10, 0, 0, TimeSpan.Zero);
+    private static readonly TimeSpan Lateness = TimeSpan.FromMinutes(2);
+    private readonly RecoveryEngine _engine = new(PolicyFile.LoadDefault() with { HoldoutShare = 0 });
+
+    private SessionState Session(string shopper, string session, DateTimeOffset lastActivity) =>
+        _engine.Apply(ShopperState.New(shopper), null,
+            new SessionStarted { EventId = $"{shopper}-{session}", ShopperId = shopper, SessionId = session, EventTime = lastActivity },
+            Watermark.Start).Session!;
+
+    [Fact]
+    public void Session_store_indexes_sessions_by_shopper_and_wakes_them_when_their_deadline_passes()
+    {
+        var store = new SessionStore(_engine);
+        var early = new SessionKey("a", "s2");
+        store.Track(early, Session("a", "s2", T0));
+        store.Track(new SessionKey("a", "s1"), Session("a", "s1", T0.AddMinutes(10)));
+        store.Track(new SessionKey("b", "s1"), Session("b", "s1", T0.AddMinutes(20)));
+
+        Assert.Equal(3, store.Count);
+        Assert.Equal(["s1", "s2"], store.OfShopper("a").Keys.Order(StringComparer.Ordinal));
+        var inactivity = _engine.Deadlines(Session("a", "s2", T0)).Single().At;
+        Assert.False(store.AnyDue(Watermark.Start.Observe(inactivity.AddSeconds(-1), TimeSpan.Zero)));
+
+        var passed = Watermark.Start.Observe(inactivity + Lateness + TimeSpan.FromSeconds(1), Lateness);
+        Assert.True(store.AnyDue(passed));
+        Assert.Equal(["a"], store.DueShoppers(passed));
+        Assert.Equal(early, store.EarliestDue("a", passed, null)!.Value.Key);
+        // An input of the shopper later than the deadline makes it due first, whatever the watermark.
+        Assert.Equal(early, store.EarliestDue("a", Watermark.Start, inactivity.AddSeconds(1))!.Value.Key);
+
+        store.Forget(early);
+        Assert.False(store.AnyDue(passed));
+        Assert.True(store.HasSessions("a"));
+        var taken = store.TakeShopper("a");
+        Assert.Equal(["s1"], taken.Select(t => t.Key.SessionId));
+        Assert.False(store.HasSessions("a"));
+        Assert.Equal(1, store.Count);
+    }
+
+    [Fact]
+    public void Shopper_queues_run_one_command_per_shopper_in_input_order()
+    {
+        var queues = new ShopperQueues();
+        var record = new InputRecord("cart-events", 0, 7, null, null);
+        ShopperCommand Command(string id) => new(new SessionStarted { EventId = id, ShopperId = "a", SessionId = "s", EventTime = T0 }, Watermark.Start, record);
+        queues.Enqueue("a", Command("first"));
+        queues.Enqueue("a", Command("second"));
+        Assert.False(queues.IsIdle);
+
+        Assert.True(queues.TryPeek("a", out var next));
+        Assert.Equal("first", next.Event.EventId);
+        Assert.Equal("first", queues.Dequeue("a").Event.EventId);
+        queues.Started("a", record);
+        Assert.True(queues.IsInFlight("a"));
+        Assert.False(queues.IsInFlight("b"));
+        Assert.Same(record, queues.Finished("a"));
+        Assert.False(queues.AnyInFlight);
+
+        Assert.Equal("second", queues.Dequeue("a").Event.EventId);
+        Assert.False(queues.TryPeek("a", out _));
+        queues.Drop("a");
+        Assert.True(queues.IsIdle);
+    }
+
+    [Fact]
+    public void Checkpoint_protocol_saves_after_durability_one_at_a_time_and_keeps_only_the_newest_waiting_capture()
+    {
+        var protocol = new CheckpointProtocol();
+        protocol.Captured(1, [1], new Dictionary<string, long> { ["t"] = 10 }, drained: false);
+        Assert.Null(protocol.Durable(0)); // an older durability answer does not release it
+        var first = protocol.Durable(1);
+        Assert.Equal(1, first!.Sequence);
+
+        protocol.Captured(2, [2], new Dictionary<string, long> { ["t"] = 20 }, drained: false);
+        protocol.Captured(3, [3, 3], new Dictionary<string, long> { ["t"] = 30 }, drained: true);
+        Assert.Null(protocol.Durable(3)); // one save at a time: 1 is still saving
+
+        var saved = protocol.Succeeded();
+        Assert.Equal((1L, 1, 1), (saved!.Sequence, saved.Answered, saved.Bytes));
+        var next = protocol.NextToSave();
+        Assert.Equal(3, next!.Sequence); // 2 was superseded by 3 before it could start
+        var last = protocol.Succeeded();
+        Assert.Equal((3L, 2, true, 30L), (last!.Sequence, last.Answered, last.Drained, last.Offsets["t"]));
+        Assert.Null(protocol.Succeeded());
+        Assert.Null(protocol.NextToSave());
+    }
+
+    [Fact]
+    public void Checkpoint_changes_keep_a_change_after_a_capture_for_the_next_one_and_go_full_when_deltas_reach_the_snapshot()
+    {
+        var changes = new CheckpointChanges();
+        Assert.True(changes.NextIsFull);
+        changes.Touched(["a", "b"]);
+        var captured = changes.Generation;
+        changes.Touched(["b"]); // changed again after the capture
+        changes.Saving(captured);
+        Assert.Equal(["b"], changes.Changed);
+
+        changes.SnapshotSaved(1000);
+        Assert.False(changes.NextIsFull);
+        changes.DeltaSaved(600);
+        Assert.False(changes.NextIsFull);
+        changes.DeltaSaved(400);
+        Assert.True(changes.NextIsFull);
+        changes.SnapshotSaved(1200);
+        Assert.False(changes.NextIsFull);
+    }
+}
