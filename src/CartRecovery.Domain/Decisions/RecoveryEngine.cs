@@ -130,10 +130,15 @@ public sealed partial class RecoveryEngine(RecoveryPolicy policy)
     /// <summary>The earliest deadline the watermark has passed, if any. With <paramref name="before"/> (the event time
     /// of the shopper's next input), deadlines earlier than that input are due too: in event time they happened
     /// first, so they must fire first, whether or not other shoppers' traffic has moved the watermark past them yet.</summary>
-    public Deadline? DueDeadline(SessionState session, Watermark watermark, DateTimeOffset? before = null)
+    public Deadline? DueDeadline(SessionState session, Watermark watermark, DateTimeOffset? before = null) =>
+        DueAmong(Deadlines(session), watermark, before);
+
+    /// <summary><see cref="DueDeadline"/> over deadlines already computed by <see cref="Deadlines"/> (those a partition
+    /// keeps for a session whose state its session actor holds).</summary>
+    public static Deadline? DueAmong(ImmutableArray<Deadline> deadlines, Watermark watermark, DateTimeOffset? before = null)
     {
         Deadline? due = null;
-        foreach (var deadline in Deadlines(session))
+        foreach (var deadline in deadlines)
             if ((watermark.HasPassed(deadline.At, deadline.Eager) || deadline.At < before) && (due is null || deadline.At < due.Value.At))
                 due = deadline;
         return due;

@@ -78,6 +78,27 @@ public static class SessionProtocol
 
     public sealed record FireDeadline(ShopperState Shopper, Deadline Deadline) : SessionCommand(Shopper);
 
-    /// <summary>The decision; a null session means the session finished and its actor has stopped.</summary>
-    public sealed record SessionDecided(string ShopperId, string SessionId, Decision Decision);
+    /// <summary>A command's decision: the shopper's new policy state and the effects, and what became of the session.
+    /// <see cref="Ended"/>: it finished and its actor stopped. <see cref="Passivated"/>: it only waits for a later step, so
+    /// its actor handed this state to the partition's store and stopped. Otherwise the actor keeps the state, and
+    /// <see cref="Deadlines"/> are the session's pending deadlines (the partition's timers).</summary>
+    public sealed record SessionDecided(string ShopperId, string SessionId, ShopperState Shopper, Effects Effects, bool Ended,
+        SessionState? Passivated, ImmutableArray<Deadline> Deadlines);
+
+    /// <summary>Hand the session's state to the partition's store and stop (<see cref="SessionPassivated"/>).</summary>
+    public sealed record Passivate
+    {
+        public static readonly Passivate Instance = new();
+    }
+
+    /// <summary>The answer to <see cref="Passivate"/>: the session's state, now the store's; the actor has stopped.</summary>
+    public sealed record SessionPassivated(string ShopperId, string SessionId, SessionState State);
+
+    /// <summary>Diagnostics: asks a session actor for the state it owns (answered with <see cref="SessionStateOwned"/>).</summary>
+    public sealed record ReportState
+    {
+        public static readonly ReportState Instance = new();
+    }
+
+    public sealed record SessionStateOwned(SessionState? State);
 }

@@ -125,6 +125,7 @@ public sealed partial class PartitionActor : ReceivePersistentActor
             TryComplete();
         }));
         Command<SessionDecided>(OnDecided);
+        Command<SessionPassivated>(OnPassivated);
         Command<SessionSupervision.DecisionFailed>(OnDecisionFailed);
     }
 
@@ -169,7 +170,7 @@ public sealed partial class PartitionActor : ReceivePersistentActor
     }
 
     /// <summary>Captures the state now (between batches), to be saved once the writer has caught up to this point.</summary>
-    private void RequestCheckpoint(long sequence)
+    private void Capture(long sequence)
     {
         // Between full snapshots, only the shoppers changed since the last checkpoint (with all their sessions).
         var changed = _changes.NextIsFull ? null : _changes.Changed.Order(StringComparer.Ordinal).ToList();
@@ -213,16 +214,19 @@ public sealed partial class PartitionActor : ReceivePersistentActor
         Save(_checkpoints.NextToSave());
     }
 
+    /// <summary>A batch is being decided, or a checkpoint waits for its live sessions' states.</summary>
+    private bool IsBusy => _batch is not null || _checkpointAwaitingStates is not null;
+
     private void WhenIdle(Action handle)
     {
-        if (_batch is not null)
+        if (IsBusy)
         {
             Stash.Stash();
             return;
         }
         handle();
         // A command that opened no batch (a checkpoint request) must not leave the commands stashed behind it waiting.
-        if (_batch is null) Stash.UnstashAll();
+        if (!IsBusy) Stash.UnstashAll();
     }
 
     private void Process(ProcessBatch msg)
@@ -276,6 +280,8 @@ public sealed partial class PartitionActor : ReceivePersistentActor
                 return;
             }
 
+            // A hand-over or an erasure takes the shopper's session states: their live actors hand them over first.
+            if (_sessions.LiveCount > 0 && NeedsSessionStates(shopperId, next) && PassivateShopper(shopperId)) return;
             var command = _queues.Dequeue(shopperId);
             if (command.Event is ErasureRequested erasure)
             {
@@ -424,23 +430,25 @@ public sealed partial class PartitionActor : ReceivePersistentActor
     private void OnDecided(SessionDecided msg)
     {
         var key = new SessionKey(msg.ShopperId, msg.SessionId);
-        var decision = msg.Decision;
         _queues.Finished(msg.ShopperId);
-        _shoppers[msg.ShopperId] = decision.Shopper;
-        _batch!.Add(decision.Effects);
+        _shoppers[msg.ShopperId] = msg.Shopper;
+        _batch!.Add(msg.Effects);
         _batch.Touched.Add(msg.ShopperId);
 
-        if (decision.Session is { } session)
-        {
-            _sessions.Track(key, session);
-
-            // A session that only waits for a later reminder step holds no actor, just its state and a timer entry.
-            if (session.Phase == SessionPhase.Abandoned && _actors.Remove(key, out var idle)) Context.Stop(idle);
-        }
-        else
+        if (msg.Ended)
         {
             _sessions.Forget(key);
             _actors.Remove(key); // the session actor stopped itself
+        }
+        else if (msg.Passivated is { } waiting)
+        {
+            // A session that only waits for a later reminder step holds no actor, just its state and a timer entry.
+            _actors.Remove(key); // the session actor stopped itself
+            _sessions.Track(key, waiting);
+        }
+        else
+        {
+            _sessions.TrackLive(key, msg.Deadlines);
         }
 
         Pump(msg.ShopperId);
@@ -458,6 +466,9 @@ public sealed partial class PartitionActor : ReceivePersistentActor
         _batch!.Events--; // counted once as an input record: now as a dead letter
         _batch.DeadLetters.Add(DecisionFailures.DeadLetter(source!, evt, msg.Cause));
         _batch.Touched.Add(msg.ShopperId);
+        // The first event of a new session failed: its actor holds nothing the partition knows of.
+        var key = new SessionKey(msg.ShopperId, msg.SessionId);
+        if (!_sessions.Contains(key) && _actors.Remove(key, out var empty)) Context.Stop(empty);
         Pump(msg.ShopperId);
         TryComplete();
     }
@@ -496,9 +507,9 @@ public sealed partial class PartitionActor : ReceivePersistentActor
     private IActorRef SessionActorFor(SessionKey key)
     {
         if (_actors.TryGetValue(key, out var actor)) return actor;
-        _sessions.TryGet(key, out var state);
+        // The session's state (if it has one yet) leaves the store for its actor, its only owner while it lives.
         // Session ids come from outside and may hold characters actor names forbid: name children by sequence.
-        actor = Context.ActorOf(SessionActor.Props(_engine, state), $"session-{++_actorNames}");
+        actor = Context.ActorOf(SessionActor.Props(_engine, _sessions.Revive(key)), $"session-{++_actorNames}");
         _actors[key] = actor;
         return actor;
     }

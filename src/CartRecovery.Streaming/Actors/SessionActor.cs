@@ -6,10 +6,14 @@ using static CartRecovery.Streaming.Actors.SessionProtocol;
 namespace CartRecovery.Streaming.Actors;
 
 /// <summary>
-/// One actor per shopping session: holds the session's windowed state and runs the pure
-/// <see cref="RecoveryEngine"/> on each event and deadline. Suppression is decided here, at send time, with the
-/// shopper's policy state handed over by the partition actor (which serializes a shopper's commands, so caps
-/// and consent shared by a shopper's sessions on several devices are never raced). Stops when the session ends.
+/// One actor per live shopping session, the only owner of the session's windowed state: it runs the pure
+/// <see cref="RecoveryEngine"/> on each event and deadline, which scores the session and decides, with the shopper's
+/// policy state handed over by the partition actor (which serializes a shopper's commands, so caps and consent shared
+/// by a shopper's sessions on several devices are never raced). The partition keeps only the session's pending
+/// deadlines. A session that only waits for a later reminder step is passivated: the actor hands its state to the
+/// partition's store and stops, and the session's next event or deadline revives it in a new actor. The partition also
+/// passivates its live sessions to capture a checkpoint and before an identity hand-over or an erasure. Stops when the
+/// session ends.
 ///
 /// A command whose decision throws fails as a <see cref="SessionDecisionException"/>: the partition actor's supervision
 /// (<see cref="SessionSupervision"/>) resumes this actor with the state it had before the command and dead-letters
@@ -17,10 +21,12 @@ namespace CartRecovery.Streaming.Actors;
 /// </summary>
 public sealed class SessionActor : ReceiveActor
 {
+    private readonly RecoveryEngine _engine;
     private SessionState? _state;
 
     public SessionActor(RecoveryEngine engine, SessionState? initial)
     {
+        _engine = engine;
         _state = initial;
         Receive<ApplyEvent>(cmd =>
         {
@@ -37,6 +43,13 @@ public sealed class SessionActor : ReceiveActor
             catch (Exception e) { throw new SessionDecisionException(_state.ShopperId, _state.SessionId, cmd, e); }
             Decide(decision, _state.ShopperId, _state.SessionId);
         });
+        Receive<Passivate>(_ =>
+        {
+            if (_state is null) throw new InvalidOperationException("passivation of a session without state");
+            Sender.Tell(new SessionPassivated(_state.ShopperId, _state.SessionId, _state));
+            Context.Stop(Self);
+        });
+        Receive<ReportState>(_ => Sender.Tell(new SessionStateOwned(_state)));
     }
 
     public static Props Props(RecoveryEngine engine, SessionState? initial) => Akka.Actor.Props.Create(() => new SessionActor(engine, initial));
@@ -44,8 +57,21 @@ public sealed class SessionActor : ReceiveActor
     private void Decide(Decision decision, string shopperId, string sessionId)
     {
         _state = decision.Session;
-        Sender.Tell(new SessionDecided(shopperId, sessionId, decision));
-        if (_state is null) Context.Stop(Self);
+        if (_state is null)
+        {
+            Sender.Tell(new SessionDecided(shopperId, sessionId, decision.Shopper, decision.Effects, Ended: true, null, []));
+            Context.Stop(Self);
+        }
+        else if (_state.Phase == SessionPhase.Abandoned)
+        {
+            // Waiting for a later reminder step: the state goes to the partition's store and the actor stops.
+            Sender.Tell(new SessionDecided(shopperId, sessionId, decision.Shopper, decision.Effects, Ended: false, _state, []));
+            Context.Stop(Self);
+        }
+        else
+        {
+            Sender.Tell(new SessionDecided(shopperId, sessionId, decision.Shopper, decision.Effects, Ended: false, null, _engine.Deadlines(_state)));
+        }
     }
 }
 

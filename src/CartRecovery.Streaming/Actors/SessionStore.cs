@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using CartRecovery.Domain.Decisions;
 using CartRecovery.Domain.State;
 using CartRecovery.Domain.Time;
@@ -7,47 +8,107 @@ namespace CartRecovery.Streaming.Actors;
 public readonly record struct SessionKey(string ShopperId, string SessionId);
 
 /// <summary>
-/// A partition's session states (what its checkpoint holds and what a session actor starts from), indexed by shopper
-/// (a shopper's deadlines fire earliest first across all of their sessions) and by pending deadline (so idle sessions
-/// wake when the watermark passes their deadline, without a scan).
+/// A partition's sessions, indexed by shopper (a shopper's deadlines fire earliest first across all of their sessions)
+/// and by pending deadline (so idle sessions wake when the watermark passes their deadline, without a scan).
+///
+/// Each session's state has one owner. A live session's state is held by its <see cref="SessionActor"/> alone: the
+/// store keeps only its key and its pending deadlines. A passivated session (one that waits for a later reminder step,
+/// one restored from a checkpoint, one handed over, or every session while a checkpoint is captured) has its state
+/// here, until its next event or deadline revives it (<see cref="Revive"/>) in a new actor.
 /// </summary>
 internal sealed class SessionStore(RecoveryEngine engine)
 {
-    private readonly Dictionary<SessionKey, SessionState> _sessions = new();
+    // Null while the session's actor holds its state.
+    private readonly Dictionary<SessionKey, SessionState?> _sessions = new();
     // A shopper's session ids, sorted (ordinal): usually one, so a small array rather than a set per shopper.
     private readonly Dictionary<string, string[]> _byShopper = new(StringComparer.Ordinal);
     private readonly TimerIndex _timers = new();
+    private int _live;
 
+    /// <summary>Sessions of the partition, live and passivated.</summary>
     public int Count => _sessions.Count;
 
-    public IEnumerable<SessionState> All => _sessions.Values;
+    /// <summary>Sessions whose state a session actor holds.</summary>
+    public int LiveCount => _live;
 
     public bool Contains(SessionKey key) => _sessions.ContainsKey(key);
 
-    public bool TryGet(SessionKey key, out SessionState? session) => _sessions.TryGetValue(key, out session);
+    public bool IsLive(SessionKey key) => _sessions.TryGetValue(key, out var state) && state is null;
 
     public bool HasSessions(string shopperId) => _byShopper.ContainsKey(shopperId);
 
-    /// <summary>Stores the session's state and replaces its pending deadlines with the engine's.</summary>
+    /// <summary>The keys of the live sessions (of one shopper, or of all).</summary>
+    public List<SessionKey> Live(string? shopperId = null)
+    {
+        var live = new List<SessionKey>();
+        if (_live == 0) return live;
+        if (shopperId is null)
+        {
+            foreach (var (key, state) in _sessions)
+                if (state is null) live.Add(key);
+        }
+        else if (_byShopper.TryGetValue(shopperId, out var ids))
+        {
+            foreach (var id in ids)
+                if (IsLive(new SessionKey(shopperId, id))) live.Add(new SessionKey(shopperId, id));
+        }
+        return live;
+    }
+
+    /// <summary>Passivated sessions' states (every session, once the live ones are passivated).</summary>
+    public IEnumerable<SessionState> All => _sessions.Values.Select(Passivated);
+
+    /// <summary>The session's state is handed to the store (passivated, restored or adopted); its deadlines are the engine's.</summary>
     public void Track(SessionKey key, SessionState session)
     {
-        _sessions[key] = session;
-        _byShopper[key.ShopperId] = _byShopper.TryGetValue(key.ShopperId, out var ids) ? SortedIds.With(ids, key.SessionId) : [key.SessionId];
+        Set(key, session);
         _timers.Set(key, engine.Deadlines(session));
     }
 
-    /// <summary>The session ended: its state and deadlines go.</summary>
+    /// <summary>The session's actor holds its state, which now has these pending deadlines.</summary>
+    public void TrackLive(SessionKey key, ImmutableArray<Deadline> deadlines)
+    {
+        Set(key, null);
+        _timers.Set(key, deadlines);
+    }
+
+    /// <summary>Hands the session's state (null for a new session) to a new session actor: the store keeps its key and deadlines.</summary>
+    public SessionState? Revive(SessionKey key)
+    {
+        if (!_sessions.TryGetValue(key, out var state)) return null;
+        if (state is null) throw new InvalidOperationException("the session is already live in its actor");
+        Set(key, null);
+        return state;
+    }
+
+    private void Set(SessionKey key, SessionState? state)
+    {
+        if (_sessions.TryGetValue(key, out var previous))
+        {
+            if (previous is null) _live--;
+        }
+        else
+        {
+            _byShopper[key.ShopperId] = _byShopper.TryGetValue(key.ShopperId, out var ids) ? SortedIds.With(ids, key.SessionId) : [key.SessionId];
+        }
+        _sessions[key] = state;
+        if (state is null) _live++;
+    }
+
+    /// <summary>The session ended: its key and deadlines go.</summary>
     public void Forget(SessionKey key)
     {
         _timers.Remove(key);
-        _sessions.Remove(key);
+        if (!_sessions.Remove(key, out var state)) return;
+        if (state is null) _live--;
         if (!_byShopper.TryGetValue(key.ShopperId, out var ids)) return;
         var rest = SortedIds.Without(ids, key.SessionId);
         if (rest.Length == 0) _byShopper.Remove(key.ShopperId);
         else _byShopper[key.ShopperId] = rest;
     }
 
-    /// <summary>Removes every session of the shopper (an identity hand-over) and returns them, in session id order.</summary>
+    /// <summary>Removes every session of the shopper (an identity hand-over, an erasure) and returns them, in session id
+    /// order. The shopper's live sessions must have been passivated first.</summary>
     public List<(SessionKey Key, SessionState Session)> TakeShopper(string shopperId)
     {
         var taken = new List<(SessionKey, SessionState)>();
@@ -55,25 +116,28 @@ internal sealed class SessionStore(RecoveryEngine engine)
         foreach (var id in ids)
         {
             var key = new SessionKey(shopperId, id);
-            taken.Add((key, _sessions[key]));
+            taken.Add((key, Passivated(_sessions[key])));
             _sessions.Remove(key);
             _timers.Remove(key);
         }
         return taken;
     }
 
-    /// <summary>The shopper's sessions, in session id order.</summary>
+    /// <summary>The shopper's sessions, in session id order (passivated: see <see cref="TakeShopper"/>).</summary>
     public IEnumerable<SessionState> SessionsOf(string shopperId)
     {
         if (!_byShopper.TryGetValue(shopperId, out var ids)) yield break;
-        foreach (var id in ids) yield return _sessions[new SessionKey(shopperId, id)];
+        foreach (var id in ids) yield return Passivated(_sessions[new SessionKey(shopperId, id)]);
     }
 
-    /// <summary>The shopper's sessions by session id.</summary>
+    /// <summary>The shopper's sessions by session id (passivated: see <see cref="TakeShopper"/>).</summary>
     public Dictionary<string, SessionState> OfShopper(string shopperId) =>
         _byShopper.TryGetValue(shopperId, out var ids)
-            ? ids.ToDictionary(id => id, id => _sessions[new SessionKey(shopperId, id)], StringComparer.Ordinal)
+            ? ids.ToDictionary(id => id, id => Passivated(_sessions[new SessionKey(shopperId, id)]), StringComparer.Ordinal)
             : new Dictionary<string, SessionState>(StringComparer.Ordinal);
+
+    private static SessionState Passivated(SessionState? state) =>
+        state ?? throw new InvalidOperationException("a live session's state is its actor's: passivate the session first");
 
     /// <summary>The shopper's earliest deadline that is due under <paramref name="stamp"/> or before <paramref name="before"/>.</summary>
     public (SessionKey Key, Deadline Deadline)? EarliestDue(string shopperId, Watermark stamp, DateTimeOffset? before)
@@ -83,7 +147,7 @@ internal sealed class SessionStore(RecoveryEngine engine)
         foreach (var sessionId in sessionIds)
         {
             var key = new SessionKey(shopperId, sessionId);
-            if (engine.DueDeadline(_sessions[key], stamp, before) is { } due && (best is null || due.At < best.Value.Item2.At))
+            if (RecoveryEngine.DueAmong(_timers.Of(key), stamp, before) is { } due && (best is null || due.At < best.Value.Item2.At))
                 best = (key, due);
         }
         return best;

@@ -27,6 +27,9 @@ internal sealed class TimerIndex
         foreach (var d in list) (d.Eager ? _eager : _settled).Remove((d.At, key.ShopperId, key.SessionId));
     }
 
+    /// <summary>The session's pending deadlines (empty when it has none).</summary>
+    public ImmutableArray<Deadline> Of(SessionKey key) => _bySession.TryGetValue(key, out var deadlines) ? deadlines : [];
+
     public bool AnyDue(Watermark watermark) =>
         (_eager.Count > 0 && watermark.HasPassed(_eager.Min.At, eager: true)) ||
         (_settled.Count > 0 && watermark.HasPassed(_settled.Min.At, eager: false));

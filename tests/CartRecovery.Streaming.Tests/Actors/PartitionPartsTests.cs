@@ -53,6 +53,38 @@ public sealed class PartitionPartsTests
     }
 
     [Fact]
+    public void Session_store_keeps_a_live_sessions_deadlines_but_not_its_state_which_its_actor_owns()
+    {
+        var store = new SessionStore(_engine);
+        var key = new SessionKey("a", "s1");
+        var state = Session("a", "s1", T0);
+        store.Track(key, state);
+        Assert.False(store.IsLive(key));
+
+        // Revived: the state leaves the store for the new actor; the key and the deadlines stay.
+        Assert.Same(state, store.Revive(key));
+        Assert.True(store.IsLive(key));
+        Assert.Equal(1, store.LiveCount);
+        Assert.Equal([key], store.Live("a"));
+        Assert.Throws<InvalidOperationException>(() => store.Revive(key));
+        Assert.Throws<InvalidOperationException>(() => store.SessionsOf("a").ToList());
+        var passed = Watermark.Start.Observe(_engine.Deadlines(state).Single().At + Lateness + TimeSpan.FromSeconds(1), Lateness);
+        Assert.Equal(key, store.EarliestDue("a", passed, null)!.Value.Key);
+
+        // The actor decided: the store learns the new deadlines only.
+        var later = Session("a", "s1", T0.AddHours(1));
+        store.TrackLive(key, _engine.Deadlines(later));
+        Assert.Null(store.EarliestDue("a", passed, null));
+
+        // Passivated: the state is the store's again.
+        store.Track(key, later);
+        Assert.Equal(0, store.LiveCount);
+        Assert.Equal([later], store.SessionsOf("a"));
+        Assert.Null(store.Revive(new SessionKey("a", "new-session")));
+        Assert.Equal(1, store.Count);
+    }
+
+    [Fact]
     public void Shopper_queues_run_one_command_per_shopper_in_input_order()
     {
         var queues = new ShopperQueues();
