@@ -34,6 +34,10 @@ public sealed class CheckpointStoreHostingSpecs() : HostingTestKit("checkpoint-h
         Assert.Equal("akka.persistence.snapshot-store.sql", config.GetString("akka.persistence.snapshot-store.plugin"));
         Assert.Equal("SQLite.MS", config.GetString("akka.persistence.snapshot-store.sql.provider-name"));
         Assert.Equal(_store.ConnectionString, config.GetString("akka.persistence.snapshot-store.sql.connection-string"));
+        // Recovery on a loaded machine: the raised limits reach the plugins, above Akka's defaults (30 s, 10 s and 20 s).
+        Assert.Equal(TimeSpan.FromSeconds(180), config.GetTimeSpan("akka.persistence.journal.sql.recovery-event-timeout"));
+        Assert.Equal(TimeSpan.FromSeconds(120), config.GetTimeSpan("akka.persistence.journal.sql.circuit-breaker.call-timeout"));
+        Assert.Equal(TimeSpan.FromSeconds(120), config.GetTimeSpan("akka.persistence.snapshot-store.sql.circuit-breaker.call-timeout"));
 
         var group = "hosting-" + Guid.NewGuid().ToString("N");
         var first = Sys.ActorOf(PartitionActor.Props(group, 3, _engine, new ProbeSink(TestActor)));
