@@ -4,6 +4,7 @@ using CartRecovery.Contracts;
 using CartRecovery.Contracts.Outputs;
 using CartRecovery.Contracts.Serialization;
 using CartRecovery.Domain.Decisions;
+using CartRecovery.Kafka;
 using CartRecovery.Streaming.Actors;
 using Confluent.Kafka;
 using Microsoft.Extensions.Logging;
@@ -355,7 +356,7 @@ public sealed class KafkaIngest
         if (_tracker.Outstanding > 0) return false;
         foreach (var tp in _assigned)
         {
-            if (consumer.QueryWatermarkOffsets(tp, TimeSpan.FromSeconds(10)).High.Value <= _endOffsets.GetValueOrDefault(tp)) continue;
+            if (consumer.QueryWatermarkOffsetsRetrying(tp, TimeSpan.FromSeconds(10)).High.Value <= _endOffsets.GetValueOrDefault(tp)) continue;
             _atEnd.Remove(tp); // a record arrived after the end was reported: wait for it
             return false;
         }
