@@ -70,4 +70,26 @@ public static class BrokerQueries
     public static List<TopicPartitionOffset> OffsetsForTimesRetrying<TKey, TValue>(this IConsumer<TKey, TValue> consumer,
         IReadOnlyCollection<TopicPartitionTimestamp> times, TimeSpan patience) =>
         Retry(() => consumer.OffsetsForTimes(times, patience), patience);
+
+    /// <summary>
+    /// Each topic's partition count from the cluster's metadata. A topic whose metadata carries a transient error
+    /// (its leader being elected) is asked for again; a topic the cluster does not have is named in the error.
+    /// </summary>
+    public static Dictionary<string, int> PartitionCounts(this IAdminClient admin, IEnumerable<string> topics, string bootstrapServers, TimeSpan patience)
+    {
+        var wanted = topics.ToList();
+        return Retry(() =>
+        {
+            var metadata = admin.GetMetadata(patience);
+            var counts = new Dictionary<string, int>();
+            foreach (var topic in wanted)
+            {
+                var meta = metadata.Topics.FirstOrDefault(t => t.Topic == topic);
+                if (meta is { Error.IsError: true } && IsTransient(meta.Error)) throw new KafkaException(meta.Error);
+                if (meta is null || meta.Error.IsError) throw new InvalidOperationException($"topic '{topic}' does not exist on {bootstrapServers}");
+                counts[topic] = meta.Partitions.Count;
+            }
+            return counts;
+        }, patience);
+    }
 }

@@ -63,6 +63,19 @@ public sealed class BrokerQueriesTests
         Assert.InRange(attempts, 2, 10);
     }
 
+    [Fact]
+    public void Partition_counts_come_from_the_metadata_and_a_missing_topic_is_named()
+    {
+        using var cluster = StartCluster(brokers: 3);
+        cluster.CreateTopic("six", partitions: 6, replicationFactor: 3);
+        cluster.CreateTopic("two", partitions: 2);
+        using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = cluster.BootstrapServers }).Build();
+
+        Assert.Equal(new Dictionary<string, int> { ["six"] = 6, ["two"] = 2 }, admin.PartitionCounts(["six", "two"], cluster.BootstrapServers, Patience));
+        var missing = Assert.Throws<InvalidOperationException>(() => admin.PartitionCounts(["six", "absent"], cluster.BootstrapServers, Patience));
+        Assert.Contains("'absent' does not exist", missing.Message, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData(ErrorCode.NotLeaderForPartition, true)]
     [InlineData(ErrorCode.LeaderNotAvailable, true)]

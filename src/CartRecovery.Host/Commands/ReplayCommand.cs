@@ -237,15 +237,7 @@ internal static class LiveTopicRange
     public static Dictionary<string, int> PartitionCounts(KafkaClientSettings kafka, IEnumerable<string> topics)
     {
         using var admin = new AdminClientBuilder(kafka.AdminConfig()).Build();
-        var metadata = admin.GetMetadata(Timeout);
-        var counts = new Dictionary<string, int>();
-        foreach (var topic in topics)
-        {
-            var meta = metadata.Topics.FirstOrDefault(t => t.Topic == topic);
-            if (meta is null || meta.Error.IsError) throw new InvalidOperationException($"topic '{topic}' does not exist on {kafka.BootstrapServers}");
-            counts[topic] = meta.Partitions.Count;
-        }
-        return counts;
+        return admin.PartitionCounts(topics, kafka.BootstrapServers, Timeout);
     }
 
     /// <summary>Copies the records with timestamps in [from, to) into the same topic and partition of the target.

@@ -568,15 +568,7 @@ public sealed class KafkaIngest
     private Dictionary<string, int> ValidateTopics()
     {
         using var admin = new AdminClientBuilder(WorkerKafkaConfig.Admin(_settings)).Build();
-        var metadata = admin.GetMetadata(TimeSpan.FromSeconds(20));
-        var counts = new Dictionary<string, int>();
-        foreach (var topic in Topics.Inputs)
-        {
-            var meta = metadata.Topics.FirstOrDefault(t => t.Topic == topic);
-            if (meta is null || meta.Error.IsError)
-                throw new InvalidOperationException($"input topic '{topic}' does not exist on {_settings.BootstrapServers}");
-            counts[topic] = meta.Partitions.Count;
-        }
+        var counts = admin.PartitionCounts(Topics.Inputs, _settings.BootstrapServers, TimeSpan.FromSeconds(20));
         if (counts.Values.Distinct().Count() > 1)
             throw new InvalidOperationException("input topics must be co-partitioned (same partition count): " +
                 string.Join(", ", counts.Select(c => $"{c.Key}={c.Value}")));
