@@ -21,6 +21,14 @@ public sealed partial class DurabilityTests(ITestOutputHelper output) : IDisposa
     private const int Shoppers = 5_200; // about 52,000 events with several thousand abandoned carts
     private const int TrafficSeed = 11;
     private readonly DirectoryInfo _root = Directory.CreateTempSubdirectory("cartrecovery-durability-");
+    // Workers a failed assertion leaves running are killed, so they do not load the machine under later tests.
+    private readonly List<Process> _workers = [];
+
+    private Process Started(Process worker)
+    {
+        lock (_workers) _workers.Add(worker);
+        return worker;
+    }
 
     private string Dir(string name) => Path.Combine(_root.FullName, name);
 
@@ -39,7 +47,7 @@ public sealed partial class DurabilityTests(ITestOutputHelper output) : IDisposa
         for (var kill = 1; kill <= 20; kill++)
         {
             var delay = random.Next(400, 3_000);
-            using var worker = StartWorker(broker.Bootstrap, "crash", Dir("crash"));
+            using var worker = Started(StartWorker(broker.Bootstrap, "crash", Dir("crash")));
             var exited = worker.WaitForExit(delay);
             if (!exited)
             {
@@ -80,14 +88,15 @@ public sealed partial class DurabilityTests(ITestOutputHelper output) : IDisposa
             : ["--postgres", Environment.GetEnvironmentVariable("CARTRECOVERY_TEST_POSTGRES") is { Length: > 0 } pg
                 ? pg : throw new InvalidOperationException("CARTRECOVERY_TEST_POSTGRES is not set: run the tests through ./test.sh")];
         string[] Args(string name) => [.. WorkerArgs(broker.Bootstrap, group, Dir(name)), .. checkpoints];
-        using var first = Cli.Start(Args("scale-a"));
+        using var first = Started(Cli.Start(Args("scale-a")));
         var firstLog = Collect(first);
-        await WaitForAsync(() => firstLog.Contains("assigned"), TimeSpan.FromMinutes(1));
-        using var second = Cli.Start(Args("scale-b"));
-        using var third = Cli.Start(Args("scale-c"));
+        await WaitForAsync(() => firstLog.Contains("assigned"), TimeSpan.FromMinutes(3), () => $"the first worker was not assigned partitions:\n{firstLog}");
+        using var second = Started(Cli.Start(Args("scale-b")));
+        using var third = Started(Cli.Start(Args("scale-c")));
         var secondLog = Collect(second);
         var thirdLog = Collect(third);
-        await WaitForAsync(() => (secondLog.Contains("assigned") || second.HasExited) && (thirdLog.Contains("assigned") || third.HasExited), TimeSpan.FromMinutes(1));
+        await WaitForAsync(() => (secondLog.Contains("assigned") || second.HasExited) && (thirdLog.Contains("assigned") || third.HasExited), TimeSpan.FromMinutes(3),
+            () => $"the joining workers were not assigned partitions:\nsecond:\n{secondLog}\nthird:\n{thirdLog}\nfirst:\n{firstLog}");
         output.WriteLine($"3 workers: a={Partitions(firstLog)} b={Partitions(secondLog)} c={Partitions(thirdLog)}");
         // Back to one: SIGTERM, the graceful stop an orchestrator sends (finish, checkpoint, commit, leave).
         foreach (var worker in new[] { second, third })
@@ -112,25 +121,34 @@ public sealed partial class DurabilityTests(ITestOutputHelper output) : IDisposa
             StorefrontSimulator.Generate(new SimulationSettings { Shoppers = 3_000, Seed = TrafficSeed }));
         var expected = await ReferenceAsync(broker.BootstrapServers);
 
-        using var worker = Cli.Start(WorkerArgs(broker.BootstrapServers, "faults", Dir("faults")));
+        using var worker = Started(Cli.Start(WorkerArgs(broker.BootstrapServers, "faults", Dir("faults"))));
         var log = Collect(worker);
         var random = new Random(7);
         var injected = 0;
-        while (!worker.HasExited && injected < 400)
+        // Leaders move until the worker has drained its input. Request errors are a fixed budget, not a rate: each
+        // queued error fails the next request of its kind whenever that comes, so errors pushed faster than the worker
+        // sends such requests pile up and outlast the run (a slow start on a loaded machine once left hundreds of
+        // Produce errors queued for the drain's last few records, minutes of retries).
+        for (var tick = 0; !worker.HasExited && !log.Contains("drained partitions") && tick < 2_000; tick++)
         {
-            // Fetch (1), Produce (0), OffsetCommit (8): retriable errors; and leaders moving between the 3 brokers.
-            broker.PushRequestErrors(1, ErrorCode.NotLeaderForPartition, ErrorCode.RequestTimedOut);
-            broker.PushRequestErrors(0, ErrorCode.NotEnoughReplicas, ErrorCode.RequestTimedOut);
-            broker.PushRequestErrors(8, ErrorCode.GroupLoadInProgress);
             foreach (var topic in Topics.Inputs.Append(Topics.RecoveryTriggers))
                 broker.SetPartitionLeader(topic, random.Next(6), 1 + random.Next(3));
-            injected++;
-            await Task.Delay(25);
+            if (tick < 40)
+            {
+                // Fetch (1), Produce (0), OffsetCommit (8): retriable errors a changing cluster returns.
+                broker.PushRequestErrors(1, tick % 2 == 0 ? ErrorCode.NotLeaderForPartition : ErrorCode.RequestTimedOut);
+                if (tick % 4 == 0) broker.PushRequestErrors(0, ErrorCode.NotEnoughReplicas, ErrorCode.RequestTimedOut);
+                if (tick % 10 == 0) broker.PushRequestErrors(8, ErrorCode.GroupLoadInProgress);
+                // ListOffsets (2): the drain's watermark queries at start, answered as during a leader election.
+                if (tick < 3) broker.PushRequestErrors(2, ErrorCode.NotLeaderForPartition, ErrorCode.LeaderNotAvailable);
+                injected++;
+            }
+            await Task.Delay(250);
         }
-        Assert.True(worker.WaitForExit(TimeSpan.FromMinutes(4)), "the worker did not finish under faults");
+        Assert.True(worker.WaitForExit(TimeSpan.FromMinutes(4)), $"the worker did not finish under faults:\n{log}");
         worker.WaitForExit();
         Assert.True(worker.ExitCode == 0, $"worker exit {worker.ExitCode}:\n{log}");
-        output.WriteLine($"{injected} rounds of injected request errors and leader moves during the run");
+        output.WriteLine($"{injected} rounds of injected request errors, leader moves until drained");
         Assert.True(injected >= 5, "faults must be injected while the worker runs");
 
         (await PipelineSnapshot.ReadAsync(Dir("faults"))).AssertSameAs(expected);
@@ -178,12 +196,12 @@ public sealed partial class DurabilityTests(ITestOutputHelper output) : IDisposa
     private static string Partitions(SynchronizedLog log) =>
         string.Join(",", PartitionAssigned().Matches(log.ToString()).Select(m => m.Groups[1].Value).Distinct());
 
-    private static async Task WaitForAsync(Func<bool> condition, TimeSpan timeout)
+    private static async Task WaitForAsync(Func<bool> condition, TimeSpan timeout, Func<string> whatWasAwaited)
     {
         var clock = Stopwatch.StartNew();
         while (!condition())
         {
-            if (clock.Elapsed > timeout) throw new TimeoutException("condition not reached");
+            if (clock.Elapsed > timeout) throw new TimeoutException(whatWasAwaited());
             await Task.Delay(50);
         }
     }
@@ -217,6 +235,9 @@ public sealed partial class DurabilityTests(ITestOutputHelper output) : IDisposa
 
     public void Dispose()
     {
+        lock (_workers)
+            foreach (var worker in _workers)
+                try { if (!worker.HasExited) worker.Kill(entireProcessTree: true); } catch (InvalidOperationException) { }
         try { _root.Delete(recursive: true); } catch (IOException) { }
     }
 }

@@ -2,6 +2,7 @@ using CartRecovery.Contracts;
 using CartRecovery.Contracts.Events;
 using CartRecovery.Contracts.Outputs;
 using CartRecovery.Contracts.Serialization;
+using CartRecovery.Kafka;
 using CartRecovery.Storage;
 using CartRecovery.Streaming;
 using CartRecovery.Streaming.Checkpointing;
@@ -68,7 +69,7 @@ public static class ClosedLoopTraffic
         var ends = new Dictionary<int, long>();
         for (var p = 0; p < partitions; p++)
         {
-            var offsets = consumer.QueryWatermarkOffsets(new TopicPartition(Topics.RecoveryTriggers, p), TimeSpan.FromSeconds(20));
+            var offsets = consumer.QueryWatermarkOffsetsRetrying(new TopicPartition(Topics.RecoveryTriggers, p), TimeSpan.FromSeconds(20));
             if (offsets.High > offsets.Low) ends[p] = offsets.High;
         }
         consumer.Assign(ends.Keys.Select(p => new TopicPartitionOffset(Topics.RecoveryTriggers, p, Offset.Beginning)));

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.RegularExpressions;
 using CartRecovery.Contracts;
+using CartRecovery.Kafka;
 using CartRecovery.Kafka.Configuration;
 using CartRecovery.Storage;
 using CartRecovery.Storage.Schema;
@@ -236,15 +237,7 @@ internal static class LiveTopicRange
     public static Dictionary<string, int> PartitionCounts(KafkaClientSettings kafka, IEnumerable<string> topics)
     {
         using var admin = new AdminClientBuilder(kafka.AdminConfig()).Build();
-        var metadata = admin.GetMetadata(Timeout);
-        var counts = new Dictionary<string, int>();
-        foreach (var topic in topics)
-        {
-            var meta = metadata.Topics.FirstOrDefault(t => t.Topic == topic);
-            if (meta is null || meta.Error.IsError) throw new InvalidOperationException($"topic '{topic}' does not exist on {kafka.BootstrapServers}");
-            counts[topic] = meta.Partitions.Count;
-        }
-        return counts;
+        return admin.PartitionCounts(topics, kafka.BootstrapServers, Timeout);
     }
 
     /// <summary>Copies the records with timestamps in [from, to) into the same topic and partition of the target.
@@ -258,14 +251,14 @@ internal static class LiveTopicRange
             IsolationLevel = IsolationLevel.ReadCommitted, FetchWaitMaxMs = 10,
         })).Build();
         var all = topics.SelectMany(t => Enumerable.Range(0, partitions[t]).Select(p => new TopicPartition(t, p))).ToList();
-        var starts = consumer.OffsetsForTimes(all.Select(tp => new TopicPartitionTimestamp(tp, new Timestamp(from))), Timeout);
+        var starts = consumer.OffsetsForTimesRetrying(all.Select(tp => new TopicPartitionTimestamp(tp, new Timestamp(from))).ToList(), Timeout);
         var ends = to is { } end
-            ? consumer.OffsetsForTimes(all.Select(tp => new TopicPartitionTimestamp(tp, new Timestamp(end))), Timeout).ToDictionary(o => o.TopicPartition, o => o.Offset)
+            ? consumer.OffsetsForTimesRetrying(all.Select(tp => new TopicPartitionTimestamp(tp, new Timestamp(end))).ToList(), Timeout).ToDictionary(o => o.TopicPartition, o => o.Offset)
             : new Dictionary<TopicPartition, Offset>();
         var stops = new Dictionary<TopicPartition, long>();
         foreach (var tp in all)
         {
-            var high = consumer.QueryWatermarkOffsets(tp, Timeout).High.Value;
+            var high = consumer.QueryWatermarkOffsetsRetrying(tp, Timeout).High.Value;
             stops[tp] = ends.TryGetValue(tp, out var stop) && stop.Value >= 0 ? Math.Min(stop.Value, high) : high;
         }
         var filterByTimestamp = new HashSet<TopicPartition>();
@@ -275,9 +268,9 @@ internal static class LiveTopicRange
             // then the partition's newest record tells, and the partition is scanned with a timestamp filter.
             var tp = starts[i].TopicPartition;
             if (starts[i].Offset.Value >= 0 || stops[tp] == 0 || NewestTimestamp(consumer, tp, stops[tp]) < from) continue;
-            var low = consumer.QueryWatermarkOffsets(tp, Timeout).Low.Value;
+            var low = consumer.QueryWatermarkOffsetsRetrying(tp, Timeout).Low.Value;
             starts[i] = new TopicPartitionOffset(tp, low);
-            stops[tp] = consumer.QueryWatermarkOffsets(tp, Timeout).High.Value;
+            stops[tp] = consumer.QueryWatermarkOffsetsRetrying(tp, Timeout).High.Value;
             filterByTimestamp.Add(tp);
         }
         var assigned = starts.Where(s => s.Offset.Value >= 0 && s.Offset.Value < stops[s.TopicPartition]).ToList();
@@ -343,7 +336,7 @@ internal static class LiveTopicRange
         using var consumer = new ConsumerBuilder<byte[]?, byte[]?>(KafkaClientSettings.Plaintext(bootstrap).ConsumerConfig(new ConsumerConfig { GroupId = "cartrecovery-replay-check" })).Build();
         foreach (var topic in Contracts.Topics.Inputs)
             for (var p = 0; p < partitions; p++)
-                if (consumer.QueryWatermarkOffsets(new TopicPartition(topic, p), Timeout).Low.Value > 0)
+                if (consumer.QueryWatermarkOffsetsRetrying(new TopicPartition(topic, p), Timeout).Low.Value > 0)
                     throw new InvalidOperationException($"replay: the embedded broker dropped the oldest records of {topic} partition {p} (its in-memory log " +
                         "per partition is bounded); replay with more --partitions or split the input");
     }
@@ -360,7 +353,7 @@ internal static class LiveTopicRange
             IsolationLevel = IsolationLevel.ReadCommitted, FetchWaitMaxMs = 10,
         })).Build();
         var parts = Enumerable.Range(0, partitionCount).Select(p => new TopicPartition(sourceTopic, p)).ToList();
-        var remaining = parts.Where(tp => consumer.QueryWatermarkOffsets(tp, Timeout).High.Value > 0).ToHashSet();
+        var remaining = parts.Where(tp => consumer.QueryWatermarkOffsetsRetrying(tp, Timeout).High.Value > 0).ToHashSet();
         consumer.Assign(parts.Select(tp => new TopicPartitionOffset(tp, Offset.Beginning)));
         using var producer = new ProducerBuilder<byte[]?, byte[]?>(CopyProducer(target)).Build();
         long forwarded = 0;

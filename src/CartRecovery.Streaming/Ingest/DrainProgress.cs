@@ -39,8 +39,11 @@ public sealed class DrainProgress : IDisposable
     public void Record(int partition, IReadOnlyDictionary<string, long> nextOffsets)
     {
         var value = string.Join(";", nextOffsets.OrderBy(o => o.Key, StringComparer.Ordinal).Select(o => $"{o.Key}={o.Value.ToString(CultureInfo.InvariantCulture)}"));
-        _producer.Produce(new TopicPartition(Topics.DrainProgress, 0), new Message<string, string> { Key = $"{_group}/{partition}", Value = value });
-        _producer.Flush(Timeout);
+        // Waits for the broker's acknowledgement: this record is the group's only evidence that the partition is
+        // drained, and one lost without notice would leave every drain worker of the group waiting for it forever.
+        // A failure is thrown (the worker stops with the cause; its successor drains the partition again).
+        _producer.ProduceAsync(new TopicPartition(Topics.DrainProgress, 0), new Message<string, string> { Key = $"{_group}/{partition}", Value = value })
+            .GetAwaiter().GetResult();
     }
 
     /// <summary>Every input topic-partition of the group that a drain finished, with the offset it was drained to.</summary>

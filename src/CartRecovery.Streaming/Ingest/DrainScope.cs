@@ -1,3 +1,4 @@
+using CartRecovery.Kafka;
 using Confluent.Kafka;
 
 namespace CartRecovery.Streaming.Ingest;
@@ -30,7 +31,7 @@ public sealed class DrainScope
             for (var partition = 0; partition < count; partition++)
             {
                 var tp = new TopicPartition(topic, partition);
-                var offsets = consumer.QueryWatermarkOffsets(tp, timeout);
+                var offsets = consumer.QueryWatermarkOffsetsRetrying(tp, timeout);
                 // Nothing left to read (empty, or every record removed by retention): nothing to wait for.
                 end[tp] = offsets.High.Value > offsets.Low.Value ? offsets.High.Value : 0;
             }

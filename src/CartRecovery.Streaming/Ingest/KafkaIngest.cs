@@ -4,6 +4,7 @@ using CartRecovery.Contracts;
 using CartRecovery.Contracts.Outputs;
 using CartRecovery.Contracts.Serialization;
 using CartRecovery.Domain.Decisions;
+using CartRecovery.Kafka;
 using CartRecovery.Streaming.Actors;
 using Confluent.Kafka;
 using Microsoft.Extensions.Logging;
@@ -355,7 +356,7 @@ public sealed class KafkaIngest
         if (_tracker.Outstanding > 0) return false;
         foreach (var tp in _assigned)
         {
-            if (consumer.QueryWatermarkOffsets(tp, TimeSpan.FromSeconds(10)).High.Value <= _endOffsets.GetValueOrDefault(tp)) continue;
+            if (consumer.QueryWatermarkOffsetsRetrying(tp, TimeSpan.FromSeconds(10)).High.Value <= _endOffsets.GetValueOrDefault(tp)) continue;
             _atEnd.Remove(tp); // a record arrived after the end was reported: wait for it
             return false;
         }
@@ -567,15 +568,7 @@ public sealed class KafkaIngest
     private Dictionary<string, int> ValidateTopics()
     {
         using var admin = new AdminClientBuilder(WorkerKafkaConfig.Admin(_settings)).Build();
-        var metadata = admin.GetMetadata(TimeSpan.FromSeconds(20));
-        var counts = new Dictionary<string, int>();
-        foreach (var topic in Topics.Inputs)
-        {
-            var meta = metadata.Topics.FirstOrDefault(t => t.Topic == topic);
-            if (meta is null || meta.Error.IsError)
-                throw new InvalidOperationException($"input topic '{topic}' does not exist on {_settings.BootstrapServers}");
-            counts[topic] = meta.Partitions.Count;
-        }
+        var counts = admin.PartitionCounts(Topics.Inputs, _settings.BootstrapServers, TimeSpan.FromSeconds(20));
         if (counts.Values.Distinct().Count() > 1)
             throw new InvalidOperationException("input topics must be co-partitioned (same partition count): " +
                 string.Join(", ", counts.Select(c => $"{c.Key}={c.Value}")));
