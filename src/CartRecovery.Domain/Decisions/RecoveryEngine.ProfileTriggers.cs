@@ -54,8 +54,14 @@ public sealed partial class RecoveryEngine
         var decided = session with { BrowseDecided = true, BrowseDeferredUntil = null };
         var detail = $"category={category} views={session.ViewedCategories[category]} last_activity={session.LastActivityAt:O}";
 
+        // Decided: the session goes on if the shopper may still come back within its inactivity timeout, else it ends now
+        // (the message may have waited out quiet hours long after the timeout).
+        Decision Decided(ShopperState after, Effects effects) => at >= session.LastActivityAt + Policy.SegmentFor(session).InactivityTimeout
+            ? Close(after, decided, Outcomes.Browsed, at, effects)
+            : new Decision(after, decided, effects);
+
         if (BrowseCancelled(shopper, session, at) is { } cancel)
-            return new Decision(shopper, decided, Effects.None.Add(Rows.KindAudit(kind, session, AuditDecisions.Suppressed, cancel.Reason, at,
+            return Decided(shopper, Effects.None.Add(Rows.KindAudit(kind, session, AuditDecisions.Suppressed, cancel.Reason, at,
                 cancel.Evidence, detail: $"{detail} {cancel.Detail}")));
 
         var segment = Policy.VariantNamed(Policy.VariantFor(session.ShopperId)).Apply(Policy.SegmentFor(session));
@@ -64,7 +70,7 @@ public sealed partial class RecoveryEngine
             return new Decision(shopper, session with { BrowseDeferredUntil = until }, Effects.None.Add(Rows.KindAudit(kind, session,
                 AuditDecisions.Deferred, DecisionReason.QuietHours, at, [session.LastEventId], verdict.Channel!, $"until {until:O} ({session.TimeZone}) {detail}")));
         if (!verdict.MaySend)
-            return new Decision(shopper, decided, Effects.None.Add(Rows.KindAudit(kind, session, AuditDecisions.Suppressed, verdict.Suppression!, at,
+            return Decided(shopper, Effects.None.Add(Rows.KindAudit(kind, session, AuditDecisions.Suppressed, verdict.Suppression!, at,
                 verdict.Evidence, verdict.Channel ?? "", Joined(detail, verdict.Detail))));
 
         var triggerId = RecoveryIds.BrowseAbandonment(Policy.Version, session);
@@ -72,7 +78,7 @@ public sealed partial class RecoveryEngine
             verdict.Consent!.EventId) with { Category = category }, verdict.Consent, session.TimeZone);
         var effects = Effects.None.Add(trigger).Add(Rows.KindAudit(kind, session, AuditDecisions.Triggered, DecisionReason.BrowseAbandonment, at,
             verdict.Evidence, verdict.Channel!, Joined($"trigger_id={triggerId} {detail}", verdict.Detail)));
-        return new Decision(shopper with { Sent = shopper.Sent.Add(new SentMessage(at, triggerId, session.SessionId)) }, decided, effects);
+        return Decided(shopper with { Sent = shopper.Sent.Add(new SentMessage(at, triggerId, session.SessionId)) }, effects);
     }
 
     /// <summary>What ends a browse abandonment before its message: since the browsing began, the shopper ordered or put
@@ -102,10 +108,16 @@ public sealed partial class RecoveryEngine
         if (!settings.Enabled || shopper.Profile is not { LastOrderAt: { } lastOrder } profile) return null;
         var state = shopper.WinBack;
         if (state?.DecidedFor == lastOrder) return null;
+        var due = WinBackDue(profile, state);
+        return new Deadline(state?.DeferredUntil is { } deferred && deferred > due ? deferred : due, DeadlineKind.WinBack);
+    }
+
+    /// <summary>When the win-back of the current lapse is due by policy (before quiet hours): the at-risk instant, not
+    /// before the period since the last one sent.</summary>
+    private DateTimeOffset WinBackDue(ShopperProfile profile, WinBackState? state)
+    {
         var due = profile.AtRiskFrom(Policy.Profiles.TypicalInterval)!.Value;
-        if (state?.LastSentAt is { } sent && sent + settings.Period > due) due = sent + settings.Period;
-        if (state?.DeferredUntil is { } deferred && deferred > due) due = deferred;
-        return new Deadline(due, DeadlineKind.WinBack);
+        return state?.LastSentAt is { } sent && sent + Policy.WinBack.Period > due ? sent + Policy.WinBack.Period : due;
     }
 
     /// <summary>The shopper's deadline if the watermark has passed it, or it is earlier than the shopper's next input
@@ -147,7 +159,8 @@ public sealed partial class RecoveryEngine
 
         var triggerId = RecoveryIds.WinBack(Policy.Version, shopper.ShopperId, lapse);
         var category = profile.TopCategories.FirstOrDefault() ?? "";
-        var trigger = Rows.WithObligations(Rows.WinBack(shopper.ShopperId, triggerId, verdict.Channel!, churn, category, segment.Name, at, deadline.At,
+        var trigger = Rows.WithObligations(Rows.WinBack(shopper.ShopperId, triggerId, verdict.Channel!, churn, category, segment.Name, at,
+            WinBackDue(profile, shopper.WinBack),
             verdict.Consent!.EventId), verdict.Consent, zone);
         shopper = shopper with
         {

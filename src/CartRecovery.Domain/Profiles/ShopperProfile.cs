@@ -112,16 +112,20 @@ public sealed record ShopperProfile
 
     /// <summary>Churn risk at <paramref name="at"/>: 1 - exp(-overdue), overdue = time since the last order over the typical
     /// interval minus one (0 while within the interval). No order yet: 0 (a prospect, not a churning customer).</summary>
-    public double ChurnRisk(DateTimeOffset at, TimeSpan fallbackInterval)
+    public double ChurnRisk(DateTimeOffset at, TimeSpan fallbackInterval) => Math.Round(ExactChurnRisk(at, fallbackInterval), 4);
+
+    private double ExactChurnRisk(DateTimeOffset at, TimeSpan fallbackInterval)
     {
         if (LastOrderAt is not { } last) return 0;
         var overdue = (at - last) / TypicalInterval(fallbackInterval) - 1;
-        return overdue <= 0 ? 0 : Math.Round(1 - Math.Exp(-overdue), 4);
+        return overdue <= 0 ? 0 : 1 - Math.Exp(-overdue);
     }
 
+    /// <summary>The segment at <paramref name="at"/>, from the unrounded churn risk: the shopper turns at risk exactly at
+    /// <see cref="AtRiskFrom"/>, the instant a win-back is decided.</summary>
     public string Segment(DateTimeOffset at, TimeSpan fallbackInterval)
     {
-        var churn = ChurnRisk(at, fallbackInterval);
+        var churn = ExactChurnRisk(at, fallbackInterval);
         if (churn >= 0.85) return ProfileSegments.Lapsed;
         if (churn >= AtRiskChurn) return ProfileSegments.AtRisk;
         return OrderCount >= 2 ? ProfileSegments.Active : ProfileSegments.New;
