@@ -1,3 +1,4 @@
+using Akka.Actor;
 using Akka.TestKit.Xunit2;
 using CartRecovery.Contracts.Events;
 using CartRecovery.Contracts.Outputs;
