@@ -167,6 +167,9 @@ public sealed partial class PartitionActor : ReceivePersistentActor
         foreach (var (topic, offset) in checkpoint.NextOffsets) _nextOffsets[topic] = offset;
         foreach (var shopper in checkpoint.Shoppers) _shoppers[shopper.ShopperId] = shopper;
         foreach (var session in checkpoint.Sessions) _sessions.Track(new SessionKey(session.ShopperId, session.SessionId), session);
+        // The shoppers' own deadlines are not checkpointed: rebuilt from the state (a delta: its changed shoppers only).
+        foreach (var shopperId in checkpoint.ChangedShoppers ?? []) TrackShopperDeadline(shopperId);
+        foreach (var shopper in checkpoint.Shoppers) TrackShopperDeadline(shopper.ShopperId);
     }
 
     /// <summary>Captures the state now (between batches), to be saved once the writer has caught up to this point.</summary>
@@ -268,8 +271,13 @@ public sealed partial class PartitionActor : ReceivePersistentActor
             var hasCommand = _queues.TryPeek(shopperId, out var next);
             var stamp = hasCommand ? next.Watermark : _watermark;
             var before = hasCommand ? next.Event.EventTime : (DateTimeOffset?)null;
-            if (_sessions.EarliestDue(shopperId, stamp, before) is { } due)
+            if (EarliestDue(shopperId, stamp, before) is { } due)
             {
+                if (IsShopperDeadline(due.Key))
+                {
+                    FireShopperDeadline(shopperId, due.Deadline);
+                    continue;
+                }
                 SessionActorFor(due.Key).Tell(new FireDeadline(Shopper(shopperId), due.Deadline));
                 _queues.Started(shopperId, null);
                 return;
@@ -482,6 +490,7 @@ public sealed partial class PartitionActor : ReceivePersistentActor
     private void TryComplete()
     {
         if (_batch is null || !_queues.IsIdle) return;
+        foreach (var shopperId in _batch.Touched) TrackShopperDeadline(shopperId);
         if (_sessions.AnyDue(_watermark))
         {
             FireDueTimers();

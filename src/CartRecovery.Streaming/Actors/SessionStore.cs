@@ -153,6 +153,17 @@ internal sealed class SessionStore(RecoveryEngine engine)
         return best;
     }
 
+    /// <summary>The key of a shopper's own deadline (win-back) in the timer index: session ids are never empty
+    /// (EventParser), so it cannot collide with a session's, and it is not a session of <see cref="_byShopper"/>.</summary>
+    public static SessionKey ShopperKey(string shopperId) => new(shopperId, "");
+
+    /// <summary>Puts the shopper's own deadline in the index (null: takes it out), so an idle shopper wakes for it.</summary>
+    public void SetShopperDeadline(string shopperId, Deadline? deadline)
+    {
+        if (deadline is { } due) _timers.Set(ShopperKey(shopperId), [due]);
+        else _timers.Remove(ShopperKey(shopperId));
+    }
+
     public bool AnyDue(Watermark watermark) => _timers.AnyDue(watermark);
 
     /// <summary>Shoppers with a deadline the watermark has passed, earliest first (a shopper may appear more than once).</summary>
