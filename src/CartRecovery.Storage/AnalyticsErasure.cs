@@ -31,7 +31,7 @@ public static class AnalyticsErasure
         if (counts.Triggers > 0)
             await store.QueryAsync(
                 $"ALTER TABLE recovery_triggers UPDATE shopper_id = {ps}, cart_lines = [], incentive_code = '', unsubscribe_token = '', " +
-                $"unsubscribe_url = '', resume_token = '', resume_url = '', message_subject = '', message_body = '' WHERE shopper_id = {id} {Sync}",
+                $"unsubscribe_url = '', resume_token = '', resume_url = '', message_subject = '', message_body = '', category = '' WHERE shopper_id = {id} {Sync}",
                 "TabSeparated", ct);
         if (counts.Audits > 0)
             await store.QueryAsync($"ALTER TABLE audit_log UPDATE shopper_id = {ps}, shopper_pseudonym = {ps} WHERE shopper_id = {id} {Sync}", "TabSeparated", ct);

@@ -7,6 +7,10 @@ public static class TriggerKinds
     public const string Reminder = "reminder";
     public const string ProactiveChat = "proactive_chat";
     public const string IncentiveVoid = "incentive_void";
+    /// <summary>A shopper viewed items of a category, put nothing in a cart and went quiet (policy <c>browse_abandonment</c>).</summary>
+    public const string BrowseAbandonment = "browse_abandonment";
+    /// <summary>A customer whose profile turned at risk (overdue against their own rhythm of ordering; policy <c>win_back</c>).</summary>
+    public const string WinBack = "win_back";
 }
 
 /// <summary>
@@ -67,6 +71,9 @@ public sealed record RecoveryTrigger
     /// of quiet hours read it without re-deriving the zone.</summary>
     public string ShopperTimeZone { get; init; } = "";
     public DateTime? ShopperLocalTime { get; init; }
+    /// <summary>The product category the message is about: the category a browse abandonment viewed most, the strongest
+    /// interest of a win-back's profile; empty for the other kinds.</summary>
+    public string Category { get; init; } = "";
 }
 
 public static class AuditDecisions
@@ -105,6 +112,9 @@ public sealed record AuditRecord
     public required string PolicyVersion { get; init; }
     public string Detail { get; init; } = "";
     public required DateTimeOffset EventTime { get; init; }
+    /// <summary>The trigger kind the row decides about when it is not a cart reminder or chat (browse_abandonment,
+    /// win_back), so their sent and not-sent rows can be told apart; empty for every other row.</summary>
+    public string Kind { get; init; } = "";
 
     // Tamper evidence (docs/compliance.md): each row is chained to the previous row of the same shopper. The chain is
     // keyed by the keyed pseudonym, which erasure leaves in place, so it still verifies after the id is gone.

@@ -17,7 +17,7 @@ public sealed record AuditChainHead(long Seq, string Hash);
 ///
 /// What the hash covers: the chain key (the keyed pseudonym of the shopper, not the id) and the fields erasure keeps:
 /// audit id, session id is left out (erasure may clear it), decision, reason, step, channel, evidence, score, policy
-/// version, detail, event time. So erasing a shopper (shopper_id replaced by the pseudonym) leaves every chain
+/// version, detail, event time, and the kind when the row has one. So erasing a shopper (shopper_id replaced by the pseudonym) leaves every chain
 /// verifiable, and the verifier needs no key.
 /// </summary>
 public static class AuditChain
@@ -60,6 +60,9 @@ public static class AuditChain
         Add(row.PolicyVersion);
         Add(row.Detail);
         Add(row.EventTime.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture));
+        // Only rows that name a kind (browse abandonment, win-back) hash it: every row written before the column existed
+        // keeps the hash it was written with.
+        if (row.Kind.Length > 0) Add("kind=" + row.Kind);
         return Convert.ToHexStringLower(sha.GetHashAndReset());
     }
 }

@@ -8,7 +8,7 @@ namespace CartRecovery.Domain.Compliance;
 /// What erasing a shopper does to the rows the product keeps (docs/compliance.md), for rows still in memory when the
 /// request is decided. The analytics store applies the same rules to rows already written
 /// (CartRecovery.Storage.AnalyticsErasure): the shopper id becomes the keyed pseudonym everywhere, so counts, rates and
-/// recoveries stay right; a trigger loses what is personal (cart lines, incentive code, tokens, links, message); the
+/// recoveries stay right; a trigger loses what is personal (cart lines, incentive code, tokens, links, message, the category it named); the
 /// audit log keeps its non-personal evidence (decision, reason, ids of events, times) and its chain.
 /// </summary>
 public static class Erasure
@@ -26,6 +26,8 @@ public static class Erasure
         ResumeUrl = "",
         MessageSubject = "",
         MessageBody = "",
+        // The category a browse or win-back message names is the shopper's behaviour, like the profile it came from.
+        Category = "",
     };
 
     public static AuditRecord Redact(AuditRecord audit, string pseudonym) => audit with { ShopperId = pseudonym, ShopperPseudonym = pseudonym };

@@ -24,6 +24,12 @@ public static class SuppressionReason
     public const string ScoreBelowThreshold = "score_below_threshold";
     /// <summary>The session was eligible for a proactive chat and falls in the chat holdout (proactive_assist.holdout_share).</summary>
     public const string ChatHoldout = "chat_holdout";
+    /// <summary>A browse-abandonment message not sent: the shopper put something in a cart (any session) since the browsing began.</summary>
+    public const string CartAdded = "cart_added";
+    /// <summary>A browse-abandonment or win-back message not sent: a cart recovery case of the shopper is running (its reminders come first).</summary>
+    public const string RecoveryCaseOpen = "recovery_case_open";
+    /// <summary>A browse-abandonment message not sent: another message (a cart reminder) went to the shopper since the browsing began.</summary>
+    public const string MessageSentSince = "message_sent_since";
 }
 
 public static class DecisionReason
@@ -45,9 +51,15 @@ public static class DecisionReason
     /// but the case goes on (resuming and abandoning again would send that step a second time).</summary>
     public const string BeforeLastReminder = "before_last_reminder";
     public const string BeyondAllowedLateness = "beyond_allowed_lateness";
+    /// <summary>A browse-abandonment message: the shopper viewed a category, carted nothing and went quiet for the policy's delay.</summary>
+    public const string BrowseAbandonment = "browse_abandonment";
+    /// <summary>A win-back message: the customer's profile turned at risk.</summary>
+    public const string TurnedAtRisk = "turned_at_risk";
 }
 
-public enum DeadlineKind { ProactiveAssist, Inactivity, ReminderStep, IncentiveExpiry }
+/// <summary>What a deadline is for. <see cref="WinBack"/> belongs to the shopper, not to a session
+/// (<see cref="RecoveryEngine.ShopperDeadline"/>).</summary>
+public enum DeadlineKind { ProactiveAssist, Inactivity, ReminderStep, IncentiveExpiry, BrowseAbandonment, WinBack }
 
 /// <summary>An event-time instant at which a session must be looked at again. Eager deadlines fire on the
 /// partition's max event time (proactive assist), the others on the settled watermark.</summary>

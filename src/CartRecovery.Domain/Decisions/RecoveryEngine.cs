@@ -120,6 +120,8 @@ public sealed partial class RecoveryEngine(RecoveryPolicy policy)
 
         var live = Policy.SegmentFor(session);
         var inactivity = new Deadline(session.LastActivityAt + live.InactivityTimeout, DeadlineKind.Inactivity);
+        // A browsing session stays open until its browse-abandonment message is decided (listed first: it wins a tie).
+        if (BrowseDeadline(session) is { } browse) return [browse, inactivity.At < browse.At ? inactivity with { At = browse.At } : inactivity];
         var assist = live.Assist;
         if (assist.Enabled && !session.ProactiveChatSent && session.HasCart && session.FurthestStep >= FunnelStep.Checkout
             && Policy.ValueInPolicyCurrency(session) >= assist.MinCartValue)
@@ -143,6 +145,7 @@ public sealed partial class RecoveryEngine(RecoveryPolicy policy)
     public Decision Fire(ShopperState shopper, SessionState session, Deadline deadline) => deadline.Kind switch
     {
         DeadlineKind.ProactiveAssist => FireAssist(shopper, session, deadline.At),
+        DeadlineKind.BrowseAbandonment => FireBrowse(shopper, Sessions.Rescore(session, deadline.At), deadline.At),
         DeadlineKind.Inactivity when session.HasCart => Abandon(shopper, Sessions.Rescore(session, deadline.At), deadline.At, DecisionReason.InactivityTimeout),
         DeadlineKind.Inactivity => Close(shopper, session, session.HadCart ? Outcomes.Emptied : Outcomes.Browsed, deadline.At, Effects.None),
         DeadlineKind.IncentiveExpiry => ExpireIncentives(shopper, session, deadline.At),

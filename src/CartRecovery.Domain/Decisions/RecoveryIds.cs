@@ -23,6 +23,15 @@ public static class RecoveryIds
         DeterministicId.From("trigger", Contracts.Outputs.TriggerKinds.ProactiveChat, policyVersion, session.ShopperId, session.SessionId,
             StartKey(session), session.Visits.ToString());
 
+    /// <summary>One browse-abandonment message per visit of a session.</summary>
+    public static string BrowseAbandonment(string policyVersion, SessionState session) =>
+        DeterministicId.From("trigger", Contracts.Outputs.TriggerKinds.BrowseAbandonment, policyVersion, session.ShopperId, session.SessionId,
+            StartKey(session), session.Visits.ToString());
+
+    /// <summary>One win-back message per lapse: the lapse is named by the last order before it.</summary>
+    public static string WinBack(string policyVersion, string shopperId, DateTimeOffset lastOrderAt) =>
+        DeterministicId.From("trigger", Contracts.Outputs.TriggerKinds.WinBack, policyVersion, shopperId, lastOrderAt.UtcTicks.ToString());
+
     /// <summary>One void per issued incentive: the incentive's trigger id is already unique.</summary>
     public static string IncentiveVoid(string incentiveTriggerId) =>
         DeterministicId.From("trigger", Contracts.Outputs.TriggerKinds.IncentiveVoid, incentiveTriggerId);

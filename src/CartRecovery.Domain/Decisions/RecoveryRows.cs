@@ -11,7 +11,7 @@ namespace CartRecovery.Domain.Decisions;
 /// proactive chats, incentive voids), audit rows and session outcome rows, each under its id from
 /// <see cref="RecoveryIds"/> and stamped with the policy version and the session's segment and variant.
 /// </summary>
-public sealed class RecoveryRows(RecoveryPolicy policy)
+public sealed partial class RecoveryRows(RecoveryPolicy policy)
 {
     public RecoveryPolicy Policy { get; } = policy;
 

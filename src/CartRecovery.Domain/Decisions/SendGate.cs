@@ -53,12 +53,47 @@ public sealed class SendGate(RecoveryPolicy policy)
             return new SendVerdict(SuppressionReason.ScoreBelowThreshold, null, null, [session.LastEventId],
                 $"score_at_abandonment={session.UrgencyScore:0.###} min_score={minScore:0.###}");
 
+        var chosen = ConsentedChannel(shopper, segment, RecoveryEngine.RecoveryPurpose, at, session.LastEventId);
+        if (!chosen.MaySend) return chosen;
+        var (channel, consent) = (chosen.Channel, chosen.Consent!);
+
+        ImmutableArray<string> evidence = [consent.EventId, session.LastEventId];
+        if (session.RemindersSent >= segment.Caps.PerCart) return new SendVerdict(SuppressionReason.CapPerCart, channel, consent, evidence);
+        if (ShopperCapReached(shopper, segment, at) is { } capped) return capped with { Channel = channel, Consent = consent };
+        if (session.Holdout) return new SendVerdict(SuppressionReason.Holdout, channel, consent, evidence);
+        return chosen with { Evidence = evidence };
+    }
+
+    /// <summary>Whether a message for <paramref name="purpose"/> (browse abandonment, win-back) may go out at
+    /// <paramref name="at"/>: consent and retired channels as for reminders (<see cref="ConsentedChannel"/>), then the
+    /// per-shopper cap, which counts every message the shopper was sent.</summary>
+    public static SendVerdict CheckMessage(ShopperState shopper, SegmentPolicy segment, string purpose, DateTimeOffset at, string lastEventId)
+    {
+        var chosen = ConsentedChannel(shopper, segment, purpose, at, lastEventId);
+        if (!chosen.MaySend) return chosen;
+        if (ShopperCapReached(shopper, segment, at) is { } capped) return capped with { Channel = chosen.Channel, Consent = chosen.Consent };
+        return chosen with { Evidence = lastEventId.Length > 0 ? [chosen.Consent!.EventId, lastEventId] : [chosen.Consent!.EventId] };
+    }
+
+    private static SendVerdict? ShopperCapReached(ShopperState shopper, SegmentPolicy segment, DateTimeOffset at)
+    {
+        var recent = shopper.Sent.Where(s => s.At > at - segment.Caps.PerShopperWindow && s.At <= at).ToList();
+        return recent.Count >= segment.Caps.PerShopper
+            ? new SendVerdict(SuppressionReason.CapPerShopper, null, null, [.. recent.Select(s => s.TriggerId)])
+            : null;
+    }
+
+    /// <summary>The first channel of the segment's order that the shopper consented to for <paramref name="purpose"/> and that
+    /// no bounce or complaint retired (the verdict's detail names the retired channels it fell back from); otherwise the
+    /// suppression: every consented channel retired, consent withdrawn, expired, or never given.</summary>
+    public static SendVerdict ConsentedChannel(ShopperState shopper, SegmentPolicy segment, string purpose, DateTimeOffset at, string lastEventId)
+    {
         string? channel = null;
         ConsentRecord? consent = null;
         var retired = new List<ChannelBlock>();
         foreach (var candidate in segment.ChannelsFor(shopper))
         {
-            if (RecoveryConsent(shopper, candidate, at) is not { Granted: true } record || record.ExpiredAt(at)) continue;
+            if (PurposeConsent(shopper, purpose, candidate, at) is not { Granted: true } record || record.ExpiredAt(at)) continue;
             // A channel that hard-bounced or drew a complaint is not used again: the next consented one is the fallback.
             if (shopper.BlockedChannels.TryGetValue(candidate, out var block) && block.At <= at)
             {
@@ -75,24 +110,18 @@ public sealed class SendGate(RecoveryPolicy policy)
         var fallback = retired.Count == 0 ? "" : " " + string.Join(' ', retired.Select(b => $"fallback_from={b.Channel}({b.Reason})"));
         if (consent is null)
         {
-            var withdrawal = segment.ChannelPreference.Select(c => RecoveryConsent(shopper, c, at))
+            var withdrawal = segment.ChannelPreference.Select(c => PurposeConsent(shopper, purpose, c, at))
                 .Where(r => r is { Granted: false }).OrderByDescending(r => r!.At).ThenBy(r => r!.EventId, StringComparer.Ordinal).FirstOrDefault();
             if (withdrawal is not null) return Suppressed(SuppressionReason.ConsentWithdrawn, [withdrawal.EventId]);
             // An expired grant is no consent, said as such: the audit cites the grant whose validity ran out.
-            var expired = segment.ChannelPreference.Select(c => RecoveryConsent(shopper, c, at)).Where(r => r is not null && r.ExpiredAt(at))
+            var expired = segment.ChannelPreference.Select(c => PurposeConsent(shopper, purpose, c, at)).Where(r => r is not null && r.ExpiredAt(at))
                 .OrderByDescending(r => r!.ValidUntil).ThenBy(r => r!.EventId, StringComparer.Ordinal).FirstOrDefault();
             return expired is not null
                 ? Suppressed(SuppressionReason.ConsentExpired, [expired.EventId])
-                : Suppressed(SuppressionReason.NoConsent, [session.LastEventId]);
+                : Suppressed(SuppressionReason.NoConsent, lastEventId.Length > 0 ? [lastEventId] : []);
         }
 
-        ImmutableArray<string> evidence = [consent.EventId, session.LastEventId];
-        if (session.RemindersSent >= segment.Caps.PerCart) return new SendVerdict(SuppressionReason.CapPerCart, channel, consent, evidence);
-        var recent = shopper.Sent.Where(s => s.At > at - segment.Caps.PerShopperWindow && s.At <= at).ToList();
-        if (recent.Count >= segment.Caps.PerShopper)
-            return new SendVerdict(SuppressionReason.CapPerShopper, channel, consent, [.. recent.Select(s => s.TriggerId)]);
-        if (session.Holdout) return new SendVerdict(SuppressionReason.Holdout, channel, consent, evidence);
-        return new SendVerdict(null, channel, consent, evidence, fallback.TrimStart());
+        return new SendVerdict(null, channel, consent, [consent.EventId], fallback.TrimStart());
     }
 
     private static SendVerdict Suppressed(string reason, ImmutableArray<string> evidence) => new(reason, null, null, evidence);
@@ -105,11 +134,16 @@ public sealed class SendGate(RecoveryPolicy policy)
     /// <summary>What cart recovery may rely on for <paramref name="channel"/> at <paramref name="at"/>: the cart-recovery
     /// grant for that channel, unless an opt-out at least as new covers it (cart recovery, marketing or everything, on
     /// that channel or on every channel); then that opt-out, the evidence of the suppression. Null: never asked.</summary>
-    public static ConsentRecord? RecoveryConsent(ShopperState shopper, string channel, DateTimeOffset at)
+    public static ConsentRecord? RecoveryConsent(ShopperState shopper, string channel, DateTimeOffset at) =>
+        PurposeConsent(shopper, RecoveryEngine.RecoveryPurpose, channel, at);
+
+    /// <summary>As <see cref="RecoveryConsent"/> for any purpose: the grant must name <paramref name="ownPurpose"/>; an
+    /// opt-out from it, from marketing or from everything covers it.</summary>
+    public static ConsentRecord? PurposeConsent(ShopperState shopper, string ownPurpose, string channel, DateTimeOffset at)
     {
-        var own = shopper.ConsentFor(RecoveryEngine.RecoveryPurpose, channel);
+        var own = shopper.ConsentFor(ownPurpose, channel);
         ConsentRecord? optOut = own is { Granted: false } ? own : null;
-        foreach (var purpose in PurposesCoveringRecovery)
+        foreach (var purpose in ownPurpose == RecoveryEngine.RecoveryPurpose ? PurposesCoveringRecovery : [ownPurpose, RecoveryEngine.MarketingPurpose, RecoveryEngine.Everything])
             foreach (var scope in (ReadOnlySpan<string>)[channel, RecoveryEngine.Everything])
                 if (shopper.ConsentFor(purpose, scope) is { Granted: false } record
                     && (optOut is null || record.At > optOut.At || (record.At == optOut.At && string.CompareOrdinal(record.EventId, optOut.EventId) < 0)))

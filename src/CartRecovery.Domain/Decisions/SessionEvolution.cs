@@ -78,6 +78,7 @@ public sealed class SessionEvolution(RecoveryPolicy policy)
             HadCart = true,
             FurthestStep = Max(s.FurthestStep, FunnelStep.Cart),
         },
+        var s when evt is ProductViewed { Category: { Length: > 0 } category } => s with { ViewedCategories = Viewed(s.ViewedCategories, category) },
         var s when evt is CartLineRemoved removed => s with { Lines = s.Lines.Remove(removed.Sku) },
         var s when evt is CartLineUpdated update => s with
         {
@@ -129,4 +130,13 @@ public sealed class SessionEvolution(RecoveryPolicy policy)
         lines.GroupBy(l => l.Sku).ToImmutableSortedDictionary(g => g.Key, g => g.Last(), StringComparer.Ordinal);
 
     private static FunnelStep Max(FunnelStep a, FunnelStep b) => a > b ? a : b;
+
+    /// <summary>One more view of <paramref name="category"/>; past <see cref="SessionState.MaxViewedCategories"/> categories
+    /// the least viewed (ties: the last by name) is forgotten, so a long browse keeps a small state.</summary>
+    private static ImmutableSortedDictionary<string, int> Viewed(ImmutableSortedDictionary<string, int> viewed, string category)
+    {
+        var updated = viewed.SetItem(SharedStrings.Of(category), viewed.GetValueOrDefault(category) + 1);
+        if (updated.Count <= SessionState.MaxViewedCategories) return updated;
+        return updated.Remove(updated.Where(c => c.Key != category).OrderBy(c => c.Value).ThenByDescending(c => c.Key, StringComparer.Ordinal).First().Key);
+    }
 }

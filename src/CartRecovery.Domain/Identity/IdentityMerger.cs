@@ -197,6 +197,8 @@ public sealed class IdentityMerger(RecoveryEngine engine)
             BlockedChannels = anonymous.BlockedChannels.Aggregate(customer.BlockedChannels,
                 (blocked, entry) => blocked.TryGetValue(entry.Key, out var known) && known.At <= entry.Value.At ? blocked : blocked.SetItem(entry.Key, entry.Value)),
             Profile = Profiles.ShopperProfile.Merge(customer.Profile, anonymous.Profile),
+            // A win-back either id was sent counts for the person's period.
+            WinBack = customer.WinBack is null || anonymous.WinBack?.LastSentAt > customer.WinBack.LastSentAt ? anonymous.WinBack ?? customer.WinBack : customer.WinBack,
             Engagement = anonymous.Engagement.Aggregate(customer.Engagement,
                 (engagement, entry) => engagement.SetItem(entry.Key, engagement.GetValueOrDefault(entry.Key) + entry.Value)),
             OfferedChats = [.. customer.OfferedChats.Concat(anonymous.OfferedChats).DistinctBy(c => c.TriggerId, StringComparer.Ordinal)

@@ -53,7 +53,7 @@ public static partial class PolicyFile
             var root = new Node(doc.RootElement, "");
             root.AllowOnly("version", "allowed_lateness", "purchase_grace", "attribution_window", "purchase_memory",
                 "dedup_horizon", "duplicate_case_window", "payment_pending_hold", "default_time_zone", "default_currency", "exchange_rates",
-                "holdout_share", "variants", "risk", "defaults", "segments", "messages", "profiles");
+                "holdout_share", "variants", "risk", "defaults", "segments", "messages", "profiles", "browse_abandonment", "win_back");
             var defaults = ParseSegment(root.Required("defaults"), null, "default");
             var segments = ImmutableArray.CreateBuilder<SegmentPolicy>();
             if (root.Optional("segments") is { } list)
@@ -96,6 +96,8 @@ public static partial class PolicyFile
                 Segments = segments.ToImmutable(),
                 Messages = ParseMessages(root.Optional("messages")),
                 Profiles = root.Optional("profiles") is { } profiles ? ParseProfiles(profiles) : ProfileSettings.Default,
+                BrowseAbandonment = ParseBrowseAbandonment(root.Optional("browse_abandonment")),
+                WinBack = ParseWinBack(root.Optional("win_back")),
             };
         }
     }

@@ -48,6 +48,9 @@ public sealed record RecoveryPolicy
             .Concat(Segments.Select(s => s.Caps.PerShopperWindow))
             .Concat(Segments.SelectMany(s => Variants.Select(v => v.Apply(s)))
                 .Select(s => s.InactivityTimeout + (s.Steps.IsEmpty ? TimeSpan.Zero : s.Steps.Max(step => step.LatestDelay ?? step.Delay)) + PurchaseGrace))
+            // A browsing session waits out the browse delay; win-back reads the profile, which a window cannot rebuild
+            // (docs/replay.md).
+            .Append(BrowseAbandonment.Enabled ? BrowseAbandonment.Delay : TimeSpan.Zero)
             .Max();
 
     /// <summary>The segment of a cart whose value is in the policy currency (null: it cannot be stated in it, so
@@ -66,6 +69,12 @@ public sealed record RecoveryPolicy
     /// <summary>Customer profiles: the typical time between orders of a shopper with fewer than two, and the horizon of the
     /// lifetime-value estimate.</summary>
     public ProfileSettings Profiles { get; init; } = ProfileSettings.Default;
+
+    /// <summary>Browse-abandonment messages (off unless the policy file enables them).</summary>
+    public BrowseAbandonmentPolicy BrowseAbandonment { get; init; } = BrowseAbandonmentPolicy.Off;
+
+    /// <summary>Win-back messages to at-risk customers (off unless the policy file enables them).</summary>
+    public WinBackPolicy WinBack { get; init; } = WinBackPolicy.Off;
 
     /// <summary>An amount in <paramref name="currency"/> in the policy currency, or null without a rate for it.</summary>
     public decimal? InPolicyCurrency(decimal amount, string currency) =>

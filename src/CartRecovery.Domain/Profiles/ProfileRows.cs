@@ -17,7 +17,12 @@ public static class ProfileRows
         profile = evt switch
         {
             ProductViewed viewed => profile.Interest(viewed.Category, viewed.Sku, ShopperProfile.ViewPoints, evt.EventTime),
-            CartLineAdded added => profile.Interest(added.Category, added.Line.Sku, ShopperProfile.CartPoints, evt.EventTime),
+            CartLineAdded added => profile.Interest(added.Category, added.Line.Sku, ShopperProfile.CartPoints, evt.EventTime) with
+            {
+                LastCartAt = profile.LastCartAt is { } carted && carted > evt.EventTime ? carted : evt.EventTime,
+            },
+            SessionStarted { TimeZone: { Length: > 0 } zone } when evt.EventTime >= profile.LastSeen =>
+                profile.Seen(evt.EventTime) with { TimeZone = State.SharedStrings.Of(zone) },
             OrderPlaced order => profile.Ordered(evt.EventTime,
                 policy.InPolicyCurrency(order.Total, order.Currency ?? sessionCurrency ?? policy.DefaultCurrency), order.Lines.Select(l => l.Sku)),
             _ => profile.Seen(evt.EventTime),

@@ -44,6 +44,28 @@ public sealed record ShopperProfile
 
     public const int MaxSkuCategories = 32;
 
+    /// <summary>The latest cart add of the shopper in any session: a browse-abandonment message is not sent once the
+    /// shopper has put something in a cart since.</summary>
+    public DateTimeOffset? LastCartAt { get; init; }
+    /// <summary>The time zone the shopper's storefront last reported (empty: none yet): where quiet hours are kept for a
+    /// message that belongs to no session (win-back).</summary>
+    public string TimeZone { get; init; } = "";
+
+    /// <summary>Churn risk from which a shopper is <see cref="ProfileSegments.AtRisk"/>.</summary>
+    public const double AtRiskChurn = 0.5;
+    /// <summary>How many typical intervals after the last order a shopper turns at risk: churn risk 1 - e^-(f - 1) reaches
+    /// <see cref="AtRiskChurn"/> at f = 1 + ln 2 ≈ 1.69.</summary>
+    public static readonly double AtRiskFactor = 1 - Math.Log(1 - AtRiskChurn);
+
+    /// <summary>The event-time instant the shopper turns at risk unless they order again (null: no order yet). Rounded up to
+    /// the next whole second, so the segment at that instant is at risk whatever the floating-point rounding.</summary>
+    public DateTimeOffset? AtRiskFrom(TimeSpan fallbackInterval)
+    {
+        if (LastOrderAt is not { } last) return null;
+        var ticks = (long)Math.Ceiling(TypicalInterval(fallbackInterval).Ticks * AtRiskFactor / TimeSpan.TicksPerSecond) * TimeSpan.TicksPerSecond;
+        return last + TimeSpan.FromTicks(ticks);
+    }
+
     public static ShopperProfile Start(DateTimeOffset at) => new() { FirstSeen = at, LastSeen = at };
 
     public ShopperProfile Seen(DateTimeOffset at) => this with
@@ -90,18 +112,22 @@ public sealed record ShopperProfile
 
     /// <summary>Churn risk at <paramref name="at"/>: 1 - exp(-overdue), overdue = time since the last order over the typical
     /// interval minus one (0 while within the interval). No order yet: 0 (a prospect, not a churning customer).</summary>
-    public double ChurnRisk(DateTimeOffset at, TimeSpan fallbackInterval)
+    public double ChurnRisk(DateTimeOffset at, TimeSpan fallbackInterval) => Math.Round(ExactChurnRisk(at, fallbackInterval), 4);
+
+    private double ExactChurnRisk(DateTimeOffset at, TimeSpan fallbackInterval)
     {
         if (LastOrderAt is not { } last) return 0;
         var overdue = (at - last) / TypicalInterval(fallbackInterval) - 1;
-        return overdue <= 0 ? 0 : Math.Round(1 - Math.Exp(-overdue), 4);
+        return overdue <= 0 ? 0 : 1 - Math.Exp(-overdue);
     }
 
+    /// <summary>The segment at <paramref name="at"/>, from the unrounded churn risk: the shopper turns at risk exactly at
+    /// <see cref="AtRiskFrom"/>, the instant a win-back is decided.</summary>
     public string Segment(DateTimeOffset at, TimeSpan fallbackInterval)
     {
-        var churn = ChurnRisk(at, fallbackInterval);
+        var churn = ExactChurnRisk(at, fallbackInterval);
         if (churn >= 0.85) return ProfileSegments.Lapsed;
-        if (churn >= 0.5) return ProfileSegments.AtRisk;
+        if (churn >= AtRiskChurn) return ProfileSegments.AtRisk;
         return OrderCount >= 2 ? ProfileSegments.Active : ProfileSegments.New;
     }
 
@@ -133,8 +159,13 @@ public sealed record ShopperProfile
             Monetary = a.Monetary + b.Monetary,
             CategoryInterest = interest,
             SkuCategories = skus,
+            LastCartAt = Latest(a.LastCartAt, b.LastCartAt),
+            // The newer visit's zone: where the person is now.
+            TimeZone = a.LastSeen >= b.LastSeen ? (a.TimeZone.Length > 0 ? a.TimeZone : b.TimeZone) : (b.TimeZone.Length > 0 ? b.TimeZone : a.TimeZone),
         };
     }
+
+    private static DateTimeOffset? Latest(DateTimeOffset? a, DateTimeOffset? b) => a is null ? b : b is null ? a : a > b ? a : b;
 
     private static DateTimeOffset? Earliest(DateTimeOffset? a, DateTimeOffset? b) => a is null ? b : b is null ? a : a < b ? a : b;
 

@@ -81,6 +81,15 @@ public sealed record SessionState
     /// <summary>The shopper's profile segment (new, active, at_risk, lapsed) when the session opened; policy segments may match on it.</summary>
     public string ShopperSegment { get; init; } = "";
     public ImmutableArray<string> TopFactors { get; init; } = [];
+    /// <summary>Product views in this session by category (at most <see cref="MaxViewedCategories"/>): what a
+    /// browse-abandonment message names.</summary>
+    public ImmutableSortedDictionary<string, int> ViewedCategories { get; init; } = ImmutableSortedDictionary.Create<string, int>(StringComparer.Ordinal);
+    /// <summary>The session's browse-abandonment message was decided (sent, suppressed or cancelled): at most one per visit.</summary>
+    public bool BrowseDecided { get; init; }
+    /// <summary>Set when the browse-abandonment message fell into quiet hours: when it may go instead.</summary>
+    public DateTimeOffset? BrowseDeferredUntil { get; init; }
+
+    public const int MaxViewedCategories = 8;
 
     public decimal CartValue { get; private init; }
     public int ItemCount { get; private init; }

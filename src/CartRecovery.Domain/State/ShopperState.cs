@@ -47,6 +47,11 @@ public sealed record ChannelBlock(string Channel, string Reason, string EventId,
 /// <summary>A proactive chat offered to the shopper: chat outcomes (accepted, resolved) are matched against it.</summary>
 public sealed record OfferedChat(DateTimeOffset At, string TriggerId, string SessionId);
 
+/// <summary>The shopper's win-back decisions: <see cref="DecidedFor"/> is the last order of the lapse the latest one was
+/// about (sent or not: one decision per lapse), <see cref="LastSentAt"/> when one last went out (at most one per policy
+/// period), <see cref="DeferredUntil"/> set while one waits out quiet hours.</summary>
+public sealed record WinBackState(DateTimeOffset? DecidedFor, DateTimeOffset? LastSentAt, DateTimeOffset? DeferredUntil = null);
+
 /// <summary>Policy state of one shopper, shared by all of the shopper's sessions (devices): consent by purpose
 /// and channel, messages sent (frequency caps), purchases, open incentives and recently closed sessions.</summary>
 public sealed record ShopperState
@@ -77,6 +82,8 @@ public sealed record ShopperState
     public ImmutableList<OfferedChat> OfferedChats { get; init; } = [];
     /// <summary>What the shopper's history says (category interest, RFM, churn risk, segment); null before any event.</summary>
     public Profiles.ShopperProfile? Profile { get; init; }
+    /// <summary>Where the shopper's win-back stands (policy <c>win_back</c>); null before the first one was decided.</summary>
+    public WinBackState? WinBack { get; init; }
 
     public static ShopperState New(string shopperId) => new() { ShopperId = shopperId };
 

@@ -56,6 +56,7 @@ CREATE TABLE IF NOT EXISTS recovery_triggers
     message_body        String,
     shopper_time_zone   LowCardinality(String),
     shopper_local_time  Nullable(DateTime64(3, 'UTC')),
+    category            LowCardinality(String),
     INDEX shopper_lookup shopper_id TYPE bloom_filter GRANULARITY 4
 )
 ENGINE = ReplacingMergeTree
@@ -82,6 +83,7 @@ CREATE TABLE IF NOT EXISTS audit_log
     chain_seq      UInt64,
     chain_prev     String,
     chain_hash     String,
+    kind           LowCardinality(String),
     INDEX shopper_lookup shopper_id TYPE bloom_filter GRANULARITY 4
 )
 ENGINE = ReplacingMergeTree
@@ -215,6 +217,9 @@ ALTER TABLE audit_log ADD COLUMN IF NOT EXISTS shopper_pseudonym String;
 ALTER TABLE audit_log ADD COLUMN IF NOT EXISTS chain_seq UInt64;
 ALTER TABLE audit_log ADD COLUMN IF NOT EXISTS chain_prev String;
 ALTER TABLE audit_log ADD COLUMN IF NOT EXISTS chain_hash String;
+-- Stores created before browse-abandonment and win-back triggers (kind of an audit row, category of a trigger).
+ALTER TABLE recovery_triggers ADD COLUMN IF NOT EXISTS category LowCardinality(String);
+ALTER TABLE audit_log ADD COLUMN IF NOT EXISTS kind LowCardinality(String);
 
 -- Attributed recoveries and the holdout comparison: one row per abandoned cart (reminded or holdout), derived
 -- from session_outcomes and recovery_triggers, so there is one source of truth, re-deliveries cannot count

@@ -133,6 +133,7 @@ public sealed partial class PartitionActor : ReceivePersistentActor
         foreach (var (topic, offset) in checkpoint.NextOffsets) _nextOffsets[topic] = offset;
         foreach (var shopper in checkpoint.Shoppers) _shoppers[shopper.ShopperId] = shopper;
         foreach (var session in checkpoint.Sessions) Track(new SessionKey(session.ShopperId, session.SessionId), session);
+        foreach (var shopperId in _shoppers.Keys) TrackShopperDeadline(shopperId);
     }
 
     /// <summary>Captures the state now (between batches), to be saved once the writer has caught up to this point.</summary>
@@ -222,6 +223,11 @@ public sealed partial class PartitionActor : ReceivePersistentActor
             var before = hasCommand ? queue!.Peek().Event.EventTime : (DateTimeOffset?)null;
             if (EarliestDue(shopperId, stamp, before) is { } due)
             {
+                if (IsShopperDeadline(due.Key))
+                {
+                    FireShopperDeadline(shopperId, due.Deadline);
+                    continue;
+                }
                 SessionActorFor(due.Key).Tell(new FireDeadline(Shopper(shopperId), due.Deadline));
                 _inFlight.Add(shopperId);
                 return;
@@ -424,8 +430,8 @@ public sealed partial class PartitionActor : ReceivePersistentActor
 
     private (SessionKey Key, Deadline Deadline)? EarliestDue(string shopperId, Watermark stamp, DateTimeOffset? before)
     {
-        if (!_sessionsByShopper.TryGetValue(shopperId, out var sessionIds)) return null;
-        (SessionKey, Deadline)? best = null;
+        var best = ShopperDeadlineDue(shopperId, stamp, before);
+        if (!_sessionsByShopper.TryGetValue(shopperId, out var sessionIds)) return best;
         foreach (var sessionId in sessionIds)
         {
             var key = new SessionKey(shopperId, sessionId);
@@ -444,6 +450,7 @@ public sealed partial class PartitionActor : ReceivePersistentActor
     private void TryComplete()
     {
         if (_batch is null || _inFlight.Count > 0 || _queues.Count > 0) return;
+        foreach (var shopperId in _batch.Touched) TrackShopperDeadline(shopperId);
         if (_timers.AnyDue(_watermark))
         {
             FireDueTimers();

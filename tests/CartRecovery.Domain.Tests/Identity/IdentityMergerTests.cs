@@ -73,7 +73,7 @@ public sealed class IdentityMergerTests
         // A field added to ShopperState must be pooled in MergeShopper (or deliberately left to the customer's side,
         // and then listed here): otherwise a link would silently lose it.
         string[] handled = ["ShopperId", "Consents", "Sent", "PurchasedSkus", "OpenIncentives", "ClosedSessions", "HasOrdered", "IsEmpty",
-            "Orders", "PendingPayments", "OpenCases", "SeenEvents", "BlockedChannels", "OfferedChats", "Profile", "Engagement",
+            "Orders", "PendingPayments", "OpenCases", "SeenEvents", "BlockedChannels", "OfferedChats", "Profile", "Engagement", "WinBack",
             // The customer's audit chain goes on; the anonymous id's chain ends with its hand-over row.
             "AuditHead"];
         Assert.Empty(typeof(ShopperState).GetProperties().Select(p => p.Name).Except(handled));

@@ -32,7 +32,11 @@ public class PolicyFileTests
         Assert.Equal(new Caps(2, 3, Days(7)), defaults.Caps);
         Assert.Equal(new TimeOnly(21, 0), defaults.QuietHours.Start);
         Assert.Equal(new TimeOnly(8, 0), defaults.QuietHours.End);
-        Assert.Equal(new ProactiveAssist(true, 150m, Min(3), 2), defaults.Assist);
+        // A chat holdout out of the box, so the abandonment chat prevents is measurable (docs/analytics.md).
+        Assert.Equal(new ProactiveAssist(true, 150m, Min(3), 2, HoldoutShare: 0.10), defaults.Assist);
+        // Browse abandonment and win-back are off unless the policy turns them on.
+        Assert.False(policy.BrowseAbandonment.Enabled);
+        Assert.False(policy.WinBack.Enabled);
 
         Assert.Equal(-2.0, policy.Risk.Bias);
         Assert.Equal(80m, policy.Risk.TypicalCartValue);

@@ -11,7 +11,14 @@ public static class Policies
     public static RecoveryPolicy Default => PolicyFile.LoadDefault();
 
     /// <summary>The default policy without holdout, so rule tests are not at the mercy of the holdout hash.</summary>
-    public static RecoveryPolicy NoHoldout => Default with { HoldoutShare = 0 };
+    public static RecoveryPolicy NoHoldout => WithoutHoldouts(Default);
+
+    /// <summary><paramref name="policy"/> without the cart holdout and without the chat holdout of every segment.</summary>
+    public static RecoveryPolicy WithoutHoldouts(RecoveryPolicy policy) => policy with
+    {
+        HoldoutShare = 0,
+        Segments = [.. policy.Segments.Select(s => s with { Assist = s.Assist with { HoldoutShare = 0 } })],
+    };
 
     /// <summary>The default policy file as a mutable JSON tree.</summary>
     public static JsonNode DefaultJson() =>

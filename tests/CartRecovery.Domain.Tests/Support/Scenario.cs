@@ -37,6 +37,7 @@ public sealed class Scenario
     public List<AuditRecord> Audits { get; } = [];
     public List<SessionOutcome> Outcomes { get; } = [];
     public List<OutcomeRecord> OutcomeRows { get; } = [];
+    public List<ShopperProfileRow> ProfileRows { get; } = [];
 
     public static Scenario Play(IEnumerable<ShopperEvent> events, RecoveryPolicy? policy = null, bool drain = true)
     {
@@ -100,21 +101,29 @@ public sealed class Scenario
 
     private void FireAllDue()
     {
-        foreach (var shopperId in _sessions.Keys.Order(StringComparer.Ordinal).ToList()) FireDue(shopperId, Watermark);
+        var waiting = _shoppers.Values.Where(s => Engine.ShopperDeadline(s) is not null).Select(s => s.ShopperId);
+        foreach (var shopperId in _sessions.Keys.Union(waiting).Order(StringComparer.Ordinal).ToList()) FireDue(shopperId, Watermark);
     }
 
-    /// <summary>Fires the shopper's due deadlines one at a time, earliest first across its sessions (ties: lowest
-    /// session id, as the actor's ordered session set does), until none is due.</summary>
+    /// <summary>Fires the shopper's due deadlines one at a time, earliest first: the shopper's own (win-back) first, then
+    /// across its sessions (ties: the shopper's own, then the lowest session id, as the actor does), until none is due.</summary>
     private void FireDue(string shopperId, Watermark watermark, DateTimeOffset? before = null)
     {
-        while (_sessions.TryGetValue(shopperId, out var sessions))
+        while (true)
         {
+            var own = Engine.DueShopperDeadline(Shopper(shopperId), watermark, before);
             (string SessionId, Deadline Deadline)? best = null;
-            foreach (var (sessionId, session) in sessions)
-                if (Engine.DueDeadline(session, watermark, before) is { } due && (best is null || due.At < best.Value.Deadline.At))
-                    best = (sessionId, due);
+            if (_sessions.TryGetValue(shopperId, out var sessions))
+                foreach (var (sessionId, session) in sessions)
+                    if (Engine.DueDeadline(session, watermark, before) is { } due && (best is null || due.At < best.Value.Deadline.At))
+                        best = (sessionId, due);
+            if (own is { } mine && (best is null || mine.At <= best.Value.Deadline.At))
+            {
+                Record(Engine.Fire(Shopper(shopperId), mine), null);
+                continue;
+            }
             if (best is not { } next) return;
-            Record(Engine.Fire(Shopper(shopperId), sessions[next.SessionId], next.Deadline), next.SessionId);
+            Record(Engine.Fire(Shopper(shopperId), sessions![next.SessionId], next.Deadline), next.SessionId);
         }
     }
 
@@ -139,12 +148,15 @@ public sealed class Scenario
         Audits.AddRange(decision.Effects.Audits);
         Outcomes.AddRange(decision.Effects.Outcomes);
         OutcomeRows.AddRange(decision.Effects.OutcomeRows);
+        ProfileRows.AddRange(decision.Effects.Profiles);
     }
 
     // ------------------------------------------------------------ queries
 
     public List<RecoveryTrigger> Reminders => [.. Triggers.Where(t => t.Kind == TriggerKinds.Reminder)];
     public List<RecoveryTrigger> Chats => [.. Triggers.Where(t => t.Kind == TriggerKinds.ProactiveChat)];
+    public List<RecoveryTrigger> OfKind(string kind) => [.. Triggers.Where(t => t.Kind == kind)];
+    public List<AuditRecord> AuditsOfKind(string kind) => [.. Audits.Where(a => a.Kind == kind)];
 
     public List<AuditRecord> AuditsOf(string decision, string? reason = null) =>
         [.. Audits.Where(a => a.Decision == decision && (reason is null || a.Reason == reason))];

@@ -47,10 +47,10 @@ public sealed class ShopperScript(string shopperId, DateTimeOffset start)
         return this;
     }
 
-    public ConsentWithdrawn Withdraw(string channel, DateTimeOffset? at = null) =>
+    public ConsentWithdrawn Withdraw(string channel, DateTimeOffset? at = null, string purpose = Purpose) =>
         Emit((id, t) => new ConsentWithdrawn
         {
-            EventId = id, ShopperId = ShopperId, EventTime = t, Purpose = Purpose, Channel = channel,
+            EventId = id, ShopperId = ShopperId, EventTime = t, Purpose = purpose, Channel = channel,
             Source = "preference_center", WordingVersion = "v3",
         }, at);
 
@@ -87,16 +87,20 @@ public sealed class SessionScript(ShopperScript shopper, string sessionId, strin
             TimeZone = timeZone, Currency = "EUR", ReturningShopper = returning,
         }, at);
 
-    public ProductViewed View(string sku, DateTimeOffset? at = null) =>
-        shopper.Emit((id, t) => new ProductViewed { EventId = id, ShopperId = ShopperId, SessionId = SessionId, EventTime = t, Channel = channel, Sku = sku }, at);
+    public ProductViewed View(string sku, DateTimeOffset? at = null, string? category = null) =>
+        shopper.Emit((id, t) => new ProductViewed
+        {
+            EventId = id, ShopperId = ShopperId, SessionId = SessionId, EventTime = t, Channel = channel, Sku = sku, Category = category,
+        }, at);
 
-    public CartLineAdded Add(string sku, decimal unitPrice, int quantity = 1, DateTimeOffset? at = null)
+    public CartLineAdded Add(string sku, decimal unitPrice, int quantity = 1, DateTimeOffset? at = null, string? category = null)
     {
         var line = new CartLine { Sku = sku, Name = $"{sku} item", UnitPrice = unitPrice, Quantity = quantity };
         _lines.Add(line);
         return shopper.Emit((id, t) => new CartLineAdded
         {
             EventId = id, ShopperId = ShopperId, SessionId = SessionId, EventTime = t, Channel = channel, Line = line, Currency = "EUR",
+            Category = category,
         }, at);
     }
 

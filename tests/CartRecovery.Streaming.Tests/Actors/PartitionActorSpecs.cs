@@ -231,7 +231,7 @@ public sealed class PartitionActorSpecs() : TestKit(Checkpointing.TestConfig.Wit
         ];
     }
 
-    private static List<InputRecord> Records(IEnumerable<ShopperEvent> events)
+    internal static List<InputRecord> Records(IEnumerable<ShopperEvent> events)
     {
         var offsets = new Dictionary<string, long>();
         return events.Select(e =>

@@ -1,0 +1,24 @@
+namespace CartRecovery.Domain.Policy;
+
+/// <summary>
+/// Browse abandonment (policy key <c>browse_abandonment</c>, off by default): a session in which the shopper viewed at
+/// least <see cref="MinViews"/> items of one category and put nothing in a cart gets one message naming that category
+/// once <see cref="Delay"/> of event time has passed since its last activity. Channels, caps and quiet hours are the
+/// session's policy segment's; the message relies on consent for <see cref="Purpose"/> (a grant must name it; an opt-out
+/// from it, from marketing or from everything stops it).
+/// </summary>
+public sealed record BrowseAbandonmentPolicy(bool Enabled, TimeSpan Delay, int MinViews, string Purpose)
+{
+    public static readonly BrowseAbandonmentPolicy Off = new(false, TimeSpan.FromHours(2), 2, Decisions.RecoveryEngine.MarketingPurpose);
+}
+
+/// <summary>
+/// Win-back (policy key <c>win_back</c>, off by default): when a customer's profile turns at risk in event time (the
+/// time since their last order passes their own typical interval × <see cref="Profiles.ShopperProfile.AtRiskFactor"/>),
+/// one message, and at most one per <see cref="Period"/>. Channels, caps and quiet hours are those of the policy segment
+/// the shopper's profile segment matches; consent as for <see cref="BrowseAbandonmentPolicy"/>.
+/// </summary>
+public sealed record WinBackPolicy(bool Enabled, TimeSpan Period, string Purpose)
+{
+    public static readonly WinBackPolicy Off = new(false, TimeSpan.FromDays(90), Decisions.RecoveryEngine.MarketingPurpose);
+}
