@@ -83,7 +83,7 @@ public sealed class SchemaSplitTests
     [Fact]
     public void The_embedded_schema_creates_six_tables_and_the_attribution_view()
     {
-        Assert.Equal(26, AnalyticsSchema.Statements.Count);
+        Assert.Equal(28, AnalyticsSchema.Statements.Count);
         Assert.All(AnalyticsSchema.Statements.Take(6), s => Assert.StartsWith("CREATE TABLE IF NOT EXISTS ", s));
         // Columns added since the first release reach stores created before them.
         Assert.StartsWith("ALTER TABLE session_outcomes ADD COLUMN IF NOT EXISTS order_currency ", AnalyticsSchema.Statements[6]);
@@ -92,8 +92,11 @@ public sealed class SchemaSplitTests
         Assert.StartsWith("ALTER TABLE recovery_triggers ADD COLUMN IF NOT EXISTS incentive_expires_at ", AnalyticsSchema.Statements[9]);
         // The compliance columns (message obligations, audit chain): 14 more.
         Assert.All(AnalyticsSchema.Statements.Skip(10).Take(14), s => Assert.Matches("^ALTER TABLE (recovery_triggers|audit_log) ADD COLUMN IF NOT EXISTS ", s));
-        Assert.StartsWith($"CREATE OR REPLACE VIEW {AnalyticsSchema.RecoveryOutcomesView} ", AnalyticsSchema.Statements[24]);
-        Assert.StartsWith("CREATE OR REPLACE VIEW consent_ledger ", AnalyticsSchema.Statements[25]);
+        // Browse abandonment and win-back: a trigger's category, an audit row's kind.
+        Assert.StartsWith("ALTER TABLE recovery_triggers ADD COLUMN IF NOT EXISTS category ", AnalyticsSchema.Statements[24]);
+        Assert.StartsWith("ALTER TABLE audit_log ADD COLUMN IF NOT EXISTS kind ", AnalyticsSchema.Statements[25]);
+        Assert.StartsWith($"CREATE OR REPLACE VIEW {AnalyticsSchema.RecoveryOutcomesView} ", AnalyticsSchema.Statements[26]);
+        Assert.StartsWith("CREATE OR REPLACE VIEW consent_ledger ", AnalyticsSchema.Statements[27]);
         Assert.Equal(AnalyticsSchema.Tables, AnalyticsSchema.Statements.Take(6).Select(s => s.Split([' ', '\n'])[5]));
         Assert.DoesNotContain(AnalyticsSchema.Statements, s => s.Contains("--", StringComparison.Ordinal));
     }
