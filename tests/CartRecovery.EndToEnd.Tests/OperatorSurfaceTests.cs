@@ -75,7 +75,8 @@ public sealed partial class OperatorSurfaceTests(ITestOutputHelper output) : IDi
             }
             done.Add(last.Sum("cartrecovery_events_consumed_total") + last.Sum("cartrecovery_dead_letters_total"));
             return sawBacklog && done.Count >= 15 && done[^1] == done[^15] && done[^1] >= events.Count / 2;
-        }, worker, stdout, stderr);
+        }, worker, stdout, stderr, onTimeout: () => $"lag exported {last.Has("cartrecovery_consumer_lag")}, lag {last.Sum("cartrecovery_consumer_lag")}, " +
+            $"backlog seen {sawBacklog}, {last.Sum("cartrecovery_events_consumed_total")} of {events.Count} events processed");
         output.WriteLine($"caught up: {last.Sum("cartrecovery_events_consumed_total")} events, {last.Sum("cartrecovery_dead_letters_total")} dead letters, lag 0");
         Assert.True(sawBacklog, "the lag gauge was never above 0 while records were waiting");
         // One series per partition this worker holds, each 0 now.
