@@ -57,7 +57,7 @@ public sealed class WorkerMetrics : IDisposable
         _meter.CreateObservableGauge("cartrecovery_active_sessions", () => _activeSessions.Values.Sum(), description: "Sessions held in memory");
         _meter.CreateObservableGauge("cartrecovery_consumer_lag",
             () => _lag.Select(l => new Measurement<long>(l.Value, new KeyValuePair<string, object?>("partition", l.Key))),
-            description: "Records behind the input high watermarks, per partition this worker holds (all input topics)");
+            description: "Records between the last committed checkpoint and the input high watermarks (all input topics), per partition this worker holds: input not yet durably processed");
         _meter.CreateObservableGauge("cartrecovery_checkpoint_age", () => PerPartition(_checkpointSavedAt, at => (_clock.GetUtcNow() - at).TotalSeconds), unit: "s",
             description: "Time since the partition's last saved checkpoint (or since this worker took the partition): what a crash would replay");
         _meter.CreateObservableGauge("cartrecovery_watermark_delay", () => PerPartition(_watermarks, at => (_clock.GetUtcNow() - at).TotalSeconds), unit: "s",

@@ -45,9 +45,11 @@ public sealed partial class OperatorSurfaceTests(ITestOutputHelper output) : IDi
         TrafficPublisher.PublishRaw(broker.Bootstrap, BadRecordsWithPersonalData());
 
         var port = FreePort();
-        // Small batches with at most one batch awaiting its write: the backlog lasts many lag reports (about one a second).
+        // Lag counts the records after the last committed checkpoint, so the backlog shows from the first fetch until
+        // the first checkpoint after it was processed: at least the checkpoint interval, many lag reports (about one a
+        // second) and scrapes, however fast this machine processes the input.
         using var worker = Cli.Start("worker", "--bootstrap", broker.Bootstrap, "--group", "operator", "--data", Dir("worker"), "--http-port",
-            port.ToString(CultureInfo.InvariantCulture), "--Worker:MaxBatchRecords=100", "--Worker:MaxUnwrittenRecords=1", "--Logging:Console:FormatterName=json");
+            port.ToString(CultureInfo.InvariantCulture), "--Worker:CheckpointInterval=00:00:15", "--Logging:Console:FormatterName=json");
         var stdout = new SynchronizedLog();
         var stderr = new SynchronizedLog();
         worker.OutputDataReceived += (_, e) => stdout.Add(e.Data);
@@ -75,7 +77,8 @@ public sealed partial class OperatorSurfaceTests(ITestOutputHelper output) : IDi
             }
             done.Add(last.Sum("cartrecovery_events_consumed_total") + last.Sum("cartrecovery_dead_letters_total"));
             return sawBacklog && done.Count >= 15 && done[^1] == done[^15] && done[^1] >= events.Count / 2;
-        }, worker, stdout, stderr);
+        }, worker, stdout, stderr, onTimeout: () => $"lag exported {last.Has("cartrecovery_consumer_lag")}, lag {last.Sum("cartrecovery_consumer_lag")}, " +
+            $"backlog seen {sawBacklog}, {last.Sum("cartrecovery_events_consumed_total")} of {events.Count} events processed");
         output.WriteLine($"caught up: {last.Sum("cartrecovery_events_consumed_total")} events, {last.Sum("cartrecovery_dead_letters_total")} dead letters, lag 0");
         Assert.True(sawBacklog, "the lag gauge was never above 0 while records were waiting");
         // One series per partition this worker holds, each 0 now.

@@ -47,6 +47,9 @@ public sealed class KafkaIngest
     // The next offset each assigned topic-partition must deliver. A record below it is a stale copy from before a
     // seek or reassignment: merging it again would apply an event twice and out of order, so it is dropped.
     private readonly Dictionary<TopicPartition, long> _expected = new();
+    // The offset each assigned topic-partition resumes from after a crash: its last committed checkpoint's, or where
+    // it was assigned from. Lag counts from here, so it covers every record not yet durably processed.
+    private readonly Dictionary<TopicPartition, long> _checkpointedNext = new();
     private long _staleRecords;
     // --drain: what the group must finish, the partitions this worker has drained since it was assigned them, and
     // when it last read the group's progress.
@@ -292,8 +295,10 @@ public sealed class KafkaIngest
 
     private long NextSequence(int partition) => _sequences[partition] = _sequences.GetValueOrDefault(partition) + 1;
 
-    /// <summary>Per partition, the records between what was consumed and the input topics' high watermarks, from the
-    /// watermarks the consumer's fetches last brought (no broker round trip); about once a second.</summary>
+    /// <summary>Per partition, the records between the last committed checkpoint and the input topics' high
+    /// watermarks: what the worker still has to process durably (what a crash now would re-read). Read from the
+    /// watermarks the consumer's fetches last brought (no broker round trip), about once a second. A partition whose
+    /// high watermark no fetch has brought yet is not reported: unknown is not 0.</summary>
     private void ReportLag(IConsumer<byte[], byte[]> consumer)
     {
         if (Environment.TickCount64 - _lagReportedAt < 1_000) return;
@@ -301,12 +306,19 @@ public sealed class KafkaIngest
         foreach (var partition in _assigned.GroupBy(tp => tp.Partition.Value))
         {
             long lag = 0;
+            var known = true;
             foreach (var tp in partition)
             {
-                var high = consumer.GetWatermarkOffsets(tp).High.Value;
-                if (high >= 0) lag += Math.Max(0, high - _expected.GetValueOrDefault(tp));
+                var watermarks = consumer.GetWatermarkOffsets(tp);
+                if (watermarks.High.Value < 0)
+                {
+                    known = false;
+                    break;
+                }
+                var from = Math.Max(_checkpointedNext.GetValueOrDefault(tp), Math.Max(0, watermarks.Low.Value));
+                lag += Math.Max(0, watermarks.High.Value - from);
             }
-            _metrics.Lag(partition.Key, lag);
+            if (known) _metrics.Lag(partition.Key, lag);
         }
     }
 
@@ -479,6 +491,7 @@ public sealed class KafkaIngest
             else drained.Remove(checkpoint.Partition);
         }
         var owned = offsets.Where(o => _assigned.Contains(o.Key)).Select(o => new TopicPartitionOffset(o.Key, o.Value)).ToList();
+        foreach (var committed in owned) _checkpointedNext[committed.TopicPartition] = committed.Offset.Value;
         if (owned.Count > 0)
         {
             try
@@ -511,6 +524,7 @@ public sealed class KafkaIngest
                 _assigned.Add(tp);
                 var next = restored.NextOffsets.GetValueOrDefault(tp.Topic);
                 _expected[tp] = next;
+                _checkpointedNext[tp] = next;
                 resumed.Add(new TopicPartitionOffset(tp, restored.NextOffsets.ContainsKey(tp.Topic) ? new Offset(next) : Offset.Beginning));
             }
             _logger.LogInformation("partition {Partition} assigned: resuming at {Offsets} with {Sessions} sessions from its checkpoint",
@@ -550,6 +564,7 @@ public sealed class KafkaIngest
             _delivered.Remove(tp);
             _endOffsets.Remove(tp);
             _expected.Remove(tp);
+            _checkpointedNext.Remove(tp);
         }
         foreach (var partition in partitions.Select(p => p.Partition.Value).Distinct())
         {
