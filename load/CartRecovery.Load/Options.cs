@@ -21,9 +21,9 @@ public sealed record BenchOptions
     /// <summary>Event-time window of the paced phase: session events later than its first one + this are not published.</summary>
     public TimeSpan PacedWindow { get; init; } = TimeSpan.FromHours(2);
     public bool SkipLatency { get; init; }
-    /// <summary>Experiment knobs: the worker's WorkerSettings.MaxUndecidedBatches / MaxUnwrittenRecords / MaxBatchRecords (0 = the worker's default).</summary>
+    /// <summary>Experiment knobs: the worker's WorkerSettings.MaxUndecidedBatches / MaxUnwrittenBatches / MaxBatchRecords (0 = the worker's default).</summary>
     public int MaxOutstanding { get; init; }
-    public long MaxUnwritten { get; init; }
+    public int MaxUnwritten { get; init; }
     public int MaxBatchRecords { get; init; }
     public int WaitingSessions { get; init; } = 100_000;
     public string? Data { get; init; }
@@ -42,7 +42,7 @@ public sealed record BenchOptions
           --paced-window D      event-time window of the paced phase that is published (default 2h)
           --skip-latency        skip the paced latency phase
           --max-outstanding N   experiment: the worker's MaxUndecidedBatches (default: the worker's default, 64)
-          --max-unwritten N     experiment: the worker's MaxUnwrittenRecords (default: the worker's default, 500000)
+          --max-unwritten N     experiment: the worker's MaxUnwrittenBatches (default: the worker's default, 256)
           --max-batch-records N experiment: the worker's MaxBatchRecords (default: the worker's default, 2000)
           --waiting-sessions N  sessions held for the heap measurement (default 100000)
           --data DIR            chDB data directory (default: a temporary directory, removed afterwards)
@@ -57,7 +57,7 @@ public sealed record BenchOptions
             Checkpoints = CartRecovery.Host.Commands.WorkerRunner.CheckpointStore(dataDirectory, null, null),
         };
         if (MaxOutstanding > 0) settings = settings with { MaxUndecidedBatches = MaxOutstanding };
-        if (MaxUnwritten > 0) settings = settings with { MaxUnwrittenRecords = MaxUnwritten };
+        if (MaxUnwritten > 0) settings = settings with { MaxUnwrittenBatches = MaxUnwritten };
         if (MaxBatchRecords > 0) settings = settings with { MaxBatchRecords = MaxBatchRecords };
         return settings;
     }

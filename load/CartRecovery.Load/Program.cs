@@ -29,7 +29,7 @@ var inv = CultureInfo.InvariantCulture;
 var ownData = options.Data is null;
 var data = options.Data ?? Path.Combine(Path.GetTempPath(), $"cartrecovery-bench-{Environment.ProcessId}");
 var defaults = options.Worker("-", drain: true, "-", data);
-Console.WriteLine($"bench: worker MaxUndecidedBatches={defaults.MaxUndecidedBatches} MaxUnwrittenRecords={defaults.MaxUnwrittenRecords} MaxBatchRecords={defaults.MaxBatchRecords}");
+Console.WriteLine($"bench: worker MaxUndecidedBatches={defaults.MaxUndecidedBatches} MaxUnwrittenBatches={defaults.MaxUnwrittenBatches} MaxBatchRecords={defaults.MaxBatchRecords}");
 Console.WriteLine($"bench: {Environment.ProcessorCount} cores, .NET {Environment.Version}, {(GCSettings.IsServerGC ? "server" : "workstation")} GC " +
                   $"({GCSettings.LatencyMode}), data {data}");
 

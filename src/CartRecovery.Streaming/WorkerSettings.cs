@@ -36,8 +36,10 @@ public sealed record WorkerSettings
     public TimeSpan MaxBatchDelay { get; init; } = TimeSpan.FromMilliseconds(10);
     /// <summary>Back-pressure: batches handed to partition actors and not yet decided.</summary>
     public int MaxUndecidedBatches { get; init; } = 64;
-    /// <summary>Back-pressure: input records whose outputs are not yet written (about a second of input or more).</summary>
-    public long MaxUnwrittenRecords { get; init; } = 500_000;
+    /// <summary>Back-pressure: decided batches waiting for the analytics insert beyond the group being written (the
+    /// writer inserts about once a second, so this must hold a second of input or it caps the throughput: 256 batches
+    /// of up to <see cref="MaxBatchRecords"/> records).</summary>
+    public int MaxUnwrittenBatches { get; init; } = 256;
     /// <summary>Live mode: where an idle partition's watermark goes (see <see cref="Streaming.IdleWatermark"/>).</summary>
     public IdleWatermark IdleWatermark { get; init; } = IdleWatermark.Follow;
     /// <summary>Live mode: a caught-up partition without input for this long is idle.</summary>
@@ -65,6 +67,6 @@ public sealed record WorkerSettings
         if (BacklogBehind <= TimeSpan.Zero) throw new ArgumentException($"Worker:BacklogBehind must be > 0 (got {BacklogBehind})");
         if (IdleWatermarkAfter <= TimeSpan.Zero) throw new ArgumentException($"Worker:IdleWatermarkAfter must be > 0 (got {IdleWatermarkAfter})");
         if (!Enum.IsDefined(IdleWatermark)) throw new ArgumentException($"Worker:IdleWatermark must be follow, wall-clock or off (got {IdleWatermark})");
-        if (MaxUnwrittenRecords <= 0) throw new ArgumentException($"Worker:MaxUnwrittenRecords must be > 0 (got {MaxUnwrittenRecords})");
+        if (MaxUnwrittenBatches <= 0) throw new ArgumentException($"Worker:MaxUnwrittenBatches must be > 0 (got {MaxUnwrittenBatches})");
     }
 }

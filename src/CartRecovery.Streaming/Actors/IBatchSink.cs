@@ -7,8 +7,9 @@ public interface IBatchSink
 {
     void Complete(BatchCompleted batch);
 
-    /// <summary>Reply <see cref="OutputsDurable"/> to <paramref name="replyTo"/> once every batch completed before is written.</summary>
-    void WhenDurable(long sequence, Akka.Actor.IActorRef replyTo);
+    /// <summary>Reply <see cref="OutputsDurable"/> to <paramref name="replyTo"/> once every batch completed before is
+    /// written. It answers the partition's <see cref="Checkpoint"/> command of the same sequence.</summary>
+    void WhenDurable(int partition, long sequence, Akka.Actor.IActorRef replyTo);
 
     /// <summary>A checkpoint is saved: its offsets may be committed to Kafka. It answers <paramref name="requests"/>
     /// checkpoint requests (a newer capture supersedes older ones that were not saved yet).</summary>

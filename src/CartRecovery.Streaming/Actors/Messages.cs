@@ -11,18 +11,27 @@ namespace CartRecovery.Streaming.Actors;
 /// <summary>Messages between the ingest, the partition actors and the session actors.</summary>
 public static class PartitionProtocol
 {
+    /// <summary>A command the ingest hands to a partition actor, numbered per partition. A batch command
+    /// (<see cref="ProcessBatch"/>, <see cref="AdvanceIdle"/>, <see cref="Drain"/>) is answered by one
+    /// <see cref="BatchCompleted"/> with its sequence; a <see cref="Checkpoint"/> by one durability request.</summary>
+    public interface IPartitionCommand
+    {
+        int Partition { get; }
+        long Sequence { get; }
+    }
+
     /// <summary>Records of one partition, already in merged order. <see cref="Sequence"/> numbers batches per partition.</summary>
-    public sealed record ProcessBatch(int Partition, long Sequence, IReadOnlyList<InputRecord> Records);
+    public sealed record ProcessBatch(int Partition, long Sequence, IReadOnlyList<InputRecord> Records) : IPartitionCommand;
 
     /// <summary>Live mode: the partition had no input for a while; move its watermark as if it had seen an event at
     /// <see cref="To"/> (the stream's newest event time, or the wall clock: <see cref="IdleWatermark"/>).</summary>
-    public sealed record AdvanceIdle(int Partition, long Sequence, DateTimeOffset To);
+    public sealed record AdvanceIdle(int Partition, long Sequence, DateTimeOffset To) : IPartitionCommand;
 
     /// <summary>End of input is end of event time: fire every pending timer.</summary>
-    public sealed record Drain(int Partition, long Sequence);
+    public sealed record Drain(int Partition, long Sequence) : IPartitionCommand;
 
     /// <summary>Take a checkpoint once the outputs of every batch before it are written.</summary>
-    public sealed record Checkpoint(int Partition, long Sequence);
+    public sealed record Checkpoint(int Partition, long Sequence) : IPartitionCommand;
 
     /// <summary>Sent by the ingest when the partition is assigned: recover, then reply <see cref="PartitionRestored"/>.</summary>
     public sealed record RestorePartition(int Partition);

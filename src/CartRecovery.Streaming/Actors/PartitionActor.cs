@@ -189,7 +189,7 @@ public sealed partial class PartitionActor : ReceivePersistentActor
             ChangedShoppers = changed,
         };
         _checkpoints.Captured(sequence, capture.ToBytes(), capture.NextOffsets, _watermark.IsEndOfTime, capture.IsDelta, _changes.Generation);
-        _sink.WhenDurable(sequence, Self);
+        _sink.WhenDurable(_partition, sequence, Self);
     }
 
     private void Save(CheckpointProtocol.Capture? capture)

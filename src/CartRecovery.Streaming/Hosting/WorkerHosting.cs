@@ -10,6 +10,8 @@ using CartRecovery.Storage;
 using CartRecovery.Streaming.Actors;
 using CartRecovery.Streaming.Ingest;
 using CartRecovery.Streaming.Output;
+using CartRecovery.Streaming.Pipeline;
+using Akka.Streams;
 using Confluent.Kafka;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -31,10 +33,10 @@ public static class WorkerHosting
         services.AddSingleton<WorkerMetrics>();
         services.AddSingleton<WorkerHealth>();
         services.AddSingleton(TimeProvider.System);
-        services.AddSingleton(new BatchTracker(settings.MaxUndecidedBatches, settings.MaxUnwrittenRecords));
         services.AddSingleton(store);
         services.AddSingleton<IProducer<string, byte[]>>(_ => new ProducerBuilder<string, byte[]>(WorkerKafkaConfig.OutputProducer(settings)).Build());
         services.AddSingleton<OutputWriter>();
+        services.AddSingleton<WorkerPipeline>();
         services.AddSingleton<StreamWorker>();
         services.AddAkka("cartrecovery", (akka, _) => akka
             .WithCheckpointStore(settings.Checkpoints)
@@ -61,49 +63,39 @@ public static class WorkerHosting
         {
             var settings = resolver.GetService<WorkerSettings>();
             var partitions = system.ActorOf(
-                PartitionSupervisor.Props(settings.GroupId, resolver.GetService<RecoveryEngine>(), resolver.GetService<OutputWriter>()), "partitions");
+                PartitionSupervisor.Props(settings.GroupId, resolver.GetService<RecoveryEngine>(), resolver.GetService<WorkerPipeline>()), "partitions");
             registry.Register<PartitionSupervisor>(partitions);
         });
 }
 
-/// <summary>Runs the consume loop and the output writer together until cancelled or, in drain mode, until
-/// every input is consumed, written and committed.</summary>
-public sealed class StreamWorker(WorkerSettings settings, IRequiredActor<PartitionSupervisor> partitions, BatchTracker tracker, OutputWriter writer,
+/// <summary>Runs the consume loop and the pipeline behind it until cancelled or, in drain mode, until every input is
+/// consumed, written and committed.</summary>
+public sealed class StreamWorker(WorkerSettings settings, IRequiredActor<PartitionSupervisor> partitions, ActorSystem system, WorkerPipeline pipeline,
     WorkerMetrics metrics, WorkerHealth health, TimeProvider clock, ILogger<StreamWorker> logger)
 {
     public WorkerMetrics Metrics => metrics;
 
     /// <summary>Runs until <paramref name="stop"/> (graceful: in-flight work is finished, checkpointed and committed)
-    /// or, in drain mode, until all input is consumed. A failure of the writer stops the ingest without committing.</summary>
+    /// or, in drain mode, until all input is consumed. A failure of the pipeline stops the ingest without committing.</summary>
     public async Task RunAsync(CancellationToken stop)
     {
-        using var writerFailed = new CancellationTokenSource();
-        using var ingestStop = CancellationTokenSource.CreateLinkedTokenSource(stop, writerFailed.Token);
         var supervisor = await partitions.GetAsync(stop);
-        var ingest = new KafkaIngest(settings, supervisor, tracker, metrics, health, logger, clock);
-        // The writer is not cancelled by a stop request: a graceful stop needs it to flush what is in flight.
-        var writing = Task.Run(async () =>
-        {
-            try { await writer.RunAsync(CancellationToken.None); }
-            catch (Exception) { await writerFailed.CancelAsync(); throw; }
-        }, CancellationToken.None);
+        // The pipeline is not cancelled by a stop request: a graceful stop needs it to write what is in flight.
+        pipeline.Start(supervisor, system.Materializer());
+        var ingest = new KafkaIngest(settings, supervisor, pipeline, metrics, health, logger, clock);
         try
         {
-            await ingest.RunAsync(ingestStop.Token);
+            await ingest.RunAsync(stop);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
-            health.Failed(e);
+            health.Failed(pipeline.Failure ?? e);
             throw;
-        }
-        catch (OperationCanceledException) when (writing.IsFaulted)
-        {
-            // the writer's failure is the one to report
         }
         finally
         {
-            writer.Close();
+            pipeline.Close();
         }
-        await writing;
+        await pipeline.Completion;
     }
 }

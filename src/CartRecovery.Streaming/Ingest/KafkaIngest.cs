@@ -6,6 +6,7 @@ using CartRecovery.Contracts.Serialization;
 using CartRecovery.Domain.Decisions;
 using CartRecovery.Kafka;
 using CartRecovery.Streaming.Actors;
+using CartRecovery.Streaming.Pipeline;
 using Confluent.Kafka;
 using Microsoft.Extensions.Logging;
 using static CartRecovery.Streaming.Actors.PartitionProtocol;
@@ -25,7 +26,7 @@ public sealed class KafkaIngest
 {
     private readonly WorkerSettings _settings;
     private readonly IActorRef _partitions;
-    private readonly BatchTracker _tracker;
+    private readonly WorkerPipeline _pipeline;
     private readonly WorkerMetrics _metrics;
     private readonly ILogger _logger;
     private readonly TimeProvider _clock;
@@ -64,14 +65,14 @@ public sealed class KafkaIngest
 
     private readonly WorkerHealth _health;
 
-    public KafkaIngest(WorkerSettings settings, IActorRef partitions, BatchTracker tracker, WorkerMetrics metrics, WorkerHealth health,
+    public KafkaIngest(WorkerSettings settings, IActorRef partitions, WorkerPipeline pipeline, WorkerMetrics metrics, WorkerHealth health,
         ILogger logger, TimeProvider clock)
     {
         _health = health;
         settings.Validate();
         _settings = settings;
         _partitions = partitions;
-        _tracker = tracker;
+        _pipeline = pipeline;
         _metrics = metrics;
         _logger = logger;
         _clock = clock;
@@ -214,7 +215,7 @@ public sealed class KafkaIngest
         finally
         {
             _health.Stopping();
-            if (!finished && _tracker.Failure is null)
+            if (!finished && _pipeline.Failure is null)
             {
                 // Graceful stop (SIGTERM): finish what was handed out, checkpoint, commit, then leave the group.
                 using var grace = new CancellationTokenSource(_settings.ShutdownTimeout);
@@ -226,7 +227,7 @@ public sealed class KafkaIngest
                 catch (OperationCanceledException)
                 {
                     _logger.LogWarning("shutdown timeout: leaving without a final checkpoint with {Batches} batches and {Checkpoints} checkpoints unfinished (the next owner replays from the last one)",
-                        _tracker.Outstanding, _tracker.PendingCheckpoints);
+                        _pipeline.Outstanding, _pipeline.PendingCheckpoints);
                 }
             }
             // Everything is checkpointed and committed above: the revocation that Close triggers only forgets the
@@ -280,17 +281,11 @@ public sealed class KafkaIngest
             for (var i = 0; i < released.Count; i += _settings.MaxBatchRecords)
             {
                 var chunk = released.GetRange(i, Math.Min(_settings.MaxBatchRecords, released.Count - i));
-                Send(new ProcessBatch(partition, NextSequence(partition), chunk), chunk.Count, ct);
+                _pipeline.HandBatch(new ProcessBatch(partition, NextSequence(partition), chunk), ct);
                 _sinceCheckpoint.Add(partition);
             }
         }
         partitions.Clear();
-    }
-
-    private void Send(object message, int records, CancellationToken ct)
-    {
-        _tracker.Acquire(records, ct);
-        _partitions.Tell(message);
     }
 
     private long NextSequence(int partition) => _sequences[partition] = _sequences.GetValueOrDefault(partition) + 1;
@@ -331,7 +326,7 @@ public sealed class KafkaIngest
     {
         var undrained = _mergers.Keys.Where(p => !_drained.Contains(p)).Order().ToList();
         if (undrained.Count == 0) return;
-        foreach (var partition in undrained) Send(new Drain(partition, NextSequence(partition)), 0, stop);
+        foreach (var partition in undrained) _pipeline.HandBatch(new Drain(partition, NextSequence(partition)), stop);
         CheckpointAndCommit(consumer, undrained, stop);
         _drained.UnionWith(undrained);
         _logger.LogInformation("drained partitions {Partitions}", string.Join(",", undrained));
@@ -365,7 +360,7 @@ public sealed class KafkaIngest
     /// consumed only once every batch handed out is written (so they are acknowledged) and consumed.</summary>
     private bool ForwardsConsumed(IConsumer<byte[], byte[]> consumer)
     {
-        if (_tracker.Outstanding > 0) return false;
+        if (_pipeline.Outstanding > 0) return false;
         foreach (var tp in _assigned)
         {
             if (consumer.QueryWatermarkOffsetsRetrying(tp, TimeSpan.FromSeconds(10)).High.Value <= _endOffsets.GetValueOrDefault(tp)) continue;
@@ -380,34 +375,21 @@ public sealed class KafkaIngest
         var now = _clock.GetUtcNow();
         if (now - _lastCheckpoint < _settings.CheckpointInterval) return;
         _lastCheckpoint = now;
-        foreach (var partition in _sinceCheckpoint.Order()) RequestCheckpoint(partition);
+        foreach (var partition in _sinceCheckpoint.Order()) RequestCheckpoint(partition, ct);
         _sinceCheckpoint.Clear();
     }
 
-    private void RequestCheckpoint(int partition)
-    {
-        _tracker.CheckpointRequested();
-        _partitions.Tell(new Checkpoint(partition, NextSequence(partition)));
-    }
+    private void RequestCheckpoint(int partition, CancellationToken ct) => _pipeline.HandCheckpoint(new Checkpoint(partition, NextSequence(partition)), ct);
 
     /// <summary>Waits for the batches handed out, checkpoints the partitions, waits for the saves, commits.</summary>
     private void CheckpointAndCommit(IConsumer<byte[], byte[]> consumer, IReadOnlyList<int> partitions, CancellationToken ct)
     {
-        foreach (var partition in partitions.Order()) RequestCheckpoint(partition);
-        while (_tracker.Outstanding > 0 || _tracker.PendingCheckpoints > 0)
-        {
-            ct.ThrowIfCancellationRequested();
-            ThrowIfFailed();
-            Thread.Sleep(5);
-        }
-        ThrowIfFailed();
+        foreach (var partition in partitions.Order()) RequestCheckpoint(partition, ct);
+        _pipeline.WaitSettled(ct);
         CommitCheckpointed(consumer);
     }
 
-    private void ThrowIfFailed()
-    {
-        if (_tracker.Failure is { } failure) throw new InvalidOperationException("the worker failed (a checkpoint could not be saved, or a partition actor failed); stopping without committing", failure);
-    }
+    private void ThrowIfFailed() => _pipeline.ThrowIfFailed();
 
     /// <summary>Live mode: a partition that is caught up (every input topic at its end) and has had no input for a
     /// while moves its watermark as <see cref="IdleWatermark"/> says, so its timers still fire without traffic.</summary>
@@ -436,7 +418,7 @@ public sealed class KafkaIngest
             var step = _settings.IdleWatermark == IdleWatermark.WallClock ? _settings.IdleWatermarkAfter : TimeSpan.Zero;
             if (_idleAdvancedTo.TryGetValue(partition, out var last) && to - last <= step) continue;
             _idleAdvancedTo[partition] = to;
-            Send(new AdvanceIdle(partition, NextSequence(partition), to), 0, ct);
+            _pipeline.HandBatch(new AdvanceIdle(partition, NextSequence(partition), to), ct);
             _metrics.IdleWatermarkAdvanced(_settings.IdleWatermark);
             _sinceCheckpoint.Add(partition);
         }
@@ -484,7 +466,7 @@ public sealed class KafkaIngest
     {
         var offsets = new Dictionary<TopicPartition, long>();
         var drained = new Dictionary<int, IReadOnlyDictionary<string, long>>();
-        while (_tracker.TryTakeCommittable(out var checkpoint))
+        while (_pipeline.TryTakeCommittable(out var checkpoint))
         {
             foreach (var (topic, next) in checkpoint.NextOffsets) offsets[new TopicPartition(topic, checkpoint.Partition)] = next;
             if (checkpoint.Drained && _mergers.ContainsKey(checkpoint.Partition)) drained[checkpoint.Partition] = checkpoint.NextOffsets;
@@ -517,6 +499,8 @@ public sealed class KafkaIngest
             var partition = group.Key;
             if (!_mergers.ContainsKey(partition)) _mergers[partition] = new PartitionInputMerger(Topics.Inputs);
             _lastInput[partition] = _clock.GetUtcNow();
+            // Everything handed out before (a lost partition's forget, say) reaches the actors first.
+            using (var patience = new CancellationTokenSource(TimeSpan.FromMinutes(2))) _pipeline.WaitDelivered(patience.Token);
             var restored = _partitions.Ask<PartitionRestored>(new RestorePartition(partition), TimeSpan.FromMinutes(2)).GetAwaiter().GetResult();
             if (restored.NextOffsets.Count > 0) RestoredPartitions++;
             foreach (var tp in group)
@@ -574,7 +558,10 @@ public sealed class KafkaIngest
             _drained.Remove(partition);
             _newestEventTime.Remove(partition);
             _idleAdvancedTo.Remove(partition);
-            _partitions.Tell(new PartitionSupervisor.ForgetPartition(partition));
+            // In order with the commands still in the pipeline: an actor must not be stopped before what was handed to it.
+            var forget = new PartitionSupervisor.ForgetPartition(partition);
+            if (_pipeline.Failure is null) _pipeline.HandMessage(forget, partition, CancellationToken.None);
+            else _partitions.Tell(forget);
             _metrics.Released(partition);
         }
     }

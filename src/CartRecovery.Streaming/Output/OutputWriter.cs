@@ -1,15 +1,10 @@
 using System.Diagnostics;
 using System.Text;
-using System.Threading.Channels;
-using Akka.Actor;
 using CartRecovery.Contracts;
 using CartRecovery.Contracts.Outputs;
 using CartRecovery.Contracts.Serialization;
 using CartRecovery.Storage;
-using CartRecovery.Streaming.Actors;
-using CartRecovery.Streaming.Ingest;
 using Confluent.Kafka;
-using Microsoft.Extensions.Logging;
 using static CartRecovery.Streaming.Actors.PartitionProtocol;
 
 namespace CartRecovery.Streaming.Output;
@@ -43,77 +38,38 @@ public sealed record OutputSettings
 }
 
 /// <summary>
-/// Writes completed batches: triggers to the recovery-triggers topic, dead letters to the dead-letter topic,
-/// rows to the analytics store; then reports the batches' offsets as committable. Nothing is committable before
-/// its outputs are acknowledged, so a crash replays a short tail whose outputs carry the same deterministic ids
-/// (ReplacingMergeTree tables and dispatchers deduplicate on them).
+/// Writes completed batches, as two stages of the worker's pipeline (<see cref="Pipeline.WorkerPipeline"/>):
+/// <see cref="Publish"/> sends a batch's triggers to the recovery-triggers topic and its dead letters to the
+/// dead-letter topic as soon as it is decided (a proactive chat reaches the agents without waiting for the next
+/// analytics insert); <see cref="FlushAsync"/> writes a group of batches' rows to the analytics store and waits for
+/// every Kafka acknowledgement. Only then are the batches' offsets committable, so a crash replays a short tail whose
+/// outputs carry the same deterministic ids (ReplacingMergeTree tables and dispatchers deduplicate on them).
 /// </summary>
-public sealed class OutputWriter : IBatchSink
+public sealed class OutputWriter
 {
-    // Decided batches and durability markers, in the order the partition actors produced them. The publisher sends
-    // each batch's Kafka records (off the actors' threads: a full producer queue must not block a partition actor) and
-    // passes batches and markers on, in the same order, to the writer as published batches.
-    private readonly Channel<object> _decided = Channel.CreateUnbounded<object>(new UnboundedChannelOptions { SingleReader = true });
-    private readonly Channel<object> _batches = Channel.CreateUnbounded<object>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
     private readonly IAnalyticsStore _store;
     private readonly IProducer<string, byte[]> _producer;
     private readonly OutputSettings _settings;
     private readonly WorkerMetrics _metrics;
-    private readonly ILogger _logger;
-    private readonly BatchTracker _tracker;
 
-    public OutputWriter(IAnalyticsStore store, IProducer<string, byte[]> producer, OutputSettings settings, WorkerMetrics metrics,
-        ILogger<OutputWriter> logger, BatchTracker tracker)
+    public OutputWriter(IAnalyticsStore store, IProducer<string, byte[]> producer, OutputSettings settings, WorkerMetrics metrics)
     {
         _store = store;
         _producer = producer;
         _settings = settings;
         _metrics = metrics;
-        _logger = logger;
-        _tracker = tracker;
     }
 
     public long TriggersWritten { get; private set; }
     public long FlushCount { get; private set; }
 
-    /// <summary>Called by a partition actor when a batch is decided. Its triggers go to Kafka at once (by the
-    /// publisher, not on the actor's thread), so a proactive chat reaches the agents without waiting for the next
-    /// analytics insert; the batch's offsets still become committable only after <see cref="FlushAsync"/> has seen
-    /// every delivery acknowledged.</summary>
-    public void Complete(BatchCompleted decided)
-    {
-        _tracker.Decided();
-        if (!_decided.Writer.TryWrite(_settings.Writable(decided))) throw new InvalidOperationException("output writer is closed");
-    }
-
     /// <summary>A batch whose Kafka records are produced, with its trigger rows serialised once (the Kafka payload's
-    /// JSON is the ClickHouse row).</summary>
-    private sealed record Published(BatchCompleted Batch, List<string> TriggerRows);
-
-    public void WhenDurable(long sequence, IActorRef replyTo)
+    /// JSON is the ClickHouse row), and how many rows it writes.</summary>
+    public sealed record Published(BatchCompleted Batch, List<string> TriggerRows)
     {
-        if (!_decided.Writer.TryWrite(new DurabilityMarker(sequence, replyTo))) throw new InvalidOperationException("output writer is closed");
+        public int Rows { get; } = Batch.Triggers.Count + Batch.Audits.Count + Batch.Outcomes.Count + Batch.DeadLetters.Count +
+            (Batch.OutcomeRows?.Count ?? 0) + (Batch.Profiles?.Count ?? 0);
     }
-
-    public void Checkpointed(CheckpointSaved saved, int requests, int bytes, TimeSpan duration)
-    {
-        _metrics.Checkpointed(saved.Partition, bytes, duration);
-        _tracker.Checkpointed(saved, requests);
-    }
-
-    public void CheckpointFailed(int partition, Exception cause)
-    {
-        _logger.LogError(cause, "checkpoint of partition {Partition} failed", partition);
-        _tracker.CheckpointFailed(cause);
-    }
-
-    public void PartitionFailed(Exception cause)
-    {
-        _logger.LogError(cause, "a partition actor failed; the worker stops without committing");
-        _tracker.Fail(cause);
-    }
-
-    public void Close() => _decided.Writer.TryComplete();
 
     /// <summary>Marks the worker's own records on an input topic (identity hand-overs and forwarded events): a drain
     /// reads them however late they were written, since they are this run's work, not new input.</summary>
@@ -121,83 +77,11 @@ public sealed class OutputWriter : IBatchSink
 
     public static bool IsForward(Message<byte[], byte[]> message) => message.Headers?.TryGetLastBytes(ForwardHeader, out _) == true;
 
-    private sealed record DurabilityMarker(long Sequence, IActorRef ReplyTo);
+    /// <summary>Produces the batch's triggers, forwards and dead letters (acknowledged later, see <see cref="FlushAsync"/>).</summary>
+    public Published Publish(BatchCompleted batch) => new(batch, PublishRecords(batch));
 
-    public async Task RunAsync(CancellationToken ct)
-    {
-        var publishing = Task.Run(PublishAllAsync, CancellationToken.None);
-        await WriteAllAsync(ct);
-        await publishing;
-    }
-
-    /// <summary>Produces each decided batch's Kafka records and hands it on to the writer, in order, until closed.</summary>
-    private async Task PublishAllAsync()
-    {
-        try
-        {
-            await foreach (var item in _decided.Reader.ReadAllAsync())
-                _batches.Writer.TryWrite(item is BatchCompleted batch ? new Published(batch, Publish(batch)) : item);
-            _batches.Writer.TryComplete();
-        }
-        catch (Exception e)
-        {
-            _batches.Writer.TryComplete(e);
-            throw;
-        }
-    }
-
-    private async Task WriteAllAsync(CancellationToken ct)
-    {
-        var pending = new List<Published>();
-        var markers = new List<DurabilityMarker>();
-        var rows = 0;
-        var reader = _batches.Reader;
-        while (true)
-        {
-            if (pending.Count == 0)
-            {
-                if (!await reader.WaitToReadAsync(ct)) break;
-            }
-            var deadline = DateTime.UtcNow + _settings.FlushInterval;
-            while (rows < _settings.MaxBatchRows)
-            {
-                if (reader.TryRead(out var item))
-                {
-                    if (item is DurabilityMarker marker)
-                    {
-                        // A checkpoint waits for this point: write now rather than at the next interval.
-                        markers.Add(marker);
-                        break;
-                    }
-                    var published = (Published)item;
-                    pending.Add(published);
-                    var batch = published.Batch;
-                    rows += batch.Triggers.Count + batch.Audits.Count + batch.Outcomes.Count + batch.DeadLetters.Count + (batch.OutcomeRows?.Count ?? 0) + (batch.Profiles?.Count ?? 0);
-                    continue;
-                }
-                var wait = deadline - DateTime.UtcNow;
-                if (wait <= TimeSpan.Zero || reader.Completion.IsCompleted) break;
-                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-                timeout.CancelAfter(wait);
-                try
-                {
-                    if (!await reader.WaitToReadAsync(timeout.Token)) break;
-                }
-                catch (OperationCanceledException) when (!ct.IsCancellationRequested)
-                {
-                    break;
-                }
-            }
-            if (pending.Count > 0) await FlushAsync(pending, ct);
-            foreach (var marker in markers) marker.ReplyTo.Tell(new OutputsDurable(marker.Sequence));
-            pending.Clear();
-            markers.Clear();
-            rows = 0;
-            if (reader.Completion.IsCompleted && !reader.TryPeek(out _)) break;
-        }
-    }
-
-    private async Task FlushAsync(List<Published> published, CancellationToken ct)
+    /// <summary>Writes the batches' rows and waits until every Kafka record they produced is acknowledged.</summary>
+    public async Task FlushAsync(List<Published> published, CancellationToken ct)
     {
         var started = Stopwatch.GetTimestamp();
         var batches = published.ConvertAll(p => p.Batch);
@@ -242,7 +126,6 @@ public sealed class OutputWriter : IBatchSink
             _metrics.ActiveSessions(batch.Partition, batch.ActiveSessions);
             _metrics.Watermark(batch.Partition, batch.Watermark.Settled);
         }
-        _tracker.Written(batches);
     }
 
     private async Task InsertRowsAsync(List<Published> published, CancellationToken ct)
@@ -257,7 +140,7 @@ public sealed class OutputWriter : IBatchSink
     }
 
     /// <summary>Produces the batch's triggers, forwards and dead letters; returns the trigger rows for the analytics store.</summary>
-    private List<string> Publish(BatchCompleted batch)
+    private List<string> PublishRecords(BatchCompleted batch)
     {
         var triggerRows = new List<string>(batch.Triggers.Count);
         foreach (var trigger in batch.Triggers)

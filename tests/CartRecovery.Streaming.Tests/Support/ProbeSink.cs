@@ -9,7 +9,7 @@ namespace CartRecovery.Streaming.Tests.Support;
 public sealed class ProbeSink(IActorRef probe) : IBatchSink
 {
     public void Complete(BatchCompleted batch) => probe.Tell(batch);
-    public void WhenDurable(long sequence, IActorRef replyTo) => replyTo.Tell(new OutputsDurable(sequence));
+    public void WhenDurable(int partition, long sequence, IActorRef replyTo) => replyTo.Tell(new OutputsDurable(sequence));
     public void Checkpointed(CheckpointSaved saved, int requests, int bytes, TimeSpan duration) => probe.Tell(saved);
     public void CheckpointFailed(int partition, Exception cause) => probe.Tell(cause);
     public void PartitionFailed(Exception cause) => probe.Tell(cause);
