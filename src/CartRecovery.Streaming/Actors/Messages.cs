@@ -48,11 +48,11 @@ public static class PartitionProtocol
     public sealed record OutputsDurable(long Sequence);
 
     /// <summary>Everything a batch produced (<see cref="BatchCompleted.Forwards"/>: identity hand-overs and forwarded
-    /// events for other shoppers' keys, published to the input topic), and the offsets that become committable once it is durably written.</summary>
+    /// events for other shoppers' keys, published to the input topic). Its input offsets are not here: what becomes
+    /// committable is a saved checkpoint's offsets (<see cref="CheckpointSaved"/>), after its outputs are written.</summary>
     public sealed record BatchCompleted(
         int Partition,
         long Sequence,
-        ImmutableDictionary<string, long> NextOffsets,
         IReadOnlyList<RecoveryTrigger> Triggers,
         IReadOnlyList<AuditRecord> Audits,
         IReadOnlyList<SessionOutcome> Outcomes,
@@ -65,10 +65,6 @@ public static class PartitionProtocol
         IReadOnlyList<OutcomeRecord>? OutcomeRows = null,
         IReadOnlyList<ShopperProfileRow>? Profiles = null)
     {
-        /// <summary>Input records the batch consumed (events and rejects), fixed when decided: back-pressure counts
-        /// them, whatever part of the batch turns out to be output.</summary>
-        public int InputRecords { get; init; } = Events + DeadLetters.Count;
-
         /// <summary>Shoppers erased in this batch: the writer erases their rows already in the analytics store before it
         /// writes this batch (whose own rows of them are already redacted, docs/compliance.md).</summary>
         public IReadOnlyList<ShopperErasure> Erasures { get; init; } = [];

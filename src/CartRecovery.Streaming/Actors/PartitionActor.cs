@@ -237,7 +237,6 @@ public sealed partial class PartitionActor : ReceivePersistentActor
         var batch = _batch = new PartitionBatch(msg.Sequence);
         foreach (var record in msg.Records)
         {
-            batch.NextOffsets[record.Topic] = record.Offset + 1;
             _nextOffsets[record.Topic] = record.Offset + 1;
             if (record.Event is not { } evt)
             {

@@ -13,7 +13,6 @@ namespace CartRecovery.Streaming.Actors;
 internal sealed class PartitionBatch(long sequence)
 {
     public long Sequence { get; } = sequence;
-    public Dictionary<string, long> NextOffsets { get; } = new(StringComparer.Ordinal);
     public List<RecoveryTrigger> Triggers { get; } = [];
     public List<AuditRecord> Audits { get; } = [];
     public List<SessionOutcome> Outcomes { get; } = [];
@@ -37,6 +36,6 @@ internal sealed class PartitionBatch(long sequence)
     }
 
     public BatchCompleted Complete(int partition, Watermark watermark, int activeSessions) =>
-        new(partition, Sequence, NextOffsets.ToImmutableDictionary(), Triggers, Audits, Outcomes, DeadLetters, watermark, Events, LateEvents,
+        new(partition, Sequence, Triggers, Audits, Outcomes, DeadLetters, watermark, Events, LateEvents,
             activeSessions, Forwards, OutcomeRows, Profiles) { Erasures = Erasures };
 }

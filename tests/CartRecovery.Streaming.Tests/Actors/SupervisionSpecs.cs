@@ -42,7 +42,7 @@ public sealed class SupervisionSpecs() : TestKit(Checkpointing.TestConfig.With(C
         Assert.Contains(nameof(OverflowException), letter.Rejected.Detail);
         Assert.Equal("bad-3", EventParser.Parse(letter.Payload!).Event!.EventId);
         Assert.Equal(events.Count - 1, first.Events);
-        Assert.Equal(events.Count, first.InputRecords);
+        Assert.Equal(events.Count, first.Events + first.DeadLetters.Count);
 
         partition.Tell(new Drain(0, 2));
         var drained = ExpectMsg<BatchCompleted>();

@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Collections.Immutable;
 using Akka.Actor;
 using Akka.Streams;
 using Akka.TestKit.Xunit2;
@@ -147,7 +146,7 @@ public sealed class WorkerPipelineSpecs : TestKit, IDisposable
 
     /// <summary>A decided batch with one profile row of <paramref name="shopperId"/>.</summary>
     private static BatchCompleted Batch(int partition, long sequence, string shopperId) =>
-        new(partition, sequence, ImmutableDictionary<string, long>.Empty.Add(Topics.CartEvents, sequence), [], [], [], [], Watermark.Start, 1, 0, 1,
+        new(partition, sequence, [], [], [], [], Watermark.Start, 1, 0, 1,
             Profiles: [new ShopperProfileRow { ShopperId = shopperId, Segment = "new", ChurnRisk = 0, UpdatedAt = T0 }]);
 
     /// <summary>Partition actors that decide every batch at once (shopper-N for sequence N).</summary>
