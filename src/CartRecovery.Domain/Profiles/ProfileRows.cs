@@ -27,7 +27,7 @@ public static class ProfileRows
                 policy.InPolicyCurrency(order.Total, order.Currency ?? sessionCurrency ?? policy.DefaultCurrency), order.Lines.Select(l => l.Sku)),
             _ => profile.Seen(evt.EventTime),
         };
-        return shopper with { Profile = profile };
+        return ReferenceEquals(profile, shopper.Profile) ? shopper : shopper with { Profile = profile };
     }
 
     /// <summary>The shopper's profile segment at <paramref name="at"/> ("" without a profile).</summary>

@@ -68,7 +68,8 @@ public sealed record ShopperProfile
 
     public static ShopperProfile Start(DateTimeOffset at) => new() { FirstSeen = at, LastSeen = at };
 
-    public ShopperProfile Seen(DateTimeOffset at) => this with
+    /// <summary>Activity at <paramref name="at"/>; the same profile when it falls inside what was seen (no copy per event).</summary>
+    public ShopperProfile Seen(DateTimeOffset at) => at >= FirstSeen && at <= LastSeen ? this : this with
     {
         FirstSeen = at < FirstSeen ? at : FirstSeen,
         LastSeen = at > LastSeen ? at : LastSeen,
@@ -77,11 +78,17 @@ public sealed record ShopperProfile
     /// <summary>A view (<see cref="ViewPoints"/>) or cart add (<see cref="CartPoints"/>) of a sku in a category.</summary>
     public ShopperProfile Interest(string? category, string sku, int points, DateTimeOffset at)
     {
-        var seen = Seen(at);
-        if (string.IsNullOrEmpty(category)) return seen;
-        var skus = seen.SkuCategories.SetItem(sku, category);
+        if (string.IsNullOrEmpty(category)) return Seen(at);
+        var skus = SkuCategories.SetItem(sku, category);
         if (skus.Count > MaxSkuCategories) skus = skus.Remove(skus.Keys.First(k => k != sku));
-        return seen with { CategoryInterest = AddPoints(seen.CategoryInterest, category, points), SkuCategories = skus };
+        // One copy: activity and interest together.
+        return this with
+        {
+            FirstSeen = at < FirstSeen ? at : FirstSeen,
+            LastSeen = at > LastSeen ? at : LastSeen,
+            CategoryInterest = AddPoints(CategoryInterest, category, points),
+            SkuCategories = skus,
+        };
     }
 
     /// <summary>An order: frequency, recency, monetary value (null: not in the policy currency) and the categories of its lines.</summary>

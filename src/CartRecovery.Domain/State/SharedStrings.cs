@@ -20,5 +20,14 @@ public static class SharedStrings
         return Pool.Count >= Capacity ? value : Pool.GetOrAdd(value, value);
     }
 
+    /// <summary>The shared instance of <paramref name="value"/>'s text: no string is made when it is already shared.</summary>
+    public static string Of(ReadOnlySpan<char> value)
+    {
+        if (Lookup.TryGetValue(value, out var shared)) return shared;
+        return Of(value.ToString());
+    }
+
+    private static readonly ConcurrentDictionary<string, string>.AlternateLookup<ReadOnlySpan<char>> Lookup = Pool.GetAlternateLookup<ReadOnlySpan<char>>();
+
     public static string? OfNullable(string? value) => value is null ? null : Of(value);
 }
