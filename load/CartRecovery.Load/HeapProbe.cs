@@ -9,6 +9,11 @@ namespace CartRecovery.Load;
 
 public sealed record HeapRun(int Sessions, long StateBytes, long IndexBytes, long HeapAfter)
 {
+    /// <summary>A full checkpoint of the waiting sessions and their shoppers as one partition would write it: size and
+    /// serialisation time (what a full snapshot costs per waiting session; a delta holds only changed shoppers).</summary>
+    public long SnapshotBytes { get; init; }
+    public double SnapshotMs { get; init; }
+
     /// <summary>SessionState + ShopperState held in dictionaries as the partition actor holds them.</summary>
     public double StateBytesPerSession => (double)StateBytes / Sessions;
     /// <summary>Plus replicas of the partition actor's per-session indexes (sessions by shopper, timer index).</summary>
@@ -94,12 +99,25 @@ public static class HeapProbe
         }
         var afterIndexes = Settle();
         var heap = GC.GetGCMemoryInfo().HeapSizeBytes;
+        var (snapshotBytes, snapshotMs) = Snapshot(sessions.Values, shoppers.Values);
         GC.KeepAlive(sessions);
         GC.KeepAlive(shoppers);
         GC.KeepAlive(byShopper);
         GC.KeepAlive(timers);
         GC.KeepAlive(bySession);
-        return new HeapRun(n, afterState - before, afterIndexes - afterState, heap);
+        return new HeapRun(n, afterState - before, afterIndexes - afterState, heap) { SnapshotBytes = snapshotBytes, SnapshotMs = snapshotMs };
+    }
+
+    /// <summary>Serialises the sessions and shoppers as one full partition checkpoint (the worker's own format and code).</summary>
+    private static (long Bytes, double Ms) Snapshot(IEnumerable<SessionState> sessions, IEnumerable<ShopperState> shoppers)
+    {
+        var checkpoint = new CartRecovery.Streaming.Checkpointing.PartitionCheckpoint
+        {
+            Partition = 0, NextOffsets = new() { ["cart-events"] = 0 }, Watermark = Watermark.Start, Shoppers = [.. shoppers], Sessions = [.. sessions],
+        };
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var bytes = checkpoint.ToBytes().LongLength;
+        return (bytes, clock.Elapsed.TotalMilliseconds);
     }
 
     private static T Parse<T>(ShopperEvent evt) where T : ShopperEvent =>

@@ -38,9 +38,9 @@ public sealed record ShopperProfile
     /// <summary>Sum of order values in the policy currency (orders in a currency without a rate are counted, not summed).</summary>
     public decimal Monetary { get; init; }
     /// <summary>Interest points by category code, the strongest <see cref="MaxCategories"/> kept.</summary>
-    public ImmutableSortedDictionary<string, int> CategoryInterest { get; init; } = ImmutableSortedDictionary.Create<string, int>(StringComparer.Ordinal);
+    public ImmutableSortedDictionary<string, int> CategoryInterest { get; init; } = State.OrdinalEmpty.Sorted<int>();
     /// <summary>Skus seen with a category (views, cart adds), so an order's lines count for their categories; bounded.</summary>
-    public ImmutableSortedDictionary<string, string> SkuCategories { get; init; } = ImmutableSortedDictionary.Create<string, string>(StringComparer.Ordinal);
+    public ImmutableSortedDictionary<string, string> SkuCategories { get; init; } = State.OrdinalEmpty.Sorted<string>();
 
     public const int MaxSkuCategories = 32;
 

@@ -77,7 +77,7 @@ public sealed record ShopperState
     public ImmutableDictionary<string, ChannelBlock> BlockedChannels { get; init; } = ImmutableDictionary<string, ChannelBlock>.Empty;
     /// <summary>Engagement by message channel: 1 point per reported open, 2 per click. A segment with
     /// <c>channel_order: "engagement"</c> tries the shopper's most engaged consented channel first.</summary>
-    public ImmutableSortedDictionary<string, int> Engagement { get; init; } = ImmutableSortedDictionary.Create<string, int>(StringComparer.Ordinal);
+    public ImmutableSortedDictionary<string, int> Engagement { get; init; } = OrdinalEmpty.Sorted<int>();
     /// <summary>Proactive chats offered within the attribution window, to match chat outcomes against.</summary>
     public ImmutableList<OfferedChat> OfferedChats { get; init; } = [];
     /// <summary>What the shopper's history says (category interest, RFM, churn risk, segment); null before any event.</summary>

@@ -67,7 +67,18 @@ public sealed class SessionActor : UntypedActor
         }
     }
 
-    public static Props Props(RecoveryEngine engine, SessionState? initial) => Akka.Actor.Props.Create(() => new SessionActor(engine, initial));
+    /// <summary>Made by a producer object, not an expression: <c>Props.Create(() => ...)</c> takes the expression tree apart
+    /// (and evaluates its arguments) for every session actor created (docs/performance.md, session 6).</summary>
+    public static Props Props(RecoveryEngine engine, SessionState? initial) => Akka.Actor.Props.CreateBy(new Producer(engine, initial));
+
+    private sealed class Producer(RecoveryEngine engine, SessionState? initial) : IIndirectActorProducer
+    {
+        public Type ActorType => typeof(SessionActor);
+
+        public ActorBase Produce() => new SessionActor(engine, initial);
+
+        public void Release(ActorBase actor) { }
+    }
 
     private void Decide(Decision decision, string shopperId, string sessionId)
     {
