@@ -87,7 +87,17 @@ public sealed record ShopperState
 
     public static ShopperState New(string shopperId) => new() { ShopperId = shopperId };
 
-    public static string ConsentKey(string purpose, string channel) => SharedStrings.Of($"{purpose}/{channel}");
+    public static string ConsentKey(string purpose, string channel)
+    {
+        // Formatted on the stack and looked up by span: read on every send-time check, so no string per lookup once seen.
+        var length = purpose.Length + 1 + channel.Length;
+        if (length > 256) return SharedStrings.Of($"{purpose}/{channel}");
+        Span<char> key = stackalloc char[length];
+        purpose.CopyTo(key);
+        key[purpose.Length] = '/';
+        channel.CopyTo(key[(purpose.Length + 1)..]);
+        return SharedStrings.Of(key);
+    }
 
     public ConsentRecord? ConsentFor(string purpose, string channel) =>
         Consents.TryGetValue(ConsentKey(purpose, channel), out var record) ? record : null;
