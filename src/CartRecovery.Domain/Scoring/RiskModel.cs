@@ -28,7 +28,6 @@ public sealed record RiskScore(double Value, ImmutableArray<RiskFactor> Factors)
 {
     /// <summary>The factors that moved the score most, as "name:+0.42", strongest first.</summary>
     public ImmutableArray<string> Top(int count = 3) => RiskModel.Top(Factors.AsSpan(), count, []);
-
 }
 
 /// <summary>
