@@ -9,6 +9,13 @@ namespace CartRecovery.Load;
 
 public sealed record HeapRun(int Sessions, long StateBytes, long IndexBytes, long HeapAfter)
 {
+    /// <summary>A full checkpoint of one partition's share of the waiting sessions (1 in <see cref="SnapshotPartitions"/>)
+    /// and their shoppers: size and serialisation time (a delta holds only changed shoppers).</summary>
+    public long SnapshotBytes { get; init; }
+    public double SnapshotMs { get; init; }
+    public int SnapshotSessions { get; init; }
+    public int SnapshotPartitions { get; init; }
+
     /// <summary>SessionState + ShopperState held in dictionaries as the partition actor holds them.</summary>
     public double StateBytesPerSession => (double)StateBytes / Sessions;
     /// <summary>Plus replicas of the partition actor's per-session indexes (sessions by shopper, timer index).</summary>
@@ -26,7 +33,7 @@ public sealed record HeapRun(int Sessions, long StateBytes, long IndexBytes, lon
 /// </summary>
 public static class HeapProbe
 {
-    public static HeapRun Run(int n)
+    public static HeapRun Run(int n, int partitions)
     {
         var engine = new RecoveryEngine(PolicyFile.LoadDefault());
         var at0 = new DateTimeOffset(2026, 11, 2, 10, 0, 0, TimeSpan.Zero);
@@ -94,12 +101,30 @@ public static class HeapProbe
         }
         var afterIndexes = Settle();
         var heap = GC.GetGCMemoryInfo().HeapSizeBytes;
+        // As one of the topic's partitions holds them: every partitions-th shopper (a 1M-session partition would not fit
+        // one JSON array of at most 2 GiB).
+        var (snapshotBytes, snapshotMs) = Snapshot(sessions.Where((_, i) => i % partitions == 0).Select(s => s.Value),
+            shoppers.Where((_, i) => i % partitions == 0).Select(s => s.Value));
         GC.KeepAlive(sessions);
         GC.KeepAlive(shoppers);
         GC.KeepAlive(byShopper);
         GC.KeepAlive(timers);
         GC.KeepAlive(bySession);
-        return new HeapRun(n, afterState - before, afterIndexes - afterState, heap);
+        return new HeapRun(n, afterState - before, afterIndexes - afterState, heap) {
+            SnapshotBytes = snapshotBytes, SnapshotMs = snapshotMs, SnapshotSessions = (n + partitions - 1) / partitions, SnapshotPartitions = partitions,
+        };
+    }
+
+    /// <summary>Serialises the sessions and shoppers as one full partition checkpoint (the worker's own format and code).</summary>
+    private static (long Bytes, double Ms) Snapshot(IEnumerable<SessionState> sessions, IEnumerable<ShopperState> shoppers)
+    {
+        var checkpoint = new CartRecovery.Streaming.Checkpointing.PartitionCheckpoint
+        {
+            Partition = 0, NextOffsets = new() { ["cart-events"] = 0 }, Watermark = Watermark.Start, Shoppers = [.. shoppers], Sessions = [.. sessions],
+        };
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var bytes = checkpoint.ToBytes().LongLength;
+        return (bytes, clock.Elapsed.TotalMilliseconds);
     }
 
     private static T Parse<T>(ShopperEvent evt) where T : ShopperEvent =>

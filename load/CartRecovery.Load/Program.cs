@@ -77,7 +77,7 @@ try
     }
 
     // ---------------------------------------------------------------- heap per waiting session
-    var heap = HeapProbe.Run(options.WaitingSessions);
+    var heap = HeapProbe.Run(options.WaitingSessions, options.Partitions);
 
     // ---------------------------------------------------------------- report
     var (rawRun, workerRun, e2e, flushes, checkpoints) = median;
@@ -130,6 +130,8 @@ try
     rows.Add(("heap per waiting session", $"{heap.TotalBytesPerSession:N0} B (state {heap.StateBytesPerSession:N0} B + actor indexes {heap.TotalBytesPerSession - heap.StateBytesPerSession:N0} B; " +
         $"{heap.Sessions:N0} sessions; 1M would take {heap.TotalBytesPerSession * 1e6 / (1 << 30):F2} GiB)",
         $"<= 1,024 B: {Verdict(heap.TotalBytesPerSession <= 1024, $"by {heap.TotalBytesPerSession - 1024:N0} B ({heap.TotalBytesPerSession / 1024:F1} x)")}"));
+    rows.Add(("full snapshot, one partition's waiting", $"{heap.SnapshotBytes / 1024.0:N0} KiB = {(double)heap.SnapshotBytes / heap.SnapshotSessions:N0} B per waiting session, " +
+        $"serialised in {heap.SnapshotMs:N0} ms ({heap.SnapshotSessions:N0} sessions: 1 in {heap.SnapshotPartitions} partitions)", ""));
 
     var w1 = rows.Max(r => r.Metric.Length);
     Console.WriteLine();
@@ -142,7 +144,7 @@ try
     // Bytes written to the checkpoint store per second of the drain run: how checkpoint cost follows the work.
     var checkpointBytesPerSecond = checkpoints.Bytes.Sum() / workerRun.Elapsed.TotalSeconds;
     Console.WriteLine(string.Create(inv,
-        $"bench: e2e_events_per_s={e2eRate:F0} raw_events_per_s={rawRate:F0} ratio={ratio:F2} p99_timer_lag_ms={p99Timer:F0} p99_chat_ms={p99Chat:F0} heap_bytes_per_waiting_session={heap.TotalBytesPerSession:F0} replay_x={replay:F0} alloc_bytes_per_event={allocPerEvent:F0} checkpoint_bytes_per_s={checkpointBytesPerSecond:F0}"));
+        $"bench: e2e_events_per_s={e2eRate:F0} raw_events_per_s={rawRate:F0} ratio={ratio:F2} p99_timer_lag_ms={p99Timer:F0} p99_chat_ms={p99Chat:F0} heap_bytes_per_waiting_session={heap.TotalBytesPerSession:F0} replay_x={replay:F0} alloc_bytes_per_event={allocPerEvent:F0} checkpoint_bytes_per_s={checkpointBytesPerSecond:F0} snapshot_bytes_per_waiting_session={(double)heap.SnapshotBytes / heap.SnapshotSessions:F0}"));
     return 0;
 }
 finally

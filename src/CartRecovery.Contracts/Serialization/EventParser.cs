@@ -193,9 +193,11 @@ public static class EventParser
             if (!reader.Read()) return null;
             if (field is not null && reader.TokenType == JsonTokenType.String)
             {
-                var text = reader.GetString()!;
-                var time = text.AsSpan(Math.Max(text.IndexOfAny(['T', 't', ' ']), 0));
-                if (!(time.EndsWith("Z", StringComparison.OrdinalIgnoreCase) || time.IndexOfAny('+', '-') >= 0)) return field;
+                // On the UTF-8 bytes (no string, no char array per event: docs/performance.md, session 6); an escaped value
+                // is unescaped first. The characters looked for are ASCII, which never occur inside a multi-byte character.
+                ReadOnlySpan<byte> text = reader.ValueIsEscaped ? System.Text.Encoding.UTF8.GetBytes(reader.GetString()!) : reader.ValueSpan;
+                var time = text[Math.Max(text.IndexOfAny("Tt "u8), 0)..];
+                if (!(time.EndsWith("Z"u8) || time.EndsWith("z"u8) || time.IndexOfAny("+-"u8) >= 0)) return field;
             }
             reader.Skip();
         }

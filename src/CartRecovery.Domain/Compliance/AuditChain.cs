@@ -39,30 +39,33 @@ public static class AuditChain
     /// <summary>The hash a row must carry, from its own fields (<see cref="AuditRecord.ChainHash"/> itself excluded).</summary>
     public static string HashOf(AuditRecord row)
     {
-        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        void Add(string value)
+        // Each field then a unit separator, hashed at once (Decisions.DigestInput: no per-field arrays or number strings).
+        var input = Decisions.DigestInput.Start()
+            .Part("audit-chain-v1")
+            .Part(row.ChainPrev)
+            .Part(row.ChainSeq)
+            .Part(row.ShopperPseudonym)
+            .Part(row.AuditId)
+            .Part(row.Decision)
+            .Part(row.Reason)
+            .Part(row.Step)
+            .Part(row.Channel);
+        for (var i = 0; i < row.Evidence.Count; i++)
         {
-            sha.AppendData(Encoding.UTF8.GetBytes(value));
-            sha.AppendData([0x1f]);
+            if (i > 0) input.Text(",");
+            input.Text(row.Evidence[i]);
         }
-        Add("audit-chain-v1");
-        Add(row.ChainPrev);
-        Add(row.ChainSeq.ToString(CultureInfo.InvariantCulture));
-        Add(row.ShopperPseudonym);
-        Add(row.AuditId);
-        Add(row.Decision);
-        Add(row.Reason);
-        Add(row.Step.ToString(CultureInfo.InvariantCulture));
-        Add(row.Channel);
-        Add(string.Join(',', row.Evidence));
-        // Scores are stored as Float64: the shortest round-trip text is what ClickHouse returns too.
-        Add(row.Score.ToString("R", CultureInfo.InvariantCulture));
-        Add(row.PolicyVersion);
-        Add(row.Detail);
-        Add(row.EventTime.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture));
+        input.Separator()
+            // Scores are stored as Float64: the shortest round-trip text is what ClickHouse returns too.
+            .RoundTrip(row.Score).Separator()
+            .Part(row.PolicyVersion)
+            .Part(row.Detail)
+            .Part(row.EventTime.ToUnixTimeMilliseconds());
         // Only rows that name a kind (browse abandonment, win-back) hash it: every row written before the column existed
         // keeps the hash it was written with.
-        if (row.Kind.Length > 0) Add("kind=" + row.Kind);
-        return Convert.ToHexStringLower(sha.GetHashAndReset());
+        if (row.Kind.Length > 0) input.Text("kind=").Part(row.Kind);
+        Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
+        SHA256.HashData(input.Bytes, hash);
+        return Convert.ToHexStringLower(hash);
     }
 }

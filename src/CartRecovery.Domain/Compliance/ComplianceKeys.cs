@@ -41,20 +41,27 @@ public sealed class ComplianceKeys
     }
 
     /// <summary>The keyed pseudonym of a shopper id: stable for one key, not reversible without it.</summary>
-    public string Pseudonym(string shopperId) => "ps_" + Convert.ToHexStringLower(Mac(_pseudonymKey, "shopper", shopperId).AsSpan(0, 16));
+    public string Pseudonym(string shopperId)
+    {
+        Span<byte> mac = stackalloc byte[HMACSHA256.HashSizeInBytes];
+        Mac(_pseudonymKey, ["shopper", shopperId], mac);
+        return "ps_" + Convert.ToHexStringLower(mac[..16]);
+    }
 
     /// <summary>The MAC of token content under the token key.</summary>
-    public byte[] SignToken(params ReadOnlySpan<string> parts) => Mac(_tokenKey, parts);
-
-    private static byte[] Mac(byte[] key, params ReadOnlySpan<string> parts)
+    public byte[] SignToken(params ReadOnlySpan<string> parts)
     {
-        using var hmac = IncrementalHash.CreateHMAC(HashAlgorithmName.SHA256, key);
-        foreach (var part in parts)
-        {
-            hmac.AppendData(Encoding.UTF8.GetBytes(part));
-            hmac.AppendData([0x1f]);
-        }
-        return hmac.GetHashAndReset();
+        var mac = new byte[HMACSHA256.HashSizeInBytes];
+        Mac(_tokenKey, parts, mac);
+        return mac;
+    }
+
+    /// <summary>HMAC-SHA256 over each part then a unit separator, computed at once (<see cref="Decisions.DigestInput"/>).</summary>
+    private static void Mac(byte[] key, ReadOnlySpan<string> parts, Span<byte> destination)
+    {
+        var input = Decisions.DigestInput.Start();
+        foreach (var part in parts) input.Part(part);
+        HMACSHA256.HashData(key, input.Bytes, destination);
     }
 
     private static byte[] Key(string value, string name)

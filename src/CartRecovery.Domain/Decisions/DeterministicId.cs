@@ -45,12 +45,9 @@ public static class DeterministicId
 
     private static void Hash(ReadOnlySpan<string> parts, Span<byte> destination)
     {
-        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        foreach (var part in parts)
-        {
-            sha.AppendData(Encoding.UTF8.GetBytes(part));
-            sha.AppendData([0x1f]); // unit separator: ("ab","c") != ("a","bc")
-        }
-        sha.GetHashAndReset(destination);
+        // Each part then a unit separator, so ("ab","c") != ("a","bc"); hashed at once (DigestInput: no per-part arrays).
+        var input = DigestInput.Start();
+        foreach (var part in parts) input.Part(part);
+        SHA256.HashData(input.Bytes, destination);
     }
 }

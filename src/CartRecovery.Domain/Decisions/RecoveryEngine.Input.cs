@@ -15,17 +15,27 @@ public sealed partial class RecoveryEngine
     /// dedup horizon (event time, counted from the shopper's newest event), and older ids are forgotten.</summary>
     private bool IsRedelivery(ref ShopperState shopper, ShopperEvent evt, string sessionId, out Effects effects)
     {
+        if (IsRedelivery(shopper, evt, sessionId, out effects, out var seen)) return true;
+        shopper = shopper with { SeenEvents = seen };
+        return false;
+    }
+
+    /// <summary><see cref="IsRedelivery(ref ShopperState, ShopperEvent, string, out Effects)"/> without the copy of the
+    /// shopper: <paramref name="seen"/> is what <see cref="ShopperState.SeenEvents"/> becomes, so a caller that changes
+    /// the shopper further copies it once (the session path, on every event: docs/performance.md, session 6).</summary>
+    private bool IsRedelivery(ShopperState shopper, ShopperEvent evt, string sessionId, out Effects effects, out ImmutableArray<SeenEvent> seen)
+    {
         var id = DeterministicId.Hash64(evt.EventId);
-        foreach (var seen in shopper.SeenEvents)
+        foreach (var earlier in shopper.SeenEvents)
         {
-            if (seen.IdHash != id) continue;
+            if (earlier.IdHash != id) continue;
             effects = Effects.None.Add(Rows.Audit(shopper.ShopperId, sessionId, AuditDecisions.DuplicateEvent, DecisionReason.Redelivered, evt.EventTime,
-                [evt.EventId], detail: $"event_id already applied (event time {seen.AtUtc:O}); not applied again"));
+                [evt.EventId], detail: $"event_id already applied (event time {earlier.AtUtc:O}); not applied again"));
+            seen = shopper.SeenEvents;
             return true;
         }
         effects = Effects.None;
-        var remembered = WithinDedupHorizon(shopper.SeenEvents, evt.EventTime);
-        shopper = shopper with { SeenEvents = remembered.Add(new SeenEvent(id, evt.EventTime.UtcDateTime)) };
+        seen = WithinDedupHorizon(shopper.SeenEvents, evt.EventTime).Add(new SeenEvent(id, evt.EventTime.UtcDateTime));
         return false;
     }
 

@@ -33,9 +33,10 @@ public sealed partial class RecoveryEngine(RecoveryPolicy policy)
     /// <summary>Applies a storefront or order event to its session (created on first sight, or reopened).</summary>
     public Decision Apply(ShopperState shopper, SessionState? session, SessionEvent evt, Watermark watermark)
     {
-        if (IsRedelivery(ref shopper, evt, evt.SessionId, out var duplicate)) return new Decision(shopper, session, duplicate);
+        if (IsRedelivery(shopper, evt, evt.SessionId, out var duplicate, out var seen)) return new Decision(shopper, session, duplicate);
         var effects = LateAudit(shopper, evt, evt.SessionId, watermark);
-        shopper = Profiles.ProfileRows.Observe(shopper, evt, Policy, session?.Currency);
+        // The remembered id and the profile in one copy of the shopper (this runs on every storefront event).
+        shopper = shopper with { SeenEvents = seen, Profile = Profiles.ProfileRows.Observed(shopper.Profile, evt, Policy, session?.Currency) };
 
         if (evt is OrderPlaced or PaymentAuthorized)
         {

@@ -62,59 +62,86 @@ public sealed class SessionEvolution(RecoveryPolicy policy)
     };
 
     /// <summary>The session after a storefront event: activity and the event's effect on cart, funnel and payment.</summary>
-    public static SessionState Evolve(SessionState session, SessionEvent evt) => Touch(session, evt) switch
+    /// <remarks>Activity (<see cref="Touch"/>) and the event's effect are set in one copy of the state: this runs on every
+    /// event, and each copy of the ~40-field record was a large share of the bytes allocated per event (docs/performance.md,
+    /// session 6). None of the event cases reads a field <see cref="Touch"/> sets.</remarks>
+    public static SessionState Evolve(SessionState session, SessionEvent evt)
     {
-        var s when evt is SessionStarted started => WithCurrency(s, started.Currency) with
+        var (startedAt, lastActivityAt) = Activity(session, evt);
+        return evt switch
         {
-            TimeZone = SharedStrings.OfNullable(started.TimeZone) ?? s.TimeZone,
-            TimeZoneFromPolicy = s.TimeZoneFromPolicy && started.TimeZone is null,
-            ReturningShopper = s.ReturningShopper || started.ReturningShopper,
-        },
-        var s when evt is CartLineAdded added => WithCurrency(s, added.Currency) with
-        {
-            Lines = s.Lines.SetItem(added.Line.Sku, s.Lines.TryGetValue(added.Line.Sku, out var line)
-                ? line with { Quantity = line.Quantity + added.Line.Quantity, UnitPrice = added.Line.UnitPrice }
-                : added.Line with { Sku = SharedStrings.Of(added.Line.Sku), Name = SharedStrings.Of(added.Line.Name) }),
-            HadCart = true,
-            FurthestStep = Max(s.FurthestStep, FunnelStep.Cart),
-        },
-        var s when evt is ProductViewed { Category: { Length: > 0 } category } => s with { ViewedCategories = Viewed(s.ViewedCategories, category) },
-        var s when evt is CartLineRemoved removed => s with { Lines = s.Lines.Remove(removed.Sku) },
-        var s when evt is CartLineUpdated update => s with
-        {
-            Lines = update.Quantity == 0 ? s.Lines.Remove(update.Sku)
-                : s.Lines.TryGetValue(update.Sku, out var line) ? s.Lines.SetItem(update.Sku, line with { Quantity = update.Quantity }) : s.Lines,
-        },
-        var s when evt is CheckoutStarted => s with { FurthestStep = Max(s.FurthestStep, FunnelStep.Checkout) },
-        var s when evt is CheckoutStepCompleted step => s with
-        {
-            FurthestStep = Max(s.FurthestStep, step.Step == "payment" ? FunnelStep.Payment : FunnelStep.Checkout),
-        },
-        var s when evt is PaymentFailed failed => s with
-        {
-            PaymentFailures = s.PaymentFailures + 1,
-            PaymentErrorCodes = s.PaymentErrorCodes.Add(SharedStrings.Of(failed.ErrorCode)),
-            FurthestStep = FunnelStep.Payment,
-        },
-        var s => s,
-    };
+            SessionStarted started => WithCurrency(session, started.Currency) with
+            {
+                StartedAt = startedAt, LastActivityAt = lastActivityAt, LastEventId = evt.EventId,
+                TimeZone = SharedStrings.OfNullable(started.TimeZone) ?? session.TimeZone,
+                TimeZoneFromPolicy = session.TimeZoneFromPolicy && started.TimeZone is null,
+                ReturningShopper = session.ReturningShopper || started.ReturningShopper,
+            },
+            CartLineAdded added => WithCurrency(session, added.Currency) with
+            {
+                StartedAt = startedAt, LastActivityAt = lastActivityAt, LastEventId = evt.EventId,
+                Lines = session.Lines.SetItem(added.Line.Sku, session.Lines.TryGetValue(added.Line.Sku, out var line)
+                    ? line with { Quantity = line.Quantity + added.Line.Quantity, UnitPrice = added.Line.UnitPrice }
+                    : added.Line with { Sku = SharedStrings.Of(added.Line.Sku), Name = SharedStrings.Of(added.Line.Name) }),
+                HadCart = true,
+                FurthestStep = Max(session.FurthestStep, FunnelStep.Cart),
+            },
+            ProductViewed { Category: { Length: > 0 } category } => session with
+            {
+                StartedAt = startedAt, LastActivityAt = lastActivityAt, LastEventId = evt.EventId,
+                ViewedCategories = Viewed(session.ViewedCategories, category),
+            },
+            CartLineRemoved removed => session with
+            {
+                StartedAt = startedAt, LastActivityAt = lastActivityAt, LastEventId = evt.EventId,
+                Lines = session.Lines.Remove(removed.Sku),
+            },
+            CartLineUpdated update => session with
+            {
+                StartedAt = startedAt, LastActivityAt = lastActivityAt, LastEventId = evt.EventId,
+                Lines = update.Quantity == 0 ? session.Lines.Remove(update.Sku)
+                    : session.Lines.TryGetValue(update.Sku, out var line) ? session.Lines.SetItem(update.Sku, line with { Quantity = update.Quantity }) : session.Lines,
+            },
+            CheckoutStarted => session with
+            {
+                StartedAt = startedAt, LastActivityAt = lastActivityAt, LastEventId = evt.EventId,
+                FurthestStep = Max(session.FurthestStep, FunnelStep.Checkout),
+            },
+            CheckoutStepCompleted step => session with
+            {
+                StartedAt = startedAt, LastActivityAt = lastActivityAt, LastEventId = evt.EventId,
+                FurthestStep = Max(session.FurthestStep, step.Step == "payment" ? FunnelStep.Payment : FunnelStep.Checkout),
+            },
+            PaymentFailed failed => session with
+            {
+                StartedAt = startedAt, LastActivityAt = lastActivityAt, LastEventId = evt.EventId,
+                PaymentFailures = session.PaymentFailures + 1,
+                PaymentErrorCodes = session.PaymentErrorCodes.Add(SharedStrings.Of(failed.ErrorCode)),
+                FurthestStep = FunnelStep.Payment,
+            },
+            _ => Touch(session, evt),
+        };
+    }
 
     /// <summary>The session's activity after an event: first and last event time, and the last event's id.</summary>
-    public static SessionState Touch(SessionState session, ShopperEvent evt) => session with
+    public static SessionState Touch(SessionState session, ShopperEvent evt)
     {
-        // The start is the session's earliest event time, whatever the arrival order: it is part of the session's key
-        // and its trigger ids, so an event delayed within the lateness must not give the session another identity.
-        StartedAt = evt.EventTime < session.StartedAt ? evt.EventTime : session.StartedAt,
-        LastActivityAt = evt.EventTime > session.LastActivityAt ? evt.EventTime : session.LastActivityAt,
-        LastEventId = evt.EventId,
-    };
+        var (startedAt, lastActivityAt) = Activity(session, evt);
+        return session with { StartedAt = startedAt, LastActivityAt = lastActivityAt, LastEventId = evt.EventId };
+    }
+
+    // The start is the session's earliest event time, whatever the arrival order: it is part of the session's key
+    // and its trigger ids, so an event delayed within the lateness must not give the session another identity.
+    private static (DateTimeOffset StartedAt, DateTimeOffset LastActivityAt) Activity(SessionState session, ShopperEvent evt) => (
+        evt.EventTime < session.StartedAt ? evt.EventTime : session.StartedAt,
+        evt.EventTime > session.LastActivityAt ? evt.EventTime : session.LastActivityAt);
 
     /// <summary>The session's real-time risk score (and its top factors) at <paramref name="at"/>.</summary>
     public SessionState Rescore(SessionState session, DateTimeOffset at)
     {
         var timeout = Policy.SegmentFor(session).InactivityTimeout;
-        var score = RiskModel.Score(session, Policy.ValueInPolicyCurrency(session), at, timeout, Policy.Risk);
-        return session with { Score = score.Value, TopFactors = score.Top() };
+        var score = RiskModel.Score(session, Policy.ValueInPolicyCurrency(session), at, timeout, Policy.Risk, session.TopFactors, out var top);
+        return score == session.Score && top == session.TopFactors ? session : session with { Score = score, TopFactors = top };
     }
 
     /// <summary>A currency the input names for the cart: the cart's own while the cart is empty; another one joining a

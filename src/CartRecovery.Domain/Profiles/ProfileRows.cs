@@ -13,7 +13,14 @@ public static class ProfileRows
     /// money. <paramref name="sessionCurrency"/> is the currency of an order that names none.</summary>
     public static ShopperState Observe(ShopperState shopper, ShopperEvent evt, RecoveryPolicy policy, string? sessionCurrency = null)
     {
-        var profile = shopper.Profile ?? ShopperProfile.Start(evt.EventTime);
+        var profile = Observed(shopper.Profile, evt, policy, sessionCurrency);
+        return ReferenceEquals(profile, shopper.Profile) ? shopper : shopper with { Profile = profile };
+    }
+
+    /// <summary>The profile with the event taken in (<see cref="Observe"/>); the same instance when nothing changed.</summary>
+    public static ShopperProfile Observed(ShopperProfile? current, ShopperEvent evt, RecoveryPolicy policy, string? sessionCurrency = null)
+    {
+        var profile = current ?? ShopperProfile.Start(evt.EventTime);
         profile = evt switch
         {
             ProductViewed viewed => profile.Interest(viewed.Category, viewed.Sku, ShopperProfile.ViewPoints, evt.EventTime),
@@ -27,7 +34,7 @@ public static class ProfileRows
                 policy.InPolicyCurrency(order.Total, order.Currency ?? sessionCurrency ?? policy.DefaultCurrency), order.Lines.Select(l => l.Sku)),
             _ => profile.Seen(evt.EventTime),
         };
-        return shopper with { Profile = profile };
+        return profile;
     }
 
     /// <summary>The shopper's profile segment at <paramref name="at"/> ("" without a profile).</summary>

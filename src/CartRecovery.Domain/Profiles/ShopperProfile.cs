@@ -38,9 +38,9 @@ public sealed record ShopperProfile
     /// <summary>Sum of order values in the policy currency (orders in a currency without a rate are counted, not summed).</summary>
     public decimal Monetary { get; init; }
     /// <summary>Interest points by category code, the strongest <see cref="MaxCategories"/> kept.</summary>
-    public ImmutableSortedDictionary<string, int> CategoryInterest { get; init; } = ImmutableSortedDictionary.Create<string, int>(StringComparer.Ordinal);
+    public ImmutableSortedDictionary<string, int> CategoryInterest { get; init; } = State.OrdinalEmpty.Sorted<int>();
     /// <summary>Skus seen with a category (views, cart adds), so an order's lines count for their categories; bounded.</summary>
-    public ImmutableSortedDictionary<string, string> SkuCategories { get; init; } = ImmutableSortedDictionary.Create<string, string>(StringComparer.Ordinal);
+    public ImmutableSortedDictionary<string, string> SkuCategories { get; init; } = State.OrdinalEmpty.Sorted<string>();
 
     public const int MaxSkuCategories = 32;
 
@@ -68,7 +68,8 @@ public sealed record ShopperProfile
 
     public static ShopperProfile Start(DateTimeOffset at) => new() { FirstSeen = at, LastSeen = at };
 
-    public ShopperProfile Seen(DateTimeOffset at) => this with
+    /// <summary>Activity at <paramref name="at"/>; the same profile when it falls inside what was seen (no copy per event).</summary>
+    public ShopperProfile Seen(DateTimeOffset at) => at >= FirstSeen && at <= LastSeen ? this : this with
     {
         FirstSeen = at < FirstSeen ? at : FirstSeen,
         LastSeen = at > LastSeen ? at : LastSeen,
@@ -77,11 +78,17 @@ public sealed record ShopperProfile
     /// <summary>A view (<see cref="ViewPoints"/>) or cart add (<see cref="CartPoints"/>) of a sku in a category.</summary>
     public ShopperProfile Interest(string? category, string sku, int points, DateTimeOffset at)
     {
-        var seen = Seen(at);
-        if (string.IsNullOrEmpty(category)) return seen;
-        var skus = seen.SkuCategories.SetItem(sku, category);
+        if (string.IsNullOrEmpty(category)) return Seen(at);
+        var skus = SkuCategories.SetItem(sku, category);
         if (skus.Count > MaxSkuCategories) skus = skus.Remove(skus.Keys.First(k => k != sku));
-        return seen with { CategoryInterest = AddPoints(seen.CategoryInterest, category, points), SkuCategories = skus };
+        // One copy: activity and interest together.
+        return this with
+        {
+            FirstSeen = at < FirstSeen ? at : FirstSeen,
+            LastSeen = at > LastSeen ? at : LastSeen,
+            CategoryInterest = AddPoints(CategoryInterest, category, points),
+            SkuCategories = skus,
+        };
     }
 
     /// <summary>An order: frequency, recency, monetary value (null: not in the policy currency) and the categories of its lines.</summary>

@@ -19,7 +19,7 @@ public sealed record SessionState
     public required string TimeZone { get; init; }
     public required DateTimeOffset StartedAt { get; init; }
     public required DateTimeOffset LastActivityAt { get; init; }
-    private readonly ImmutableSortedDictionary<string, CartLine> _lines = ImmutableSortedDictionary.Create<string, CartLine>(StringComparer.Ordinal);
+    private readonly ImmutableSortedDictionary<string, CartLine> _lines = OrdinalEmpty.Sorted<CartLine>();
 
     /// <summary>The cart by SKU. Its value and item count are computed once per change: scoring reads them on every event.</summary>
     public ImmutableSortedDictionary<string, CartLine> Lines
@@ -83,7 +83,7 @@ public sealed record SessionState
     public ImmutableArray<string> TopFactors { get; init; } = [];
     /// <summary>Product views in this session by category (at most <see cref="MaxViewedCategories"/>): what a
     /// browse-abandonment message names.</summary>
-    public ImmutableSortedDictionary<string, int> ViewedCategories { get; init; } = ImmutableSortedDictionary.Create<string, int>(StringComparer.Ordinal);
+    public ImmutableSortedDictionary<string, int> ViewedCategories { get; init; } = OrdinalEmpty.Sorted<int>();
     /// <summary>The session's browse-abandonment message was decided (sent, suppressed or cancelled): at most one per visit.</summary>
     public bool BrowseDecided { get; init; }
     /// <summary>Set when the browse-abandonment message fell into quiet hours: when it may go instead.</summary>

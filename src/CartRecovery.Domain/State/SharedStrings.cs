@@ -17,8 +17,24 @@ public static class SharedStrings
     public static string Of(string value)
     {
         if (Pool.TryGetValue(value, out var shared)) return shared;
-        return Pool.Count >= Capacity ? value : Pool.GetOrAdd(value, value);
+        // A counter of its own: ConcurrentDictionary.Count takes every lock of the dictionary, which session actors on
+        // other threads then waited for (1 % of the worker's CPU in the profile, docs/performance.md, session 6).
+        if (Volatile.Read(ref _count) >= Capacity) return value;
+        if (!Pool.TryAdd(value, value)) return Pool.TryGetValue(value, out shared) ? shared : value;
+        Interlocked.Increment(ref _count);
+        return value;
     }
+
+    private static int _count;
+
+    /// <summary>The shared instance of <paramref name="value"/>'s text: no string is made when it is already shared.</summary>
+    public static string Of(ReadOnlySpan<char> value)
+    {
+        if (Lookup.TryGetValue(value, out var shared)) return shared;
+        return Of(value.ToString());
+    }
+
+    private static readonly ConcurrentDictionary<string, string>.AlternateLookup<ReadOnlySpan<char>> Lookup = Pool.GetAlternateLookup<ReadOnlySpan<char>>();
 
     public static string? OfNullable(string? value) => value is null ? null : Of(value);
 }

@@ -77,7 +77,7 @@ public sealed record ShopperState
     public ImmutableDictionary<string, ChannelBlock> BlockedChannels { get; init; } = ImmutableDictionary<string, ChannelBlock>.Empty;
     /// <summary>Engagement by message channel: 1 point per reported open, 2 per click. A segment with
     /// <c>channel_order: "engagement"</c> tries the shopper's most engaged consented channel first.</summary>
-    public ImmutableSortedDictionary<string, int> Engagement { get; init; } = ImmutableSortedDictionary.Create<string, int>(StringComparer.Ordinal);
+    public ImmutableSortedDictionary<string, int> Engagement { get; init; } = OrdinalEmpty.Sorted<int>();
     /// <summary>Proactive chats offered within the attribution window, to match chat outcomes against.</summary>
     public ImmutableList<OfferedChat> OfferedChats { get; init; } = [];
     /// <summary>What the shopper's history says (category interest, RFM, churn risk, segment); null before any event.</summary>
@@ -87,7 +87,17 @@ public sealed record ShopperState
 
     public static ShopperState New(string shopperId) => new() { ShopperId = shopperId };
 
-    public static string ConsentKey(string purpose, string channel) => SharedStrings.Of($"{purpose}/{channel}");
+    public static string ConsentKey(string purpose, string channel)
+    {
+        // Formatted on the stack and looked up by span: read on every send-time check, so no string per lookup once seen.
+        var length = purpose.Length + 1 + channel.Length;
+        if (length > 256) return SharedStrings.Of($"{purpose}/{channel}");
+        Span<char> key = stackalloc char[length];
+        purpose.CopyTo(key);
+        key[purpose.Length] = '/';
+        channel.CopyTo(key[(purpose.Length + 1)..]);
+        return SharedStrings.Of(key);
+    }
 
     public ConsentRecord? ConsentFor(string purpose, string channel) =>
         Consents.TryGetValue(ConsentKey(purpose, channel), out var record) ? record : null;

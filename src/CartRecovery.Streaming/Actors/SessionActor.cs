@@ -19,8 +19,10 @@ namespace CartRecovery.Streaming.Actors;
 /// (<see cref="SessionSupervision"/>) resumes this actor with the state it had before the command and dead-letters
 /// the command's event with the cause, so one bad decision neither loses the session nor stalls its partition.
 /// </summary>
-public sealed class SessionActor : ReceiveActor
+public sealed class SessionActor : UntypedActor
 {
+    // An untyped actor: a ReceiveActor builds its handler table per instance, and a session actor is created for every
+    // session and every revival (docs/performance.md, session 6).
     private readonly RecoveryEngine _engine;
     private SessionState? _state;
 
@@ -28,31 +30,55 @@ public sealed class SessionActor : ReceiveActor
     {
         _engine = engine;
         _state = initial;
-        Receive<ApplyEvent>(cmd =>
-        {
-            Decision decision;
-            try { decision = engine.Apply(cmd.Shopper, _state, cmd.Event, cmd.Watermark); }
-            catch (Exception e) { throw new SessionDecisionException(cmd.Shopper.ShopperId, cmd.Event.SessionId, cmd, e); }
-            Decide(decision, cmd.Shopper.ShopperId, cmd.Event.SessionId);
-        });
-        Receive<FireDeadline>(cmd =>
-        {
-            if (_state is null) throw new InvalidOperationException("deadline for a session without state");
-            Decision decision;
-            try { decision = engine.Fire(cmd.Shopper, _state, cmd.Deadline); }
-            catch (Exception e) { throw new SessionDecisionException(_state.ShopperId, _state.SessionId, cmd, e); }
-            Decide(decision, _state.ShopperId, _state.SessionId);
-        });
-        Receive<Passivate>(_ =>
-        {
-            if (_state is null) throw new InvalidOperationException("passivation of a session without state");
-            Sender.Tell(new SessionPassivated(_state.ShopperId, _state.SessionId, _state));
-            Context.Stop(Self);
-        });
-        Receive<ReportState>(_ => Sender.Tell(new SessionStateOwned(_state)));
     }
 
-    public static Props Props(RecoveryEngine engine, SessionState? initial) => Akka.Actor.Props.Create(() => new SessionActor(engine, initial));
+    protected override void OnReceive(object message)
+    {
+        switch (message)
+        {
+            case ApplyEvent cmd:
+            {
+                Decision decision;
+                try { decision = _engine.Apply(cmd.Shopper, _state, cmd.Event, cmd.Watermark); }
+                catch (Exception e) { throw new SessionDecisionException(cmd.Shopper.ShopperId, cmd.Event.SessionId, cmd, e); }
+                Decide(decision, cmd.Shopper.ShopperId, cmd.Event.SessionId);
+                break;
+            }
+            case FireDeadline cmd:
+            {
+                if (_state is null) throw new InvalidOperationException("deadline for a session without state");
+                Decision decision;
+                try { decision = _engine.Fire(cmd.Shopper, _state, cmd.Deadline); }
+                catch (Exception e) { throw new SessionDecisionException(_state.ShopperId, _state.SessionId, cmd, e); }
+                Decide(decision, _state.ShopperId, _state.SessionId);
+                break;
+            }
+            case Passivate:
+                if (_state is null) throw new InvalidOperationException("passivation of a session without state");
+                Sender.Tell(new SessionPassivated(_state.ShopperId, _state.SessionId, _state));
+                Context.Stop(Self);
+                break;
+            case ReportState:
+                Sender.Tell(new SessionStateOwned(_state));
+                break;
+            default:
+                Unhandled(message);
+                break;
+        }
+    }
+
+    /// <summary>Made by a producer object, not an expression: <c>Props.Create(() => ...)</c> takes the expression tree apart
+    /// (and evaluates its arguments) for every session actor created (docs/performance.md, session 6).</summary>
+    public static Props Props(RecoveryEngine engine, SessionState? initial) => Akka.Actor.Props.CreateBy(new Producer(engine, initial));
+
+    private sealed class Producer(RecoveryEngine engine, SessionState? initial) : IIndirectActorProducer
+    {
+        public Type ActorType => typeof(SessionActor);
+
+        public ActorBase Produce() => new SessionActor(engine, initial);
+
+        public void Release(ActorBase actor) { }
+    }
 
     private void Decide(Decision decision, string shopperId, string sessionId)
     {

@@ -19,6 +19,10 @@ internal sealed class ShopperQueues
     private readonly Dictionary<string, Queue<ShopperCommand>> _queues = new(StringComparer.Ordinal);
     // The input record of each shopper's command in flight (null for a deadline): dead-lettered if its decision throws.
     private readonly Dictionary<string, InputRecord?> _inFlight = new(StringComparer.Ordinal);
+    // Emptied queues, reused: most shoppers have a command or two per batch, so a queue per shopper per batch was
+    // one of the larger allocations per event (docs/performance.md, session 6).
+    private readonly Stack<Queue<ShopperCommand>> _spare = new();
+    private const int MaxSpare = 1024;
 
     /// <summary>Nothing waits and nothing is in flight: the batch may complete.</summary>
     public bool IsIdle => _queues.Count == 0 && _inFlight.Count == 0;
@@ -27,7 +31,8 @@ internal sealed class ShopperQueues
 
     public void Enqueue(string shopperId, ShopperCommand command)
     {
-        if (!_queues.TryGetValue(shopperId, out var queue)) _queues[shopperId] = queue = new Queue<ShopperCommand>();
+        if (!_queues.TryGetValue(shopperId, out var queue))
+            _queues[shopperId] = queue = _spare.TryPop(out var spare) ? spare : new Queue<ShopperCommand>();
         queue.Enqueue(command);
     }
 
@@ -45,7 +50,12 @@ internal sealed class ShopperQueues
     public ShopperCommand Dequeue(string shopperId) => _queues[shopperId].Dequeue();
 
     /// <summary>The shopper has nothing waiting: forget the queue (idle shoppers hold no memory here).</summary>
-    public void Drop(string shopperId) => _queues.Remove(shopperId);
+    public void Drop(string shopperId)
+    {
+        if (!_queues.Remove(shopperId, out var queue) || _spare.Count >= MaxSpare) return;
+        queue.Clear();
+        _spare.Push(queue);
+    }
 
     public bool IsInFlight(string shopperId) => _inFlight.ContainsKey(shopperId);
 

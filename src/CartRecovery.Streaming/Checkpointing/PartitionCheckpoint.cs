@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Collections.Immutable;
 using System.Text.Json;
 using System.Text.Json.Serialization;
@@ -28,7 +29,22 @@ public sealed record PartitionCheckpoint
 
     public bool IsDelta => ChangedShoppers is not null;
 
-    public byte[] ToBytes() => JsonSerializer.SerializeToUtf8Bytes(this, CheckpointJsonContext.Default.PartitionCheckpoint);
+    public byte[] ToBytes()
+    {
+        // Written into one buffer kept per thread: a full snapshot is megabytes, and growing a fresh pooled buffer by
+        // doubling for each one was a large share of the bytes the worker allocated (docs/performance.md, session 6).
+        // Not compressed: erasure finds the rows naming a shopper by their bytes (CheckpointErasure).
+        var buffer = _buffer ??= new ArrayBufferWriter<byte>(64 * 1024);
+        buffer.ResetWrittenCount();
+        using (var writer = new Utf8JsonWriter(buffer)) JsonSerializer.Serialize(writer, this, CheckpointJsonContext.Default.PartitionCheckpoint);
+        var bytes = buffer.WrittenSpan.ToArray();
+        // A buffer grown past any normal snapshot is not kept (a partition that briefly held a huge state).
+        if (buffer.Capacity > MaxKeptBuffer) _buffer = null;
+        return bytes;
+    }
+
+    [ThreadStatic] private static ArrayBufferWriter<byte>? _buffer;
+    private const int MaxKeptBuffer = 64 * 1024 * 1024;
 
     public static PartitionCheckpoint FromBytes(byte[] bytes)
     {
