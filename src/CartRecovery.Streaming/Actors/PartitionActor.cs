@@ -93,21 +93,25 @@ public sealed partial class PartitionActor : ReceivePersistentActor
         Command<OutputsDurable>(durable => Save(_checkpoints.Durable(durable.Sequence)));
         Command<SaveSnapshotSuccess>(success =>
         {
-            // Keep only the newest snapshot and no delta it covers: older ones can never be needed again.
+            // Keep only the newest snapshot and no delta it covers: older ones can never be needed again, and after an
+            // erasure they are the rows that still name the shopper. The save counts once they are deleted.
+            _deletesAwaited = 1;
             DeleteSnapshots(new SnapshotSelectionCriteria(success.Metadata.SequenceNr, success.Metadata.Timestamp.AddTicks(-1)));
-            if (success.Metadata.SequenceNr > 0) DeleteMessages(success.Metadata.SequenceNr);
-            Saved();
+            if (success.Metadata.SequenceNr > 0)
+            {
+                _deletesAwaited++;
+                DeleteMessages(success.Metadata.SequenceNr);
+            }
         });
         Command<SaveSnapshotFailure>(failure =>
         {
             _checkpoints.Failed();
             _sink.CheckpointFailed(_partition, failure.Cause);
         });
-        Command<DeleteSnapshotsSuccess>(_ => { });
-        Command<DeleteSnapshotsFailure>(_ => { });
-        // Deltas a snapshot covers are never replayed (recovery starts after the snapshot): failing to delete them costs space only.
-        Command<DeleteMessagesSuccess>(_ => { });
-        Command<DeleteMessagesFailure>(_ => { });
+        Command<DeleteSnapshotsSuccess>(_ => Deleted(null));
+        Command<DeleteSnapshotsFailure>(failure => Deleted(failure.Cause));
+        Command<DeleteMessagesSuccess>(_ => Deleted(null));
+        Command<DeleteMessagesFailure>(failure => Deleted(failure.Cause));
 
         Command<ProcessBatch>(msg => WhenIdle(() => Process(msg)));
         Command<AdvanceIdle>(msg => WhenIdle(() =>
@@ -199,12 +203,39 @@ public sealed partial class PartitionActor : ReceivePersistentActor
         if (capture.Delta) PersistAsync(capture.Bytes, _ => Saved());
         else
         {
-            _changes.FullSaving(capture.Generation);
+            _savingCoversErasure = _changes.FullSaving(capture.Generation);
             // The journal keeps its newest row, marked deleted, when a snapshot deletes the deltas before it: an empty
             // fence written first is that row, so no delta (of a shopper erased since, say) outlives its snapshot.
             if (_changes.HasDeltas) PersistAsync(DeltaFence, _ => SaveSnapshot(capture.Bytes));
             else SaveSnapshot(capture.Bytes);
         }
+    }
+
+    // Deletions of what a saved full snapshot replaces, not answered yet; and whether that snapshot removes an erased shopper.
+    private int _deletesAwaited;
+    private bool _savingCoversErasure;
+
+    /// <summary>A deletion of older snapshots or of the deltas a new snapshot covers finished. Deltas a snapshot covers
+    /// are never replayed (recovery starts after it), so a failure costs space only, except after an erasure: then the
+    /// older rows still name the erased shopper, and the checkpoint fails (the worker stops; its successor's first full
+    /// snapshot deletes them again).</summary>
+    private void Deleted(Exception? failure)
+    {
+        if (_deletesAwaited == 0) return;
+        if (failure is not null)
+        {
+            if (_savingCoversErasure)
+            {
+                _deletesAwaited = 0;
+                _checkpoints.Failed();
+                _sink.CheckpointFailed(_partition, new InvalidOperationException("the checkpoint rows an erasure replaces could not be deleted", failure));
+                return;
+            }
+            Context.GetLogger().Warning("partition {0}: checkpoint rows a snapshot replaced could not be deleted ({1}); they cost space only", _partition, failure.Message);
+        }
+        if (--_deletesAwaited > 0) return;
+        _savingCoversErasure = false;
+        Saved();
     }
 
     /// <summary>The running save (snapshot or delta) is durable: its offsets may be committed; the next capture saves.</summary>

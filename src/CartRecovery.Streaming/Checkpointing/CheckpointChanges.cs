@@ -27,10 +27,13 @@ internal sealed class CheckpointChanges
     /// and only a newer full snapshot deletes those (docs/compliance.md), so captures are full until one saves.</summary>
     public void RequireFull() => _fullRequiredFor = Generation;
 
-    /// <summary>A full capture covering changes up to <paramref name="generation"/> began saving.</summary>
-    public void FullSaving(long generation)
+    /// <summary>A full capture covering changes up to <paramref name="generation"/> began saving; true when it is the
+    /// one that removes an erased shopper from the checkpoints (the older rows it replaces must then be deleted).</summary>
+    public bool FullSaving(long generation)
     {
-        if (generation >= _fullRequiredFor) _fullRequiredFor = 0;
+        if (_fullRequiredFor == 0 || generation < _fullRequiredFor) return false;
+        _fullRequiredFor = 0;
+        return true;
     }
 
     /// <summary>Deltas were journaled since the last full snapshot.</summary>

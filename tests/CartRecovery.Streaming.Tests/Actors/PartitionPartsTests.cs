@@ -152,4 +152,27 @@ public sealed class PartitionPartsTests
         changes.SnapshotSaved(1200);
         Assert.False(changes.NextIsFull);
     }
+
+    [Fact]
+    public void After_an_erasure_checkpoints_are_full_until_one_covering_it_saves_and_only_that_one_must_delete_what_it_replaces()
+    {
+        var changes = new CheckpointChanges();
+        changes.Touched(["cust-x"]);
+        changes.SnapshotSaved(1_000);
+        Assert.False(changes.NextIsFull);
+        Assert.False(changes.FullSaving(changes.Generation)); // a full snapshot with no erasure pending
+
+        changes.Touched(["cust-x"]);
+        changes.RequireFull(); // cust-x erased in this generation
+        var erasedIn = changes.Generation;
+        Assert.True(changes.NextIsFull);
+        // A full capture taken before the erasure does not cover it: still full next time.
+        Assert.False(changes.FullSaving(erasedIn - 1));
+        Assert.True(changes.NextIsFull);
+        // The capture that covers it: the rows it replaces still name cust-x and must be deleted.
+        Assert.True(changes.FullSaving(erasedIn));
+        changes.SnapshotSaved(1_000);
+        Assert.False(changes.NextIsFull);
+        Assert.False(changes.FullSaving(changes.Generation));
+    }
 }
