@@ -20,6 +20,11 @@ public sealed partial record AnalyticsStoreOptions
     /// <c>readonly</c> setting on a server), and nothing is created.</summary>
     public bool ReadOnly { get; init; }
 
+    /// <summary>This command owns the store and sets its retention (<see cref="Schema.SchemaRetention.ApplyAsync"/>): the worker
+    /// for the live store, a replay or backtest for its own database. Commands that read, report or erase leave every
+    /// retention as it is, so opening a replay's database to read it never deletes its rows.</summary>
+    public bool SetsRetention { get; init; }
+
     public static AnalyticsStoreOptions Default { get; } = new();
 
     /// <summary>The database name, checked: it is spliced into SQL, so only identifier characters are allowed.</summary>

@@ -83,7 +83,7 @@ public sealed class SchemaSplitTests
     [Fact]
     public void The_embedded_schema_creates_six_tables_and_the_attribution_view()
     {
-        Assert.Equal(28, AnalyticsSchema.Statements.Count);
+        Assert.Equal(34, AnalyticsSchema.Statements.Count);
         Assert.All(AnalyticsSchema.Statements.Take(6), s => Assert.StartsWith("CREATE TABLE IF NOT EXISTS ", s));
         // Columns added since the first release reach stores created before them.
         Assert.StartsWith("ALTER TABLE session_outcomes ADD COLUMN IF NOT EXISTS order_currency ", AnalyticsSchema.Statements[6]);
@@ -95,8 +95,11 @@ public sealed class SchemaSplitTests
         // Browse abandonment and win-back: a trigger's category, an audit row's kind.
         Assert.StartsWith("ALTER TABLE recovery_triggers ADD COLUMN IF NOT EXISTS category ", AnalyticsSchema.Statements[24]);
         Assert.StartsWith("ALTER TABLE audit_log ADD COLUMN IF NOT EXISTS kind ", AnalyticsSchema.Statements[25]);
-        Assert.StartsWith($"CREATE OR REPLACE VIEW {AnalyticsSchema.RecoveryOutcomesView} ", AnalyticsSchema.Statements[26]);
-        Assert.StartsWith("CREATE OR REPLACE VIEW consent_ledger ", AnalyticsSchema.Statements[27]);
+        // Retention counted from the write: every table gets written_at.
+        Assert.Equal(AnalyticsSchema.Tables.Select(t => $"ALTER TABLE {t} ADD COLUMN IF NOT EXISTS written_at DateTime MATERIALIZED now()"),
+            AnalyticsSchema.Statements.Skip(26).Take(6));
+        Assert.StartsWith($"CREATE OR REPLACE VIEW {AnalyticsSchema.RecoveryOutcomesView} ", AnalyticsSchema.Statements[32]);
+        Assert.StartsWith("CREATE OR REPLACE VIEW consent_ledger ", AnalyticsSchema.Statements[33]);
         Assert.Equal(AnalyticsSchema.Tables, AnalyticsSchema.Statements.Take(6).Select(s => s.Split([' ', '\n'])[5]));
         Assert.DoesNotContain(AnalyticsSchema.Statements, s => s.Contains("--", StringComparison.Ordinal));
     }

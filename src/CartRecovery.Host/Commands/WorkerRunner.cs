@@ -41,7 +41,9 @@ public static class WorkerRunner
         builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
         // The command owns SIGTERM/SIGINT (graceful stop through its token); the host must not stop Akka underneath it.
         builder.Services.AddSingleton<IHostLifetime, CommandOwnedLifetime>();
-        builder.Services.AddCartRecoveryWorker(settings, output ?? new OutputSettings(), policy, _ => storeOptions is null ? AnalyticsStoreFactory.Open(dataDirectory) : AnalyticsStoreFactory.Open(dataDirectory, storeOptions));
+        builder.Services.AddCartRecoveryWorker(settings, output ?? new OutputSettings(), policy,
+            // The worker owns the store it writes (the live one, or a replay's or backtest's own database): it sets its retention.
+            _ => AnalyticsStoreFactory.Open(dataDirectory, (storeOptions ?? AnalyticsStoreFactory.LiveOptions) with { SetsRetention = true }));
 
         IHost host;
         if (builder is WebApplicationBuilder web)

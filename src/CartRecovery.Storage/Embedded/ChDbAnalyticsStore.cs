@@ -56,7 +56,7 @@ public sealed class ChDbAnalyticsStore : IAnalyticsStore
                 _engine.Query(statement, EmbeddedClickHouse.DefaultFormat, Database);
             }
         }, ct);
-        await SchemaRetention.ApplyAsync(this, _options.Schema, ct);
+        if (_options.SetsRetention) await SchemaRetention.ApplyAsync(this, _options.Schema, ct);
     }
 
     public Task InsertJsonEachRowAsync(string table, IReadOnlyList<string> jsonRows, CancellationToken ct)

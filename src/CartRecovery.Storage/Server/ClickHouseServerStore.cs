@@ -64,7 +64,7 @@ public sealed class ClickHouseServerStore : IAnalyticsStore
         foreach (var statement in AnalyticsSchema.StatementsFor(_options.Schema))
             await RetryAsync("schema", statement,
                 token => _client.ExecuteNonQueryAsync(statement, parameters: null, Options(Database), token), ct).ConfigureAwait(false);
-        await SchemaRetention.ApplyAsync(this, _options.Schema, ct).ConfigureAwait(false);
+        if (_options.SetsRetention) await SchemaRetention.ApplyAsync(this, _options.Schema, ct).ConfigureAwait(false);
     }
 
     public async Task InsertJsonEachRowAsync(string table, IReadOnlyList<string> jsonRows, CancellationToken ct)
