@@ -157,7 +157,7 @@ queryCommand.SetAction(async (parse, ct) =>
         return 0;
     }
     // Analysts read; the record (audit log, triggers, outcomes) is changed only by the worker and the commands made for it.
-    await using var store = AnalyticsStoreFactory.Open(directories[0], new CartRecovery.Storage.AnalyticsStoreOptions { ReadOnly = true });
+    await using var store = AnalyticsStoreFactory.Open(directories[0], new CartRecovery.Storage.AnalyticsStoreOptions { ReadOnly = true, Limits = HostConfiguration.Current.QueryLimits });
     Console.Write(await store.QueryAsync(parse.GetValue(sqlArgument)!, format, ct));
     return 0;
 });

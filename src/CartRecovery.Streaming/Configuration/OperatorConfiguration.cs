@@ -53,7 +53,7 @@ public sealed record ConfigurationSources
 /// </summary>
 public sealed partial record OperatorSettings(IConfigurationRoot Configuration, KafkaClientSettings Kafka, ClickHouseServerSettings? ClickHouse, string? Postgres)
 {
-    private static readonly string[] Sections = ["Kafka", "ClickHouse", "Postgres", "Worker", "Logging", "Compliance", "Retention"];
+    private static readonly string[] Sections = ["Kafka", "ClickHouse", "Postgres", "Worker", "Logging", "Compliance", "Retention", "Query"];
 
     // Worker settings that come from elsewhere: the Kafka section, --drain, the checkpoint store options.
     private static readonly HashSet<string> NotBoundWorkerProperties = [nameof(WorkerSettings.BootstrapServers), nameof(WorkerSettings.Kafka),
@@ -256,6 +256,30 @@ public sealed partial record OperatorSettings(IConfigurationRoot Configuration, 
             CheckKnownKeys(Configuration.GetSection("Retention"), ["Tables"]);
             return Configuration["Retention:Tables"] ?? Configuration["RETENTION"];
         }
+    }
+
+    /// <summary>Section Query: the limits of every analyst query (<c>MaxExecutionSeconds</c>, default 60; <c>MaxMemoryBytes</c>,
+    /// default 2 GiB; <c>MaxResultBytes</c>, default 256 MiB).</summary>
+    public Storage.AnalystLimits QueryLimits
+    {
+        get
+        {
+            var section = Configuration.GetSection("Query");
+            CheckKnownKeys(section, ["MaxExecutionSeconds", "MaxMemoryBytes", "MaxResultBytes"]);
+            var limits = Storage.AnalystLimits.Default;
+            if (PositiveLong(section, "MaxExecutionSeconds") is { } seconds) limits = limits with { MaxExecutionTime = TimeSpan.FromSeconds(seconds) };
+            if (PositiveLong(section, "MaxMemoryBytes") is { } memory) limits = limits with { MaxMemoryBytes = memory };
+            if (PositiveLong(section, "MaxResultBytes") is { } result) limits = limits with { MaxResultBytes = result };
+            return limits;
+        }
+    }
+
+    private static long? PositiveLong(IConfigurationSection section, string key)
+    {
+        if (section[key] is not { Length: > 0 } text) return null;
+        return long.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var value) && value > 0
+            ? value
+            : throw new ArgumentException($"{section.Path}:{key}: '{text}' is not a positive integer");
     }
 
     /// <summary>Logging:Console:FormatterName: json (one JSON object per line, for log shippers) or simple (the default).</summary>
