@@ -167,7 +167,7 @@ public sealed class ChDbStoreTests(ChDbEngineFixture fixture, ITestOutputHelper 
     }
 
     [Fact]
-    public async Task Hundred_thousand_rows_insert_in_seconds_and_a_repeat_counts_once_under_FINAL()
+    public async Task Hundred_thousand_rows_insert_and_a_repeat_counts_once_under_FINAL()
     {
         await using var store = await FreshStoreAsync();
         const int count = 100_000;
@@ -186,10 +186,13 @@ public sealed class ChDbStoreTests(ChDbEngineFixture fixture, ITestOutputHelper 
             $"{insert.ElapsedMilliseconds} ms = {count / insert.Elapsed.TotalSeconds:N0} rows/s"));
 
         await store.InsertJsonEachRowAsync("recovery_triggers", rows, CancellationToken.None);
-        Assert.Equal($"{2 * count}\t{count}\t{count}\n", await store.QueryAsync(
+        // The speed is printed, never asserted (a shared machine is noisy; load/bench.sh measures). Without FINAL a
+        // background merge may already have collapsed some repeats, so the raw count lies between once and twice.
+        var counts = (await store.QueryAsync(
             "SELECT (SELECT count() FROM recovery_triggers), (SELECT count() FROM recovery_triggers FINAL), (SELECT uniqExact(trigger_id) FROM recovery_triggers)",
-            "TabSeparated", CancellationToken.None));
-        Assert.True(insert.Elapsed < TimeSpan.FromSeconds(30), $"100k rows took {insert.Elapsed}");
+            "TabSeparated", CancellationToken.None)).Trim().Split('\t').Select(long.Parse).ToArray();
+        Assert.InRange(counts[0], count, 2 * count);
+        Assert.Equal([count, count], counts[1..]);
     }
 
     private static RecoveryTrigger Trigger(string id) => new()
