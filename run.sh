@@ -6,7 +6,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
 command -v dotnet >/dev/null || { echo "run.sh: the .NET SDK 10 (dotnet) is required on PATH" >&2; exit 1; }
-"$root/scripts/install-chdb.sh" >&2
+"$root/scripts/install-chdb.sh" >/dev/null # its progress (stderr) shows only when it installs
 out="$root/.build/host"
 if [ ! -f "$out/cartrecovery.dll" ] || [ -n "$(find "$root/src" -newer "$out/cartrecovery.dll" -type f \( -name '*.cs' -o -name '*.csproj' -o -name '*.json' -o -name '*.sql' \) -print -quit)" ] \
    || [ "$root/Directory.Packages.props" -nt "$out/cartrecovery.dll" ]; then
