@@ -143,8 +143,16 @@ public sealed class ComplianceTests(ITestOutputHelper output) : IDisposable
         using var process = System.Diagnostics.Process.Start(info)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
-        await process.WaitForExitAsync(timeout.Token);
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(4));
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"run.sh {string.Join(' ', args)} did not finish in 4 minutes");
+        }
         return new Cli.Result(process.ExitCode, await stdout, await stderr);
     }
 
