@@ -6,7 +6,7 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$root"
-"$root/scripts/install-chdb.sh"
+"$root/scripts/install-chdb.sh" >/dev/null # its progress (stderr) shows only when it installs
 export CARTRECOVERY_CHDB_LIB="$root/.tools/chdb/libchdb.so"
 "$root/scripts/install-chromium.sh"
 # kubectl (with Kustomize) renders every overlay in KubernetesManifestTests.

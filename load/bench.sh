@@ -6,7 +6,7 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 command -v dotnet >/dev/null || { echo "bench.sh: the .NET SDK 10 (dotnet) is required on PATH" >&2; exit 1; }
-"$root/scripts/install-chdb.sh" >&2
+"$root/scripts/install-chdb.sh" >/dev/null # its progress (stderr) shows only when it installs
 out="$root/.build/load"
 echo "bench.sh: building the harness (Release)..." >&2
 dotnet build "$root/load/CartRecovery.Load/CartRecovery.Load.csproj" -c Release -o "$out" -nologo -v quiet -clp:ErrorsOnly >&2

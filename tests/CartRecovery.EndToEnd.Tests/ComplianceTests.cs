@@ -113,6 +113,49 @@ public sealed class ComplianceTests(ITestOutputHelper output) : IDisposable
         Assert.All(problems, p => Assert.True(expected.Any(p.Contains), p));
     }
 
+    [Fact]
+    public async Task Consent_of_a_shopper_without_any_record_says_so_and_fails_and_run_sh_prints_no_chdb_install_line()
+    {
+        await RunPipelineAsync([], group: "consent-" + Guid.NewGuid().ToString("N")[..8]);
+
+        // Through run.sh, as an operator types it: with chDB installed, nothing about installing it is printed.
+        var known = await RunShAsync("consent", "--data", _data, "--shopper", "kept-shopper", "--at", T0.ToString("O"), "--format", "tsv");
+        output.WriteLine(known.ToString());
+        Assert.Equal(0, known.ExitCode);
+        Assert.Contains("k-consent", known.Stdout);
+        Assert.Equal("", known.Stderr);
+
+        var unknown = await RunShAsync("consent", "--data", _data, "--shopper", "no-such-shopper", "--format", "tsv");
+        output.WriteLine(unknown.ToString());
+        Assert.Equal(1, unknown.ExitCode);
+        Assert.Equal("", unknown.Stdout);
+        Assert.Contains("consent: no consent record for this shopper", unknown.Stderr);
+        Assert.DoesNotContain("install-chdb", unknown.Stderr);
+        Assert.DoesNotContain("libchdb.so", unknown.Stderr);
+    }
+
+    private static async Task<Cli.Result> RunShAsync(params string[] args)
+    {
+        var info = new System.Diagnostics.ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        info.ArgumentList.Add(Path.Combine(Cli.RepoRoot, "run.sh"));
+        foreach (var arg in args) info.ArgumentList.Add(arg);
+        info.Environment.Remove("CARTRECOVERY_CLICKHOUSE_URL");
+        using var process = System.Diagnostics.Process.Start(info)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(4));
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"run.sh {string.Join(' ', args)} did not finish in 4 minutes");
+        }
+        return new Cli.Result(process.ExitCode, await stdout, await stderr);
+    }
+
     /// <summary>What an intruder with write access to the store would do (the CLI's query path is read-only): opened in this
     /// process and closed again, so the next CLI process can own the directory.</summary>
     private async Task Tamper(string sql)

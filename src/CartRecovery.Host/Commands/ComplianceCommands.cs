@@ -212,7 +212,17 @@ public static class ComplianceCommands
                 "table" => "PrettyCompactMonoBlock", "tsv" => "TabSeparatedWithNames", "json" => "JSONEachRow",
                 var other => throw new ArgumentException($"--format: unknown format '{other}' (table, tsv, json)"),
             };
-            Console.Write(await store.QueryAsync(ComplianceQueries.ConsentInForce(parse.GetValue(shopper)!, instant), outputFormat, ct));
+            var shopperId = parse.GetValue(shopper)!;
+            var ledger = await store.QueryAsync(ComplianceQueries.ConsentInForce(shopperId, instant), outputFormat, ct);
+            if (!await ComplianceQueries.HasConsentRecordAsync(store, shopperId, ct))
+            {
+                // An empty table would read as "no consent", which an auditor could take for an answer: say that nothing
+                // is recorded for the id at all (a typo, another store, or an erased shopper, whose rows carry a pseudonym).
+                Console.Error.WriteLine($"consent: no consent record for this shopper in {parse.GetValue(data)} (no grant, withdrawal or unsubscribe " +
+                    "at any time); check the id and --data (an erased shopper's records are under their pseudonym)");
+                return 1;
+            }
+            Console.Write(ledger);
             return 0;
         });
         return command;

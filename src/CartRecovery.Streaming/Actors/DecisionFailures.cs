@@ -1,9 +1,6 @@
-using System.Security.Cryptography;
 using System.Text;
 using CartRecovery.Contracts.Events;
-using CartRecovery.Contracts.Outputs;
 using CartRecovery.Contracts.Serialization;
-using CartRecovery.Domain.Decisions;
 using CartRecovery.Streaming.Ingest;
 
 namespace CartRecovery.Streaming.Actors;
@@ -16,20 +13,9 @@ public static class DecisionFailures
     public static InputRecord DeadLetter(InputRecord source, ShopperEvent evt, Exception cause)
     {
         var payload = ContractJson.SerializeEvent(evt);
-        var sha256 = Convert.ToHexStringLower(SHA256.HashData(payload));
         var where = cause.TargetSite is { } site ? $" in {site.DeclaringType?.Name}.{site.Name}" : "";
-        var letter = new DeadLetter
-        {
-            DeadLetterId = DeterministicId.From("dead-letter", source.Topic, source.Partition.ToString(), source.Offset.ToString(), sha256),
-            Topic = source.Topic,
-            Partition = source.Partition,
-            Offset = source.Offset,
-            Reason = RejectReasons.DecisionFailed,
-            Detail = $"{cause.GetType().Name}{where}",
-            PayloadSha256 = sha256,
-            // The record's broker timestamp is not kept past parsing: the event time stands in for when it was received.
-            ReceivedAt = evt.EventTime,
-        };
+        // The record's broker timestamp is not kept past parsing: the event time stands in for when it was received.
+        var letter = Ingest.DeadLetters.Create(source.Topic, source.Partition, source.Offset, RejectReasons.DecisionFailed, $"{cause.GetType().Name}{where}", payload, evt.EventTime);
         return new InputRecord(source.Topic, source.Partition, source.Offset, null, letter, Encoding.UTF8.GetBytes(evt.ShopperId), payload);
     }
 }

@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using Akka.Actor;
 using CartRecovery.Contracts;
 using CartRecovery.Contracts.Outputs;
@@ -253,20 +252,7 @@ public sealed class KafkaIngest
         }
 
         _metrics.DeadLettered(reason!);
-        var sha256 = Convert.ToHexStringLower(SHA256.HashData(payload));
-        var letter = new DeadLetter
-        {
-            // Offsets alone do not identify a record across clusters (a replay's staging broker numbers its copies
-            // anew): the payload's hash keeps a backfilled dead letter from replacing another record's row.
-            DeadLetterId = DeterministicId.From("dead-letter", tp.Topic, tp.Partition.Value.ToString(), result.Offset.Value.ToString(), sha256),
-            Topic = tp.Topic,
-            Partition = tp.Partition.Value,
-            Offset = result.Offset.Value,
-            Reason = reason!,
-            Detail = detail ?? "",
-            PayloadSha256 = sha256,
-            ReceivedAt = result.Message.Timestamp.UtcDateTime,
-        };
+        var letter = DeadLetters.Create(tp.Topic, tp.Partition.Value, result.Offset.Value, reason!, detail ?? "", payload, result.Message.Timestamp.UtcDateTime);
         return new InputRecord(tp.Topic, tp.Partition.Value, result.Offset.Value, null, letter, result.Message.Key, payload);
     }
 

@@ -134,7 +134,7 @@ public sealed class OutputWriter
         await InsertAsync(Tables.RecoveryTriggers, published.SelectMany(p => p.TriggerRows).ToList(), ct);
         await InsertAsync(Tables.AuditLog, batches.SelectMany(b => b.Audits).Select(ContractJson.Serialize).ToList(), ct);
         await InsertAsync(Tables.SessionOutcomes, batches.SelectMany(b => b.Outcomes).Select(ContractJson.Serialize).ToList(), ct);
-        await InsertAsync(Tables.DeadLetters, batches.SelectMany(b => b.DeadLetters).Select(d => ContractJson.Serialize(d.Rejected!)).ToList(), ct);
+        await InsertAsync(Tables.DeadLetters, DeadLetterRows(batches.SelectMany(b => b.DeadLetters).Select(d => d.Rejected!)), ct);
         await InsertAsync(Tables.OutcomeEvents, batches.SelectMany(b => b.OutcomeRows ?? []).Select(ContractJson.Serialize).ToList(), ct);
         await InsertAsync(Tables.ShopperProfiles, batches.SelectMany(b => b.Profiles ?? []).Select(ContractJson.Serialize).ToList(), ct);
     }
@@ -210,6 +210,16 @@ public sealed class OutputWriter
     }
 
     private volatile Error? _deliveryError;
+
+    private static List<string> DeadLetterRows(IEnumerable<DeadLetter> letters) => letters.Select(ContractJson.Serialize).ToList();
+
+    /// <summary>Writes dead letters found outside the pipeline (a file replay's rejected input lines) as the same rows
+    /// the worker writes for its own, in inserts of at most <paramref name="maxRows"/>.</summary>
+    public static async Task InsertDeadLettersAsync(IAnalyticsStore store, IReadOnlyList<DeadLetter> letters, CancellationToken ct, int maxRows = 50_000)
+    {
+        foreach (var chunk in letters.Chunk(maxRows))
+            await store.InsertJsonEachRowAsync(Tables.DeadLetters, DeadLetterRows(chunk), ct);
+    }
 
     private async Task InsertAsync(string table, List<string> rows, CancellationToken ct)
     {

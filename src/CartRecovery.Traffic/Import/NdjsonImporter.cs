@@ -21,10 +21,10 @@ public static class NdjsonImporter
             var parsed = EventParser.Parse(line);
             if (parsed.Event is not { } evt)
             {
-                statistics.Reject(lineNumber, parsed.RejectReason!, parsed.Detail ?? "");
+                statistics.Reject(lineNumber, parsed.RejectReason!, parsed.Detail ?? "", line);
                 continue;
             }
-            statistics.CountEvent();
+            statistics.CountEvent(evt.EventTime);
             yield return new GeneratedEvent(InputTopics.For(evt), evt);
         }
     }
