@@ -210,7 +210,7 @@ public static partial class ReplayCommand
         await using var store = AnalyticsStoreFactory.Open(dataDirectory, options);
         await RunSummary.PrintAsync(store, run, output, ct);
         if (metricsOut is not null)
-            await File.WriteAllTextAsync(metricsOut, await BacktestMetrics.CollectJsonAsync(store, WorkerRunner.LoadPolicy(policyFile), ct), ct);
+            await File.WriteAllTextAsync(metricsOut, await BacktestMetrics.CollectJsonAsync(store, WorkerRunner.LoadPolicy(policyFile, withKeys: false), ct), ct);
     }
 
     private static DateTimeOffset? ParseTime(string? text, string option, bool required)
