@@ -8,6 +8,7 @@ using CartRecovery.Domain.Identity;
 using CartRecovery.Domain.Policy;
 using CartRecovery.Domain.State;
 using CartRecovery.Domain.Time;
+using CartRecovery.Host.Commands;
 using CartRecovery.Kafka.Embedded;
 using CartRecovery.Streaming.Checkpointing;
 using CartRecovery.Streaming.Ingest;

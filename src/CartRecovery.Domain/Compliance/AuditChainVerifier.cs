@@ -117,7 +117,10 @@ public static class AuditChainVerifier
                     $"the chain's anchored head (chain_seq {head.ChainSeq}) is not in the log: rows were deleted from its end, or the chain was rewritten"));
         }
         var linkedTo = chain.Select(r => r.ChainPrev).Where(p => p.Length > 0).ToHashSet(StringComparer.Ordinal);
-        foreach (var tip in chain.Where(r => !linkedTo.Contains(r.ChainHash) && r.ChainVersion >= 2).OrderBy(r => r.ChainSeq).ThenBy(r => r.AuditId, StringComparer.Ordinal))
+        // A row whose successor was deleted is not a tip: the break is reported once, as missing at the later row.
+        var dangling = chain.Where(r => r.ChainPrev.Length > 0 && !byHash.ContainsKey(r.ChainPrev)).Select(r => r.ChainSeq).ToList();
+        foreach (var tip in chain.Where(r => !linkedTo.Contains(r.ChainHash) && r.ChainVersion >= 2 && !dangling.Any(seq => seq > r.ChainSeq))
+                     .OrderBy(r => r.ChainSeq).ThenBy(r => r.AuditId, StringComparer.Ordinal))
             if (!valid.Contains(tip.ChainHash))
                 problems.Add(new ChainProblem(ChainProblem.Unanchored, pseudonym, tip.ChainSeq, tip.AuditId,
                     "the newest row of its chain is not an anchored head: rows added, or a chain rebuilt, by someone other than the writer"));
