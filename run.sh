@@ -15,4 +15,13 @@ if [ ! -f "$out/cartrecovery.dll" ] || [ -n "$(find "$root/src" \( -name obj -o 
   dotnet build "$root/src/CartRecovery.Host/CartRecovery.Host.csproj" -c Release -o "$out" -nologo -v quiet -clp:ErrorsOnly >&2
 fi
 export CARTRECOVERY_CHDB_LIB="${CARTRECOVERY_CHDB_LIB:-$root/.tools/chdb/libchdb.so}"
-exec dotnet "$out/cartrecovery.dll" "$@"
+# The main job, backtests and replays of a file run on an embedded broker of their own: they may use the public
+# development keys when no compliance keys are configured (configured keys win). Every other command (the worker,
+# replays of live topics, erase, audit verify, token verify) needs the keys (docs/compliance.md).
+development=()
+case "${1:-}" in
+  -h|--help|-\?) ;;
+  ""|-*|backtest) development=(--Compliance:AllowDevelopmentKeys=true) ;;
+  replay) for arg in "$@"; do case "$arg" in --input|--input=*) development=(--Compliance:AllowDevelopmentKeys=true) ;; esac; done ;;
+esac
+exec dotnet "$out/cartrecovery.dll" "$@" "${development[@]}"

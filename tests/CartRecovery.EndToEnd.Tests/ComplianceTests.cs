@@ -114,6 +114,37 @@ public sealed class ComplianceTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public async Task Audit_verify_reports_moved_rows_a_changed_session_or_factor_and_a_deleted_chain()
+    {
+        await RunPipelineAsync([], group: "audit-moved-" + Guid.NewGuid().ToString("N")[..8]);
+        await AssertAuditIntactAsync();
+        var kept = Cli.Rows(await Cli.QueryTsvAsync(_data,
+            "SELECT audit_id, decision, session_id FROM audit_log FINAL WHERE shopper_id = 'kept-shopper' ORDER BY chain_seq")).Select(r => r.Split('\t')).ToList();
+        var consent = kept.Where(r => r[1] == "consent_changed").Select(r => r[0]).ToList();
+        var inSession = kept.Where(r => r[2] == "k-sess").Select(r => r[0]).ToList();
+        Assert.NotEmpty(consent);
+        Assert.True(inSession.Count >= 2, $"{inSession.Count} rows in the session");
+        var deletedChain = ComplianceKeys.Development.Pseudonym("other-shopper");
+        Assert.NotEmpty(Cli.Rows(await Cli.QueryTsvAsync(_data, $"SELECT audit_id FROM audit_log FINAL WHERE shopper_pseudonym = '{deletedChain}'")));
+
+        // The tester's case: the consent rows moved to an invented shopper (who would then have a grant in force).
+        await Tamper("ALTER TABLE audit_log UPDATE shopper_id = 'invented-shopper' WHERE shopper_id = 'kept-shopper' AND decision = 'consent_changed' SETTINGS mutations_sync = 2");
+        await Tamper($"ALTER TABLE audit_log UPDATE session_id = 'k-elsewhere' WHERE audit_id = '{inSession[0]}' SETTINGS mutations_sync = 2");
+        await Tamper($"ALTER TABLE audit_log UPDATE top_factors = arrayPushBack(top_factors, 'forged_factor') WHERE audit_id = '{inSession[1]}' SETTINGS mutations_sync = 2");
+        // A whole chain deleted.
+        await Tamper($"ALTER TABLE audit_log DELETE WHERE shopper_pseudonym = '{deletedChain}' SETTINGS mutations_sync = 2");
+
+        var verify = await Cli.RunAsync(TimeSpan.FromMinutes(2), "audit", "verify", "--data", _data);
+        output.WriteLine(verify.ToString());
+        Assert.Equal(1, verify.ExitCode);
+        var problems = verify.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(l => l.Contains("seq=")).ToList();
+        Assert.All(consent, id => Assert.Contains(problems, p => p.StartsWith("moved") && p.Contains($"audit_id={id}")));
+        Assert.Contains(problems, p => p.StartsWith("moved") && p.Contains($"audit_id={inSession[0]}") && p.Contains("session_id"));
+        Assert.Contains(problems, p => p.StartsWith("altered") && p.Contains($"audit_id={inSession[1]}"));
+        Assert.Contains(problems, p => p.StartsWith("head_missing") && p.Contains(deletedChain) && p.Contains("deleted"));
+    }
+
+    [Fact]
     public async Task Consent_of_a_shopper_without_any_record_says_so_and_fails_and_run_sh_prints_no_chdb_install_line()
     {
         await RunPipelineAsync([], group: "consent-" + Guid.NewGuid().ToString("N")[..8]);

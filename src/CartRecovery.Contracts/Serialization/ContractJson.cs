@@ -20,6 +20,7 @@ namespace CartRecovery.Contracts.Serialization;
 [JsonSerializable(typeof(DeadLetter))]
 [JsonSerializable(typeof(OutcomeRecord))]
 [JsonSerializable(typeof(ShopperProfileRow))]
+[JsonSerializable(typeof(AnchoredHead))]
 internal sealed partial class ContractJsonContext : JsonSerializerContext;
 
 /// <summary>
@@ -37,6 +38,9 @@ public static class ContractJson
     public static byte[] SerializeToUtf8(RecoveryTrigger trigger) => JsonSerializer.SerializeToUtf8Bytes(trigger, Context.RecoveryTrigger);
     public static string Serialize(RecoveryTrigger trigger) => JsonSerializer.Serialize(trigger, Context.RecoveryTrigger);
     public static string Serialize(AuditRecord audit) => JsonSerializer.Serialize(audit, Context.AuditRecord);
+    public static string Serialize(AnchoredHead head) => JsonSerializer.Serialize(head, Context.AnchoredHead);
+    public static AnchoredHead DeserializeAnchoredHead(ReadOnlySpan<byte> utf8) =>
+        JsonSerializer.Deserialize(utf8, Context.AnchoredHead) ?? throw new JsonException("null chain head row");
     public static string Serialize(SessionOutcome outcome) => JsonSerializer.Serialize(outcome, Context.SessionOutcome);
     public static string Serialize(DeadLetter deadLetter) => JsonSerializer.Serialize(deadLetter, Context.DeadLetter);
     public static string Serialize(OutcomeRecord outcome) => JsonSerializer.Serialize(outcome, Context.OutcomeRecord);

@@ -14,6 +14,8 @@ public static class RejectReasons
     public const string UnsupportedSchemaVersion = "unsupported_schema_version";
     public const string WrongTopic = "wrong_topic";
     public const string KeyMismatch = "key_mismatch";
+    /// <summary>An event type only the worker writes (identity_merged, identity_forwarded) without its valid MAC.</summary>
+    public const string UnauthenticatedInternalRecord = "unauthenticated_internal_record";
     /// <summary>Valid input on which the decision code threw (a bug, not bad input): dead-lettered with the cause so the
     /// shopper's other events go on (streaming runtime's supervision).</summary>
     public const string DecisionFailed = "decision_failed";

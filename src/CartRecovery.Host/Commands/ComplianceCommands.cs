@@ -67,8 +67,9 @@ public static class ComplianceCommands
             var rows = await AnalyticsErasure.EraseAsync(store, id, pseudonym, ct);
             var head = await ChainHeadAsync(store, pseudonym, ct);
             var scope = $"rows={rows.Total} checkpoints={state.SnapshotsRewritten + state.DeltasRewritten}";
-            var audit = AuditChain.Link(head, Erasure.Audit(request, pseudonym, "operator", scope), pseudonym);
+            var audit = AuditChain.Link(head, Erasure.Audit(request, pseudonym, "operator", scope), pseudonym, keys);
             await store.InsertJsonEachRowAsync("audit_log", [ContractJson.Serialize(audit)], ct);
+            await store.InsertJsonEachRowAsync("audit_chain_heads", [.. AuditChainAnchors.HeadsOf([audit], keys).Select(ContractJson.Serialize)], ct);
             var left = await AnalyticsErasure.CountAsync(store, id, ct);
             Console.WriteLine($"erased shopper as {pseudonym}: {rows.Triggers} trigger, {rows.Audits} audit, {rows.Outcomes} outcome, {rows.OutcomeEvents} outcome-event and {rows.Profiles} profile rows; " +
                 $"{state.SnapshotsRewritten} checkpoint snapshots and {state.DeltasRewritten} checkpoint deltas rewritten; " +
@@ -85,19 +86,28 @@ public static class ComplianceCommands
             "TabSeparated", ct)).Trim();
         if (text.Length == 0) return null;
         var parts = text.Split('\t');
-        return new AuditChainHead(long.Parse(parts[0]), parts[1]);
+        // The chain's root, as its anchor names it (empty for a chain anchored before roots were kept).
+        var root = (await store.QueryAsync(
+            $"SELECT chain_root FROM audit_chain_heads FINAL WHERE shopper_pseudonym = {AnalyticsErasure.Quote(pseudonym)} AND chain_hash = {AnalyticsErasure.Quote(parts[1])} LIMIT 1",
+            "TabSeparated", ct)).Trim();
+        return new AuditChainHead(long.Parse(parts[0]), parts[1], root);
     }
 
     private static Command Audit()
     {
         var data = DataOption();
-        var verify = new Command("verify", "Recompute every audit chain and report each missing, reordered or altered row (exit 1 when any)");
+        var verify = new Command("verify",
+            "Recompute every audit chain, check each row's shopper and session against its pseudonyms and each chain against its anchored head; " +
+            "report every missing, reordered, altered, moved or unanchored row and every deleted chain (exit 1 when any)");
         verify.Options.Add(data);
         verify.SetAction(async (parse, ct) =>
         {
+            // The keys check that each row's ids are those its pseudonyms stand for, and the anchors' MACs.
+            var keys = HostConfiguration.Current.ComplianceKeys();
             await using var store = AnalyticsStoreFactory.Open(parse.GetValue(data)!);
+            await store.EnsureSchemaAsync(ct);
             var rows = await AuditRowsAsync(store, ct);
-            var report = AuditChainVerifier.Verify(rows);
+            var report = AuditChainVerifier.Verify(rows, await AnchoredHeadsAsync(store, ct), keys);
             foreach (var problem in report.Problems)
                 Console.WriteLine($"{problem.Kind}\t{problem.Pseudonym}\tseq={problem.Seq}\taudit_id={problem.AuditId}\t{problem.Detail}");
             Console.WriteLine(report.Intact
@@ -116,6 +126,13 @@ public static class ComplianceCommands
         var text = await store.QueryAsync(
             "SELECT * FROM audit_log FINAL SETTINGS date_time_output_format = 'iso', output_format_json_quote_64bit_integers = 0", "JSONEachRow", ct);
         return [.. text.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(line => ContractJson.DeserializeAudit(Encoding.UTF8.GetBytes(line)))];
+    }
+
+    /// <summary>Every anchored chain head (FINAL: the newest per chain).</summary>
+    public static async Task<List<AnchoredHead>> AnchoredHeadsAsync(IAnalyticsStore store, CancellationToken ct)
+    {
+        var text = await store.QueryAsync("SELECT * FROM audit_chain_heads FINAL SETTINGS output_format_json_quote_64bit_integers = 0", "JSONEachRow", ct);
+        return [.. text.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(line => ContractJson.DeserializeAnchoredHead(Encoding.UTF8.GetBytes(line)))];
     }
 
     private static Command Token()
@@ -178,7 +195,7 @@ public static class ComplianceCommands
                 "table" => "PrettyCompactMonoBlock", "tsv" => "TabSeparatedWithNames", "json" => "JSONEachRow",
                 var other => throw new ArgumentException($"--format: unknown format '{other}' (table, tsv, json)"),
             };
-            var reference = WorkerRunner.LoadPolicy(parse.GetValue(policy));
+            var reference = WorkerRunner.LoadPolicy(parse.GetValue(policy), withKeys: false);
             await using var store = AnalyticsStoreFactory.Open(parse.GetValue(data)!);
             await store.EnsureSchemaAsync(ct);
             foreach (var query in ComplianceQueries.For(reference))

@@ -231,7 +231,7 @@ public static partial class ReplayCommand
         await OutputWriter.InsertDeadLettersAsync(store, rejectedInput ?? [], ct);
         await RunSummary.PrintAsync(store, run, output, ct);
         if (metricsOut is not null)
-            await File.WriteAllTextAsync(metricsOut, await BacktestMetrics.CollectJsonAsync(store, WorkerRunner.LoadPolicy(policyFile), ct), ct);
+            await File.WriteAllTextAsync(metricsOut, await BacktestMetrics.CollectJsonAsync(store, WorkerRunner.LoadPolicy(policyFile, withKeys: false), ct), ct);
     }
 
     private static DateTimeOffset? ParseTime(string? text, string option, bool required)

@@ -69,6 +69,7 @@ public static class SchemaRetention
             const string prefix = "CREATE TABLE IF NOT EXISTS ";
             if (!create.StartsWith(prefix, StringComparison.Ordinal)) continue;
             var table = create[prefix.Length..].Trim();
+            if (!Tables.Contains(table)) continue; // a table without a retention (audit_chain_heads): never expires
             clauses[table] = lines.FirstOrDefault(l => l.StartsWith("TTL ", StringComparison.Ordinal))?[4..];
         }
         return clauses;

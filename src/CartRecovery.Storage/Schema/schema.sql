@@ -90,6 +90,8 @@ CREATE TABLE IF NOT EXISTS audit_log
     chain_prev     String,
     chain_hash     String,
     kind           LowCardinality(String),
+    session_pseudonym String,
+    chain_version  UInt8 DEFAULT 1,
     INDEX shopper_lookup shopper_id TYPE bloom_filter GRANULARITY 4,
     written_at     DateTime MATERIALIZED now()
 )
@@ -231,6 +233,24 @@ ALTER TABLE audit_log ADD COLUMN IF NOT EXISTS chain_hash String;
 -- Stores created before browse-abandonment and win-back triggers (kind of an audit row, category of a trigger).
 ALTER TABLE recovery_triggers ADD COLUMN IF NOT EXISTS category LowCardinality(String);
 ALTER TABLE audit_log ADD COLUMN IF NOT EXISTS kind LowCardinality(String);
+-- Stores created before the chain covered the session and the factors (version 2): their rows keep version 1.
+ALTER TABLE audit_log ADD COLUMN IF NOT EXISTS session_pseudonym String;
+ALTER TABLE audit_log ADD COLUMN IF NOT EXISTS chain_version UInt8 DEFAULT 1;
+
+-- The anchored head of every audit chain (docs/compliance.md, "Tamper-evident audit log"): the newest row of each chain,
+-- MAC'd with the record key, written after the audit rows it anchors. One row per chain (a shopper's pseudonym and the
+-- hash of the chain's first row): the newest head replaces the older ones (version chain_seq). No TTL: one small row
+-- per chain, and a head must outlive any row an editor could delete.
+CREATE TABLE IF NOT EXISTS audit_chain_heads
+(
+    shopper_pseudonym String,
+    chain_root     String,
+    chain_seq      UInt64,
+    chain_hash     String,
+    head_mac       String
+)
+ENGINE = ReplacingMergeTree(chain_seq)
+ORDER BY (shopper_pseudonym, chain_root);
 
 -- Stores created before retention counted from the write (written_at); existing rows read it as the time of the read,
 -- so their retention starts now rather than from the data's own dates.

@@ -272,6 +272,9 @@ public sealed partial class PartitionActor : ReceivePersistentActor
             if (record.Event is not { } evt)
             {
                 batch.DeadLetters.Add(record);
+                // A record that claimed to be the worker's own is also audited, in its shopper's order (never applied:
+                // it moves neither the watermark nor any deadline).
+                if (record.Refused is { } refused) Enqueue(refused.ShopperId, new ShopperCommand(refused, _watermark, record));
                 continue;
             }
             batch.Events++;
@@ -300,7 +303,8 @@ public sealed partial class PartitionActor : ReceivePersistentActor
         {
             var hasCommand = _queues.TryPeek(shopperId, out var next);
             var stamp = hasCommand ? next.Watermark : _watermark;
-            var before = hasCommand ? next.Event.EventTime : (DateTimeOffset?)null;
+            // A refused record's event time is not to be trusted: it brings no deadline forward.
+            var before = hasCommand && next.Source.Refused is null ? next.Event.EventTime : (DateTimeOffset?)null;
             if (EarliestDue(shopperId, stamp, before) is { } due)
             {
                 if (IsShopperDeadline(due.Key))
@@ -318,6 +322,13 @@ public sealed partial class PartitionActor : ReceivePersistentActor
                 return;
             }
 
+            if (next.Source.Refused is not null)
+            {
+                _queues.Dequeue(shopperId);
+                _batch!.Audits.Add(RefusedRecordAudit(next.Source));
+                _batch.Touched.Add(shopperId);
+                continue;
+            }
             // A hand-over or an erasure takes the shopper's session states: their live actors hand them over first.
             if (_sessions.LiveCount > 0 && NeedsSessionStates(shopperId, next) && PassivateShopper(shopperId)) return;
             var command = _queues.Dequeue(shopperId);

@@ -145,7 +145,7 @@ public sealed partial record OperatorSettings(IConfigurationRoot Configuration, 
         return !name.EndsWith("File", StringComparison.Ordinal) && (SecretName().IsMatch(name) || KafkaClientSettings.IsSecret(name));
     }
 
-    [GeneratedRegex("password|secret|tokenkey|pseudonymkey", RegexOptions.IgnoreCase)]
+    [GeneratedRegex("password|secret|tokenkey|pseudonymkey|recordkey", RegexOptions.IgnoreCase)]
     private static partial Regex SecretName();
 
     private static bool HasPassword(string connectionString)
@@ -234,18 +234,28 @@ public sealed partial record OperatorSettings(IConfigurationRoot Configuration, 
         return builder.ConnectionString;
     }
 
-    private static readonly string[] ComplianceSettings = ["TokenKey", "TokenKeyFile", "PseudonymKey", "PseudonymKeyFile"];
+    private static readonly string[] ComplianceSettings = ["TokenKey", "TokenKeyFile", "PseudonymKey", "PseudonymKeyFile", "RecordKey", "RecordKeyFile",
+        "AllowDevelopmentKeys"];
 
-    /// <summary>Section Compliance: the keys that sign message tokens and key shopper pseudonyms (secrets: the secrets
-    /// directory, a *File key or the environment). The older variables CARTRECOVERY_TOKEN_KEY and
-    /// CARTRECOVERY_PSEUDONYM_KEY still work. Neither set: the public development keys.</summary>
+    /// <summary>Section Compliance: the keys that sign message tokens, key shopper pseudonyms and authenticate the worker's
+    /// own records (secrets: the secrets directory, a *File key or the environment). The older variables
+    /// CARTRECOVERY_TOKEN_KEY and CARTRECOVERY_PSEUDONYM_KEY still work. None set: an error naming the key, unless
+    /// <c>Compliance:AllowDevelopmentKeys=true</c> allows the public development keys (local runs and tests).</summary>
     public Domain.Compliance.ComplianceKeys ComplianceKeys()
     {
         var section = Configuration.GetSection("Compliance");
         CheckKnownKeys(section, ComplianceSettings);
+        var allow = section["AllowDevelopmentKeys"] switch
+        {
+            null or "" or "false" or "False" => false,
+            "true" or "True" => true,
+            var other => throw new ArgumentException($"{Domain.Compliance.ComplianceKeys.AllowDevelopmentSetting}: '{other}' is not true or false"),
+        };
         return Domain.Compliance.ComplianceKeys.From(
             ValueOrFile(section, "TokenKey") ?? Configuration["TOKEN_KEY"],
-            ValueOrFile(section, "PseudonymKey") ?? Configuration["PSEUDONYM_KEY"]);
+            ValueOrFile(section, "PseudonymKey") ?? Configuration["PSEUDONYM_KEY"],
+            ValueOrFile(section, "RecordKey"),
+            allow);
     }
 
     /// <summary>Retention:Tables (<c>audit_log=2555,dead_letters=forever</c>); the older CARTRECOVERY_RETENTION still works.</summary>

@@ -30,6 +30,7 @@ public static class WorkerHosting
         services.AddSingleton(settings);
         services.AddSingleton(output);
         services.AddSingleton(new RecoveryEngine(policy));
+        services.AddSingleton(policy.Keys);
         services.AddSingleton<WorkerMetrics>();
         services.AddSingleton<WorkerHealth>();
         services.AddSingleton(TimeProvider.System);
@@ -71,7 +72,7 @@ public static class WorkerHosting
 /// <summary>Runs the consume loop and the pipeline behind it until cancelled or, in drain mode, until every input is
 /// consumed, written and committed.</summary>
 public sealed class StreamWorker(WorkerSettings settings, IRequiredActor<PartitionSupervisor> partitions, ActorSystem system, WorkerPipeline pipeline,
-    WorkerMetrics metrics, WorkerHealth health, TimeProvider clock, ILogger<StreamWorker> logger)
+    WorkerMetrics metrics, WorkerHealth health, TimeProvider clock, ILogger<StreamWorker> logger, Domain.Compliance.ComplianceKeys keys)
 {
     public WorkerMetrics Metrics => metrics;
 
@@ -82,7 +83,7 @@ public sealed class StreamWorker(WorkerSettings settings, IRequiredActor<Partiti
         var supervisor = await partitions.GetAsync(stop);
         // The pipeline is not cancelled by a stop request: a graceful stop needs it to write what is in flight.
         pipeline.Start(supervisor, system.Materializer());
-        var ingest = new KafkaIngest(settings, supervisor, pipeline, metrics, health, logger, clock);
+        var ingest = new KafkaIngest(settings, supervisor, pipeline, metrics, health, logger, clock, keys);
         try
         {
             await ingest.RunAsync(stop);

@@ -1,5 +1,6 @@
 using Akka.Actor;
 using CartRecovery.Contracts;
+using CartRecovery.Contracts.Events;
 using CartRecovery.Contracts.Outputs;
 using CartRecovery.Contracts.Serialization;
 using CartRecovery.Domain.Decisions;
@@ -64,9 +65,12 @@ public sealed class KafkaIngest
 
     private readonly WorkerHealth _health;
 
+    private readonly Domain.Compliance.ComplianceKeys _keys;
+
     public KafkaIngest(WorkerSettings settings, IActorRef partitions, WorkerPipeline pipeline, WorkerMetrics metrics, WorkerHealth health,
-        ILogger logger, TimeProvider clock)
+        ILogger logger, TimeProvider clock, Domain.Compliance.ComplianceKeys keys)
     {
+        _keys = keys;
         _health = health;
         settings.Validate();
         _settings = settings;
@@ -99,7 +103,7 @@ public sealed class KafkaIngest
         if (_settings.Drain)
         {
             _drain = DrainScope.Begin(consumer, partitionCounts, TimeSpan.FromSeconds(20));
-            _progress = new DrainProgress(_settings.KafkaClients, _settings.GroupId);
+            _progress = new DrainProgress(_settings.KafkaClients, _settings.GroupId, _keys, _logger);
             _logger.LogInformation("drain: the group finishes {Records} records in {Partitions} topic-partitions (their ends now)",
                 _drain.End.Values.Sum(), _drain.End.Count);
         }
@@ -243,17 +247,21 @@ public sealed class KafkaIngest
         var payload = result.Message.Value ?? [];
         var parsed = EventParser.Parse(payload);
         var (reason, detail) = (parsed.RejectReason, parsed.Detail);
+        ShopperEvent? refused = null;
         if (parsed.Event is { } evt)
         {
             if (!EventParser.BelongsOn(evt, tp.Topic)) (reason, detail) = (RejectReasons.WrongTopic, $"{evt.GetType().Name} does not belong on {tp.Topic}");
             else if (result.Message.Key is { } key && !key.AsSpan().SequenceEqual(System.Text.Encoding.UTF8.GetBytes(evt.ShopperId)))
                 (reason, detail) = (RejectReasons.KeyMismatch, "record key is not the shopper_id: the event may sit on another shopper's partition");
+            else if (InternalRecords.IsInternal(evt) && InternalRecords.Problem(_keys, tp.Topic, result.Message.Key, payload, result.Message.Headers) is { } problem)
+                // On the shopper's own partition, so the refusal is audited in the shopper's chain (PartitionActor).
+                (reason, detail, refused) = (RejectReasons.UnauthenticatedInternalRecord, problem, evt);
             else return new InputRecord(tp.Topic, tp.Partition.Value, result.Offset.Value, evt, null);
         }
 
         _metrics.DeadLettered(reason!);
         var letter = DeadLetters.Create(tp.Topic, tp.Partition.Value, result.Offset.Value, reason!, detail ?? "", payload, result.Message.Timestamp.UtcDateTime);
-        return new InputRecord(tp.Topic, tp.Partition.Value, result.Offset.Value, null, letter, result.Message.Key, payload);
+        return new InputRecord(tp.Topic, tp.Partition.Value, result.Offset.Value, null, letter, result.Message.Key, payload, refused);
     }
 
     private void DispatchAll(HashSet<int> partitions, CancellationToken ct)

@@ -51,13 +51,15 @@ public sealed class OutputWriter
     private readonly IProducer<string, byte[]> _producer;
     private readonly OutputSettings _settings;
     private readonly WorkerMetrics _metrics;
+    private readonly Domain.Compliance.ComplianceKeys _keys;
 
-    public OutputWriter(IAnalyticsStore store, IProducer<string, byte[]> producer, OutputSettings settings, WorkerMetrics metrics)
+    public OutputWriter(IAnalyticsStore store, IProducer<string, byte[]> producer, OutputSettings settings, WorkerMetrics metrics, Domain.Compliance.ComplianceKeys keys)
     {
         _store = store;
         _producer = producer;
         _settings = settings;
         _metrics = metrics;
+        _keys = keys;
     }
 
     public long TriggersWritten { get; private set; }
@@ -133,6 +135,9 @@ public sealed class OutputWriter
         var batches = published.ConvertAll(p => p.Batch);
         await InsertAsync(Tables.RecoveryTriggers, published.SelectMany(p => p.TriggerRows).ToList(), ct);
         await InsertAsync(Tables.AuditLog, batches.SelectMany(b => b.Audits).Select(ContractJson.Serialize).ToList(), ct);
+        // After the rows they anchor: a crash between the two leaves heads behind their rows until the replay writes both.
+        await InsertAsync(Tables.AuditChainHeads,
+            Domain.Compliance.AuditChainAnchors.HeadsOf(batches.SelectMany(b => b.Audits), _keys).ConvertAll(ContractJson.Serialize), ct);
         await InsertAsync(Tables.SessionOutcomes, batches.SelectMany(b => b.Outcomes).Select(ContractJson.Serialize).ToList(), ct);
         await InsertAsync(Tables.DeadLetters, DeadLetterRows(batches.SelectMany(b => b.DeadLetters).Select(d => d.Rejected!)), ct);
         await InsertAsync(Tables.OutcomeEvents, batches.SelectMany(b => b.OutcomeRows ?? []).Select(ContractJson.Serialize).ToList(), ct);
@@ -157,14 +162,18 @@ public sealed class OutputWriter
         }
         // Identity hand-overs and forwarded events go to the customer's key on the input topic (docs/events.md,
         // "Identity"); like triggers, the batch's offsets are committable only once they are acknowledged.
+        // Signed: only the worker may write them (docs/events.md, "Internal records").
         foreach (var forward in batch.Forwards ?? [])
+        {
+            var value = ContractJson.SerializeEvent(forward);
             Produce(_settings.ForwardTopic, new Message<string, byte[]>
             {
                 Key = forward.ShopperId,
-                Value = ContractJson.SerializeEvent(forward),
+                Value = value,
                 Timestamp = new Timestamp(forward.EventTime),
-                Headers = new Headers { { ForwardHeader, [1] } },
+                Headers = new Headers { { ForwardHeader, [1] }, { Ingest.InternalRecords.MacHeader, Ingest.InternalRecords.Sign(_keys, _settings.ForwardTopic, forward.ShopperId, value) } },
             });
+        }
         foreach (var record in batch.DeadLetters)
         {
             var letter = record.Rejected!;

@@ -44,7 +44,7 @@ public sealed class WorkerPipelineSpecs : TestKit, IDisposable
     {
         var settings = new WorkerSettings { BootstrapServers = _broker.BootstrapServers, Checkpoints = CheckpointStoreSettings.Sqlite("/tmp/unused.db"), MaxUndecidedBatches = maxUndecided, MaxUnwrittenBatches = maxUnwritten };
         var output = new OutputSettings { FlushInterval = flushInterval, MaxBatchRows = maxRows };
-        var pipeline = new WorkerPipeline(settings, output, new OutputWriter(_store, _producer, output, _metrics), _metrics, NullLogger<WorkerPipeline>.Instance);
+        var pipeline = new WorkerPipeline(settings, output, new OutputWriter(_store, _producer, output, _metrics, Domain.Compliance.ComplianceKeys.Development), _metrics, NullLogger<WorkerPipeline>.Instance);
         pipeline.Start(partitions, Sys.Materializer());
         return pipeline;
     }
