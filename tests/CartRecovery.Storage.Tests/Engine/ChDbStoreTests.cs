@@ -36,7 +36,7 @@ public sealed class ChDbStoreTests(ChDbEngineFixture fixture, ITestOutputHelper 
         var tables = await store.QueryAsync(
             "SELECT name, engine FROM system.tables WHERE database = currentDatabase() ORDER BY name", "TabSeparated", CancellationToken.None);
         Assert.Equal(
-            "audit_log\tReplacingMergeTree\nconsent_ledger\tView\ndead_letters\tReplacingMergeTree\noutcome_events\tReplacingMergeTree\nrecovery_outcomes\tView\n" +
+            "audit_chain_heads\tReplacingMergeTree\naudit_log\tReplacingMergeTree\nconsent_ledger\tView\ndead_letters\tReplacingMergeTree\noutcome_events\tReplacingMergeTree\nrecovery_outcomes\tView\n" +
             "recovery_triggers\tReplacingMergeTree\nsession_outcomes\tReplacingMergeTree\nshopper_profiles\tReplacingMergeTree\n",
             tables);
         foreach (var (table, days) in new[] { ("recovery_triggers", 400), ("audit_log", 400), ("session_outcomes", 400), ("dead_letters", 30), ("outcome_events", 400), ("shopper_profiles", 400) })
