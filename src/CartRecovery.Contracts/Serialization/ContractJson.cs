@@ -9,6 +9,9 @@ namespace CartRecovery.Contracts.Serialization;
     PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
     DefaultIgnoreCondition = JsonIgnoreCondition.Never,
     AllowOutOfOrderMetadataProperties = true,
+    // A key given twice is refused (invalid_field): parsers disagree on which value wins, so a record could mean one
+    // thing to a storefront's validator and another to the worker.
+    AllowDuplicateProperties = false,
     RespectNullableAnnotations = true,
     RespectRequiredConstructorParameters = true,
     UnmappedMemberHandling = JsonUnmappedMemberHandling.Skip,

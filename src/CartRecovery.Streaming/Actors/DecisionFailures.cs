@@ -32,4 +32,32 @@ public static class DecisionFailures
         };
         return new InputRecord(source.Topic, source.Partition, source.Offset, null, letter, Encoding.UTF8.GetBytes(evt.ShopperId), payload);
     }
+
+    /// <summary>The <see cref="DeadLetter.Topic"/> of a deadline whose decision threw: no input record stands behind it.</summary>
+    public const string TimerSource = "timer";
+
+    /// <summary>A deadline (a session's, or the shopper's own when <paramref name="sessionId"/> is empty) whose decision
+    /// threw, as a dead letter: offset -1, the payload names the shopper, the session, the deadline's kind and instant.</summary>
+    public static InputRecord TimerDeadLetter(int partition, string shopperId, string sessionId, Deadline deadline, Exception cause)
+    {
+        var description = new System.Text.Json.Nodes.JsonObject
+        {
+            ["shopper_id"] = shopperId, ["session_id"] = sessionId, ["deadline"] = deadline.Kind.ToString(), ["at"] = deadline.At,
+        };
+        var payload = Encoding.UTF8.GetBytes(description.ToJsonString());
+        var sha256 = Convert.ToHexStringLower(SHA256.HashData(payload));
+        var where = cause.TargetSite is { } site ? $" in {site.DeclaringType?.Name}.{site.Name}" : "";
+        var letter = new DeadLetter
+        {
+            DeadLetterId = DeterministicId.From("dead-letter", TimerSource, partition.ToString(), sha256),
+            Topic = TimerSource,
+            Partition = partition,
+            Offset = -1,
+            Reason = RejectReasons.DecisionFailed,
+            Detail = $"{deadline.Kind} deadline: {cause.GetType().Name}{where}",
+            PayloadSha256 = sha256,
+            ReceivedAt = deadline.At,
+        };
+        return new InputRecord(TimerSource, partition, -1, null, letter, Encoding.UTF8.GetBytes(shopperId), payload);
+    }
 }

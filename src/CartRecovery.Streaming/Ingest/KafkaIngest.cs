@@ -242,15 +242,8 @@ public sealed class KafkaIngest
     {
         var tp = result.TopicPartition;
         var payload = result.Message.Value ?? [];
-        var parsed = EventParser.Parse(payload);
-        var (reason, detail) = (parsed.RejectReason, parsed.Detail);
-        if (parsed.Event is { } evt)
-        {
-            if (!EventParser.BelongsOn(evt, tp.Topic)) (reason, detail) = (RejectReasons.WrongTopic, $"{evt.GetType().Name} does not belong on {tp.Topic}");
-            else if (result.Message.Key is { } key && !key.AsSpan().SequenceEqual(System.Text.Encoding.UTF8.GetBytes(evt.ShopperId)))
-                (reason, detail) = (RejectReasons.KeyMismatch, "record key is not the shopper_id: the event may sit on another shopper's partition");
-            else return new InputRecord(tp.Topic, tp.Partition.Value, result.Offset.Value, evt, null);
-        }
+        var (evt, reason, detail) = IngestValidation.Admit(tp.Topic, result.Message.Key, payload);
+        if (evt is not null) return new InputRecord(tp.Topic, tp.Partition.Value, result.Offset.Value, evt, null);
 
         _metrics.DeadLettered(reason!);
         var sha256 = Convert.ToHexStringLower(SHA256.HashData(payload));
