@@ -258,6 +258,16 @@ public sealed class HostileInputTests
         Assert.IsType<CheckoutStarted>(EventParser.Parse(payload).Event);
     }
 
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    public void Nesting_past_the_readers_depth_is_named_as_such(int inObject)
+    {
+        var json = (inObject == 1 ? "{\"type\":\"checkout_started\",\"x\":" : "") + new string('[', 5_000);
+
+        Assert.Equal((RejectReasons.NotJson, "nested deeper than 64 levels"), (EventParser.Parse(json).RejectReason, EventParser.Parse(json).Detail));
+    }
+
     [Fact]
     public void Invalid_utf8_is_named_as_such()
     {
