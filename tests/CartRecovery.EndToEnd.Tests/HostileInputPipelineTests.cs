@@ -3,6 +3,7 @@ using CartRecovery.Contracts;
 using CartRecovery.Contracts.Events;
 using CartRecovery.Contracts.Serialization;
 using CartRecovery.Domain.Policy;
+using CartRecovery.Host.Commands;
 using CartRecovery.Kafka.Embedded;
 using Xunit.Abstractions;
 
@@ -20,6 +21,9 @@ public sealed class HostileInputPipelineTests(ITestOutputHelper output) : IDispo
     private readonly string _data = Directory.CreateTempSubdirectory("cartrecovery-e2e-hostile-").FullName;
     private readonly MockKafkaCluster _broker = EmbeddedBroker.Start(partitions: 3);
 
+    private static string ValidCheckout(int n) =>
+        $$"""{"type":"checkout_started","event_id":"v{{n}}","shopper_id":"x10","session_id":"x-sess","event_time":"2026-11-02T09:05:00Z"}""";
+
     private static (string, string?, byte[]) Raw(string topic, string key, string json) => (topic, key, Encoding.UTF8.GetBytes(json));
 
     [Fact]
@@ -32,11 +36,12 @@ public sealed class HostileInputPipelineTests(ITestOutputHelper output) : IDispo
             Raw(Topics.CartEvents, "x2", """{"type":"session_started","event_id":"e","event_id":"e"}"""),
             Raw(Topics.CartEvents, "x3", """{"type":"session_started","event_id":"x3","shopper_id":"x3","session_id":"x-sess","event_time":"0001-01-01T00:01:00Z"}"""),
             Raw(Topics.CartEvents, "x4", """{"type":"cart_line_added","event_id":"x4","shopper_id":"x4","session_id":"x-sess","event_time":"9999-12-31T23:59:00Z","line":{"sku":"A","unit_price":1,"quantity":1}}"""),
-            Raw(Topics.CartEvents, "x5", $$"""{"type":"cart_line_added","event_id":"x5","shopper_id":"x5",{{head}},"line":{"sku":"gold","unit_price":1e28,"quantity":10}}"""),
+            Raw(Topics.CartEvents, "x5", "{\"type\":\"cart_line_added\",\"event_id\":\"x5\",\"shopper_id\":\"x5\"," + head + ""","line":{"sku":"gold","unit_price":1e28,"quantity":10}}"""),
             Raw(Topics.ConsentEvents, "x6", """{"type":"consent_granted","event_id":"x6","shopper_id":"x6","event_time":"2026-11-02T09:00:00Z","purpose":"cart_recovery","channel":"email","valid_until":"9999-12-31T23:59:00Z"}"""),
             Raw(Topics.CartEvents, "x7", $$"""{"type":"product_viewed","event_id":"x7","shopper_id":"x7",{{head}},"sku":"{{new string('s', 300)}}"}"""),
             (Topics.CartEvents, "x8", [.. "{\"type\":\"checkout_started\",\"event_id\":\""u8, 0xC3, 0x28, .. "\"}"u8]),
-            Raw(Topics.CartEvents, "x9", new string('[', 5_000)),
+            Raw(Topics.CartEvents, "x9", "{\"type\":\"checkout_started\",\"x\":" + new string('[', 5_000)),
+            Raw(Topics.CartEvents, "x10", "[" + ValidCheckout(1) + "]"),
         };
         var abandoner = new List<ShopperEvent>
         {
@@ -67,6 +72,7 @@ public sealed class HostileInputPipelineTests(ITestOutputHelper output) : IDispo
         Assert.Contains($"{Topics.CartEvents}\tinvalid_field\tsku is longer than {EntryLimits.MaxIdLength} characters", letters);
         Assert.Contains($"{Topics.CartEvents}\tnot_json\tnot valid UTF-8", letters);
         Assert.Contains($"{Topics.CartEvents}\tnot_json\tnested deeper than 64 levels", letters);
+        Assert.Contains($"{Topics.CartEvents}\tnot_json\tnot a JSON object", letters);
     }
 
     public void Dispose()
