@@ -334,12 +334,12 @@ public sealed partial class PartitionActor : ReceivePersistentActor
             var command = _queues.Dequeue(shopperId);
             if (command.Event is ErasureRequested erasure)
             {
-                Erase(shopperId, erasure, command);
+                Contained(shopperId, command, () => Erase(shopperId, erasure, command));
                 continue;
             }
             if (command.Event is IdentityLinked or IdentityMerged || _identity.Resolve(shopperId, command.Event.EventTime) is not null)
             {
-                DecideIdentity(shopperId, command);
+                Contained(shopperId, command, () => DecideIdentity(shopperId, command));
                 continue;
             }
             switch (command.Event)
@@ -347,22 +347,32 @@ public sealed partial class PartitionActor : ReceivePersistentActor
                 case ConsentEvent or PaymentPending or OutcomeEvent:
                     // Shopper-wide facts (consent, a payment in flight, what became of a trigger): decided here, read by
                     // every session at send time.
-                    var decision = command.Event switch
+                    Contained(shopperId, command, () =>
                     {
-                        ConsentEvent consent => _engine.Apply(Shopper(shopperId), consent, command.Watermark),
-                        OutcomeEvent outcome => _engine.Apply(Shopper(shopperId), outcome, command.Watermark),
-                        _ => _engine.Apply(Shopper(shopperId), (PaymentPending)command.Event, command.Watermark),
-                    };
-                    _shoppers[shopperId] = decision.Shopper;
-                    _batch!.Add(decision.Effects);
-                    _batch.Touched.Add(shopperId);
-                    break;
-                case SessionEvent evt when command.Hops > 0 && !_sessions.Contains(new SessionKey(shopperId, evt.SessionId))
-                                            && _merger.PartOfBoughtCart(Shopper(shopperId), evt) is { } bought:
-                    _batch!.Audits.Add(bought);
-                    _batch.Touched.Add(shopperId);
+                        var decision = command.Event switch
+                        {
+                            ConsentEvent consent => _engine.Apply(Shopper(shopperId), consent, command.Watermark),
+                            OutcomeEvent outcome => _engine.Apply(Shopper(shopperId), outcome, command.Watermark),
+                            _ => _engine.Apply(Shopper(shopperId), (PaymentPending)command.Event, command.Watermark),
+                        };
+                        _shoppers[shopperId] = decision.Shopper;
+                        _batch!.Add(decision.Effects);
+                        _batch.Touched.Add(shopperId);
+                    });
                     break;
                 case SessionEvent evt:
+                    if (command.Hops > 0 && !_sessions.Contains(new SessionKey(shopperId, evt.SessionId)))
+                    {
+                        // A forwarded event of a session the customer does not have may be part of a cart already bought.
+                        AuditRecord? bought = null;
+                        if (!Contained(shopperId, command, () => bought = _merger.PartOfBoughtCart(Shopper(shopperId), evt))) break;
+                        if (bought is not null)
+                        {
+                            _batch!.Audits.Add(bought);
+                            _batch.Touched.Add(shopperId);
+                            break;
+                        }
+                    }
                     SessionActorFor(new SessionKey(shopperId, evt.SessionId)).Tell(new ApplyEvent(Shopper(shopperId), evt, command.Watermark));
                     _queues.Started(shopperId, command.Source);
                     return;
@@ -509,6 +519,11 @@ public sealed partial class PartitionActor : ReceivePersistentActor
     private void OnDecisionFailed(SessionSupervision.DecisionFailed msg)
     {
         var source = _queues.Finished(msg.ShopperId);
+        if (msg.Command is FireDeadline timer)
+        {
+            DeadlineFailed(msg, timer.Deadline);
+            return;
+        }
         var evt = ((ApplyEvent)msg.Command).Event;
         Context.GetLogger().Error(msg.Cause, "partition {0}: decision failed on {1} at {2}/{3}; event dead-lettered", _partition,
             evt.GetType().Name, source?.Topic, source?.Offset);
@@ -520,6 +535,43 @@ public sealed partial class PartitionActor : ReceivePersistentActor
         if (!_sessions.Contains(key) && _actors.Remove(key, out var empty)) Context.Stop(empty);
         Pump(msg.ShopperId);
         TryComplete();
+    }
+
+    /// <summary>A session's deadline whose decision threw: firing it again would throw again (the state did not change), so
+    /// the deadline is dead-lettered with the cause and that one session is dropped, its actor stopped. The shopper's other
+    /// sessions and state, and every other shopper, go on.</summary>
+    private void DeadlineFailed(SessionSupervision.DecisionFailed msg, Deadline deadline)
+    {
+        Context.GetLogger().Error(msg.Cause, "partition {0}: decision failed on a {1} deadline; deadline dead-lettered and its session dropped",
+            _partition, deadline.Kind);
+        _batch!.DeadLetters.Add(DecisionFailures.TimerDeadLetter(_partition, msg.ShopperId, msg.SessionId, deadline, msg.Cause));
+        _batch.Touched.Add(msg.ShopperId);
+        var key = new SessionKey(msg.ShopperId, msg.SessionId);
+        _sessions.Forget(key);
+        if (_actors.Remove(key, out var actor)) Context.Stop(actor);
+        Pump(msg.ShopperId);
+        TryComplete();
+    }
+
+    /// <summary>Runs a decision the partition takes itself (shopper-wide facts, identity, erasure). One that throws fails
+    /// that command alone, as a session's does: its event is dead-lettered with the cause and the shopper's next command
+    /// runs. (Such a decision computes before it assigns; identity and erasure steps done before the throw stay done.)</summary>
+    private bool Contained(string shopperId, ShopperCommand command, Action decide)
+    {
+        try
+        {
+            decide();
+            return true;
+        }
+        catch (Exception e)
+        {
+            Context.GetLogger().Error(e, "partition {0}: decision failed on {1} at {2}/{3}; event dead-lettered", _partition,
+                command.Event.GetType().Name, command.Source.Topic, command.Source.Offset);
+            _batch!.Events--; // counted once as an input record: now as a dead letter
+            _batch.DeadLetters.Add(DecisionFailures.DeadLetter(command.Source, command.Event, e));
+            _batch.Touched.Add(shopperId);
+            return false;
+        }
     }
 
     private void FireDueTimers()

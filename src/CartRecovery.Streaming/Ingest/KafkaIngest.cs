@@ -245,15 +245,11 @@ public sealed class KafkaIngest
     {
         var tp = result.TopicPartition;
         var payload = result.Message.Value ?? [];
-        var parsed = EventParser.Parse(payload);
-        var (reason, detail) = (parsed.RejectReason, parsed.Detail);
+        var (evt, reason, detail) = IngestValidation.Admit(tp.Topic, result.Message.Key, payload);
         ShopperEvent? refused = null;
-        if (parsed.Event is { } evt)
+        if (evt is not null)
         {
-            if (!EventParser.BelongsOn(evt, tp.Topic)) (reason, detail) = (RejectReasons.WrongTopic, $"{evt.GetType().Name} does not belong on {tp.Topic}");
-            else if (result.Message.Key is { } key && !key.AsSpan().SequenceEqual(System.Text.Encoding.UTF8.GetBytes(evt.ShopperId)))
-                (reason, detail) = (RejectReasons.KeyMismatch, "record key is not the shopper_id: the event may sit on another shopper's partition");
-            else if (InternalRecords.IsInternal(evt) && InternalRecords.Problem(_keys, tp.Topic, result.Message.Key, payload, result.Message.Headers) is { } problem)
+            if (InternalRecords.IsInternal(evt) && InternalRecords.Problem(_keys, tp.Topic, result.Message.Key, payload, result.Message.Headers) is { } problem)
                 // On the shopper's own partition, so the refusal is audited in the shopper's chain (PartitionActor).
                 (reason, detail, refused) = (RejectReasons.UnauthenticatedInternalRecord, problem, evt);
             else return new InputRecord(tp.Topic, tp.Partition.Value, result.Offset.Value, evt, null);

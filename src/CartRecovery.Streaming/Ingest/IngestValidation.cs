@@ -1,0 +1,21 @@
+using CartRecovery.Contracts.Serialization;
+using CartRecovery.Contracts.Events;
+
+namespace CartRecovery.Streaming.Ingest;
+
+/// <summary>What the ingest admits of an input record: a valid event on its own topic under its shopper's key, or the
+/// reject reason its dead letter carries. Never throws, whatever the bytes (a poison record costs one dead letter).</summary>
+public static class IngestValidation
+{
+    public readonly record struct Admission(ShopperEvent? Event, string? Reason, string? Detail);
+
+    public static Admission Admit(string topic, byte[]? key, ReadOnlySpan<byte> payload)
+    {
+        var parsed = EventParser.Parse(payload);
+        if (parsed.Event is not { } evt) return new Admission(null, parsed.RejectReason, parsed.Detail);
+        if (!EventParser.BelongsOn(evt, topic)) return new Admission(null, RejectReasons.WrongTopic, $"{evt.GetType().Name} does not belong on {topic}");
+        if (key is not null && !key.AsSpan().SequenceEqual(System.Text.Encoding.UTF8.GetBytes(evt.ShopperId)))
+            return new Admission(null, RejectReasons.KeyMismatch, "record key is not the shopper_id: the event may sit on another shopper's partition");
+        return new Admission(evt, null, null);
+    }
+}
