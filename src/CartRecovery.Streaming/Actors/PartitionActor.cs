@@ -271,7 +271,8 @@ public sealed partial class PartitionActor : ReceivePersistentActor
             _nextOffsets[record.Topic] = record.Offset + 1;
             if (record.Event is not { } evt)
             {
-                batch.DeadLetters.Add(record);
+                // Neither an event nor a rejection: a part of a split record joined earlier (SplitRecordJoiner), only progress.
+                if (record.Rejected is not null) batch.DeadLetters.Add(record);
                 continue;
             }
             batch.Events++;

@@ -28,7 +28,8 @@ public static class WorkerHosting
         settings.Validate();
         LibrdkafkaLibrary.EnsureLoaded();
         services.AddSingleton(settings);
-        services.AddSingleton(output);
+        // The writer keeps every record within the producer's message.max.bytes, as the operator configured it.
+        services.AddSingleton(output with { MaxRecordBytes = WorkerKafkaConfig.OutputProducer(settings).MessageMaxBytes ?? output.MaxRecordBytes });
         services.AddSingleton(new RecoveryEngine(policy));
         services.AddSingleton<WorkerMetrics>();
         services.AddSingleton<WorkerHealth>();

@@ -52,6 +52,10 @@ public sealed class KafkaIngest
     // it was assigned from. Lag counts from here, so it covers every record not yet durably processed.
     private readonly Dictionary<TopicPartition, long> _checkpointedNext = new();
     private long _staleRecords;
+    // Identity hand-overs larger than one input record arrive in parts: joined here before the merge.
+    private readonly SplitRecordJoiner _joiner = new();
+    private readonly List<SplitRecordJoiner.Ready> _ready = [];
+    private long _abandonedLogged;
     // --drain: what the group must finish, the partitions this worker has drained since it was assigned them, and
     // when it last read the group's progress.
     private DrainScope? _drain;
@@ -188,10 +192,20 @@ public sealed class KafkaIngest
                 _delivered.Add(tp);
                 _expected[tp] = result.Offset.Value + 1;
                 RecordsRead++;
-                var record = ToRecord(result);
-                merger.Add(record);
-                if (record.Event is { } read && read.EventTime > _newestEventTime.GetValueOrDefault(tp.Partition.Value))
-                    _newestEventTime[tp.Partition.Value] = read.EventTime;
+                _ready.Clear();
+                _joiner.Accept(result, _ready);
+                foreach (var ready in _ready)
+                {
+                    var record = ready.Skip ? new InputRecord(tp.Topic, tp.Partition.Value, ready.Result.Offset.Value, null, null) : ToRecord(ready.Result, ready.Joined, ready.Problem);
+                    merger.Add(record);
+                    if (record.Event is { } read && read.EventTime > _newestEventTime.GetValueOrDefault(tp.Partition.Value))
+                        _newestEventTime[tp.Partition.Value] = read.EventTime;
+                }
+                if (_joiner.Abandoned > _abandonedLogged)
+                {
+                    _abandonedLogged = _joiner.Abandoned;
+                    _logger.LogWarning("{Count} split records left unfinished and superseded so far (a writer failed mid-sequence and sent them again)", _joiner.Abandoned);
+                }
                 if (_drain is null && IsReadingBacklog(tp.Partition.Value)) ReopenOtherEnds(tp, merger);
                 _lastInput[tp.Partition.Value] = _clock.GetUtcNow();
                 // A drained partition that still receives a record (another worker's identity hand-over) is drained,
@@ -238,16 +252,23 @@ public sealed class KafkaIngest
         }
     }
 
-    private InputRecord ToRecord(ConsumeResult<byte[], byte[]> result)
+    /// <param name="joined">The whole record when <paramref name="result"/> is the first part of a split record.</param>
+    /// <param name="problem">Why the joined record is rejected before it is parsed.</param>
+    private InputRecord ToRecord(ConsumeResult<byte[], byte[]> result, byte[]? joined = null, string? problem = null)
     {
         var tp = result.TopicPartition;
-        var payload = result.Message.Value ?? [];
-        var parsed = EventParser.Parse(payload);
+        var payload = joined ?? result.Message.Value ?? [];
+        var parsed = problem is not null ? ParseResult.Reject(RejectReasons.InvalidField, problem)
+            : joined is not null ? SplitRecords.ParseJoined(payload) : EventParser.Parse(payload);
         var (reason, detail) = (parsed.RejectReason, parsed.Detail);
         if (parsed.Event is { } evt)
         {
             if (!EventParser.BelongsOn(evt, tp.Topic)) (reason, detail) = (RejectReasons.WrongTopic, $"{evt.GetType().Name} does not belong on {tp.Topic}");
-            else if (result.Message.Key is { } key && !key.AsSpan().SequenceEqual(System.Text.Encoding.UTF8.GetBytes(evt.ShopperId)))
+            // Every record is keyed by its shopper: a record without a key could sit on any partition, so it is not
+            // decided (another partition may hold the shopper's state) but dead-lettered like a wrong key.
+            else if (result.Message.Key is not { } key)
+                (reason, detail) = (RejectReasons.MissingField, "record key is missing: it must be the shopper_id");
+            else if (!key.AsSpan().SequenceEqual(System.Text.Encoding.UTF8.GetBytes(evt.ShopperId)))
                 (reason, detail) = (RejectReasons.KeyMismatch, "record key is not the shopper_id: the event may sit on another shopper's partition");
             else return new InputRecord(tp.Topic, tp.Partition.Value, result.Offset.Value, evt, null);
         }
@@ -318,7 +339,7 @@ public sealed class KafkaIngest
     }
 
     private bool IsFullyConsumed() =>
-        _assigned.All(_atEnd.Contains) && _mergers.Values.All(m => m.Buffered == 0);
+        _assigned.All(_atEnd.Contains) && _mergers.Values.All(m => m.Buffered == 0) && !_joiner.IsHolding;
 
     /// <summary>End of input is end of event time: each partition this worker holds and has not drained yet fires
     /// every pending timer, then is checkpointed and committed (its commit reaching its end only now).</summary>
@@ -549,6 +570,7 @@ public sealed class KafkaIngest
             _endOffsets.Remove(tp);
             _expected.Remove(tp);
             _checkpointedNext.Remove(tp);
+            _joiner.Forget(tp);
         }
         foreach (var partition in partitions.Select(p => p.Partition.Value).Distinct())
         {
