@@ -141,6 +141,8 @@ public sealed partial class PartitionActor : ReceivePersistentActor
     protected override void OnRecoveryFailure(Exception reason, object? message = null)
     {
         Context.GetLogger().Error(reason, "partition {0}: checkpoint could not be restored", _partition);
+        // The worker stops now with the cause, instead of the restore's ask timing out minutes later.
+        _sink.PartitionFailed(new WorkerFailedException($"partition {_partition}: its checkpoint could not be restored (a damaged or unreadable checkpoint store?)", reason));
         base.OnRecoveryFailure(reason, message);
     }
 

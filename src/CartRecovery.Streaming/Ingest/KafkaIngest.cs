@@ -68,11 +68,15 @@ public sealed class KafkaIngest
     private DateTimeOffset _lastCheckpoint;
 
     private readonly WorkerHealth _health;
+    private readonly BrokerWatch _watch;
+    // Set inside the assignment callback when the worker must not go on (its checkpoints are gone); thrown by the loop.
+    private WorkerFailedException? _startFailure;
 
     public KafkaIngest(WorkerSettings settings, IActorRef partitions, WorkerPipeline pipeline, WorkerMetrics metrics, WorkerHealth health,
-        ILogger logger, TimeProvider clock)
+        ILogger logger, TimeProvider clock, BrokerWatch watch)
     {
         _health = health;
+        _watch = watch;
         settings.Validate();
         _settings = settings;
         _partitions = partitions;
@@ -95,11 +99,12 @@ public sealed class KafkaIngest
         var config = WorkerKafkaConfig.InputConsumer(_settings);
         var partitionCounts = ValidateTopics();
 
-        using var consumer = new ConsumerBuilder<byte[], byte[]>(config)
-            .SetPartitionsAssignedHandler((_, partitions) => Assigned(partitions))
+        var consumer = new ConsumerBuilder<byte[], byte[]>(config)
+            .SetPartitionsAssignedHandler((c, partitions) => Assigned(c, partitions))
             .SetPartitionsRevokedHandler((c, partitions) => Revoked(c, [.. partitions.Select(p => p.TopicPartition)]))
             .SetPartitionsLostHandler((_, partitions) => Lost([.. partitions.Select(p => p.TopicPartition)]))
-            .SetErrorHandler((_, e) => _logger.LogWarning("kafka consumer: {Code} {Reason}", e.Code, e.Reason))
+            // Rate-limited, and an outage past Worker:BrokerPatience stops the worker (BrokerWatch).
+            .SetErrorHandler((_, e) => _watch.Error("consumer", e))
             .Build();
         if (_settings.Drain)
         {
@@ -131,9 +136,11 @@ public sealed class KafkaIngest
                 catch (ConsumeException e) when (!e.Error.IsFatal)
                 {
                     // Broker-side trouble (a fetch timed out, a leader moved): librdkafka retries; nothing was lost.
-                    _logger.LogWarning("consume: {Code} {Reason}; retrying", e.Error.Code, e.Error.Reason);
+                    _watch.Error("consumer", e.Error);
                     continue;
                 }
+                if (_startFailure is { } startFailure) throw startFailure;
+                if (result is not null) _watch.Reachable();
                 if (result is null)
                 {
                     SettleEnds(dirty);
@@ -229,7 +236,8 @@ public sealed class KafkaIngest
         finally
         {
             _health.Stopping();
-            if (!finished && _pipeline.Failure is null)
+            // A worker that found its checkpoints gone saves nothing: an empty checkpoint would hide the loss from the next start.
+            if (!finished && _pipeline.Failure is null && _startFailure is null)
             {
                 // Graceful stop (SIGTERM): finish what was handed out, checkpoint, commit, then leave the group.
                 using var grace = new CancellationTokenSource(_settings.ShutdownTimeout);
@@ -247,7 +255,14 @@ public sealed class KafkaIngest
             // Everything is checkpointed and committed above: the revocation that Close triggers only forgets the
             // partitions (a synchronous commit inside it can block forever while the group is rebalancing).
             _closing = true;
-            consumer.Close();
+            // Leaving the group needs the broker; without one, Close would wait for it: the shutdown timeout bounds it.
+            var closed = Task.Run(() =>
+            {
+                consumer.Close();
+                consumer.Dispose();
+            });
+            if (!closed.Wait(_settings.ShutdownTimeout))
+                _logger.LogWarning("the consumer did not leave the group within {Seconds:F0} s (broker unreachable?); exiting without it", _settings.ShutdownTimeout.TotalSeconds);
             _progress?.Dispose();
         }
     }
@@ -512,7 +527,7 @@ public sealed class KafkaIngest
     }
 
     /// <summary>Restores each newly assigned partition from its checkpoint and resumes every input topic at its offsets.</summary>
-    private IEnumerable<TopicPartitionOffset> Assigned(List<TopicPartition> partitions)
+    private IEnumerable<TopicPartitionOffset> Assigned(IConsumer<byte[], byte[]> consumer, List<TopicPartition> partitions)
     {
         var resumed = new List<TopicPartitionOffset>();
         foreach (var group in partitions.GroupBy(p => p.Partition.Value).OrderBy(g => g.Key))
@@ -522,8 +537,21 @@ public sealed class KafkaIngest
             _lastInput[partition] = _clock.GetUtcNow();
             // Everything handed out before (a lost partition's forget, say) reaches the actors first.
             using (var patience = new CancellationTokenSource(TimeSpan.FromMinutes(2))) _pipeline.WaitDelivered(patience.Token);
-            var restored = _partitions.Ask<PartitionRestored>(new RestorePartition(partition), TimeSpan.FromMinutes(2)).GetAwaiter().GetResult();
+            var asked = _partitions.Ask<PartitionRestored>(new RestorePartition(partition), TimeSpan.FromMinutes(2));
+            // A checkpoint that cannot be read fails its partition actor, and with it the pipeline: stop with that cause now.
+            while (!asked.Wait(TimeSpan.FromMilliseconds(100))) _pipeline.ThrowIfFailed();
+            var restored = asked.GetAwaiter().GetResult();
             if (restored.NextOffsets.Count > 0) RestoredPartitions++;
+            else if (_startFailure is null && CheckpointLost(consumer, [.. group]) is { } lost)
+            {
+                if (!_settings.StartOver)
+                {
+                    _startFailure = new WorkerFailedException(lost + "; the checkpoint store is missing or empty (a new file, a wiped volume, another database?). " +
+                        "Restore it, or start over from the beginning of the input with --start-over (every decision is taken again)");
+                    return group.Select(tp => new TopicPartitionOffset(tp, Offset.Beginning)).ToList();
+                }
+                _logger.LogWarning("partition {Partition}: {Lost}; starting over from the beginning of the input (--start-over)", partition, lost);
+            }
             foreach (var tp in group)
             {
                 _assigned.Add(tp);
@@ -551,6 +579,25 @@ public sealed class KafkaIngest
         using var grace = new CancellationTokenSource(_settings.ShutdownTimeout);
         CheckpointAndCommit(consumer, numbers, grace.Token);
         Forget(partitions);
+    }
+
+    /// <summary>A partition without a checkpoint whose group committed offsets: the worker committed them only after saving a
+    /// checkpoint, so the store that held it is gone. Returns what was found, or null when the group never committed.</summary>
+    private string? CheckpointLost(IConsumer<byte[], byte[]> consumer, List<TopicPartition> partitions)
+    {
+        List<TopicPartitionOffset> committed;
+        try
+        {
+            committed = consumer.Committed(partitions, TimeSpan.FromSeconds(30));
+        }
+        catch (KafkaException e)
+        {
+            _startFailure = new WorkerFailedException($"partition {partitions[0].Partition.Value} has no checkpoint, and the group's committed offsets could not be read to tell whether it ever had one", e);
+            return null;
+        }
+        var positive = committed.Where(c => c.Offset.Value >= 0).ToList();
+        return positive.Count == 0 ? null
+            : $"partition {partitions[0].Partition.Value} has no checkpoint, but group {_settings.GroupId} committed offsets {string.Join(",", positive.Select(c => $"{c.Topic}={c.Offset.Value}"))}";
     }
 
     private void Lost(List<TopicPartition> partitions)
@@ -586,6 +633,7 @@ public sealed class KafkaIngest
             else _partitions.Tell(forget);
             _metrics.Released(partition);
         }
+        if (_assigned.Count == 0) _health.NoPartitions();
     }
 
     /// <summary>Checks the input topics exist and are co-partitioned; returns each one's partition count.</summary>
