@@ -132,7 +132,10 @@ public sealed partial record OperatorSettings(IConfigurationRoot Configuration, 
             if (!Sections.Contains(section, StringComparer.OrdinalIgnoreCase))
                 throw new ArgumentException($"unknown option --{key} (configuration sections: {string.Join(", ", Sections)}; see --help)");
             // A URL with a password in it (--ClickHouse:Url=https://user:password@host) is a secret like any other.
-            if (IsSecretKey(key) || (key.EndsWith("ConnectionString", StringComparison.OrdinalIgnoreCase) && HasPassword(value)) || UrlWithPassword(value))
+            if (UrlWithPassword(value))
+                throw new ArgumentException($"{key}: secrets are not accepted on the command line (they show in the process list): the URL carries a password; " +
+                    $"give the URL with it as the environment variable {ConfigurationSources.EnvironmentPrefix}{key.Replace(":", "__")} or a file in {ConfigurationSources.SecretsDirectoryVariable}");
+            if (IsSecretKey(key) || (key.EndsWith("ConnectionString", StringComparison.OrdinalIgnoreCase) && HasPassword(value)))
                 throw new ArgumentException($"{key}: secrets are not accepted on the command line (they show in the process list); use the environment " +
                     $"variable {ConfigurationSources.EnvironmentPrefix}{key.Replace(":", "__")}, a '{LastSegment(key)}File' key or a file in {ConfigurationSources.SecretsDirectoryVariable}");
         }

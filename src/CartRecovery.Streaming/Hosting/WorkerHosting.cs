@@ -38,6 +38,7 @@ public static class WorkerHosting
         services.AddSingleton<BrokerWatch>();
         services.AddSingleton<IProducer<string, byte[]>>(provider => new ProducerBuilder<string, byte[]>(WorkerKafkaConfig.OutputProducer(settings))
             .SetErrorHandler((_, e) => provider.GetRequiredService<BrokerWatch>().Error("producer", e))
+            .SetLogHandler((_, m) => provider.GetRequiredService<BrokerWatch>().Log("producer", m))
             .Build());
         services.AddSingleton<OutputWriter>();
         services.AddSingleton<WorkerPipeline>();

@@ -46,15 +46,25 @@ public sealed class BrokerWatch : IDisposable
 
     public bool IsDown => Volatile.Read(ref _downSinceTicks) != 0;
 
+    /// <summary>librdkafka's own log lines (its default writes every failed reconnect to stderr): warnings and worse
+    /// under the same rate limit as the errors, the rest dropped.</summary>
+    public void Log(string client, LogMessage message)
+    {
+        if (message.Level > SyslogLevel.Warning) return;
+        Error(client, new Error(ErrorCode.Local_Transport, $"{message.Facility}: {message.Message}"), countsAsOutage: false);
+    }
+
     /// <summary>An error a Kafka client of the worker reported (its error handler).</summary>
-    public void Error(string client, Error error)
+    public void Error(string client, Error error) => Error(client, error, countsAsOutage: true);
+
+    private void Error(string client, Error error, bool countsAsOutage)
     {
         var now = _clock.GetUtcNow();
         bool log;
         long suppressed;
         lock (_gate)
         {
-            if (IsBrokerDown(error.Code))
+            if (countsAsOutage && IsBrokerDown(error.Code))
             {
                 if (_downSinceTicks == 0) Volatile.Write(ref _downSinceTicks, now.UtcTicks);
                 _lastError = $"{error.Code}: {error.Reason}";
@@ -113,7 +123,7 @@ public sealed class BrokerWatch : IDisposable
                 Expired?.Invoke(cause);
                 return;
             }
-            _probe ??= new AdminClientBuilder(WorkerKafkaConfig.Admin(_settings)).Build();
+            _probe ??= new AdminClientBuilder(WorkerKafkaConfig.Admin(_settings)).SetLogHandler((_, m) => Log("probe", m)).Build();
             var metadata = _probe.GetMetadata(Topics.Inputs[0], TimeSpan.FromSeconds(1));
             if (metadata.Brokers.Count > 0 && metadata.Topics.All(t => !t.Error.IsError || t.Error.Code != ErrorCode.Local_TimedOut)) Reachable();
         }

@@ -105,11 +105,12 @@ public sealed class KafkaIngest
             .SetPartitionsLostHandler((_, partitions) => Lost([.. partitions.Select(p => p.TopicPartition)]))
             // Rate-limited, and an outage past Worker:BrokerPatience stops the worker (BrokerWatch).
             .SetErrorHandler((_, e) => _watch.Error("consumer", e))
+            .SetLogHandler((_, m) => _watch.Log("consumer", m))
             .Build();
         if (_settings.Drain)
         {
             _drain = DrainScope.Begin(consumer, partitionCounts, TimeSpan.FromSeconds(20));
-            _progress = new DrainProgress(_settings.KafkaClients, _settings.GroupId);
+            _progress = new DrainProgress(_settings.KafkaClients, _settings.GroupId, _settings.BrokerPatience, (client, m) => _watch.Log(client, m));
             _logger.LogInformation("drain: the group finishes {Records} records in {Partitions} topic-partitions (their ends now)",
                 _drain.End.Values.Sum(), _drain.End.Count);
         }
@@ -639,7 +640,7 @@ public sealed class KafkaIngest
     /// <summary>Checks the input topics exist and are co-partitioned; returns each one's partition count.</summary>
     private Dictionary<string, int> ValidateTopics()
     {
-        using var admin = new AdminClientBuilder(WorkerKafkaConfig.Admin(_settings)).Build();
+        using var admin = new AdminClientBuilder(WorkerKafkaConfig.Admin(_settings)).SetLogHandler((_, m) => _watch.Log("admin", m)).Build();
         var counts = admin.PartitionCounts(Topics.Inputs, _settings.BootstrapServers, TimeSpan.FromSeconds(20));
         if (counts.Values.Distinct().Count() > 1)
             throw new InvalidOperationException("input topics must be co-partitioned (same partition count): " +
