@@ -26,8 +26,10 @@ public sealed partial class FaultExitTests(ITestOutputHelper output) : IDisposab
         var first = await Cli.RunAsync(TimeSpan.FromMinutes(4), worker);
         Assert.True(first.ExitCode == 0, first.ToString());
 
-        // The checkpoint store is wiped (a new volume, a deleted file); the group's committed offsets remain.
+        // The checkpoint store is wiped (a new volume, a deleted file); the group's committed offsets remain. New input
+        // arrives, so the next drain has work to do on every partition.
         foreach (var file in Directory.GetFiles(Dir("lost"), "checkpoints.db*")) File.Delete(file);
+        await GenerateAsync(broker.Bootstrap, shoppers: 100, seed: 6);
         var refused = await Cli.RunAsync(TimeSpan.FromMinutes(4), worker);
         output.WriteLine(refused.ToString());
         Assert.Equal(3, refused.ExitCode);
@@ -108,9 +110,9 @@ public sealed partial class FaultExitTests(ITestOutputHelper output) : IDisposab
         return worker;
     }
 
-    private static async Task GenerateAsync(string bootstrap, int shoppers)
+    private static async Task GenerateAsync(string bootstrap, int shoppers, int seed = 5)
     {
-        var generated = await Cli.RunAsync(TimeSpan.FromMinutes(3), "generate", "--bootstrap", bootstrap, "--shoppers", shoppers.ToString(), "--seed", "5");
+        var generated = await Cli.RunAsync(TimeSpan.FromMinutes(3), "generate", "--bootstrap", bootstrap, "--shoppers", shoppers.ToString(), "--seed", seed.ToString());
         Assert.True(generated.ExitCode == 0, generated.Stderr);
     }
 

@@ -262,8 +262,15 @@ public sealed class KafkaIngest
                 consumer.Close();
                 consumer.Dispose();
             });
-            if (!closed.Wait(_settings.ShutdownTimeout))
-                _logger.LogWarning("the consumer did not leave the group within {Seconds:F0} s (broker unreachable?); exiting without it", _settings.ShutdownTimeout.TotalSeconds);
+            try
+            {
+                if (!closed.Wait(_settings.ShutdownTimeout))
+                    _logger.LogWarning("the consumer did not leave the group within {Seconds:F0} s (broker unreachable?); exiting without it", _settings.ShutdownTimeout.TotalSeconds);
+            }
+            catch (AggregateException e)
+            {
+                _logger.LogWarning("closing the consumer failed: {Reason}", e.GetBaseException().Message);
+            }
             _progress?.Dispose();
         }
     }
@@ -547,11 +554,12 @@ public sealed class KafkaIngest
             {
                 if (!_settings.StartOver)
                 {
+                    // Thrown by the loop before any record is decided (the offsets below are never read from).
                     _startFailure = new WorkerFailedException(lost + "; the checkpoint store is missing or empty (a new file, a wiped volume, another database?). " +
                         "Restore it, or start over from the beginning of the input with --start-over (every decision is taken again)");
-                    return group.Select(tp => new TopicPartitionOffset(tp, Offset.Beginning)).ToList();
                 }
-                _logger.LogWarning("partition {Partition}: {Lost}; starting over from the beginning of the input (--start-over)", partition, lost);
+                else
+                    _logger.LogWarning("partition {Partition}: {Lost}; starting over from the beginning of the input (--start-over)", partition, lost);
             }
             foreach (var tp in group)
             {
