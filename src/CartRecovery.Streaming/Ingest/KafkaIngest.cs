@@ -537,6 +537,9 @@ public sealed class KafkaIngest
     /// <summary>Restores each newly assigned partition from its checkpoint and resumes every input topic at its offsets.</summary>
     private IEnumerable<TopicPartitionOffset> Assigned(IConsumer<byte[], byte[]> consumer, List<TopicPartition> partitions)
     {
+        // An assignment completing while the worker leaves (or after it failed) is never read from: nothing to restore.
+        if (_closing || _startFailure is not null || _pipeline.Failure is not null)
+            return partitions.Select(tp => new TopicPartitionOffset(tp, Offset.Unset)).ToList();
         var resumed = new List<TopicPartitionOffset>();
         foreach (var group in partitions.GroupBy(p => p.Partition.Value).OrderBy(g => g.Key))
         {
@@ -569,10 +572,11 @@ public sealed class KafkaIngest
                 _checkpointedNext[tp] = next;
                 resumed.Add(new TopicPartitionOffset(tp, restored.NextOffsets.ContainsKey(tp.Topic) ? new Offset(next) : Offset.Beginning));
             }
+            if (_startFailure is not null) break; // stopping: nothing is resumed
             _logger.LogInformation("partition {Partition} assigned: resuming at {Offsets} with {Sessions} sessions from its checkpoint",
                 partition, string.Join(",", group.Select(tp => restored.NextOffsets.GetValueOrDefault(tp.Topic))), restored.Sessions);
         }
-        _health.PartitionsRestored();
+        if (_startFailure is null) _health.PartitionsRestored();
         return resumed;
     }
 
