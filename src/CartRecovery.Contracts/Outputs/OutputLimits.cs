@@ -63,12 +63,14 @@ public static class OutputLimits
         // Escaping can make the text longer in JSON than in UTF-8, so cut again until it fits (or nothing is left).
         while (json.Length > maxValueBytes && trigger.MessageBody.Length > 0)
         {
-            trigger = trigger with { MessageBody = Cut(trigger.MessageBody, json.Length - maxValueBytes) };
+            var escaped = json.Length - ContractJson.SerializeToUtf8(trigger with { MessageBody = "" }).Length;
+            trigger = trigger with { MessageBody = Cut(trigger.MessageBody, json.Length - maxValueBytes, escaped) };
             json = ContractJson.SerializeToUtf8(trigger);
         }
         while (json.Length > maxValueBytes && trigger.MessageSubject.Length > 0)
         {
-            trigger = trigger with { MessageSubject = Cut(trigger.MessageSubject, json.Length - maxValueBytes) };
+            var escaped = json.Length - ContractJson.SerializeToUtf8(trigger with { MessageSubject = "" }).Length;
+            trigger = trigger with { MessageSubject = Cut(trigger.MessageSubject, json.Length - maxValueBytes, escaped) };
             json = ContractJson.SerializeToUtf8(trigger);
         }
         return (trigger, json);
@@ -94,10 +96,13 @@ public static class OutputLimits
     public static string KeyDigest(string? key) =>
         key is null ? "(no key)" : "sha256:" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(key)))[..16];
 
-    private static string Cut(string text, int excessBytes)
+    /// <summary>The text shortened so that its JSON form (<paramref name="escapedBytes"/> now, longer than its UTF-8 when
+    /// characters are escaped) loses at least <paramref name="excessBytes"/>, ending in a marker.</summary>
+    private static string Cut(string text, int excessBytes, int escapedBytes)
     {
         const string marker = " [...]";
-        var keep = Encoding.UTF8.GetByteCount(text) - excessBytes - 2 * marker.Length;
+        var utf8 = Encoding.UTF8.GetByteCount(text);
+        var keep = (int)((long)(escapedBytes - excessBytes) * utf8 / Math.Max(1, escapedBytes)) - 2 * marker.Length;
         if (keep <= 0) return "";
         var chars = 0;
         var bytes = 0;

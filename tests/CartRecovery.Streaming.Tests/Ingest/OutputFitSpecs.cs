@@ -92,6 +92,11 @@ public sealed class OutputFitSpecs
         };
     }
 
+    private static ConsumeResult<byte[], byte[]> Reoffset(ConsumeResult<byte[], byte[]> record) => new()
+    {
+        TopicPartitionOffset = new TopicPartitionOffset(record.TopicPartition, _offset++), Message = record.Message,
+    };
+
     private static List<ConsumeResult<byte[], byte[]>> Parts(byte[] whole) =>
         [.. SplitRecords.Split(whole).Select(p => Record(p.Part, (p.PartHeaderValue, p.PartOfHeaderValue)))];
 
@@ -105,8 +110,12 @@ public sealed class OutputFitSpecs
         Assert.All(parts, p => Assert.True(p.Message.Value.Length <= EventParser.MaxEventBytes));
         var joiner = new SplitRecordJoiner();
         var ready = new List<SplitRecordJoiner.Ready>();
-        joiner.Accept(parts[0], ready);
         var between = Record("{}"u8.ToArray()); // a storefront record written between two parts
+        // The log's order: the first part, the storefront's record, the other parts.
+        parts = [Reoffset(parts[0]), Reoffset(between), .. parts.Skip(1).Select(Reoffset)];
+        between = parts[1];
+        parts.RemoveAt(1);
+        joiner.Accept(parts[0], ready);
         joiner.Accept(between, ready);
         foreach (var part in parts.Skip(1)) joiner.Accept(part, ready);
 
@@ -118,10 +127,11 @@ public sealed class OutputFitSpecs
         var merged = Assert.IsType<IdentityMerged>(SplitRecords.ParseJoined(joined.Joined).Event);
         Assert.Equal(20_000, merged.State.GetProperty("lines").GetArrayLength());
         // Then, in offset order: the record from between the parts as read, each later part as progress only.
-        Assert.Equal([between.Offset, .. parts.Skip(1).Select(p => p.Offset)], ready.Skip(1).Select(r => r.Result.Offset).Order().ToList());
-        Assert.Equal(ready.Skip(1).Select(r => r.Result.Offset).Order(), ready.Skip(1).Select(r => r.Result.Offset));
-        Assert.False(ready.Single(r => r.Result.Offset == between.Offset).Skip);
-        Assert.All(ready.Where(r => r.Result.Offset != between.Offset).Skip(1), r => Assert.True(r.Skip));
+        var after = ready.Skip(1).Select(r => r.Result.Offset.Value).ToList();
+        Assert.Equal([between.Offset.Value, .. parts.Skip(1).Select(p => p.Offset.Value)], after.Order());
+        Assert.Equal(after.Order(), after);
+        Assert.False(ready.Single(r => r.Result.Offset.Value == between.Offset.Value).Skip);
+        Assert.All(ready.Skip(1).Where(r => r.Result.Offset.Value != between.Offset.Value), r => Assert.True(r.Skip));
     }
 
     [Fact]
