@@ -30,6 +30,10 @@ public sealed record RecoveryTrigger
     public IReadOnlyList<string> TopFactors { get; init; } = [];
     public required string Reason { get; init; }
     public IReadOnlyList<CartLine> CartLines { get; init; } = [];
+    /// <summary>Lines of the cart not listed in <see cref="CartLines"/>: a trigger lists at most
+    /// <see cref="OutputLimits.MaxTriggerLines"/> lines, in cart order, and fewer when they would not fit one Kafka record
+    /// (docs/events.md, "Output sizes"); <see cref="CartValue"/> is always the whole cart's.</summary>
+    public int CartLinesOmitted { get; init; }
     public decimal CartValue { get; init; }
     public string Currency { get; init; } = "";
     public string IncentiveCode { get; init; } = "";

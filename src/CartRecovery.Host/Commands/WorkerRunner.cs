@@ -79,6 +79,8 @@ public static class WorkerRunner
         }
         finally
         {
+            // Stopping disposes the Kafka clients, which may wait for a broker that is gone: bounded like the rest of the stop.
+            using var deadline = ExitDeadline.Arm(settings.ShutdownTimeout + TimeSpan.FromSeconds(15), "stopping the worker");
             if (shown is not null) await shown.DisposeAsync();
             await host.StopAsync(CancellationToken.None);
             await store.DisposeAsync();

@@ -397,3 +397,6 @@ SELECT
     parseDateTime64BestEffortOrNull(extract(detail, 'valid_until=([^ ]+)'), 3, 'UTC') AS valid_until
 FROM audit_log FINAL
 WHERE decision = 'consent_changed';
+
+-- Lines of the cart a trigger does not list (OutputLimits: at most 100 are listed, fewer when they would not fit one record).
+ALTER TABLE recovery_triggers ADD COLUMN IF NOT EXISTS cart_lines_omitted UInt32 AFTER cart_lines;

@@ -141,6 +141,8 @@ public sealed partial class PartitionActor : ReceivePersistentActor
     protected override void OnRecoveryFailure(Exception reason, object? message = null)
     {
         Context.GetLogger().Error(reason, "partition {0}: checkpoint could not be restored", _partition);
+        // The worker stops now with the cause, instead of the restore's ask timing out minutes later.
+        _sink.PartitionFailed(new WorkerFailedException($"partition {_partition}: its checkpoint could not be restored (a damaged or unreadable checkpoint store?)", reason));
         base.OnRecoveryFailure(reason, message);
     }
 
@@ -271,7 +273,8 @@ public sealed partial class PartitionActor : ReceivePersistentActor
             _nextOffsets[record.Topic] = record.Offset + 1;
             if (record.Event is not { } evt)
             {
-                batch.DeadLetters.Add(record);
+                // Neither an event nor a rejection: a part of a split record joined earlier (SplitRecordJoiner), only progress.
+                if (record.Rejected is not null) batch.DeadLetters.Add(record);
                 // A record that claimed to be the worker's own is also audited, in its shopper's order (never applied:
                 // it moves neither the watermark nor any deadline).
                 if (record.Refused is { } refused) Enqueue(refused.ShopperId, new ShopperCommand(refused, _watermark, record));

@@ -57,7 +57,7 @@ public sealed partial record OperatorSettings(IConfigurationRoot Configuration, 
 
     // Worker settings that come from elsewhere: the Kafka section, --drain, the checkpoint store options.
     private static readonly HashSet<string> NotBoundWorkerProperties = [nameof(WorkerSettings.BootstrapServers), nameof(WorkerSettings.Kafka),
-        nameof(WorkerSettings.KafkaClients), nameof(WorkerSettings.Drain), nameof(WorkerSettings.Checkpoints)];
+        nameof(WorkerSettings.KafkaClients), nameof(WorkerSettings.Drain), nameof(WorkerSettings.Checkpoints), nameof(WorkerSettings.StartOver)];
 
     public static IConfigurationRoot Build(ConfigurationSources sources)
     {
@@ -131,6 +131,10 @@ public sealed partial record OperatorSettings(IConfigurationRoot Configuration, 
             var section = key.Split(':')[0];
             if (!Sections.Contains(section, StringComparer.OrdinalIgnoreCase))
                 throw new ArgumentException($"unknown option --{key} (configuration sections: {string.Join(", ", Sections)}; see --help)");
+            // A URL with a password in it (--ClickHouse:Url=https://user:password@host) is a secret like any other.
+            if (UrlWithPassword(value))
+                throw new ArgumentException($"{key}: secrets are not accepted on the command line (they show in the process list): the URL carries a password; " +
+                    $"give the URL with it as the environment variable {ConfigurationSources.EnvironmentPrefix}{key.Replace(":", "__")} or a file in {ConfigurationSources.SecretsDirectoryVariable}");
             if (IsSecretKey(key) || (key.EndsWith("ConnectionString", StringComparison.OrdinalIgnoreCase) && HasPassword(value)))
                 throw new ArgumentException($"{key}: secrets are not accepted on the command line (they show in the process list); use the environment " +
                     $"variable {ConfigurationSources.EnvironmentPrefix}{key.Replace(":", "__")}, a '{LastSegment(key)}File' key or a file in {ConfigurationSources.SecretsDirectoryVariable}");
@@ -147,6 +151,9 @@ public sealed partial record OperatorSettings(IConfigurationRoot Configuration, 
 
     [GeneratedRegex("password|secret|tokenkey|pseudonymkey|recordkey", RegexOptions.IgnoreCase)]
     private static partial Regex SecretName();
+
+    private static bool UrlWithPassword(string value) =>
+        Uri.TryCreate(value.Trim(), UriKind.Absolute, out var uri) && uri.UserInfo.Contains(':');
 
     private static bool HasPassword(string connectionString)
     {

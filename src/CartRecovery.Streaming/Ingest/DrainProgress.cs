@@ -27,18 +27,32 @@ public sealed class DrainProgress : IDisposable
     private readonly ILogger _logger;
     private long _ignored;
 
-    public DrainProgress(Kafka.Configuration.KafkaClientSettings kafka, string group, Domain.Compliance.ComplianceKeys keys, ILogger logger)
+    /// <param name="deliveryTimeout">How long a progress record may wait for its broker (the worker's broker patience):
+    /// without a broker, <see cref="Record"/> fails after it instead of waiting librdkafka's 5 minutes.</param>
+    /// <param name="log">Where librdkafka's log lines go (rate-limited), instead of stderr.</param>
+    public DrainProgress(Kafka.Configuration.KafkaClientSettings kafka, string group, Domain.Compliance.ComplianceKeys keys, ILogger logger, TimeSpan? deliveryTimeout = null, Action<string, LogMessage>? log = null)
     {
         _group = group;
         _keys = keys;
         _logger = logger;
         EnsureTopic(kafka);
-        _producer = new ProducerBuilder<string, string>(kafka.ProducerConfig(new ProducerConfig { EnableIdempotence = true, Acks = Acks.All })).Build();
-        _reader = new ConsumerBuilder<string, string>(kafka.ConsumerConfig(new ConsumerConfig
+        var producer = new ProducerBuilder<string, string>(kafka.ProducerConfig(new ProducerConfig
+        {
+            EnableIdempotence = true, Acks = Acks.All,
+            MessageTimeoutMs = deliveryTimeout is { } timeout ? (int)Math.Min(int.MaxValue, timeout.TotalMilliseconds) : null,
+        }));
+        var reader = new ConsumerBuilder<string, string>(kafka.ConsumerConfig(new ConsumerConfig
         {
             GroupId = $"{group}-drain-progress-reader", EnableAutoCommit = false,
             EnablePartitionEof = true, AutoOffsetReset = AutoOffsetReset.Earliest,
-        })).Build();
+        }));
+        if (log is not null)
+        {
+            producer.SetLogHandler((_, m) => log("drain-progress", m));
+            reader.SetLogHandler((_, m) => log("drain-progress", m));
+        }
+        _producer = producer.Build();
+        _reader = reader.Build();
         _reader.Assign(new TopicPartitionOffset(Topics.DrainProgress, 0, Offset.Beginning));
     }
 

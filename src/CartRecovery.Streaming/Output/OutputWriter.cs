@@ -35,6 +35,9 @@ public sealed record OutputSettings
 
     /// <summary>The input topic that carries identity hand-overs and forwarded events to the customer's key.</summary>
     public string ForwardTopic { get; init; } = Topics.CartEvents;
+
+    /// <summary>The producer's <c>message.max.bytes</c>: no record the writer produces is larger (<see cref="OutputLimits"/>).</summary>
+    public int MaxRecordBytes { get; init; } = OutputLimits.DefaultMaxRecordBytes;
 }
 
 /// <summary>
@@ -117,7 +120,7 @@ public sealed class OutputWriter
         // The triggers went out when their batches were decided; wait for every acknowledgement.
         await Task.Run(() => _producer.Flush(ct), ct);
         if (_deliveryError is { } error)
-            throw new KafkaException(error);
+            throw new OutputFailedException(error);
 
         TriggersWritten += triggers;
         FlushCount++;
@@ -148,9 +151,10 @@ public sealed class OutputWriter
     private List<string> PublishRecords(BatchCompleted batch)
     {
         var triggerRows = new List<string>(batch.Triggers.Count);
-        foreach (var trigger in batch.Triggers)
+        foreach (var decided in batch.Triggers)
         {
-            var json = ContractJson.SerializeToUtf8(trigger);
+            // The row in the analytics store is the record on the topic: both get the fitted trigger.
+            var (trigger, json) = OutputLimits.FitTrigger(decided, _settings.MaxRecordBytes - OutputLimits.RecordOverheadBytes - Encoding.UTF8.GetByteCount(decided.ShopperId));
             triggerRows.Add(Encoding.UTF8.GetString(json));
             Produce(_settings.TriggerTopic, new Message<string, byte[]>
             {
@@ -164,39 +168,71 @@ public sealed class OutputWriter
         // "Identity"); like triggers, the batch's offsets are committable only once they are acknowledged.
         // Signed: only the worker may write them (docs/events.md, "Internal records").
         foreach (var forward in batch.Forwards ?? [])
-        {
-            var value = ContractJson.SerializeEvent(forward);
-            Produce(_settings.ForwardTopic, new Message<string, byte[]>
-            {
-                Key = forward.ShopperId,
-                Value = value,
-                Timestamp = new Timestamp(forward.EventTime),
-                Headers = new Headers { { ForwardHeader, [1] }, { Ingest.InternalRecords.MacHeader, Ingest.InternalRecords.Sign(_keys, _settings.ForwardTopic, forward.ShopperId, value) } },
-            });
-        }
+            ProduceForward(forward);
         foreach (var record in batch.DeadLetters)
         {
             var letter = record.Rejected!;
+            // A huge rejected record is not republished whole (it would not fit a record either): its first bytes and the
+            // digest of the whole identify it at its source offset.
+            var (value, truncated) = OutputLimits.DeadLetterValue(record.Payload);
+            var headers = new Headers
+            {
+                { "reason", Encoding.UTF8.GetBytes(letter.Reason) },
+                { "detail", Encoding.UTF8.GetBytes(letter.Detail) },
+                { "source_topic", Encoding.UTF8.GetBytes(letter.Topic) },
+                { "source_partition", Encoding.UTF8.GetBytes(letter.Partition.ToString()) },
+                { "source_offset", Encoding.UTF8.GetBytes(letter.Offset.ToString()) },
+                { "dead_letter_id", Encoding.UTF8.GetBytes(letter.DeadLetterId) },
+            };
+            if (truncated)
+            {
+                headers.Add("payload_truncated", "true"u8.ToArray());
+                headers.Add("payload_bytes", Encoding.UTF8.GetBytes((record.Payload?.Length ?? 0).ToString()));
+                headers.Add("payload_sha256", Encoding.UTF8.GetBytes(letter.PayloadSha256));
+            }
             Produce(_settings.DeadLetterTopic, new Message<string, byte[]>
             {
-                Key = record.Key is null ? null! : Encoding.UTF8.GetString(record.Key),
-                Value = record.Payload ?? [],
-                Headers = new Headers
-                {
-                    { "reason", Encoding.UTF8.GetBytes(letter.Reason) },
-                    { "detail", Encoding.UTF8.GetBytes(letter.Detail) },
-                    { "source_topic", Encoding.UTF8.GetBytes(letter.Topic) },
-                    { "source_partition", Encoding.UTF8.GetBytes(letter.Partition.ToString()) },
-                    { "source_offset", Encoding.UTF8.GetBytes(letter.Offset.ToString()) },
-                    { "dead_letter_id", Encoding.UTF8.GetBytes(letter.DeadLetterId) },
-                },
+                Key = OutputLimits.DeadLetterKey(record.Key)!,
+                Value = value,
+                Headers = headers,
             });
         }
         return triggerRows;
     }
 
+    /// <summary>A hand-over or forwarded event to the customer's key: one record, or, when it is larger than an input
+    /// record may be, its parts in order (<see cref="SplitRecords"/>), read back whole by the customer's partition.</summary>
+    private void ProduceForward(Contracts.Events.ShopperEvent forward)
+    {
+        var value = ContractJson.SerializeEvent(forward);
+        // Signed over the whole value: the reading partition checks the MAC of the joined record (InternalRecords).
+        var mac = Ingest.InternalRecords.Sign(_keys, _settings.ForwardTopic, forward.ShopperId, value);
+        if (!SplitRecords.MustSplit(value.Length))
+        {
+            Produce(_settings.ForwardTopic, new Message<string, byte[]>
+            {
+                Key = forward.ShopperId, Value = value, Timestamp = new Timestamp(forward.EventTime),
+                Headers = new Headers { { ForwardHeader, [1] }, { Ingest.InternalRecords.MacHeader, mac } },
+            });
+            return;
+        }
+        if (value.Length > SplitRecords.MaxJoinedBytes)
+            throw new OutputFailedException($"{_settings.ForwardTopic}: a {forward.GetType().Name} of {value.Length} bytes exceeds the {SplitRecords.MaxJoinedBytes} bytes " +
+                $"a split record may carry (record key {OutputLimits.KeyDigest(forward.ShopperId)})");
+        foreach (var (part, index, partOf) in SplitRecords.Split(value))
+            Produce(_settings.ForwardTopic, new Message<string, byte[]>
+            {
+                Key = forward.ShopperId, Value = part, Timestamp = new Timestamp(forward.EventTime),
+                Headers = new Headers { { ForwardHeader, [1] }, { Ingest.InternalRecords.MacHeader, mac }, { SplitRecords.PartHeader, index }, { SplitRecords.PartOfHeader, partOf } },
+            });
+    }
+
     private void Produce(string topic, Message<string, byte[]> message)
     {
+        // librdkafka refuses a record over message.max.bytes; say which and why instead of its bare error.
+        var size = message.Value.Length + OutputLimits.Overhead(message.Key, message.Headers?.Select(h => (h.Key, (byte[]?)h.GetValueBytes())) ?? []);
+        if (size > _settings.MaxRecordBytes)
+            throw new OutputFailedException($"{topic}: a record of {size} bytes exceeds message.max.bytes {_settings.MaxRecordBytes} (record key {OutputLimits.KeyDigest(message.Key)})");
         while (true)
         {
             try
@@ -209,16 +245,21 @@ public sealed class OutputWriter
                 // The producer's queue is full: wait for deliveries (back-pressure on the publisher, then the ingest).
                 _producer.Poll(TimeSpan.FromMilliseconds(10));
             }
+            catch (ProduceException<string, byte[]> e)
+            {
+                throw new OutputFailedException($"producing to {topic} failed: {e.Error.Code} {e.Error.Reason} (record key {OutputLimits.KeyDigest(message.Key)})", e);
+            }
         }
     }
 
     // Any failed delivery fails the writer: the batches' offsets are never committed, and the next owner replays them.
     private void OnDelivery(DeliveryReport<string, byte[]> report)
     {
-        if (report.Error.IsError) _deliveryError ??= report.Error;
+        if (report.Error.IsError)
+            _deliveryError ??= $"delivery to {report.Topic} failed: {report.Error.Code} {report.Error.Reason} (record key {OutputLimits.KeyDigest(report.Message?.Key)})";
     }
 
-    private volatile Error? _deliveryError;
+    private volatile string? _deliveryError;
 
     private static List<string> DeadLetterRows(IEnumerable<DeadLetter> letters) => letters.Select(ContractJson.Serialize).ToList();
 
@@ -237,3 +278,8 @@ public sealed class OutputWriter
         _metrics.RowsWritten(table, rows.Count);
     }
 }
+
+/// <summary>An output could not be written (a record refused by the producer or the broker, a delivery that failed):
+/// the worker stops without committing, and the message names the topic, the error and the record's key (as a digest:
+/// keys are shopper ids, which logs never carry).</summary>
+public sealed class OutputFailedException(string message, Exception? inner = null) : Exception(message, inner);

@@ -150,6 +150,14 @@ public sealed class ChDbStoreTests(ChDbEngineFixture fixture, ITestOutputHelper 
             store.InsertJsonEachRowAsync("audit_log", ["{\"audit_id\": \"a\", \"event_time\": \"not a time\"}"], CancellationToken.None));
         Assert.Contains("event_time", malformed.EngineMessage);
 
+        // A failed insert names its error and table, never its rows (shoppers' data): not in the message, not in the SQL head.
+        Assert.DoesNotContain("not a time", malformed.Message);
+        Assert.DoesNotContain("\"a\"", malformed.SqlHead);
+        Assert.EndsWith("(rows not shown)", malformed.SqlHead);
+        var personal = await Assert.ThrowsAsync<ClickHouseQueryException>(() =>
+            store.InsertJsonEachRowAsync("recovery_triggers", ["{\"trigger_id\": \"jane.doe@example.com\", \"step\": \"step-of-jane.doe@example.com\"}"], CancellationToken.None));
+        Assert.DoesNotContain("jane.doe", personal.ToString());
+
         await Assert.ThrowsAsync<ArgumentException>(() => store.InsertJsonEachRowAsync("audit_log; DROP TABLE x", ["{}"], CancellationToken.None));
         Assert.Equal("0\n", await store.QueryAsync("SELECT count() FROM audit_log", "TabSeparated", CancellationToken.None));
     }

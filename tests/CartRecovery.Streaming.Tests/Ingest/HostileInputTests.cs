@@ -27,7 +27,8 @@ public sealed class HostileInputTests
     public void Each_seed_event_is_valid_on_its_topic(string type)
     {
         var (topic, json) = ValidEvents.All.Single(e => ValidEvents.TypeOf(e.Json) == type);
-        var admitted = IngestValidation.Admit(topic, null, Encoding.UTF8.GetBytes(json));
+        var shopper = System.Text.Json.JsonDocument.Parse(json).RootElement.GetProperty("shopper_id").GetString()!;
+        var admitted = IngestValidation.Admit(topic, Encoding.UTF8.GetBytes(shopper), Encoding.UTF8.GetBytes(json));
         Assert.True(admitted.Event is not null, $"{type}: {admitted.Reason} {admitted.Detail}");
     }
 
@@ -286,7 +287,7 @@ public sealed class HostileInputTests
         var payload = Encoding.UTF8.GetBytes(ValidEvents.Json("checkout_started"));
 
         Assert.NotNull(IngestValidation.Admit(Topics.CartEvents, "s1"u8.ToArray(), payload).Event);
-        Assert.NotNull(IngestValidation.Admit(Topics.CartEvents, null, payload).Event);
+        Assert.Equal(RejectReasons.MissingField, IngestValidation.Admit(Topics.CartEvents, null, payload).Reason);
         Assert.Equal(RejectReasons.WrongTopic, IngestValidation.Admit(Topics.ConsentEvents, "s1"u8.ToArray(), payload).Reason);
         Assert.Equal(RejectReasons.KeyMismatch, IngestValidation.Admit(Topics.CartEvents, "s2"u8.ToArray(), payload).Reason);
         Assert.Equal(RejectReasons.InvalidField,
