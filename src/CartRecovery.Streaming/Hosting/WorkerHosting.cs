@@ -97,5 +97,11 @@ public sealed class StreamWorker(WorkerSettings settings, IRequiredActor<Partiti
             pipeline.Close();
         }
         await pipeline.Completion;
+        // An erasure's replaced parts leave the disk within about 30 s of it; a stop (or the end of a drain) waits for them,
+        // so no process exits with the erased shopper still in a part file.
+        var purge = await pipeline.ErasuresPurgedAsync();
+        if (!purge.Complete)
+            logger.LogWarning("{Parts} parts replaced by an erasure were still on disk after {Timeout}; the engine removes them at its next cleanup",
+                purge.ReplacedPartsLeft, OutputWriter.ErasurePurgeTimeout);
     }
 }
