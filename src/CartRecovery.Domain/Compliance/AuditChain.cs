@@ -33,7 +33,7 @@ public static class AuditChain
         var linked = row with
         {
             ShopperPseudonym = pseudonym,
-            SessionPseudonym = keys.SessionPseudonym(row.SessionId),
+            SessionPseudonym = keys.SessionPseudonym(row.ShopperId, row.SessionId),
             ChainVersion = CurrentVersion,
             ChainSeq = (head?.Seq ?? 0) + 1,
             ChainPrev = head?.Hash ?? "",

@@ -134,7 +134,7 @@ public static class AuditChainVerifier
             ? null : "shopper_id is not the shopper of its chain";
         if (row.ShopperId != row.ShopperPseudonym && keys.Pseudonym(row.ShopperId) != row.ShopperPseudonym)
             return "shopper_id is not the shopper of its chain (its pseudonym differs)";
-        if (row.SessionId != row.SessionPseudonym && keys.SessionPseudonym(row.SessionId) != row.SessionPseudonym)
+        if (row.SessionId != row.SessionPseudonym && keys.SessionPseudonym(row.ShopperId, row.SessionId) != row.SessionPseudonym)
             return "session_id is not the session the row was written for (its pseudonym differs)";
         return null;
     }

@@ -67,14 +67,18 @@ public sealed class ComplianceKeys
         return "ps_" + Convert.ToHexStringLower(mac[..16]);
     }
 
-    /// <summary>The keyed pseudonym of a session id (empty for none): what the audit chain hashes for the session, and what
-    /// erasure may put in place of the id.</summary>
-    public string SessionPseudonym(string sessionId)
+    /// <summary>
+    /// The keyed pseudonym of one of the shopper's session ids, which storefronts often derive from the shopper
+    /// (<c>sess-5-000228-0</c> of <c>cust-5-000228</c>). Keyed by the shopper too: two shoppers' equal session ids stay two
+    /// sessions. Erasure uses the same function on rows in memory and in the store, so joins on (shopper, session) still
+    /// match and every metric is the same before and after. An empty id (a row about no session) stays empty.
+    /// </summary>
+    public string SessionPseudonym(string shopperId, string sessionId)
     {
         if (sessionId.Length == 0) return "";
         Span<byte> mac = stackalloc byte[HMACSHA256.HashSizeInBytes];
-        Mac(_pseudonymKey, ["session", sessionId], mac);
-        return "ps_" + Convert.ToHexStringLower(mac[..16]);
+        Mac(_pseudonymKey, ["session", shopperId, sessionId], mac);
+        return "ss_" + Convert.ToHexStringLower(mac[..16]);
     }
 
     /// <summary>The MAC of token content under the token key.</summary>

@@ -58,26 +58,46 @@ public static class ComplianceCommands
                 return 0;
             }
             var keys = HostConfiguration.Current.ComplianceKeys();
-            var pseudonym = keys.Pseudonym(id);
+            var pseudonyms = new ErasurePseudonyms(keys, id);
+            var pseudonym = pseudonyms.Shopper;
             var directory = parse.GetValue(data)!;
             var checkpoints = WorkerRunner.CheckpointStore(directory, parse.GetValue(checkpointDb), WorkerRunner.PostgresFromCommandLine(parse.GetValue(postgres)));
-            var state = await CheckpointErasure.EraseAsync(checkpoints, id, ct);
             await using var store = AnalyticsStoreFactory.Open(directory);
             await store.EnsureSchemaAsync(ct);
-            var rows = await AnalyticsErasure.EraseAsync(store, id, pseudonym, ct);
+            // Nothing names the id (a typo, a shopper this store never saw): say so and change nothing, no erasure audited.
+            var found = await AnalyticsErasure.CountAsync(store, id, ct);
+            var checkpointRows = await CheckpointErasure.CountRowsOfShopperAsync(checkpoints, id, ct);
+            if (found.Total == 0 && checkpointRows == 0)
+            {
+                var earlier = await AnalyticsErasure.ErasuresOfAsync(store, pseudonym, ct);
+                Console.Error.WriteLine(earlier > 0
+                    ? $"nothing left to erase: no row or checkpoint names this shopper; erased before as {pseudonym} ({earlier} erasure(s) audited)"
+                    : "unknown shopper: no row of the store and no checkpoint names this id; nothing erased");
+                return earlier > 0 ? 0 : 1;
+            }
+            var state = await CheckpointErasure.EraseAsync(checkpoints, id, ct);
+            var rows = await AnalyticsErasure.EraseAsync(store, id, pseudonym, pseudonyms.Session, ct);
+            var replaced = await AnalyticsErasure.ReplacedPartsAsync(store, ct);
             var head = await ChainHeadAsync(store, pseudonym, ct);
             var scope = $"rows={rows.Total} checkpoints={state.SnapshotsRewritten + state.DeltasRewritten}";
             var audit = AuditChain.Link(head, Erasure.Audit(request, pseudonym, "operator", scope), pseudonym, keys);
             await store.InsertJsonEachRowAsync("audit_log", [ContractJson.Serialize(audit)], ct);
             await store.InsertJsonEachRowAsync("audit_chain_heads", [.. AuditChainAnchors.HeadsOf([audit], keys).Select(ContractJson.Serialize)], ct);
             var left = await AnalyticsErasure.CountAsync(store, id, ct);
+            // The parts the mutations replaced still hold the rows as they were: the command returns once the engine has
+            // removed them from disk (docs/compliance.md: about 30 s), so nothing of the shopper outlives the process.
+            var purge = await AnalyticsErasure.PurgeAsync(store, replaced, ErasurePurgeTimeout, ct);
             Console.WriteLine($"erased shopper as {pseudonym}: {rows.Triggers} trigger, {rows.Audits} audit, {rows.Outcomes} outcome, {rows.OutcomeEvents} outcome-event and {rows.Profiles} profile rows; " +
                 $"{state.SnapshotsRewritten} checkpoint snapshots and {state.DeltasRewritten} checkpoint deltas rewritten; " +
-                $"left naming the id: {left.Total} rows, {state.RowsStillNaming} checkpoint rows");
-            return left.Total == 0 && state.RowsStillNaming == 0 ? 0 : 1;
+                $"left naming the id: {left.Total} rows, {state.RowsStillNaming} checkpoint rows; " +
+                $"replaced parts left on disk: {purge.ReplacedPartsLeft} of {replaced.Count}, detached parts dropped: {purge.DetachedPartsDropped}");
+            return left.Total == 0 && state.RowsStillNaming == 0 && purge.Complete ? 0 : 1;
         });
         return command;
     }
+
+    /// <summary>How long <c>erase</c> waits for the engine to remove the parts the erasure replaced (docs/compliance.md).</summary>
+    private static readonly TimeSpan ErasurePurgeTimeout = TimeSpan.FromMinutes(3);
 
     private static async Task<AuditChainHead?> ChainHeadAsync(IAnalyticsStore store, string pseudonym, CancellationToken ct)
     {

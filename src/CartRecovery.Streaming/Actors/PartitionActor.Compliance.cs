@@ -18,14 +18,15 @@ public sealed partial class PartitionActor
     private void Erase(string shopperId, ErasureRequested request, ShopperCommand command)
     {
         var batch = _batch!;
-        var pseudonym = _engine.Policy.Keys.Pseudonym(shopperId);
+        var pseudonyms = new ErasurePseudonyms(_engine.Policy.Keys, shopperId);
+        var pseudonym = pseudonyms.Shopper;
         if (_identity.Resolve(shopperId, request.EventTime) is { } alias) PassOn(shopperId, command, alias);
 
         ChainAudits(batch, shopperId);
-        Redact(batch.Triggers, t => t.ShopperId == shopperId, t => Erasure.Redact(t, pseudonym));
-        Redact(batch.Audits, a => a.ShopperId == shopperId, a => Erasure.Redact(a, pseudonym));
-        Redact(batch.Outcomes, o => o.ShopperId == shopperId, o => Erasure.Redact(o, pseudonym));
-        Redact(batch.OutcomeRows, o => o.ShopperId == shopperId, o => Erasure.Redact(o, pseudonym));
+        Redact(batch.Triggers, t => t.ShopperId == shopperId, t => Erasure.Redact(t, pseudonyms));
+        Redact(batch.Audits, a => a.ShopperId == shopperId, a => Erasure.Redact(a, pseudonyms));
+        Redact(batch.Outcomes, o => o.ShopperId == shopperId, o => Erasure.Redact(o, pseudonyms));
+        Redact(batch.OutcomeRows, o => o.ShopperId == shopperId, o => Erasure.Redact(o, pseudonyms));
         // A profile is all derived from the shopper's behaviour: nothing of it is kept.
         batch.Profiles.RemoveAll(p => p.ShopperId == shopperId);
 
@@ -37,7 +38,7 @@ public sealed partial class PartitionActor
         _identity = _identity.Forget(shopperId);
         // Changed: the next checkpoint, if incremental, records the shopper as gone (docs/performance.md, checkpoints).
         batch.Touched.Add(shopperId);
-        batch.Erasures.Add(new ShopperErasure(shopperId, pseudonym));
+        batch.Erasures.Add(new ShopperErasure(shopperId, pseudonym, pseudonyms.Session));
     }
 
     /// <summary>

@@ -122,5 +122,11 @@ public sealed class StreamWorker(WorkerSettings settings, IRequiredActor<Partiti
             pipeline.Abort(new WorkerFailedException($"the outputs in flight were not written within the shutdown timeout ({settings.ShutdownTimeout.TotalSeconds:F0} s)"));
             logger.LogWarning("shutdown timeout: outputs in flight not acknowledged; the next owner replays them from the last checkpoint");
         }
+        // An erasure's replaced parts leave the disk within about 30 s of it; a stop (or the end of a drain) waits for them,
+        // so no process exits with the erased shopper still in a part file.
+        var purge = await pipeline.ErasuresPurgedAsync();
+        if (!purge.Complete)
+            logger.LogWarning("{Parts} parts replaced by an erasure were still on disk after {Timeout}; the engine removes them at its next cleanup",
+                purge.ReplacedPartsLeft, OutputWriter.ErasurePurgeTimeout);
     }
 }

@@ -65,6 +65,21 @@ public sealed class OutputWriter
         _keys = keys;
     }
 
+    /// <summary>How long the worker waits for the engine to remove the parts an erasure replaced (docs/compliance.md).</summary>
+    public static readonly TimeSpan ErasurePurgeTimeout = TimeSpan.FromMinutes(5);
+
+    private readonly List<Task<ErasurePurge>> _purges = [];
+
+    /// <summary>Completes when the parts replaced by every erasure written so far are gone from disk (or the wait timed
+    /// out: the result says how many are left).</summary>
+    public async Task<ErasurePurge> ErasuresPurgedAsync()
+    {
+        Task<ErasurePurge>[] pending;
+        lock (_purges) pending = [.. _purges];
+        var results = await Task.WhenAll(pending);
+        return new ErasurePurge(results.Sum(r => r.ReplacedPartsLeft), results.Sum(r => r.DetachedPartsDropped));
+    }
+
     public long TriggersWritten { get; private set; }
     public long FlushCount { get; private set; }
 
@@ -112,7 +127,11 @@ public sealed class OutputWriter
             if (published[i].Batch.Erasures.Count == 0) continue;
             await InsertRowsAsync(published.GetRange(from, i - from), ct);
             foreach (var erasure in published[i].Batch.Erasures)
-                await AnalyticsErasure.EraseAsync(_store, erasure.ShopperId, erasure.Pseudonym, ct);
+                await AnalyticsErasure.EraseAsync(_store, erasure.ShopperId, erasure.Pseudonym, erasure.SessionPseudonym, ct);
+            // The parts the erasure replaced still hold the shopper on disk until the engine's cleanup removes them (about
+            // 30 s): watched in the background, not in the write path, and awaited when the worker stops.
+            var replaced = await AnalyticsErasure.ReplacedPartsAsync(_store, ct);
+            lock (_purges) _purges.Add(AnalyticsErasure.PurgeAsync(_store, replaced, ErasurePurgeTimeout, CancellationToken.None));
             from = i;
         }
         await InsertRowsAsync(published.GetRange(from, published.Count - from), ct);

@@ -3,6 +3,7 @@ using Akka;
 using Akka.Actor;
 using Akka.Streams;
 using Akka.Streams.Dsl;
+using CartRecovery.Storage;
 using CartRecovery.Streaming.Actors;
 using CartRecovery.Streaming.Output;
 using Microsoft.Extensions.Logging;
@@ -94,6 +95,9 @@ public sealed class WorkerPipeline : IBatchSink
     /// <summary>Completes when the graph has written everything handed to it after <see cref="Close"/>; faults with the
     /// cause when an output could not be written.</summary>
     public Task Completion => _completion;
+
+    /// <summary>The parts replaced by the erasures written so far are removed from disk (<see cref="OutputWriter.ErasuresPurgedAsync"/>).</summary>
+    public Task<ErasurePurge> ErasuresPurgedAsync() => _writer.ErasuresPurgedAsync();
 
     /// <summary>Materializes the graph; commands go to <paramref name="partitions"/>.</summary>
     public void Start(IActorRef partitions, IMaterializer materializer)

@@ -47,6 +47,19 @@ public class MessageTokenTests
     }
 
     [Fact]
+    public void Session_pseudonyms_are_keyed_per_shopper_stable_and_keep_an_empty_session_empty()
+    {
+        Assert.Equal(Keys.SessionPseudonym("cust-1", "sess-1-0"), Keys.SessionPseudonym("cust-1", "sess-1-0"));
+        // Storefronts reuse session ids across shoppers: two shoppers' sessions stay two sessions.
+        Assert.NotEqual(Keys.SessionPseudonym("cust-1", "sess-1-0"), Keys.SessionPseudonym("cust-2", "sess-1-0"));
+        Assert.NotEqual(Keys.SessionPseudonym("cust-1", "sess-1-0"), Keys.SessionPseudonym("cust-1", "sess-1-1"));
+        Assert.NotEqual(Keys.SessionPseudonym("cust-1", "sess-1-0"),
+            new ComplianceKeys("another-token-key-0123456789", "another-pseudonym-key-0123", "another-record-key-0123456789").SessionPseudonym("cust-1", "sess-1-0"));
+        Assert.DoesNotContain("sess-1", Keys.SessionPseudonym("cust-1", "sess-1-0"));
+        Assert.Equal("", Keys.SessionPseudonym("cust-1", ""));
+    }
+
+    [Fact]
     public void Short_keys_are_refused_naming_the_variable()
     {
         var error = Assert.Throws<ArgumentException>(() => new ComplianceKeys("short", "another-pseudonym-key-0123", "another-record-key-0123456"));
