@@ -261,6 +261,9 @@ ALTER TABLE dead_letters ADD COLUMN IF NOT EXISTS written_at DateTime MATERIALIZ
 ALTER TABLE outcome_events ADD COLUMN IF NOT EXISTS written_at DateTime MATERIALIZED now();
 ALTER TABLE shopper_profiles ADD COLUMN IF NOT EXISTS written_at DateTime MATERIALIZED now();
 
+-- Lines of the cart a trigger does not list (OutputLimits: at most 100 are listed, fewer when they would not fit one record).
+ALTER TABLE recovery_triggers ADD COLUMN IF NOT EXISTS cart_lines_omitted UInt32 AFTER cart_lines;
+
 -- Attributed recoveries and the holdout comparison: one row per abandoned cart (reminded or holdout), derived
 -- from session_outcomes and recovery_triggers, so there is one source of truth, re-deliveries cannot count
 -- twice, and the worker writes nothing more. A VIEW: it is computed at query time (FINAL underneath), and replaced
@@ -397,6 +400,3 @@ SELECT
     parseDateTime64BestEffortOrNull(extract(detail, 'valid_until=([^ ]+)'), 3, 'UTC') AS valid_until
 FROM audit_log FINAL
 WHERE decision = 'consent_changed';
-
--- Lines of the cart a trigger does not list (OutputLimits: at most 100 are listed, fewer when they would not fit one record).
-ALTER TABLE recovery_triggers ADD COLUMN IF NOT EXISTS cart_lines_omitted UInt32 AFTER cart_lines;
