@@ -37,5 +37,24 @@ public sealed class HostileNdjsonTests(ITestOutputHelper output) : IDisposable
         Assert.Contains("triggers by kind", run.Stdout); // the replay went on to its summary
     }
 
+    [Fact]
+    public async Task A_line_that_is_not_valid_utf8_is_refused_as_the_worker_refuses_it_never_decoded_to_replacement_characters()
+    {
+        var input = _temp.Sub("bytes.ndjson");
+        var good = "{\"type\":\"product_viewed\",\"event_id\":\"v1\",\"shopper_id\":\"shopper-1\",\"session_id\":\"s1\",\"event_time\":\"2026-03-02T09:00:00Z\",\"sku\":\"x\"}"u8;
+        var bad = "{\"type\":\"product_viewed\",\"event_id\":\"v2\",\"shopper_id\":\"h8"u8.ToArray()
+            .Concat(new byte[] { 0xFF, 0xFE })
+            .Concat("\",\"session_id\":\"s2\",\"event_time\":\"2026-03-02T09:01:00Z\",\"sku\":\"x\"}"u8.ToArray()).ToArray();
+        await File.WriteAllBytesAsync(input, [.. good, (byte)'\r', (byte)'\n', .. bad, (byte)'\n']);
+
+        var run = await Cli.RunAsync(TimeSpan.FromMinutes(5), "replay", "--input", input, "--format", "ndjson", "--data", _temp.Sub("b"), "--max-bad-share", "0.9");
+        output.WriteLine(run.ToString());
+
+        Assert.Equal(0, run.ExitCode);
+        Assert.Contains("line 2: not_json", run.Stderr);
+        Assert.Contains("imported 2 lines (ndjson): 1 events published, 1 bad lines skipped", run.Stdout);
+        Assert.Equal("0", (await Cli.QueryTsvAsync(_temp.Sub("b"), "SELECT count() FROM session_outcomes FINAL WHERE shopper_id LIKE 'h8%'")).Trim());
+    }
+
     public void Dispose() => _temp.Dispose();
 }

@@ -43,11 +43,14 @@ public sealed class ImportStatistics
         _lastEventTime = eventTime;
     }
 
-    internal void Reject(long lineNumber, string reason, string detail, string line)
+    internal void Reject(long lineNumber, string reason, string detail, string line) => Reject(lineNumber, reason, detail, Encoding.UTF8.GetBytes(line));
+
+    /// <summary>A bad line by its exact bytes (a line that is not valid UTF-8 keeps its own hash).</summary>
+    internal void Reject(long lineNumber, string reason, string detail, ReadOnlySpan<byte> line)
     {
         var bad = new BadLine(lineNumber, reason, detail)
         {
-            PayloadSha256 = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(line))),
+            PayloadSha256 = Convert.ToHexStringLower(SHA256.HashData(line)),
             After = _lastEventTime,
         };
         _badLines.Add(bad);
