@@ -33,7 +33,7 @@ public sealed class HistoricalReplayRetentionTests(ITestOutputHelper output) : I
         var replay = await Cli.RunAsync(TimeSpan.FromMinutes(5), "replay", "--input", input, "--format", "ndjson", "--policy", CaseFile("no-holdout.json"), "--data", data);
         output.WriteLine(replay.ToString());
         Assert.Equal(0, replay.ExitCode);
-        var before = (await Cli.QueryTsvAsync(data, Counts)).Trim();
+        var before = Assert.Single(Cli.Rows(await Cli.QueryTsvAsync(data, Counts)));
         var figures = before.Split('\t').Select(long.Parse).ToArray();
         Assert.True(figures[0] > 0 && figures[1] > 0 && figures[2] > 0 && figures[4] > 0, $"the replay wrote too little to show anything: {before}");
 
@@ -49,9 +49,9 @@ public sealed class HistoricalReplayRetentionTests(ITestOutputHelper output) : I
             output.WriteLine(run.ToString());
             Assert.True(run.ExitCode == 0, $"{args[0]}: {run}");
             // Each command may force merges; nothing may go. Erasure pseudonymises rows, it never removes one a figure counts.
-            Assert.Equal(before, (await Cli.QueryTsvAsync(data, Counts)).Trim());
+            Assert.Equal(before, Assert.Single(Cli.Rows(await Cli.QueryTsvAsync(data, Counts))));
         }
-        Assert.Equal("0", (await Cli.QueryTsvAsync(data, "SELECT count() FROM audit_log FINAL WHERE shopper_id = 'cust-1212'")).Trim());
+        Assert.Equal(["0"], Cli.Rows(await Cli.QueryTsvAsync(data, "SELECT count() FROM audit_log FINAL WHERE shopper_id = 'cust-1212'")));
     }
 
     public void Dispose() => _temp.Dispose();

@@ -53,7 +53,7 @@ public sealed class HostileNdjsonTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(0, run.ExitCode);
         Assert.Contains("line 2: not_json", run.Stderr);
         Assert.Contains("imported 2 lines (ndjson): 1 events published, 1 bad lines skipped", run.Stdout);
-        Assert.Equal("0", (await Cli.QueryTsvAsync(_temp.Sub("b"), "SELECT count() FROM session_outcomes FINAL WHERE shopper_id LIKE 'h8%'")).Trim());
+        Assert.Equal(["0"], Cli.Rows(await Cli.QueryTsvAsync(_temp.Sub("b"), "SELECT count() FROM session_outcomes FINAL WHERE shopper_id LIKE 'h8%'")));
     }
 
     public void Dispose() => _temp.Dispose();
