@@ -49,6 +49,10 @@ public static class WorkerHosting
             // Akka registers its own SIGTERM handler that terminates the actor system at once; the worker owns
             // SIGTERM instead (finish in-flight batches, checkpoint, commit) and stops Akka itself afterwards.
             .AddHocon("akka.coordinated-shutdown.run-by-clr-shutdown-hook = off", HoconAddMode.Prepend)
+            // The insert groups are substreams consumed one after the other (SplitAfter + ConcatSubstream): the next one
+            // waits, unsubscribed, for as long as the write before it takes. The default 5 s failed the whole worker
+            // whenever an insert took longer (a slow or busy ClickHouse, a loaded node: seen in the durability tests).
+            .AddHocon("akka.stream.materializer.subscription-timeout.timeout = 1h", HoconAddMode.Prepend)
             .ConfigureLoggers(loggers =>
             {
                 loggers.LogLevel = Akka.Event.LogLevel.WarningLevel;
