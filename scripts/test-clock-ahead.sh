@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Runs the suites that do not load the embedded ClickHouse engine with the clock a year ahead (libfaketime), to show
-# that no test depends on the day it runs: a fixed date that a TTL, an expiry or "now" overtakes fails here today
-# instead of next year. chDB cannot run under libfaketime (its now() keeps the real clock while today() moves, and it
-# stalls and crashes at exit), so the engine's suites rely on retention never reading a date from the data
-# (docs/compliance.md#retention). Usage: scripts/test-clock-ahead.sh [+365d] (after a Release build of the solution).
+# Runs the suites that load neither the embedded ClickHouse engine nor librdkafka with the clock a year ahead
+# (libfaketime), to show that no test depends on the day it runs: a fixed date that a TTL, an expiry or "now"
+# overtakes fails here today instead of next year. Neither native library runs under libfaketime: chDB's now() keeps
+# the real clock while today() moves, and it stalls and crashes at exit; librdkafka's timed waits never wake, so a
+# suite that starts the mock broker (Kafka.Tests, WorkerPipelineSpecs) hangs. Those suites rely on retention never
+# reading a date from the data (docs/compliance.md#retention) and on their own data having no dates "now" can pass. Usage: scripts/test-clock-ahead.sh [+365d] (after a Release build of the solution).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -19,7 +20,9 @@ echo "test-clock-ahead: clock $(faketime -f "$offset" date -u +%Y-%m-%dT%H:%M:%S
 # WallClockProbeTests check that the clock really moved.
 preload=$(ls /usr/lib/*/faketime/libfaketimeMT.so.1 | head -1)
 since=$(date -u +%s)
-for project in Domain Streaming Kafka Hosting; do
+# A hang fails the run within minutes (blame-hang) instead of holding CI until its deadline.
+for project in Domain Streaming Hosting; do
   dotnet test "tests/CartRecovery.$project.Tests" -c Release --no-build -nologo --logger "console;verbosity=minimal" \
+    --filter "FullyQualifiedName!~WorkerPipelineSpecs" --blame-hang-timeout 10m --blame-hang-dump-type none \
     -e LD_PRELOAD="$preload" -e FAKETIME="$offset" -e CARTRECOVERY_CLOCK_AHEAD_SINCE="$since"
 done
