@@ -60,8 +60,14 @@ public sealed partial class PartitionActor : ReceivePersistentActor
 
     private PartitionBatch? _batch;
 
-    /// <summary>The journal row written before a full snapshot: empty, it names nobody.</summary>
-    private static readonly byte[] DeltaFence = [];
+    /// <summary>An empty journal row (it names nobody) that takes the partition's next sequence number: written when this
+    /// actor takes the partition over and before every full snapshot. A worker that lost the partition but is still
+    /// saving (a stop past its timeout, a rebalance mid-save) then fails on the journal's unique (persistence id,
+    /// sequence number) instead of writing over the new owner's checkpoint.</summary>
+    private static readonly byte[] Fence = [];
+
+    // The takeover fence is written: the partition's checkpoint rows are this actor's alone.
+    private bool _fenced;
 
     public override string PersistenceId => _persistenceId;
 
@@ -84,11 +90,21 @@ public sealed partial class PartitionActor : ReceivePersistentActor
         // The deltas journaled after that snapshot, in order.
         Recover<byte[]>(bytes =>
         {
-            if (bytes.Length == 0) return; // a fence (see Save) whose snapshot was not saved: it changes nothing
+            if (bytes.Length == 0) return; // a fence: it changes nothing
             Restore(PartitionCheckpoint.FromBytes(bytes));
             _changes.DeltaSaved(bytes.Length);
         });
-        Command<RestorePartition>(_ => Sender.Tell(new PartitionRestored(_partition, new Dictionary<string, long>(_nextOffsets), _sessions.Count)));
+        Command<RestorePartition>(_ =>
+        {
+            var restorer = Sender;
+            void Answer() => restorer.Tell(new PartitionRestored(_partition, new Dictionary<string, long>(_nextOffsets), _sessions.Count));
+            if (_fenced) Answer();
+            else Persist(Fence, _ =>
+            {
+                _fenced = true;
+                Answer();
+            });
+        });
         Command<Checkpoint>(msg => WhenIdle(() => RequestCheckpoint(msg.Sequence)));
         Command<OutputsDurable>(durable => Save(_checkpoints.Durable(durable.Sequence)));
         Command<SaveSnapshotSuccess>(success =>
@@ -148,6 +164,13 @@ public sealed partial class PartitionActor : ReceivePersistentActor
 
     protected override void OnPersistFailure(Exception cause, object @event, long sequenceNr)
     {
+        if (!_fenced)
+        {
+            // Another worker saved this partition between this actor's recovery and its fence: it still thinks it owns it.
+            _sink.PartitionFailed(new WorkerFailedException($"partition {_partition}: another worker saved its checkpoint while this one took it over; restart to recover from it", cause));
+            base.OnPersistFailure(cause, @event, sequenceNr);
+            return;
+        }
         _checkpoints.Failed();
         _sink.CheckpointFailed(_partition, cause);
         base.OnPersistFailure(cause, @event, sequenceNr);
@@ -206,10 +229,11 @@ public sealed partial class PartitionActor : ReceivePersistentActor
         else
         {
             _savingCoversErasure = _changes.FullSaving(capture.Generation);
-            // The journal keeps its newest row, marked deleted, when a snapshot deletes the deltas before it: an empty
-            // fence written first is that row, so no delta (of a shopper erased since, say) outlives its snapshot.
-            if (_changes.HasDeltas) PersistAsync(DeltaFence, _ => SaveSnapshot(capture.Bytes));
-            else SaveSnapshot(capture.Bytes);
+            // The fence first: a snapshot store overwrites a snapshot of the same sequence number, the journal refuses
+            // it, so a former owner cannot replace this snapshot. And the journal keeps its newest row, marked deleted,
+            // when a snapshot deletes the deltas before it: the fence is that row, so no delta (of a shopper erased
+            // since, say) outlives its snapshot.
+            PersistAsync(Fence, _ => SaveSnapshot(capture.Bytes));
         }
     }
 
