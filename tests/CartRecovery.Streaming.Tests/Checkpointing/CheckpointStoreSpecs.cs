@@ -77,6 +77,55 @@ public abstract class CheckpointStoreSpecs(CheckpointStoreSettings store) : Test
         Assert.Equal(full.Outputs, incremental.Outputs);
     }
 
+    /// <summary>A rebalance while the former owner is still saving (a stop past its timeout, say): the new owner's
+    /// takeover fences the partition's checkpoint, so the former owner's later save fails on the journal's unique key
+    /// and what is restored next is the new owner's checkpoint, whatever the kind of the former owner's save.</summary>
+    [Theory]
+    [InlineData(1)] // its next save would be a full snapshot (the first checkpoint of an incarnation is one)
+    [InlineData(2)] // its next save would be a delta
+    public void A_former_owner_still_saving_fails_and_never_overwrites_the_new_owner_s_checkpoint(int savesBeforeTakeover)
+    {
+        var group = _group + "-fence-" + savesBeforeTakeover;
+        var records = Records(StorefrontSimulator.Generate(new SimulationSettings { Shoppers = 40, Seed = 11 }));
+        var slice = records.Count / 4;
+        var formerProbe = CreateTestProbe();
+        var former = Sys.ActorOf(PartitionActor.Props(group, 0, _engine, new ProbeSink(formerProbe.Ref)));
+        former.Tell(new RestorePartition(0), formerProbe.Ref);
+        formerProbe.ExpectMsg<PartitionRestored>();
+        long sequence = 0;
+        for (var i = 0; i < savesBeforeTakeover; i++)
+        {
+            former.Tell(new ProcessBatch(0, ++sequence, records[(i * slice / 2)..((i + 1) * slice / 2)]));
+            formerProbe.ExpectMsg<BatchCompleted>();
+            former.Tell(new Checkpoint(0, ++sequence));
+            formerProbe.ExpectMsg<CheckpointSaved>();
+        }
+
+        var ownerProbe = CreateTestProbe();
+        var owner = Sys.ActorOf(PartitionActor.Props(group, 0, _engine, new ProbeSink(ownerProbe.Ref)));
+        owner.Tell(new RestorePartition(0), ownerProbe.Ref);
+        var taken = ownerProbe.ExpectMsg<PartitionRestored>();
+
+        // The former owner has not heard of the rebalance: it decides more and saves.
+        former.Tell(new ProcessBatch(0, ++sequence, records[slice..(2 * slice)]));
+        formerProbe.ExpectMsg<BatchCompleted>();
+        former.Tell(new Checkpoint(0, ++sequence));
+        formerProbe.ExpectMsg<Exception>();
+        formerProbe.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
+
+        // The new owner goes on from what it restored and saves.
+        owner.Tell(new ProcessBatch(0, 1, records[(2 * slice)..(3 * slice)]));
+        ownerProbe.ExpectMsg<BatchCompleted>();
+        owner.Tell(new Checkpoint(0, 2));
+        var saved = ownerProbe.ExpectMsg<CheckpointSaved>();
+        Assert.NotEqual(taken.NextOffsets, saved.NextOffsets);
+        Stop(owner);
+
+        var next = Sys.ActorOf(PartitionActor.Props(group, 0, _engine, new ProbeSink(TestActor)));
+        next.Tell(new RestorePartition(0));
+        Assert.Equal(saved.NextOffsets, ExpectMsg<PartitionRestored>().NextOffsets);
+    }
+
     /// <summary>Processes <paramref name="slices"/> with a checkpoint after each, restores the partition in a new
     /// incarnation, then processes <paramref name="rest"/> and drains: what it restored, and the outputs after it.</summary>
     private ((PartitionRestored Restored, List<string> Outputs), List<CheckpointSaved> Saves) RestoreAndFinish(string group,
