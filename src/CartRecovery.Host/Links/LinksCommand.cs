@@ -44,6 +44,8 @@ public static class LinksCommand
             else
                 builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; });
             builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
+            // Logs on stderr: stdout is the address line a script or test reads.
+            builder.Services.Configure<Microsoft.Extensions.Logging.Console.ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
             await using var app = LinksService.Build(builder, recoveryPolicy, producer, TimeProvider.System, rateLimit);
             if (recoveryPolicy.Keys.IsDevelopment)
                 app.Logger.LogWarning("{TokenKey} is not set: links are checked with the public development key (never in production)",
