@@ -28,6 +28,8 @@ public static class LinksCommand
         {
             var recoveryPolicy = WorkerRunner.LoadPolicy(parse.GetValue(policy));
             var rateLimit = RateLimit(HostConfiguration.Current.Configuration);
+            var trustForwardedFor = HostConfiguration.Current.Configuration["Links:ForwardedHeaders"] is { } forwarded
+                && (bool.TryParse(forwarded, out var trust) ? trust : throw new ArgumentException($"Links:ForwardedHeaders: '{forwarded}' is not true or false"));
             CartRecovery.Kafka.Native.LibrdkafkaLibrary.EnsureLoaded();
             using var producer = new ProducerBuilder<string, byte[]>(HostConfiguration.KafkaAt(parse.GetValue(bootstrap)).ProducerConfig(new ProducerConfig
             {
@@ -46,7 +48,7 @@ public static class LinksCommand
             builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
             // Logs on stderr: stdout is the address line a script or test reads.
             builder.Services.Configure<Microsoft.Extensions.Logging.Console.ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
-            await using var app = LinksService.Build(builder, recoveryPolicy, producer, TimeProvider.System, rateLimit);
+            await using var app = LinksService.Build(builder, recoveryPolicy, producer, TimeProvider.System, rateLimit, trustForwardedFor);
             if (recoveryPolicy.Keys.IsDevelopment)
                 app.Logger.LogWarning("{TokenKey} is not set: links are checked with the public development key (never in production)",
                     Domain.Compliance.ComplianceKeys.TokenKeySetting);

@@ -10,6 +10,7 @@ using CartRecovery.Domain.Policy;
 using Confluent.Kafka;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.HttpOverrides;
 using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -38,7 +39,7 @@ public static class LinksService
     public const string UnsubscribeSource = "one_click_unsubscribe";
 
     public static WebApplication Build(WebApplicationBuilder builder, RecoveryPolicy policy, IProducer<string, byte[]> producer, TimeProvider clock,
-        LinkRateLimit rateLimit)
+        LinkRateLimit rateLimit, bool trustForwardedFor = false)
     {
         builder.Services.AddSingleton(clock);
         builder.Services.AddRateLimiter(options =>
@@ -56,6 +57,15 @@ public static class LinksService
             };
         });
         var app = builder.Build();
+        // Behind an ingress every request comes from the ingress controller; the client is in X-Forwarded-For. Trusted
+        // only when configured (Links:ForwardedHeaders): directly exposed, a client could name any address it likes.
+        if (trustForwardedFor)
+        {
+            var forwarded = new ForwardedHeadersOptions { ForwardedHeaders = ForwardedHeaders.XForwardedFor | ForwardedHeaders.XForwardedProto };
+            forwarded.KnownIPNetworks.Clear();
+            forwarded.KnownProxies.Clear();
+            app.UseForwardedHeaders(forwarded);
+        }
         app.UseRateLimiter();
         var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("CartRecovery.Links");
 
