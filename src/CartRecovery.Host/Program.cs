@@ -211,6 +211,7 @@ root.Subcommands.Add(ReplayCommand.Create());
 root.Subcommands.Add(BacktestCommand.Create());
 root.Subcommands.Add(ReportCommand.Create());
 foreach (var compliance in ComplianceCommands.Create()) root.Subcommands.Add(compliance);
+root.Subcommands.Add(CartRecovery.Host.Links.LinksCommand.Create(bootstrapOption, policyOption));
 
 try
 {

@@ -61,7 +61,7 @@ public static class AnalyticsErasure
             if (counts.Triggers > 0)
                 await store.QueryAsync(
                     $"ALTER TABLE recovery_triggers UPDATE shopper_id = {ps}, session_id = {newSession}, cart_lines = [], incentive_code = '', unsubscribe_token = '', " +
-                    $"unsubscribe_url = '', resume_token = '', resume_url = '', message_subject = '', message_body = '', category = '' WHERE {ofShopper} {Sync}",
+                    $"unsubscribe_url = '', resume_token = '', resume_url = '', list_unsubscribe = '', message_subject = '', message_body = '', category = '' WHERE {ofShopper} {Sync}",
                     "TabSeparated", ct);
             if (counts.Audits > 0)
                 await store.QueryAsync(

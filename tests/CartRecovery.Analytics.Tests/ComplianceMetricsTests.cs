@@ -84,7 +84,8 @@ public sealed class ComplianceMetricsTests(PipelineFixture pipeline, ITestOutput
             var resume = await Cli.RunAsync(TimeSpan.FromMinutes(1), "token", "verify", triggers.Text(i, "resume_token"));
             Assert.Contains($"session={triggers.Text(i, "session_id")} trigger={triggers.Text(i, "trigger_id")}", resume.Stdout);
         }
-        var other = MessageTokens.Unsubscribe(ComplianceKeys.Development, "someone-else", "cart_recovery", "email").Split('.');
+        var other = MessageTokens.Unsubscribe(ComplianceKeys.Development, "someone-else", "cart_recovery", "email", "trig-x",
+            new DateTimeOffset(2100, 1, 1, 0, 0, 0, TimeSpan.Zero)).Split('.');
         var parts = triggers.Text(0, "unsubscribe_token").Split('.');
         var forged = await Cli.RunAsync(TimeSpan.FromMinutes(1), "token", "verify", string.Join('.', parts[0], parts[1], other[2], parts[3]));
         Assert.Equal(1, forged.ExitCode);
@@ -103,7 +104,7 @@ public sealed class ComplianceMetricsTests(PipelineFixture pipeline, ITestOutput
         Assert.Contains($"subject   {email.Text(0, "message_subject")}", preview.Stdout);
         Assert.Contains("Your cart is waiting:", preview.Stdout);
         Assert.Contains(email.Text(0, "resume_url"), preview.Stdout);
-        Assert.Contains("Unsubscribe: https://shop.example/preferences/unsubscribe?token=unsubscribe.v1.", preview.Stdout);
+        Assert.Contains("Unsubscribe: https://links.shop.example/unsubscribe?token=unsubscribe.v2.", preview.Stdout);
         Assert.Equal(1, (await Cli.RunAsync(TimeSpan.FromMinutes(1), "preview", "--data", pipeline.DataDirectory, "--trigger", "no-such-trigger")).ExitCode);
     }
 

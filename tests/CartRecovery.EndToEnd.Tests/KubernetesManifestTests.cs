@@ -228,6 +228,12 @@ public sealed class KubernetesManifestTests
 ---", RegexOptions.Singleline).Groups[1].Value;
         Assert.DoesNotContain("replicas:", statefulSet);
         Assert.Contains("replicas: 6", rendered[Path.Combine("overlays", "production")]);
+        // The links service renders beside the worker in the base and every overlay.
+        foreach (var overlay in new[] { "base", Path.Combine("overlays", "production"), Path.Combine("overlays", "autoscaling") })
+        {
+            Assert.Matches(@"kind: Deployment\nmetadata:\n(  .*\n)*  name: cartrecovery-links\n", rendered[overlay]);
+            Assert.Matches(@"kind: Service\nmetadata:\n(  .*\n)*  name: cartrecovery-links\n", rendered[overlay]);
+        }
         var maxReplicas = int.Parse(Regex.Match(autoscaling, @"maxReplicaCount: (\d+)").Groups[1].Value, CultureInfo.InvariantCulture);
         Assert.True(maxReplicas <= 6, $"maxReplicaCount {maxReplicas} exceeds the partition count the production overlay assumes (6)");
         Assert.Contains("kind: PrometheusRule", rendered["monitoring"]);
@@ -273,6 +279,46 @@ public sealed class KubernetesManifestTests
         Assert.Equal("None", Str(service, "spec.clusterIP"));
         var servicePort = Assert.IsType<Dictionary<string, object?>>(Assert.Single(Seq(service, "spec.ports")));
         Assert.Equal(httpPort, Resolve(Str(servicePort, "targetPort")!));
+    }
+
+    /// <summary>The links service beside the worker: a Deployment passing only options `cartrecovery links` accepts, probes
+    /// on its port, the worker's policy, settings and secrets, and a Service in front of that port.</summary>
+    [Fact]
+    public async Task The_links_Deployment_passes_options_the_links_CLI_accepts_and_its_Service_targets_its_port()
+    {
+        var deployment = Assert.Single(Documents(), d => Str(d.Document, "kind") == "Deployment" && Str(d.Document, "metadata.name") == "cartrecovery-links").Document;
+        var pod = Map(deployment, "spec.template.spec");
+        var container = Assert.IsType<Dictionary<string, object?>>(Assert.Single(Seq(pod, "containers")));
+        var args = Seq(container, "args").Select(a => Assert.IsType<string>(a)).ToList();
+        Assert.Equal("links", args[0]);
+        var passed = WorkerOptions(args);
+        var help = await Cli.RunAsync(TimeSpan.FromMinutes(1), "links", "--help");
+        Assert.True(help.ExitCode == 0, $"links --help exited {help.ExitCode}: {help.Stderr}");
+        foreach (var (option, value) in passed)
+        {
+            Assert.Matches($@"(?m)^\s+{Regex.Escape(option)} <", help.Stdout);
+            Assert.NotNull(value);
+        }
+        var port = Assert.Single(passed, p => p.Option == "--port").Value!;
+        var containerPort = Assert.IsType<Dictionary<string, object?>>(Assert.Single(Seq(container, "ports")));
+        Assert.Equal(port, Str(containerPort, "containerPort"));
+        foreach (var probe in new[] { "livenessProbe", "readinessProbe" })
+        {
+            Assert.Equal("/healthz", Str(container, $"{probe}.httpGet.path"));
+            Assert.Equal(Str(containerPort, "name"), Str(container, $"{probe}.httpGet.port"));
+        }
+        // The same policy file as the worker (checkout_url, link validity) and the same secrets (the token key).
+        Assert.Equal(Assert.Single(WorkerOptions(WorkerArgs()), o => o.Option == "--policy").Value, Assert.Single(passed, p => p.Option == "--policy").Value);
+        var volumes = Seq(pod, "volumes").Cast<Dictionary<string, object?>>().ToList();
+        Assert.Equal("cartrecovery-secrets", Str(Assert.Single(volumes, v => Str(v, "name") == "secrets"), "secret.secretName"));
+        Assert.Equal("cartrecovery-policy", Str(Assert.Single(volumes, v => Str(v, "name") == "policy"), "configMap.name"));
+        Assert.Equal("true", Str(container, "securityContext.readOnlyRootFilesystem"));
+
+        var service = Assert.Single(Documents(), d => Str(d.Document, "kind") == "Service" && Str(d.Document, "metadata.name") == "cartrecovery-links").Document;
+        Assert.Equal("cartrecovery-links", Str(service, "spec.selector.app.kubernetes.io/name"));
+        Assert.Equal("cartrecovery-links", Str(deployment, "spec.template.metadata.labels.app.kubernetes.io/name"));
+        var servicePort = Assert.IsType<Dictionary<string, object?>>(Assert.Single(Seq(service, "spec.ports")));
+        Assert.Equal(Str(containerPort, "name"), Str(servicePort, "targetPort"));
     }
 
     [Fact]

@@ -63,12 +63,19 @@ public sealed record RecoveryTrigger
     public string Purpose { get; init; } = "";
     /// <summary>The wording version of that consent, as the shopper saw it.</summary>
     public string ConsentWordingVersion { get; init; } = "";
-    /// <summary>Signed token scoped to (shopper, purpose, channel): `./run.sh token verify` checks it.</summary>
+    /// <summary>Opaque token (encrypted, authenticated, with an expiry) for opting out of (shopper, purpose, channel): the
+    /// `links` service honours it, `./run.sh token verify` checks it.</summary>
     public string UnsubscribeToken { get; init; } = "";
     public string UnsubscribeUrl { get; init; } = "";
-    /// <summary>Signed token scoped to (shopper, session, trigger): reopens the cart.</summary>
+    /// <summary>Opaque token carrying (shopper, session, trigger), the cart's lines and checkout step: the `links` service
+    /// redirects it to the storefront's checkout with the cart restored.</summary>
     public string ResumeToken { get; init; } = "";
     public string ResumeUrl { get; init; } = "";
+    /// <summary>Email only, RFC 8058: the <c>List-Unsubscribe</c> header value (<c>&lt;https://...&gt;</c>, the unsubscribe
+    /// URL) and the <c>List-Unsubscribe-Post</c> value (<c>List-Unsubscribe=One-Click</c>) the dispatcher sets; empty
+    /// for other channels and for an unsubscribe link that is not HTTPS.</summary>
+    public string ListUnsubscribe { get; init; } = "";
+    public string ListUnsubscribePost { get; init; } = "";
     public string MessageSubject { get; init; } = "";
     public string MessageBody { get; init; } = "";
     /// <summary>The shopper's wall-clock time when the decision was taken (no offset) and its zone: compliance checks

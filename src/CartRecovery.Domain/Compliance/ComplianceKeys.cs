@@ -4,7 +4,7 @@ using System.Text;
 namespace CartRecovery.Domain.Compliance;
 
 /// <summary>
-/// The secrets of the compliance features: the key that signs unsubscribe and resume tokens (the product verifies them),
+/// The secrets of the compliance features: the key that seals unsubscribe and resume tokens (the product opens them),
 /// the key of the shopper pseudonyms (erasure replaces shopper ids by them; the audit chain is keyed by them) and the key
 /// that authenticates the records only the worker writes (identity hand-overs and forwarded events on the input topic,
 /// drain progress, audit chain heads): a storefront can publish on cart-events, but cannot sign.
@@ -81,13 +81,10 @@ public sealed class ComplianceKeys
         return "ss_" + Convert.ToHexStringLower(mac[..16]);
     }
 
-    /// <summary>The MAC of token content under the token key.</summary>
-    public byte[] SignToken(params ReadOnlySpan<string> parts)
-    {
-        var mac = new byte[HMACSHA256.HashSizeInBytes];
-        Mac(_tokenKey, parts, mac);
-        return mac;
-    }
+    /// <summary>A 256-bit key derived from the token key for one use (<paramref name="label"/>; HKDF-SHA256): the tokens'
+    /// encryption and their synthetic nonces each get their own, so no key serves two algorithms.</summary>
+    public byte[] TokenSubkey(string label) =>
+        HKDF.DeriveKey(HashAlgorithmName.SHA256, _tokenKey, 32, salt: [], info: Encoding.UTF8.GetBytes(label));
 
     /// <summary>Size of <see cref="SignRecord"/>'s MAC in bytes.</summary>
     public const int RecordMacLength = HMACSHA256.HashSizeInBytes;

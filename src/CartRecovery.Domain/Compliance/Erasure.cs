@@ -25,6 +25,7 @@ public static class Erasure
         UnsubscribeUrl = "",
         ResumeToken = "",
         ResumeUrl = "",
+        ListUnsubscribe = "",
         MessageSubject = "",
         MessageBody = "",
         // The category a browse or win-back message names is the shopper's behaviour, like the profile it came from.

@@ -8,7 +8,8 @@ namespace CartRecovery.Domain.Compliance;
 
 /// <summary>
 /// Completes a reminder with what a dispatcher needs to send it compliantly: the purpose and consent wording it relies
-/// on, the signed unsubscribe and resume tokens with their links from the policy's templates, and the subject and body
+/// on, the opaque unsubscribe and resume tokens with their links from the policy's templates (and the RFC 8058 headers
+/// of an email), and the subject and body
 /// rendered from the policy's template for the step and channel (when there is one). Pure: the same trigger, consent,
 /// policy and keys give the same message.
 /// </summary>
@@ -20,20 +21,52 @@ public static class MessageObligations
     public static RecoveryTrigger Complete(RecoveryTrigger reminder, RecoveryPolicy policy, ConsentRecord consent, TimeZoneInfo timeZone)
     {
         var keys = policy.Keys;
-        var unsubscribe = MessageTokens.Unsubscribe(keys, reminder.ShopperId, consent.Purpose, reminder.Channel);
-        var resume = MessageTokens.Resume(keys, reminder.ShopperId, reminder.SessionId, reminder.TriggerId);
+        // Expiries count from the decision's event time, so a replay issues the same tokens.
+        var unsubscribe = MessageTokens.Unsubscribe(keys, reminder.ShopperId, consent.Purpose, reminder.Channel, reminder.TriggerId,
+            reminder.EventTime + policy.Messages.UnsubscribeValidFor);
+        var resume = MessageTokens.Resume(keys, reminder.ShopperId, reminder.SessionId, reminder.TriggerId, reminder.EventTime + policy.Messages.ResumeValidFor,
+            reminder.FunnelStep, [.. reminder.CartLines.Select(line => new TokenCartLine(line.Sku, line.Quantity))], reminder.CartLinesOmitted);
+        var unsubscribeUrl = Link(policy.Messages.UnsubscribeLink, unsubscribe);
+        var oneClick = reminder.Channel == "email" && unsubscribeUrl.StartsWith("https://", StringComparison.Ordinal);
         var completed = Located(reminder, timeZone) with
         {
             Purpose = consent.Purpose,
             ConsentWordingVersion = consent.WordingVersion,
             UnsubscribeToken = unsubscribe,
-            UnsubscribeUrl = Link(policy.Messages.UnsubscribeLink, unsubscribe),
+            UnsubscribeUrl = unsubscribeUrl,
             ResumeToken = resume,
             ResumeUrl = Link(policy.Messages.ResumeLink, resume),
+            // RFC 8058 one-click unsubscribe: the header pair an email dispatcher sets. The RFC requires an HTTPS URI;
+            // a plain-http link (a local test) gets no header rather than one the mailbox providers would reject.
+            ListUnsubscribe = oneClick ? $"<{unsubscribeUrl}>" : "",
+            ListUnsubscribePost = oneClick ? OneClickPostBody : "",
         };
         if (policy.Messages.TemplateFor(reminder.Step, reminder.Channel) is not { } template) return completed;
         var context = Context(completed, policy.Messages.PurposeStatement);
         return completed with { MessageSubject = template.Subject.Render(context).Trim(), MessageBody = template.Body.Render(context).Trim() };
+    }
+
+    /// <summary>The value of <c>List-Unsubscribe-Post</c> and the body a one-click unsubscribe POST carries (RFC 8058).</summary>
+    public const string OneClickPostBody = "List-Unsubscribe=One-Click";
+
+    /// <summary>
+    /// The storefront checkout URL a resume token leads to, from the policy's <c>checkout_url</c>, with the cart the token
+    /// carries: <c>cart</c> as <c>sku:quantity</c> pairs joined by commas (each sku URL-escaped, so neither separator can
+    /// come from a sku), <c>step</c> the furthest funnel step, <c>trigger</c> (escaped) for the storefront to find lines the
+    /// token does not carry, <c>lines_omitted</c>. Null when the policy has no checkout URL or it does not render an
+    /// absolute http(s) URL.
+    /// </summary>
+    public static string? CheckoutUrl(MessagePolicy messages, TokenClaims resume)
+    {
+        if (messages.CheckoutUrl is null) return null;
+        var context = new TemplateContext(Options);
+        context.SetValue("cart", string.Join(',', resume.Lines.Select(line =>
+            $"{Uri.EscapeDataString(line.Sku)}:{line.Quantity.ToString(CultureInfo.InvariantCulture)}")));
+        context.SetValue("step", Uri.EscapeDataString(resume.CheckoutStep));
+        context.SetValue("trigger", Uri.EscapeDataString(resume.TriggerId));
+        context.SetValue("lines_omitted", resume.LinesOmitted);
+        var url = messages.CheckoutUrl.Render(context).Trim();
+        return Uri.TryCreate(url, UriKind.Absolute, out var uri) && uri.Scheme is "https" or "http" ? uri.AbsoluteUri : null;
     }
 
     /// <summary>Any trigger: the shopper's zone and wall-clock time at the decision, for quiet-hours checks.</summary>

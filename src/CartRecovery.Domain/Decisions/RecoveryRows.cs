@@ -48,7 +48,7 @@ public sealed partial class RecoveryRows(RecoveryPolicy policy)
     };
 
     /// <summary>A reminder with what its dispatcher needs to send it compliantly (purpose and wording of the consent it
-    /// relies on, signed unsubscribe and resume links, the rendered message): <see cref="Compliance.MessageObligations"/>.</summary>
+    /// relies on, opaque unsubscribe and resume links, the rendered message): <see cref="Compliance.MessageObligations"/>.</summary>
     public RecoveryTrigger WithObligations(RecoveryTrigger reminder, ConsentRecord consent, string timeZone) =>
         Compliance.MessageObligations.Complete(reminder, Policy, consent, SendGate.Zone(timeZone));
 

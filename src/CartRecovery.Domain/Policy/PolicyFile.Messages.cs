@@ -12,7 +12,7 @@ public static partial class PolicyFile
     private static MessagePolicy ParseMessages(Node? node)
     {
         if (node is null) return MessagePolicy.None;
-        node.AllowOnly("purpose_statement", "unsubscribe_link", "resume_link", "templates");
+        node.AllowOnly("purpose_statement", "unsubscribe_link", "resume_link", "templates", "unsubscribe_valid_for", "resume_valid_for", "checkout_url");
         var templates = ImmutableDictionary.CreateBuilder<(int, string), MessageTemplate>();
         if (node.Optional("templates") is { } list)
             foreach (var (item, _) in list.Items())
@@ -33,6 +33,9 @@ public static partial class PolicyFile
             PurposeStatement = node.Optional("purpose_statement")?.String() ?? "",
             UnsubscribeLink = node.Optional("unsubscribe_link") is { } u ? Template(u) : null,
             ResumeLink = node.Optional("resume_link") is { } r ? Template(r) : null,
+            UnsubscribeValidFor = node.Optional("unsubscribe_valid_for")?.PositiveDuration() ?? MessagePolicy.DefaultUnsubscribeValidFor,
+            ResumeValidFor = node.Optional("resume_valid_for")?.PositiveDuration() ?? MessagePolicy.DefaultResumeValidFor,
+            CheckoutUrl = node.Optional("checkout_url") is { } c ? Template(c) : null,
             Templates = templates.ToImmutable(),
         };
     }

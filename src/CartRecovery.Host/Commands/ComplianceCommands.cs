@@ -158,18 +158,23 @@ public static class ComplianceCommands
     private static Command Token()
     {
         var token = new Argument<string>("token") { Description = "An unsubscribe or resume token from a trigger" };
-        var verify = new Command("verify", $"Check a token's signature with the configured key ({ComplianceKeys.TokenKeySetting}) and print what it is scoped to");
+        var verify = new Command("verify", $"Check a token with the configured key ({ComplianceKeys.TokenKeySetting}): authentic (exit 0) or not (exit 1), expired or valid, and what it is scoped to");
         verify.Arguments.Add(token);
         verify.SetAction(parse =>
         {
-            if (MessageTokens.Verify(HostConfiguration.Current.ComplianceKeys(), parse.GetValue(token)!) is not { } claims)
+            var check = MessageTokens.Check(HostConfiguration.Current.ComplianceKeys(), parse.GetValue(token)!, TimeProvider.System.GetUtcNow());
+            if (check.Claims is not { } claims)
             {
-                Console.WriteLine("invalid: malformed, or not signed with this key");
+                Console.WriteLine("invalid: malformed, altered, or not issued with this key");
                 return 1;
             }
+            var expires = claims.ExpiresAt.ToString("yyyy-MM-ddTHH:mm:ssZ", System.Globalization.CultureInfo.InvariantCulture);
+            var state = check.Status == TokenStatus.Valid ? "valid" : "expired";
             Console.WriteLine(claims.Kind == TokenClaims.Unsubscribe
-                ? $"valid unsubscribe token: shopper={claims.ShopperId} purpose={claims.Scope[0]} channel={claims.Scope[1]}"
-                : $"valid resume token: shopper={claims.ShopperId} session={claims.Scope[0]} trigger={claims.Scope[1]}");
+                ? $"{state} unsubscribe token: shopper={claims.ShopperId} purpose={claims.Purpose} channel={claims.Channel} trigger={claims.TriggerId} expires={expires}"
+                : $"{state} resume token: shopper={claims.ShopperId} session={claims.SessionId} trigger={claims.TriggerId} step={claims.CheckoutStep} " +
+                  $"lines={string.Join(',', claims.Lines.Select(l => $"{l.Sku}:{l.Quantity}"))} lines_omitted={claims.LinesOmitted} expires={expires}");
+            // Exit 0 for an authentic token, expired or not (the line says which): the question is whether the product issued it.
             return 0;
         });
         var command = new Command("token", "Unsubscribe and resume-checkout tokens");

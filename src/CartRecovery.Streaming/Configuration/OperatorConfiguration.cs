@@ -53,7 +53,7 @@ public sealed record ConfigurationSources
 /// </summary>
 public sealed partial record OperatorSettings(IConfigurationRoot Configuration, KafkaClientSettings Kafka, ClickHouseServerSettings? ClickHouse, string? Postgres)
 {
-    private static readonly string[] Sections = ["Kafka", "ClickHouse", "Postgres", "Worker", "Logging", "Compliance", "Retention", "Query"];
+    private static readonly string[] Sections = ["Kafka", "ClickHouse", "Postgres", "Worker", "Logging", "Compliance", "Retention", "Query", "Links"];
 
     // Worker settings that come from elsewhere: the Kafka section, --drain, the checkpoint store options.
     private static readonly HashSet<string> NotBoundWorkerProperties = [nameof(WorkerSettings.BootstrapServers), nameof(WorkerSettings.Kafka),

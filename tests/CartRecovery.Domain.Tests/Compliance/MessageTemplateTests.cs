@@ -46,8 +46,8 @@ public class MessageTemplateTests
         Assert.Equal(("cart_recovery", "w-2026-03"), (message.Purpose, message.ConsentWordingVersion));
         Assert.Equal($"https://shop.example/unsubscribe?t={message.UnsubscribeToken}", message.UnsubscribeUrl);
         Assert.Equal(("cust-1", "cart_recovery", "email"),
-            MessageTokens.Verify(policy.Keys, message.UnsubscribeToken) is { } u ? (u.ShopperId, u.Scope[0], u.Scope[1]) : default);
-        Assert.Equal("trig-1", MessageTokens.Verify(policy.Keys, message.ResumeToken)!.Scope[1]);
+            MessageTokens.Verify(policy.Keys, message.UnsubscribeToken) is { } u ? (u.ShopperId, u.Purpose, u.Channel) : default);
+        Assert.Equal("trig-1", MessageTokens.Verify(policy.Keys, message.ResumeToken)!.TriggerId);
         Assert.Equal("1 items wait for you", message.MessageSubject);
         Assert.Equal(
             $"2 x Kettle at 39.5 EUR\nCode CR-ABC: 10 percent\nYou get this because you asked for cart reminders.\nResume: {message.ResumeUrl}\nStop: {message.UnsubscribeUrl}",
