@@ -57,6 +57,14 @@ public sealed partial class RecoveryEngine
                 evt.EventTime, [evt.EventId], detail: $"event time before watermark {watermark.Settled:O}"))
             : Effects.None;
 
+    /// <summary>The audit row of an event one shopper's clock put further ahead of the partition's event time than
+    /// <c>max_future_skew</c> (<see cref="FrontierVerdict.Ahead"/>). Stamped at the frontier, the time the rest of the
+    /// input tells (a claimed year 9999 fits no table), with the claimed time in the detail.</summary>
+    public AuditRecord FutureEventAudit(ShopperEvent evt, DateTimeOffset frontier) =>
+        Rows.Audit(evt.ShopperId, evt is SessionEvent session ? session.SessionId : "", AuditDecisions.FutureEvent, DecisionReason.EventTimeAhead,
+            frontier, [evt.EventId], detail: $"event time {evt.EventTime:O} is more than max_future_skew={Policy.MaxFutureSkew:c} ahead of the " +
+            $"partition's event time {frontier:O} and no other shopper confirms it: applied to its shopper, the watermark not moved");
+
     /// <summary>Why an event for an abandoned session is late news rather than the shopper coming back, or null when the
     /// shopper did come back: it happened before the abandonment, or before a reminder of the case that has gone out.</summary>
     private static string? LateNewsReason(SessionState abandoned, ShopperEvent evt) =>

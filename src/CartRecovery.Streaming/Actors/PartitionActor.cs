@@ -45,12 +45,15 @@ public sealed partial class PartitionActor : ReceivePersistentActor
     private readonly IdentityMerger _merger;
     private readonly IBatchSink _sink;
     private readonly TimeSpan _lateness;
+    private readonly TimeSpan _maxFutureSkew;
     private readonly string _persistenceId;
     private readonly Dictionary<string, long> _nextOffsets = new(StringComparer.Ordinal);
     private readonly CheckpointProtocol _checkpoints = new();
     private readonly CheckpointChanges _changes = new();
 
     private Watermark _watermark = Watermark.Start;
+    // The event time the partition's input tells, robust against one bad clock: the watermark follows it.
+    private EventTimeFrontier _frontier = EventTimeFrontier.Empty;
     private IdentityLinks _identity = IdentityLinks.Empty;
     private readonly Dictionary<string, ShopperState> _shoppers = new(StringComparer.Ordinal);
     private readonly SessionStore _sessions;
@@ -72,6 +75,7 @@ public sealed partial class PartitionActor : ReceivePersistentActor
         _merger = new IdentityMerger(engine);
         _sink = sink;
         _lateness = engine.Policy.AllowedLateness;
+        _maxFutureSkew = engine.Policy.MaxFutureSkew;
         _persistenceId = $"cartrecovery/{groupId}/partition-{partition}";
         _sessions = new SessionStore(engine);
 
@@ -117,7 +121,11 @@ public sealed partial class PartitionActor : ReceivePersistentActor
         Command<AdvanceIdle>(msg => WhenIdle(() =>
         {
             _batch = new PartitionBatch(msg.Sequence);
-            if (!_watermark.IsEndOfTime) _watermark = _watermark.AdvanceTo(msg.To, _lateness);
+            if (!_watermark.IsEndOfTime)
+            {
+                _frontier = _frontier.AdvanceTo(msg.To, _maxFutureSkew);
+                _watermark = _watermark.AdvanceTo(msg.To, _lateness);
+            }
             FireDueTimers();
             TryComplete();
         }));
@@ -167,6 +175,7 @@ public sealed partial class PartitionActor : ReceivePersistentActor
             _sessions.TakeShopper(shopperId);
         }
         _watermark = checkpoint.Watermark;
+        _frontier = checkpoint.Frontier ?? EventTimeFrontier.Resume(checkpoint.Watermark);
         _identity = checkpoint.Identity;
         foreach (var (topic, offset) in checkpoint.NextOffsets) _nextOffsets[topic] = offset;
         foreach (var shopper in checkpoint.Shoppers) _shoppers[shopper.ShopperId] = shopper;
@@ -186,6 +195,7 @@ public sealed partial class PartitionActor : ReceivePersistentActor
             Partition = _partition,
             NextOffsets = new Dictionary<string, long>(_nextOffsets),
             Watermark = _watermark,
+            Frontier = _frontier,
             Shoppers = changed is null ? [.. _shoppers.Values]
                 : [.. changed.Select(id => _shoppers.GetValueOrDefault(id)).OfType<ShopperState>()],
             Sessions = changed is null ? [.. _sessions.All] : [.. changed.SelectMany(_sessions.SessionsOf)],
@@ -276,11 +286,15 @@ public sealed partial class PartitionActor : ReceivePersistentActor
             }
             batch.Events++;
             if (_watermark.IsLate(evt.EventTime)) batch.LateEvents++;
-            _watermark = _watermark.Observe(evt.EventTime, _lateness);
             // An event forwarded from a linked anonymous id is the customer's from here on.
-            var command = evt is IdentityForwarded forwarded
-                ? new ShopperCommand(forwarded.AsCustomers(), _watermark, record, forwarded.Hops + 1)
-                : new ShopperCommand(evt, _watermark, record, evt is IdentityMerged merged ? merged.Hops : 0);
+            var shopperEvent = evt is IdentityForwarded forwarded ? forwarded.AsCustomers() : evt;
+            var hops = evt switch { IdentityForwarded f => f.Hops + 1, IdentityMerged m => m.Hops, _ => 0 };
+            // One clock far ahead of everyone else's (aheadOf set): its own shopper gets the event (audited when it runs), but
+            // it moves neither the watermark (everybody's timers, lateness) nor that shopper's own deadlines past what the
+            // input vouches for.
+            (_frontier, _, var aheadOf) = _frontier.Observe(shopperEvent.ShopperId, evt.EventTime, _maxFutureSkew);
+            if (_frontier.Accepted is { } accepted) _watermark = _watermark.Observe(accepted, _lateness);
+            var command = new ShopperCommand(shopperEvent, _watermark, record, hops, aheadOf);
             Enqueue(command.Event.ShopperId, command);
         }
         FireDueTimers();
@@ -300,7 +314,8 @@ public sealed partial class PartitionActor : ReceivePersistentActor
         {
             var hasCommand = _queues.TryPeek(shopperId, out var next);
             var stamp = hasCommand ? next.Watermark : _watermark;
-            var before = hasCommand ? next.Event.EventTime : (DateTimeOffset?)null;
+            var before = !hasCommand ? (DateTimeOffset?)null
+                : next.AheadOf is { } frontier ? EventTimeFrontier.VouchedBy(frontier, _maxFutureSkew) : next.Event.EventTime;
             if (EarliestDue(shopperId, stamp, before) is { } due)
             {
                 if (IsShopperDeadline(due.Key))
@@ -321,6 +336,12 @@ public sealed partial class PartitionActor : ReceivePersistentActor
             // A hand-over or an erasure takes the shopper's session states: their live actors hand them over first.
             if (_sessions.LiveCount > 0 && NeedsSessionStates(shopperId, next) && PassivateShopper(shopperId)) return;
             var command = _queues.Dequeue(shopperId);
+            if (command.AheadOf is { } aheadOf)
+            {
+                // Audited in the shopper's own order of commands, so the rows (and their chain) do not depend on batching.
+                _batch!.Audits.Add(_engine.FutureEventAudit(command.Event, aheadOf));
+                _batch.Touched.Add(shopperId);
+            }
             if (command.Event is ErasureRequested erasure)
             {
                 Erase(shopperId, erasure, command);

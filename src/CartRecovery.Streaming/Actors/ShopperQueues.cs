@@ -7,7 +7,11 @@ namespace CartRecovery.Streaming.Actors;
 /// <summary>One input event for a shopper, stamped with the partition's watermark when it was read.</summary>
 /// <param name="Source">The input record the event came in (a forwarded event's: the forward).</param>
 /// <param name="Hops">How many times the event was passed on from a linked id to its customer.</param>
-internal readonly record struct ShopperCommand(ShopperEvent Event, Watermark Watermark, InputRecord Source, int Hops = 0);
+/// <param name="AheadOf">The partition's event-time frontier when the event came, if the event was further ahead of it than
+/// <c>max_future_skew</c> and no other shopper confirmed it (<see cref="FrontierVerdict.Ahead"/>): audited as
+/// <c>future_event</c>, and the shopper's own deadlines fire before it only up to the frontier plus the bound (a device
+/// clock months ahead must not send its own shopper's reminders at once). Null: an ordinary event.</param>
+internal readonly record struct ShopperCommand(ShopperEvent Event, Watermark Watermark, InputRecord Source, int Hops = 0, DateTimeOffset? AheadOf = null);
 
 /// <summary>
 /// Per-shopper ordering: a shopper's commands wait in input order and run one at a time (at most one in flight at a

@@ -1,3 +1,6 @@
+using CartRecovery.Domain.Policy;
+using CartRecovery.Domain.Time;
+
 namespace CartRecovery.Streaming.Ingest;
 
 /// <summary>
@@ -8,15 +11,21 @@ namespace CartRecovery.Streaming.Ingest;
 /// whatever the fetch timing, so a replay decides exactly like the first run. Each topic's own offset order is
 /// kept, so committing "highest released offset + 1" per topic never skips a record.
 /// Rejected records carry no event time; they are released as soon as they reach the head.
+/// An event one clock put further ahead of the partition's frontier than <c>max_future_skew</c> (the partition actor's
+/// rule, <see cref="EventTimeFrontier"/>, fed with the released order) is ordered at that frontier: a record claiming
+/// year 9999 at the head of one topic would otherwise hold back every later record of that topic until the others end.
 /// </summary>
 public sealed class PartitionInputMerger
 {
     private readonly string[] _topics;
     private readonly Queue<InputRecord>[] _buffers;
     private readonly bool[] _atEnd;
+    private readonly TimeSpan _maxFutureSkew;
+    private EventTimeFrontier _frontier = EventTimeFrontier.Empty;
 
-    public PartitionInputMerger(IReadOnlyList<string> topics)
+    public PartitionInputMerger(IReadOnlyList<string> topics, TimeSpan? maxFutureSkew = null)
     {
+        _maxFutureSkew = maxFutureSkew ?? RecoveryPolicy.DefaultMaxFutureSkew;
         _topics = [.. topics];
         _buffers = [.. topics.Select(_ => new Queue<InputRecord>())];
         _atEnd = new bool[topics.Count];
@@ -58,15 +67,25 @@ public sealed class PartitionInputMerger
                 if (best < 0 || Before(buffer.Peek(), i, _buffers[best].Peek(), best)) best = i;
             }
             if (best < 0) return;
-            into.Add(_buffers[best].Dequeue());
+            var released = _buffers[best].Dequeue();
+            _frontier = _frontier.Observe(released.Event!.ShopperId, released.Event.EventTime, _maxFutureSkew).Frontier;
+            into.Add(released);
         }
     }
 
-    private static bool Before(InputRecord a, int rankA, InputRecord b, int rankB)
+    private bool Before(InputRecord a, int rankA, InputRecord b, int rankB)
     {
-        var byTime = a.Event!.EventTime.CompareTo(b.Event!.EventTime);
+        var byTime = MergeTime(a).CompareTo(MergeTime(b));
         if (byTime != 0) return byTime < 0;
         return rankA != rankB ? rankA < rankB : a.Offset < b.Offset;
+    }
+
+    /// <summary>The event time, or for an event further ahead than the frontier vouches for, the time it is ahead of.</summary>
+    private DateTimeOffset MergeTime(InputRecord record)
+    {
+        var evt = record.Event!;
+        if (_frontier.Accepted is { } accepted && evt.EventTime - accepted <= _maxFutureSkew) return evt.EventTime;
+        return _frontier.Observe(evt.ShopperId, evt.EventTime, _maxFutureSkew).AheadOf ?? evt.EventTime;
     }
 
     private int IndexOf(string topic)

@@ -1,0 +1,172 @@
+using CartRecovery.Domain.Policy;
+using CartRecovery.Domain.Time;
+using Xunit;
+using static CartRecovery.Domain.Tests.Support.Times;
+
+namespace CartRecovery.Domain.Tests.Time;
+
+/// <summary>
+/// The event-time frontier of a partition (issue 21, "one record moves time for everyone"): one shopper's clock far
+/// ahead moves nobody else's time, whatever the skew; a real gap in traffic, which two shoppers agree on, still does.
+/// </summary>
+public class EventTimeFrontierTests
+{
+    private static readonly TimeSpan Bound = RecoveryPolicy.DefaultMaxFutureSkew;
+
+    /// <summary>Observes (shopper, time) pairs in order; returns the frontier and each event's verdict.</summary>
+    private static (EventTimeFrontier Frontier, List<FrontierVerdict> Verdicts) Run(EventTimeFrontier start, params (string Shopper, DateTimeOffset At)[] events)
+    {
+        var frontier = start;
+        var verdicts = new List<FrontierVerdict>();
+        foreach (var (shopper, at) in events)
+        {
+            (frontier, var verdict, _) = frontier.Observe(shopper, at, Bound);
+            verdicts.Add(verdict);
+        }
+        return (frontier, verdicts);
+    }
+
+    private static EventTimeFrontier Anchored(DateTimeOffset at) => Run(EventTimeFrontier.Empty, ("a", at), ("b", at)).Frontier;
+
+    public static TheoryData<TimeSpan> Skews => new()
+    {
+        Bound + Sec(1), Hours(3), Days(1), Days(240), Days(365 * 50),
+    };
+
+    [Theory]
+    [MemberData(nameof(Skews))]
+    public void One_shopper_far_ahead_moves_the_frontier_by_nothing_whatever_the_skew(TimeSpan skew)
+    {
+        var (device, verdicts) = Run(Anchored(T0), ("device", T0 + skew), ("device", T0 + skew + Sec(30)));
+        // The device's events stay one claim, however many it sends.
+        Assert.Single(device.Claims);
+
+        var (frontier, verdict, _) = device.Observe("c", T0 + Min(20), Bound);
+
+        Assert.Equal(T0 + Min(20), frontier.Accepted);
+        Assert.Equal([FrontierVerdict.Ahead, FrontierVerdict.Ahead, FrontierVerdict.Accepted], [.. verdicts, verdict]);
+    }
+
+    [Fact]
+    public void Year_9999_is_ahead_and_overflows_nothing()
+    {
+        var end = new DateTimeOffset(9999, 12, 31, 23, 0, 0, TimeSpan.Zero);
+        var (frontier, verdicts) = Run(Anchored(T0), ("device", end), ("device", DateTimeOffset.MaxValue));
+
+        Assert.Equal(T0, frontier.Accepted);
+        Assert.Equal([FrontierVerdict.Ahead, FrontierVerdict.Ahead], verdicts);
+        Assert.Equal(DateTimeOffset.MaxValue, EventTimeFrontier.VouchedBy(DateTimeOffset.MaxValue - Min(1), Bound));
+    }
+
+    [Fact]
+    public void Within_the_bound_one_shopper_moves_it_as_any_stream_time_would()
+    {
+        var (frontier, verdicts) = Run(Anchored(T0), ("a", T0 + Bound), ("a", T0 + Bound + Min(1)), ("b", T0 + Min(5)));
+
+        Assert.Equal(T0 + Bound + Min(1), frontier.Accepted);
+        Assert.All(verdicts, v => Assert.Equal(FrontierVerdict.Accepted, v));
+    }
+
+    [Fact]
+    public void A_real_gap_in_traffic_moves_it_once_a_second_shopper_confirms_the_new_time()
+    {
+        var morning = T0 + Hours(14);
+        var (frontier, verdicts) = Run(Anchored(T0), ("a", morning), ("b", morning + Min(3)), ("c", morning + Min(4)));
+
+        Assert.Equal([FrontierVerdict.Ahead, FrontierVerdict.Confirmed, FrontierVerdict.Accepted], verdicts);
+        Assert.Equal(morning + Min(4), frontier.Accepted);
+        Assert.Empty(frontier.Claims);
+    }
+
+    [Fact]
+    public void Two_bad_clocks_that_disagree_confirm_neither()
+    {
+        var (frontier, verdicts) = Run(Anchored(T0), ("x", T0 + Days(1)), ("y", T0 + Days(240)), ("z", T0 + Days(365 * 50)));
+
+        Assert.Equal(T0, frontier.Accepted);
+        Assert.All(verdicts, v => Assert.Equal(FrontierVerdict.Ahead, v));
+    }
+
+    [Fact]
+    public void The_first_events_of_a_partition_anchor_it_only_when_two_shoppers_agree()
+    {
+        // A device a year ahead comes first: it anchors nothing; the real shoppers do.
+        var (frontier, verdicts) = Run(EventTimeFrontier.Empty, ("device", T0 + Days(365)), ("a", T0), ("b", T0 + Min(1)), ("device", T0 + Days(365) + Min(1)));
+
+        Assert.Equal([FrontierVerdict.Unanchored, FrontierVerdict.Unanchored, FrontierVerdict.Confirmed, FrontierVerdict.Ahead], verdicts);
+        Assert.Equal(T0 + Min(1), frontier.Accepted);
+    }
+
+    [Fact]
+    public void Before_a_frontier_an_event_far_ahead_of_another_shopper_s_time_is_ahead_of_that_time()
+    {
+        // Field case t3-02 on one partition: the only real shopper never gets a second source, yet the device is ahead of her.
+        var (frontier, verdicts) = Run(EventTimeFrontier.Empty, ("cust", T0), ("cust", T0 + Min(20)));
+        var (_, verdict, aheadOf) = frontier.Observe("device", T0 + Days(260), Bound);
+
+        Assert.All(verdicts, v => Assert.Equal(FrontierVerdict.Unanchored, v));
+        Assert.Equal(FrontierVerdict.Ahead, verdict);
+        Assert.Equal(T0 + Min(20), aheadOf);
+    }
+
+    [Fact]
+    public void A_single_shopper_partition_has_no_frontier_so_nothing_is_late()
+    {
+        var (frontier, verdicts) = Run(EventTimeFrontier.Empty, ("a", T0), ("a", T0 + Hours(5)), ("a", T0 + Days(3)));
+
+        Assert.Null(frontier.Accepted);
+        Assert.All(verdicts, v => Assert.Equal(FrontierVerdict.Unanchored, v));
+    }
+
+    [Fact]
+    public void Claims_are_bounded_and_the_oldest_goes_first()
+    {
+        var frontier = Anchored(T0);
+        for (var i = 0; i < EventTimeFrontier.MaxClaims + 3; i++)
+            (frontier, _, _) = frontier.Observe($"device-{i}", T0 + Days(10 * (i + 1)), Bound);
+
+        Assert.Equal(EventTimeFrontier.MaxClaims, frontier.Claims.Length);
+        Assert.Equal(T0 + Days(40), frontier.Claims[0].At);
+        Assert.Equal(T0, frontier.Accepted);
+    }
+
+    [Fact]
+    public void Following_another_partition_moves_it_and_drops_the_claims_it_caught_up_with()
+    {
+        var (frontier, _) = Run(Anchored(T0), ("device", T0 + Hours(5)), ("far", T0 + Days(200)));
+
+        var followed = frontier.AdvanceTo(T0 + Hours(4), Bound);
+
+        Assert.Equal(T0 + Hours(4), followed.Accepted);
+        Assert.Equal([T0 + Days(200)], followed.Claims.Select(c => c.At));
+        Assert.Same(followed, followed.AdvanceTo(T0, Bound));
+    }
+
+    [Fact]
+    public void The_same_input_gives_the_same_frontier()
+    {
+        (string, DateTimeOffset)[] input = [("a", T0), ("device", T0 + Days(30)), ("b", T0 + Min(3)), ("c", T0 + Hours(9)), ("d", T0 + Hours(9) + Min(2))];
+
+        Assert.Equal(Run(EventTimeFrontier.Empty, input).Frontier.Claims.AsEnumerable(), Run(EventTimeFrontier.Empty, input).Frontier.Claims.AsEnumerable());
+        Assert.Single(Run(EventTimeFrontier.Empty, input).Frontier.Claims);
+        Assert.Equal(T0 + Hours(9) + Min(2), Run(EventTimeFrontier.Empty, input).Frontier.Accepted);
+    }
+
+    [Fact]
+    public void A_checkpoint_without_a_frontier_resumes_from_its_watermark()
+    {
+        Assert.Equal(T0, EventTimeFrontier.Resume(Watermark.Start.Observe(T0, Min(2))).Accepted);
+        Assert.Null(EventTimeFrontier.Resume(Watermark.Start).Accepted);
+        Assert.Null(EventTimeFrontier.Resume(Watermark.EndOfTime).Accepted);
+    }
+
+    [Fact]
+    public void The_policy_bound_is_read_and_may_not_be_inside_the_allowed_lateness()
+    {
+        var text = PolicyFile.DefaultText();
+        Assert.Equal(Hours(2), PolicyFile.Parse(text).MaxFutureSkew);
+        Assert.Equal(Min(30), PolicyFile.Parse(text.Replace("\"max_future_skew\": \"2h\"", "\"max_future_skew\": \"30m\"")).MaxFutureSkew);
+        var error = Assert.Throws<PolicyValidationException>(() => PolicyFile.Parse(text.Replace("\"max_future_skew\": \"2h\"", "\"max_future_skew\": \"1m\"")));
+        Assert.Contains("max_future_skew", error.Message);
+    }
+}

@@ -1,0 +1,157 @@
+using System.Text.Json.Nodes;
+using CartRecovery.Replay.Tests.Support;
+using CartRecovery.Traffic;
+using CartRecovery.Contracts.Serialization;
+using Xunit.Abstractions;
+
+namespace CartRecovery.Replay.Tests.FieldCases;
+
+/// <summary>
+/// Issue 21, "one record moves time for everyone": an event whose clock is far ahead of the rest of the input moves no
+/// other shopper's time (README "Event time", <c>max_future_skew</c>). Field case t3-02 (a device months ahead on the
+/// partition of a shopper who is still shopping) and siblings: other skews, other event types, the year-9999 record,
+/// skewed records on other partitions of a busy stream (compared with the same stream without them), and a real
+/// overnight gap in traffic, which must still move time.
+/// </summary>
+public sealed class FutureClockSkewTests(ITestOutputHelper output) : IDisposable
+{
+    private readonly TempDirectory _temp = new();
+
+    private static string CaseFile(string name) => Path.Combine(Cli.RepoRoot, "tests", "CartRecovery.Replay.Tests", "FieldCases", name);
+
+    private const string T302 = "t3-02-future-clock-skew-device.ndjson";
+
+    /// <summary>The case's own check: step-1 reminders of cust-0202 / her reminders before her cart was left (12:10).</summary>
+    private const string T302Check =
+        "SELECT concat(toString(countIf(step=1)), '/', toString(countIf(event_time < toDateTime64('2026-04-14 12:10:00', 3, 'UTC')))) " +
+        "FROM recovery_triggers FINAL WHERE shopper_id='cust-0202' AND kind='reminder'";
+
+    private async Task<string> ReplayAsync(string name, string input, params string[] extra)
+    {
+        var data = _temp.Sub(name);
+        var run = await Cli.RunOkAsync(TimeSpan.FromMinutes(5), ["replay", "--input", input, "--format", "ndjson",
+            "--policy", CaseFile("no-holdout.json"), "--data", data, .. extra]);
+        output.WriteLine(run.ToString());
+        return data;
+    }
+
+    private static async Task<string[]> RowsAsync(string data, string sql) => Cli.Rows(await Cli.QueryTsvAsync(data, sql));
+
+    /// <summary>The case's input with the device's two events (t302-x1, t302-x2) replaced.</summary>
+    private string WithDevice(string name, params string[] deviceLines)
+    {
+        var lines = File.ReadAllLines(CaseFile(T302)).Where(l => !l.Contains("\"t302-x", StringComparison.Ordinal)).ToList();
+        var at = lines.FindIndex(l => l.Contains("\"t302-e3\"", StringComparison.Ordinal)) + 1;
+        lines.InsertRange(at, deviceLines);
+        var path = _temp.Sub(name + ".ndjson");
+        File.WriteAllLines(path, lines);
+        return path;
+    }
+
+    [Fact]
+    public async Task Case_t3_02_a_device_clock_months_ahead_reminds_nobody_who_is_still_shopping()
+    {
+        var data = await ReplayAsync("t3-02", CaseFile(T302), "--partitions", "1");
+
+        Assert.Equal(["1/0"], await RowsAsync(data, T302Check));
+        // Her normal schedule: left 12:10, step 1 at 13:15, step 2 the next day 12:15; none of her events was late.
+        Assert.Equal(["1\t2026-04-14 13:15:00.000", "2\t2026-04-15 12:15:00.000"],
+            await RowsAsync(data, "SELECT step, event_time FROM recovery_triggers FINAL WHERE shopper_id='cust-0202' ORDER BY step"));
+        Assert.Equal(["0"], await RowsAsync(data, "SELECT count() FROM audit_log FINAL WHERE shopper_id='cust-0202' AND decision='late_event'"));
+        // The device's events are not lost silently: applied to the device, each audited with its reason.
+        Assert.Equal(["dev-skew-02\tevent_time_ahead\t['t302-x1']", "dev-skew-02\tevent_time_ahead\t['t302-x2']"],
+            await RowsAsync(data, "SELECT shopper_id, reason, evidence FROM audit_log FINAL WHERE decision='future_event' ORDER BY evidence"));
+    }
+
+    public static TheoryData<string, string> Devices => new()
+    {
+        // hours ahead: a clock in the wrong time zone (10:25 real, +3 h)
+        { "hours", """{"type":"session_started","event_id":"sk-1","shopper_id":"dev-sk","session_id":"s-sk","event_time":"2026-04-14T13:25:00Z","channel":"app","time_zone":"UTC","currency":"EUR"}""" },
+        // a day ahead, a cart line (the sql-flow report)
+        { "day", """{"type":"cart_line_added","event_id":"sk-1","shopper_id":"dev-sk","session_id":"s-sk","event_time":"2026-04-15T10:25:00Z","line":{"sku":"lamp-02","name":"desk lamp","unit_price":35.0,"quantity":1},"currency":"EUR"}""" },
+        // 50 years ahead, a consent event
+        { "years", """{"type":"consent_granted","event_id":"sk-1","shopper_id":"dev-sk","event_time":"2076-04-14T10:25:00Z","purpose":"cart_recovery","channel":"email","source":"app","wording_version":"v3"}""" },
+        // the issue's record: year 9999, a session start
+        { "9999", """{"type":"session_started","event_id":"sk-1","shopper_id":"dev-sk","session_id":"s-sk","event_time":"9999-12-31T23:00:00Z","time_zone":"UTC","currency":"EUR"}""" },
+    };
+
+    [Theory]
+    [MemberData(nameof(Devices))]
+    public async Task Any_skew_and_any_event_type_of_one_device_leaves_the_shopper_s_schedule_alone(string name, string device)
+    {
+        var data = await ReplayAsync(name, WithDevice(name, device), "--partitions", "1");
+
+        Assert.Equal(["1/0"], await RowsAsync(data, T302Check));
+        Assert.Equal(["1\t2026-04-14 13:15:00.000", "2\t2026-04-15 12:15:00.000"],
+            await RowsAsync(data, "SELECT step, event_time FROM recovery_triggers FINAL WHERE shopper_id='cust-0202' ORDER BY step"));
+        // Dead-lettered at entry (an absurd instant) or applied and audited: never silent.
+        var audited = await RowsAsync(data, "SELECT count() FROM audit_log FINAL WHERE decision='future_event' AND has(evidence, 'sk-1')");
+        var deadLettered = await RowsAsync(data, "SELECT count() FROM dead_letters FINAL");
+        Assert.Equal(1, int.Parse(audited[0]) + int.Parse(deadLettered[0]));
+    }
+
+    /// <summary>A busy stream on six partitions with skewed records of new devices spread through it (several reach
+    /// partitions of their own): every decision about every other shopper is the one taken without them.</summary>
+    [Fact]
+    public async Task Skewed_records_on_any_partition_change_no_other_shopper_s_decisions()
+    {
+        var events = StorefrontSimulator.Generate(new SimulationSettings { Shoppers = 400, Seed = 5 }).Select(e => e.Event).ToList();
+        var clean = _temp.Sub("clean.ndjson");
+        File.WriteAllLines(clean, events.Select(ContractJson.SerializeEventToString));
+        var skews = new[] { TimeSpan.FromHours(3), TimeSpan.FromDays(1), TimeSpan.FromDays(240), TimeSpan.FromDays(365 * 50) };
+        var lines = events.Select(ContractJson.SerializeEventToString).ToList();
+        for (var i = 0; i < 24; i++)
+        {
+            var at = events[(i + 1) * events.Count / 26].EventTime + skews[i % skews.Length];
+            var device = new JsonObject
+            {
+                ["type"] = i % 2 == 0 ? "session_started" : "product_viewed", ["event_id"] = $"skew-{i}", ["shopper_id"] = $"dev-skew-{i}",
+                ["session_id"] = $"s-skew-{i}", ["event_time"] = at.ToString("O"), ["channel"] = "app",
+            };
+            if (i % 2 == 0) { device["time_zone"] = "UTC"; device["currency"] = "EUR"; }
+            else { device["sku"] = "sku-1"; device["unit_price"] = 10.0; }
+            lines.Insert((i + 1) * lines.Count / 26, device.ToJsonString());
+        }
+        var skewed = _temp.Sub("skewed.ndjson");
+        File.WriteAllLines(skewed, lines);
+
+        var without = await ReplayAsync("without", clean);
+        var with = await ReplayAsync("with", skewed);
+
+        const string Triggers = "SELECT trigger_id, kind, step, channel, event_time FROM recovery_triggers FINAL WHERE shopper_id NOT LIKE 'dev-skew-%' ORDER BY trigger_id";
+        const string Audits = "SELECT audit_id, decision, reason, event_time FROM audit_log FINAL WHERE shopper_id NOT LIKE 'dev-skew-%' ORDER BY audit_id";
+        var triggers = await RowsAsync(without, Triggers);
+        Assert.NotEmpty(triggers);
+        Assert.Equal(triggers, await RowsAsync(with, Triggers));
+        Assert.Equal(await RowsAsync(without, Audits), await RowsAsync(with, Audits));
+        Assert.Equal(await RowsAsync(without, "SELECT count() FROM audit_log FINAL WHERE decision='late_event'"),
+            await RowsAsync(with, "SELECT count() FROM audit_log FINAL WHERE decision='late_event' AND shopper_id NOT LIKE 'dev-skew-%'"));
+        Assert.Equal(["24"], await RowsAsync(with, "SELECT count() FROM audit_log FINAL WHERE decision='future_event' AND shopper_id LIKE 'dev-skew-%'"));
+    }
+
+    /// <summary>A recorded stream with an overnight pause (two simulated days, 19 h apart): the jump after the pause is real,
+    /// so the watermark follows it. A buffered event from the first evening that arrives after the second morning's
+    /// traffic is late; only the first event after the pause on each partition waits for a second shopper to confirm it.</summary>
+    [Fact]
+    public async Task An_overnight_pause_in_traffic_still_moves_time()
+    {
+        var day1 = new SimulationSettings { Shoppers = 150, Seed = 3 };
+        var day2 = new SimulationSettings { Shoppers = 150, Seed = 4, Start = day1.Start.AddDays(1) };
+        var first = StorefrontSimulator.Generate(day1).Select(e => e.Event).ToList();
+        var second = StorefrontSimulator.Generate(day2).Select(e => e.Event).ToList();
+        var evening = first.Max(e => e.EventTime);
+        var buffered = """{"type":"session_started","event_id":"buffered-1","shopper_id":"cust-buffered","session_id":"s-buffered","event_time":"EVENING","time_zone":"UTC","currency":"EUR"}"""
+            .Replace("EVENING", evening.AddMinutes(-10).ToString("O"), StringComparison.Ordinal);
+        var input = _temp.Sub("two-days.ndjson");
+        File.WriteAllLines(input, [.. first.Select(ContractJson.SerializeEventToString), .. second.Select(ContractJson.SerializeEventToString), buffered]);
+
+        var data = await ReplayAsync("two-days", input, "--partitions", "1");
+
+        Assert.True(second.Min(e => e.EventTime) - evening > TimeSpan.FromHours(12), "the input has an overnight pause");
+        Assert.Equal(["late_event\tbeyond_allowed_lateness"],
+            await RowsAsync(data, "SELECT decision, reason FROM audit_log FINAL WHERE has(evidence, 'buffered-1') AND decision = 'late_event'"));
+        Assert.Equal(["1"], await RowsAsync(data, "SELECT count() FROM audit_log FINAL WHERE decision='future_event'"));
+    }
+
+    public void Dispose() => _temp.Dispose();
+}
