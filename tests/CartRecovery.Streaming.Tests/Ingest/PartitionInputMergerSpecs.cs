@@ -77,9 +77,29 @@ public sealed class PartitionInputMergerSpecs
         Assert.Single(released);
     }
 
-    private static InputRecord Record(string topic, long offset, int minutes) =>
+    /// <summary>Issue 21: a record one clock put years ahead, at the head of cart-events, is ordered at the partition's
+    /// frontier: it holds back neither the cart events behind it nor puts the order events before them.</summary>
+    [Fact]
+    public void A_record_far_ahead_is_merged_at_the_frontier_and_holds_back_no_topic()
+    {
+        var merger = new PartitionInputMerger(Inputs);
+        var records = new[]
+        {
+            Record("cart-events", 0, 0, "a"), Record("order-events", 0, 1, "b"), Record("cart-events", 1, 60 * 24 * 365 * 50, "device"),
+            Record("cart-events", 2, 5, "a"), Record("order-events", 1, 10, "a"), Record("order-events", 2, 20, "b"),
+        };
+        var released = new List<InputRecord>();
+        foreach (var record in records) merger.Add(record);
+        merger.MarkEnd("consent-events");
+        merger.Release(released);
+
+        // Without the bound the order events (10, 20 min) would pass the cart event at 5 min held behind the device's.
+        Assert.Equal("c0,c1,o0,c2,o1", string.Join(",", released.Select(r => $"{r.Topic[0]}{r.Offset}")));
+    }
+
+    private static InputRecord Record(string topic, long offset, int minutes, string shopper = "s") =>
         new(topic, 0, offset, new ProductViewed
         {
-            EventId = $"{topic}-{offset}", ShopperId = "s", SessionId = "x", EventTime = T0.AddMinutes(minutes), Sku = "k",
+            EventId = $"{topic}-{offset}", ShopperId = shopper, SessionId = "x", EventTime = T0.AddMinutes(minutes), Sku = "k",
         }, null);
 }
