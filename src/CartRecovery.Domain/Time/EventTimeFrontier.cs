@@ -46,14 +46,6 @@ public sealed record EventTimeFrontier(DateTimeOffset? Accepted, ImmutableArray<
     public static EventTimeFrontier Resume(Watermark watermark) =>
         watermark == Watermark.Start || watermark.IsEndOfTime ? Empty : new EventTimeFrontier(watermark.Eager, []);
 
-    /// <summary>The newest time the frontier vouches for an event of any one source: <see cref="Accepted"/> plus the
-    /// bound (null without a frontier). A shopper's own deadlines fire before its event only up to here.</summary>
-    public DateTimeOffset? Vouched(TimeSpan maxFutureSkew) => Accepted is { } accepted ? VouchedBy(accepted, maxFutureSkew) : null;
-
-    /// <summary><paramref name="frontier"/> plus the bound, saturating at the end of time.</summary>
-    public static DateTimeOffset VouchedBy(DateTimeOffset frontier, TimeSpan maxFutureSkew) =>
-        DateTimeOffset.MaxValue - frontier > maxFutureSkew ? frontier + maxFutureSkew : DateTimeOffset.MaxValue;
-
     /// <summary>Observes one event of <paramref name="shopperId"/> at <paramref name="eventTime"/>. <c>AheadOf</c>, for an
     /// <see cref="FrontierVerdict.Ahead"/> event: the time the other shoppers' events tell (the frontier, or before there
     /// is one the newest other shopper's claim it is ahead of).</summary>

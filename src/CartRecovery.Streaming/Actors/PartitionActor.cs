@@ -290,8 +290,7 @@ public sealed partial class PartitionActor : ReceivePersistentActor
             var shopperEvent = evt is IdentityForwarded forwarded ? forwarded.AsCustomers() : evt;
             var hops = evt switch { IdentityForwarded f => f.Hops + 1, IdentityMerged m => m.Hops, _ => 0 };
             // One clock far ahead of everyone else's (aheadOf set): its own shopper gets the event (audited when it runs), but
-            // it moves neither the watermark (everybody's timers, lateness) nor that shopper's own deadlines past what the
-            // input vouches for.
+            // it moves no watermark (everybody's timers, lateness).
             (_frontier, _, var aheadOf) = _frontier.Observe(shopperEvent.ShopperId, evt.EventTime, _maxFutureSkew);
             if (_frontier.Accepted is { } accepted) _watermark = _watermark.Observe(accepted, _lateness);
             var command = new ShopperCommand(shopperEvent, _watermark, record, hops, aheadOf);
@@ -314,8 +313,7 @@ public sealed partial class PartitionActor : ReceivePersistentActor
         {
             var hasCommand = _queues.TryPeek(shopperId, out var next);
             var stamp = hasCommand ? next.Watermark : _watermark;
-            var before = !hasCommand ? (DateTimeOffset?)null
-                : next.AheadOf is { } frontier ? EventTimeFrontier.VouchedBy(frontier, _maxFutureSkew) : next.Event.EventTime;
+            var before = hasCommand ? next.Event.EventTime : (DateTimeOffset?)null;
             if (EarliestDue(shopperId, stamp, before) is { } due)
             {
                 if (IsShopperDeadline(due.Key))

@@ -9,8 +9,7 @@ namespace CartRecovery.Streaming.Actors;
 /// <param name="Hops">How many times the event was passed on from a linked id to its customer.</param>
 /// <param name="AheadOf">The partition's event-time frontier when the event came, if the event was further ahead of it than
 /// <c>max_future_skew</c> and no other shopper confirmed it (<see cref="FrontierVerdict.Ahead"/>): audited as
-/// <c>future_event</c>, and the shopper's own deadlines fire before it only up to the frontier plus the bound (a device
-/// clock months ahead must not send its own shopper's reminders at once). Null: an ordinary event.</param>
+/// <c>future_event</c> when it runs. Null: an ordinary event.</param>
 internal readonly record struct ShopperCommand(ShopperEvent Event, Watermark Watermark, InputRecord Source, int Hops = 0, DateTimeOffset? AheadOf = null);
 
 /// <summary>
