@@ -47,8 +47,7 @@ public sealed record EventTimeFrontier(DateTimeOffset? Accepted, ImmutableArray<
         watermark == Watermark.Start || watermark.IsEndOfTime ? Empty : new EventTimeFrontier(watermark.Eager, []);
 
     /// <summary>Observes one event of <paramref name="shopperId"/> at <paramref name="eventTime"/>. <c>AheadOf</c>, for an
-    /// <see cref="FrontierVerdict.Ahead"/> event: the time the other shoppers' events tell (the frontier, or before there
-    /// is one the newest other shopper's claim it is ahead of).</summary>
+    /// <see cref="FrontierVerdict.Ahead"/> event: the frontier it is ahead of.</summary>
     public (EventTimeFrontier Frontier, FrontierVerdict Verdict, DateTimeOffset? AheadOf) Observe(string shopperId, DateTimeOffset eventTime,
         TimeSpan maxFutureSkew)
     {
@@ -57,21 +56,16 @@ public sealed record EventTimeFrontier(DateTimeOffset? Accepted, ImmutableArray<
             return (eventTime > accepted ? Advanced(eventTime, maxFutureSkew) : this, FrontierVerdict.Accepted, null);
 
         var source = DeterministicId.Hash64(shopperId);
-        DateTimeOffset? behind = null;
         foreach (var claim in Claims)
-        {
-            if (claim.Source == source) continue;
-            if ((claim.At - eventTime).Duration() <= maxFutureSkew) return (Advanced(eventTime, maxFutureSkew), FrontierVerdict.Confirmed, null);
-            if (claim.At < eventTime && (behind is null || claim.At > behind)) behind = claim.At;
-        }
+            if (claim.Source != source && (claim.At - eventTime).Duration() <= maxFutureSkew)
+                return (Advanced(eventTime, maxFutureSkew), FrontierVerdict.Confirmed, null);
 
         var claims = Claims.RemoveAll(c => c.Source == source);
         if (claims.Length >= MaxClaims) claims = claims.RemoveAt(0);
         var next = this with { Claims = claims.Add(new AheadClaim(source, eventTime)) };
-        // Before the partition has a frontier, one shopper's own later events are its own business (nothing to be ahead
-        // of); ahead of another shopper's time by more than the bound, it is the same bad clock as after.
-        var aheadOf = Accepted ?? behind;
-        return aheadOf is null ? (next, FrontierVerdict.Unanchored, null) : (next, FrontierVerdict.Ahead, aheadOf);
+        // Before the partition has a frontier there is nothing to be ahead of: an old record (a consent given last month)
+        // and a device a year ahead look alike until two shoppers agree on a time.
+        return Accepted is null ? (next, FrontierVerdict.Unanchored, null) : (next, FrontierVerdict.Ahead, Accepted);
     }
 
     /// <summary>Live mode, an idle partition: follows a time the other partitions' frontiers (or the wall clock) vouch for.</summary>

@@ -97,15 +97,13 @@ public class EventTimeFrontierTests
     }
 
     [Fact]
-    public void Before_a_frontier_an_event_far_ahead_of_another_shopper_s_time_is_ahead_of_that_time()
+    public void Before_a_frontier_old_history_and_a_clock_far_ahead_are_both_unanchored()
     {
-        // Field case t3-02 on one partition: the only real shopper never gets a second source, yet the device is ahead of her.
-        var (frontier, verdicts) = Run(EventTimeFrontier.Empty, ("cust", T0), ("cust", T0 + Min(20)));
-        var (_, verdict, aheadOf) = frontier.Observe("device", T0 + Days(260), Bound);
+        // A consent given a month before the traffic, then the traffic: the traffic is not "ahead" of the consent.
+        var (frontier, verdicts) = Run(EventTimeFrontier.Empty, ("consent", T0 - Days(30)), ("a", T0), ("b", T0 + Min(1)));
 
-        Assert.All(verdicts, v => Assert.Equal(FrontierVerdict.Unanchored, v));
-        Assert.Equal(FrontierVerdict.Ahead, verdict);
-        Assert.Equal(T0 + Min(20), aheadOf);
+        Assert.Equal([FrontierVerdict.Unanchored, FrontierVerdict.Unanchored, FrontierVerdict.Confirmed], verdicts);
+        Assert.Equal(T0 + Min(1), frontier.Accepted);
     }
 
     [Fact]

@@ -90,11 +90,12 @@ public sealed class PartitionInputMergerSpecs
         };
         var released = new List<InputRecord>();
         foreach (var record in records) merger.Add(record);
-        merger.MarkEnd("consent-events");
+        foreach (var topic in Inputs) merger.MarkEnd(topic);
         merger.Release(released);
 
-        // Without the bound the order events (10, 20 min) would pass the cart event at 5 min held behind the device's.
-        Assert.Equal("c0,c1,o0,c2,o1", string.Join(",", released.Select(r => $"{r.Topic[0]}{r.Offset}")));
+        // Two shoppers (a, b) set the frontier; without the bound the order events (10, 20 min) would pass the cart event
+        // at 5 min held behind the device's: c0,o0,o1,o2,c1,c2.
+        Assert.Equal("c0,o0,c1,c2,o1,o2", string.Join(",", released.Select(r => $"{r.Topic[0]}{r.Offset}")));
     }
 
     private static InputRecord Record(string topic, long offset, int minutes, string shopper = "s") =>
