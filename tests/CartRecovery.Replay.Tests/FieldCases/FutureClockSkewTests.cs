@@ -147,9 +147,10 @@ public sealed class FutureClockSkewTests(ITestOutputHelper output) : IDisposable
         Assert.True(second.Min(e => e.EventTime) - evening > TimeSpan.FromHours(12), "the input has an overnight pause");
         Assert.Equal(["late_event\tbeyond_allowed_lateness"],
             await RowsAsync(data, "SELECT decision, reason FROM audit_log FINAL WHERE has(evidence, 'buffered-1') AND decision = 'late_event'"));
-        // Only the first events after the pause, until a second shopper confirms the new time.
+        // Only the first events after the pause (one shopper's, before a second one confirms the new time): a handful of the
+        // second day's events, not the day.
         var future = int.Parse((await RowsAsync(data, "SELECT count() FROM audit_log FINAL WHERE decision='future_event'"))[0]);
-        Assert.InRange(future, 1, 3);
+        Assert.InRange(future, 1, second.Count / 100);
     }
 
     /// <summary>The simulated traffic of the simulated day only (not the consents given before it nor the sparse returns of later days), so a skewed record's
