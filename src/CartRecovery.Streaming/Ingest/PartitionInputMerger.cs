@@ -12,8 +12,9 @@ namespace CartRecovery.Streaming.Ingest;
 /// kept, so committing "highest released offset + 1" per topic never skips a record.
 /// Rejected records carry no event time; they are released as soon as they reach the head.
 /// An event one clock put further ahead of the partition's frontier than <c>max_future_skew</c> (the partition actor's
-/// rule, <see cref="EventTimeFrontier"/>, fed with the released order) is ordered at that frontier: a record claiming
-/// year 9999 at the head of one topic would otherwise hold back every later record of that topic until the others end.
+/// rule, <see cref="EventTimeFrontier"/>, fed with the released order) is released as soon as it reaches its topic's
+/// head, like a rejected record: ordered by its time, a record claiming year 9999 would hold back every later record of
+/// its topic until the others end, and ordered at the frontier it would still let the other topics pass the records behind it.
 /// </summary>
 public sealed class PartitionInputMerger
 {
@@ -80,12 +81,12 @@ public sealed class PartitionInputMerger
         return rankA != rankB ? rankA < rankB : a.Offset < b.Offset;
     }
 
-    /// <summary>The event time, or for an event further ahead than the frontier vouches for, the time it is ahead of.</summary>
+    /// <summary>The event time, or for an event further ahead than the frontier vouches for, the start of time (it goes first).</summary>
     private DateTimeOffset MergeTime(InputRecord record)
     {
         var evt = record.Event!;
-        if (_frontier.Accepted is { } accepted && evt.EventTime - accepted <= _maxFutureSkew) return evt.EventTime;
-        return _frontier.Observe(evt.ShopperId, evt.EventTime, _maxFutureSkew).AheadOf ?? evt.EventTime;
+        if (_frontier.Accepted is not { } accepted || evt.EventTime - accepted <= _maxFutureSkew) return evt.EventTime;
+        return _frontier.Observe(evt.ShopperId, evt.EventTime, _maxFutureSkew).Verdict == FrontierVerdict.Ahead ? DateTimeOffset.MinValue : evt.EventTime;
     }
 
     private int IndexOf(string topic)
