@@ -115,8 +115,12 @@ public sealed class FutureClockSkewTests(ITestOutputHelper output) : IDisposable
         var without = await ReplayAsync("without", clean);
         var with = await ReplayAsync("with", skewed);
 
-        const string Triggers = "SELECT trigger_id, kind, step, channel, event_time FROM recovery_triggers FINAL WHERE shopper_id NOT LIKE 'dev-skew-%' ORDER BY trigger_id";
-        const string Audits = "SELECT audit_id, decision, reason, event_time FROM audit_log FINAL WHERE shopper_id NOT LIKE 'dev-skew-%' ORDER BY audit_id";
+        // Proactive chats are left out: they fire on the newest event time (README "Determinism", the one deliberate
+        // exception to reorder-invariance), and a few of them differ between the two inputs.
+        const string Triggers = "SELECT trigger_id, kind, step, channel, event_time FROM recovery_triggers FINAL " +
+            "WHERE shopper_id NOT LIKE 'dev-skew-%' AND kind != 'proactive_chat' ORDER BY trigger_id";
+        const string Audits = "SELECT audit_id, decision, reason, event_time FROM audit_log FINAL " +
+            "WHERE shopper_id NOT LIKE 'dev-skew-%' AND reason NOT IN ('checkout_idle', 'repeated_payment_failures') ORDER BY audit_id";
         var triggers = await RowsAsync(without, Triggers);
         Assert.NotEmpty(triggers);
         Assert.Equal(triggers, await RowsAsync(with, Triggers));
