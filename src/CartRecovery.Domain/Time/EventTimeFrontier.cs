@@ -68,10 +68,6 @@ public sealed record EventTimeFrontier(DateTimeOffset? Accepted, ImmutableArray<
         return Accepted is null ? (next, FrontierVerdict.Unanchored, null) : (next, FrontierVerdict.Ahead, Accepted);
     }
 
-    /// <summary>Live mode, an idle partition: follows a time the other partitions' frontiers (or the wall clock) vouch for.</summary>
-    public EventTimeFrontier AdvanceTo(DateTimeOffset to, TimeSpan maxFutureSkew) =>
-        Accepted is { } accepted && to <= accepted ? this : Advanced(to, maxFutureSkew);
-
     /// <summary>The frontier at <paramref name="to"/>; claims it has caught up with (now within the bound) are no longer ahead.</summary>
     private EventTimeFrontier Advanced(DateTimeOffset to, TimeSpan maxFutureSkew) =>
         new(to, Claims.IsDefaultOrEmpty ? [] : Claims.RemoveAll(c => c.At - to <= maxFutureSkew));

@@ -121,11 +121,9 @@ public sealed partial class PartitionActor : ReceivePersistentActor
         Command<AdvanceIdle>(msg => WhenIdle(() =>
         {
             _batch = new PartitionBatch(msg.Sequence);
-            if (!_watermark.IsEndOfTime)
-            {
-                _frontier = _frontier.AdvanceTo(msg.To, _maxFutureSkew);
-                _watermark = _watermark.AdvanceTo(msg.To, _lateness);
-            }
+            // The watermark follows; the frontier does not: which events count as ahead stays a function of the input
+            // alone, the same live as in a drain or replay.
+            if (!_watermark.IsEndOfTime) _watermark = _watermark.AdvanceTo(msg.To, _lateness);
             FireDueTimers();
             TryComplete();
         }));

@@ -128,18 +128,6 @@ public class EventTimeFrontierTests
     }
 
     [Fact]
-    public void Following_another_partition_moves_it_and_drops_the_claims_it_caught_up_with()
-    {
-        var (frontier, _) = Run(Anchored(T0), ("device", T0 + Hours(5)), ("far", T0 + Days(200)));
-
-        var followed = frontier.AdvanceTo(T0 + Hours(4), Bound);
-
-        Assert.Equal(T0 + Hours(4), followed.Accepted);
-        Assert.Equal([T0 + Days(200)], followed.Claims.Select(c => c.At));
-        Assert.Same(followed, followed.AdvanceTo(T0, Bound));
-    }
-
-    [Fact]
     public void The_same_input_gives_the_same_frontier()
     {
         (string, DateTimeOffset)[] input = [("a", T0), ("device", T0 + Days(30)), ("b", T0 + Min(3)), ("c", T0 + Hours(9)), ("d", T0 + Hours(9) + Min(2))];
