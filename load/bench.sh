@@ -6,9 +6,11 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 command -v dotnet >/dev/null || { echo "bench.sh: the .NET SDK 10 (dotnet) is required on PATH" >&2; exit 1; }
-"$root/scripts/install-chdb.sh" >&2
+"$root/scripts/install-chdb.sh" >/dev/null # its progress (stderr) shows only when it installs
 out="$root/.build/load"
 echo "bench.sh: building the harness (Release)..." >&2
 dotnet build "$root/load/CartRecovery.Load/CartRecovery.Load.csproj" -c Release -o "$out" -nologo -v quiet -clp:ErrorsOnly >&2
 export CARTRECOVERY_CHDB_LIB="${CARTRECOVERY_CHDB_LIB:-$root/.tools/chdb/libchdb.so}"
+# A measurement on its own embedded broker: the public development keys unless keys are configured.
+export CARTRECOVERY_Compliance__AllowDevelopmentKeys="${CARTRECOVERY_Compliance__AllowDevelopmentKeys:-true}"
 exec dotnet "$out/cartrecovery-load.dll" "$@"

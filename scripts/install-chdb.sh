@@ -3,9 +3,12 @@
 # (.tools/ is git-ignored). Source: the npm package @chdb/lib-linux-x64-gnu (a 166 MB tarball whose
 # package/libchdb.so is 559 MB), fetched with `npm pack` -- no Node code is run or installed.
 #
-# Idempotent: does nothing when the pinned version is already installed. Non-interactive (CI=true, no stdin).
+# Idempotent: does nothing, silently, when the pinned version is already installed; its progress lines
+# ("install-chdb: ...", on stderr) appear only while it really installs. Non-interactive (CI=true, no stdin).
 # Prints the installed path on stdout (last line) in every case, so callers can capture it:
 #   lib="$(scripts/install-chdb.sh | tail -n 1)"
+# Callers that do not need the path discard stdout (run.sh, test.sh, load/bench.sh), so a run prints nothing about chDB
+# unless it installs it.
 # Environment:
 #   CHDB_NPM_VERSION   version to install (default below; keep it in step with the code that calls the C API)
 set -euo pipefail
@@ -19,7 +22,6 @@ lib="$target/libchdb.so"
 log() { echo "install-chdb: $*" >&2; }
 
 if [ -f "$lib" ] && [ "$(cat "$target/VERSION" 2>/dev/null || true)" = "$version" ]; then
-  log "chDB $version already installed"
   echo "$lib"
   exit 0
 fi

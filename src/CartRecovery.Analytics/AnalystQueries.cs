@@ -133,10 +133,7 @@ public static class AnalystQueries
             countIf(holdout AND converted = 1) AS holdout_converted,
             treated_converted / treated_carts AS treated_rate,
             holdout_converted / holdout_carts AS holdout_rate,
-            treated_rate - holdout_rate AS lift,
-            1.96 * sqrt(treated_rate * (1 - treated_rate) / treated_carts + holdout_rate * (1 - holdout_rate) / holdout_carts) AS margin,
-            lift - margin AS lift_ci_low,
-            lift + margin AS lift_ci_high
+            treated_rate - holdout_rate AS lift
         FROM recovery_outcomes
         """);
 

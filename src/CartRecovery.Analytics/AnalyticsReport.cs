@@ -78,7 +78,7 @@ public static class AnalyticsReport
         };
 
         var feedback = new List<(AnalystQuery, QueryTable)>();
-        foreach (var query in FeedbackQueries.All) feedback.Add((query, await Run(query)));
+        foreach (var query in FeedbackQueries.All) feedback.Add((query, FigureIntervals.WithIntervalColumn(query, await Run(query))));
 
         return new ReportData(
             recoveryFunnel.RowIndexes.Select(i => new ChartBar(recoveryFunnel.Text(i, "stage"), recoveryFunnel.Number(i, "carts"), recoveryFunnel.Text(i, "carts") + " carts")).ToList(),
@@ -127,7 +127,7 @@ public static class AnalyticsReport
         html.Append(Section("recovery-rate", "Recovery rate by step and channel",
             "Share of reminders that were the last touch before a recovered order.",
             BarChart("recovery-rate", data.RecoveryRateByStepChannel, "#1f9d74", percent: true)));
-        html.Append(Section("lift", "Lift vs holdout", "Conversion of abandoned carts within the attribution window: reminded group vs holdout (no message), 95% confidence interval.",
+        html.Append(Section("lift", "Lift vs holdout", "Conversion of abandoned carts within the attribution window: reminded group vs holdout (no message), 95% confidence interval (Newcombe's hybrid score; none with fewer than 10 carts in a group).",
             LiftChart(data.Lift)));
         html.Append(Section("time-to-recovery", "Time to recovery", "Time from abandonment to the recovered order.",
             BarChart("time-to-recovery", data.TimeToRecovery, "#8a5cd6", percent: false)));
@@ -183,13 +183,14 @@ public static class AnalyticsReport
         var treated = lift.Number(0, "treated_rate");
         var holdout = lift.Number(0, "holdout_rate");
         var delta = lift.Number(0, "lift");
-        var low = lift.Number(0, "lift_ci_low");
-        var high = lift.Number(0, "lift_ci_high");
+        var ci = FigureIntervals.Lift(lift);
         var kpis = $"<div class=\"kpis\">" +
                    $"<div class=\"kpi\"><b>{Percent(treated)}</b><span>reminded group converted ({lift.Text(0, "treated_converted")} of {lift.Text(0, "treated_carts")})</span></div>" +
                    $"<div class=\"kpi\"><b>{Percent(holdout)}</b><span>holdout converted ({lift.Text(0, "holdout_converted")} of {lift.Text(0, "holdout_carts")})</span></div>" +
-                   $"<div class=\"kpi\"><b>{Points(delta)}</b><span>lift, 95% CI {Points(low)} to {Points(high)}</span></div></div>";
+                   $"<div class=\"kpi\"><b>{Points(delta)}</b><span>lift, {E(ConfidenceIntervals.Describe(ci, Points))}</span></div></div>";
         var rates = BarChart("lift", [new ChartBar("reminded", Math.Round(treated, 4), Percent(treated)), new ChartBar("holdout", Math.Round(holdout, 4), Percent(holdout))], "#2f6fde", percent: true);
+        if (ci is not { Low: var low, High: var high })
+            return kpis + rates + $"<p data-chart=\"lift-interval\" data-empty=\"true\">{E(ConfidenceIntervals.Describe(null, Points))}</p>";
 
         // The interval on a -100..+100 point axis with zero marked: whether it crosses zero is what matters.
         double X(double v) => 500 + Math.Clamp(double.IsFinite(v) ? v : 0, -1, 1) * 400;

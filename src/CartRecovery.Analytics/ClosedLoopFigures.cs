@@ -5,7 +5,7 @@ namespace CartRecovery.Analytics;
 
 /// <summary>
 /// The closed loop's headline lines, each with its denominator: recovery rate, lift against the holdout with its 95%
-/// confidence interval, open and click rates of delivered reminders, chat conversion and first-contact resolution.
+/// confidence interval (<see cref="ConfidenceIntervals"/>: Newcombe's, or "too few to tell"), open and click rates of delivered reminders, chat conversion and first-contact resolution.
 /// Read with the one query of each metric (<see cref="FeedbackQueries"/>, <see cref="AnalystQueries.LiftVsHoldout"/>).
 /// </summary>
 public static class ClosedLoopFigures
@@ -21,7 +21,7 @@ public static class ClosedLoopFigures
 
         var lift = await Run(AnalystQueries.LiftVsHoldout);
         if (lift.Rows.Count > 0)
-            rows.Add(("lift vs holdout", $"{Points(lift.Number(0, "lift"))} [95% CI {Points(lift.Number(0, "lift_ci_low"))}, {Points(lift.Number(0, "lift_ci_high"))}] " +
+            rows.Add(("lift vs holdout", $"{Points(lift.Number(0, "lift"))} [{ConfidenceIntervals.Describe(FigureIntervals.Lift(lift), Points)}] " +
                 $"({lift.Text(0, "treated_converted")}/{lift.Text(0, "treated_carts")} vs {lift.Text(0, "holdout_converted")}/{lift.Text(0, "holdout_carts")} converted)"));
 
         var engagement = await Run(FeedbackQueries.MessageEngagement);
@@ -42,8 +42,8 @@ public static class ClosedLoopFigures
             rows.Add(("first-contact resolution", $"{Percent(resolution.Number(0, "first_contact_resolution_rate"))} ({resolution.Text(0, "resolved_first_contact")} of {resolution.Text(0, "chats_resolved")} resolved)"));
         var reduction = await Run(FeedbackQueries.ChatAbandonmentReduction);
         if (reduction.Rows.Count > 0 && reduction.Number(0, "holdout_sessions") > 0)
-            rows.Add(("chat abandonment reduction", $"{Points(reduction.Number(0, "abandonment_reduction"))} [95% CI {Points(reduction.Number(0, "reduction_ci_low"))}, " +
-                $"{Points(reduction.Number(0, "reduction_ci_high"))}] ({reduction.Text(0, "offered_abandoned")}/{reduction.Text(0, "offered_sessions")} vs " +
+            rows.Add(("chat abandonment reduction", $"{Points(reduction.Number(0, "abandonment_reduction"))} " +
+                $"[{ConfidenceIntervals.Describe(FigureIntervals.ChatAbandonmentReduction(reduction), Points)}] ({reduction.Text(0, "offered_abandoned")}/{reduction.Text(0, "offered_sessions")} vs " +
                 $"{reduction.Text(0, "holdout_abandoned")}/{reduction.Text(0, "holdout_sessions")} abandoned)"));
         return rows;
     }

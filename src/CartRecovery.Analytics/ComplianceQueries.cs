@@ -272,5 +272,9 @@ public static class ComplianceQueries
             """;
     }
 
+    /// <summary>Whether the consent ledger holds any record of the shopper, at any time.</summary>
+    public static async Task<bool> HasConsentRecordAsync(IAnalyticsStore store, string shopperId, CancellationToken ct) =>
+        (await store.QueryAsync($"SELECT count() FROM consent_ledger WHERE shopper_id = {AnalyticsErasure.Quote(shopperId)}", "TabSeparated", ct)).Trim() != "0";
+
     public static IReadOnlyList<AnalystQuery> For(RecoveryPolicy reference) => [Completeness(reference), Incidents(reference), ConsentRates];
 }

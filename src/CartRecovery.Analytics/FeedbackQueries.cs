@@ -96,11 +96,7 @@ public static class FeedbackQueries
             offered_abandoned / offered_sessions AS offered_abandonment_rate,
             holdout_abandoned / holdout_sessions AS holdout_abandonment_rate,
             holdout_abandonment_rate - offered_abandonment_rate AS abandonment_reduction,
-            if(holdout_abandonment_rate = 0, 0, abandonment_reduction / holdout_abandonment_rate) AS relative_reduction,
-            1.96 * sqrt(offered_abandonment_rate * (1 - offered_abandonment_rate) / offered_sessions
-                        + holdout_abandonment_rate * (1 - holdout_abandonment_rate) / holdout_sessions) AS margin,
-            abandonment_reduction - margin AS reduction_ci_low,
-            abandonment_reduction + margin AS reduction_ci_high
+            if(holdout_abandonment_rate = 0, 0, abandonment_reduction / holdout_abandonment_rate) AS relative_reduction
         FROM
         (
             SELECT shopper_id, session_id, event_time, 0 AS chat_holdout FROM recovery_triggers FINAL WHERE kind = 'proactive_chat'
@@ -188,14 +184,12 @@ public static class FeedbackQueries
             countIf(NOT holdout) AS treated_carts,
             countIf(NOT holdout AND recovered = 1) AS recovered_carts,
             round(recovered_carts / treated_carts, 4) AS recovery_rate,
-            countIf(NOT holdout AND converted = 1) / treated_carts AS treated_rate,
+            countIf(NOT holdout AND converted = 1) AS treated_converted,
+            treated_converted / treated_carts AS treated_rate,
             countIf(holdout) AS holdout_carts,
-            if(holdout_carts = 0, 0, countIf(holdout AND converted = 1) / holdout_carts) AS holdout_rate,
-            treated_rate - holdout_rate AS lift,
-            if(holdout_carts = 0 OR treated_carts = 0, 0,
-               1.96 * sqrt(treated_rate * (1 - treated_rate) / treated_carts + holdout_rate * (1 - holdout_rate) / holdout_carts)) AS margin,
-            lift - margin AS lift_ci_low,
-            lift + margin AS lift_ci_high
+            countIf(holdout AND converted = 1) AS holdout_converted,
+            if(holdout_carts = 0, 0, holdout_converted / holdout_carts) AS holdout_rate,
+            treated_rate - holdout_rate AS lift
         FROM recovery_outcomes
         GROUP BY variant
         ORDER BY variant

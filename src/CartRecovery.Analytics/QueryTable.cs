@@ -42,4 +42,8 @@ public sealed class QueryTable
     }
 
     public IEnumerable<int> RowIndexes => Enumerable.Range(0, Rows.Count);
+
+    /// <summary>This table with one more column, its cell of each row computed from the row's index.</summary>
+    public QueryTable WithColumn(string name, Func<int, string> cell) =>
+        new([.. Columns, name], [.. RowIndexes.Select(i => (string[])[.. Rows[i], cell(i)])]);
 }

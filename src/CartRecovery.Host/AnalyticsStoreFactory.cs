@@ -13,8 +13,11 @@ public static class AnalyticsStoreFactory
     public const string ServerUrlVariable = "CARTRECOVERY_CLICKHOUSE_URL";
 
     /// <summary>The live store (database <c>default</c>) with the retention per table of Retention:Tables.</summary>
-    public static IAnalyticsStore Open(string dataDirectory) =>
-        Open(dataDirectory, AnalyticsStoreOptions.Default with { Schema = SchemaRetention.Parse(HostConfiguration.Current.Retention, SchemaOptions.Default) });
+    public static AnalyticsStoreOptions LiveOptions =>
+        AnalyticsStoreOptions.Default with { Schema = SchemaRetention.Parse(HostConfiguration.Current.Retention, SchemaOptions.Default) };
+
+    /// <summary>The live store, opened to read, report or erase: its retention is the worker's to set, never changed here.</summary>
+    public static IAnalyticsStore Open(string dataDirectory) => Open(dataDirectory, LiveOptions);
 
     /// <summary>Opens the store writing to and reading from <see cref="AnalyticsStoreOptions.Database"/> (e.g. a replay's own database).</summary>
     public static IAnalyticsStore Open(string dataDirectory, AnalyticsStoreOptions options)

@@ -26,6 +26,11 @@ var idleWatermarkOption = new Option<string>("--idle-watermark")
     DefaultValueFactory = _ => "follow",
 };
 idleWatermarkOption.AcceptOnlyFromAmong("follow", "wall-clock", "off");
+var startOverOption = new Option<bool>("--start-over")
+{
+    Description = "A partition without a checkpoint whose group has committed offsets (the checkpoint store was lost) is rebuilt from the " +
+        "beginning of the input, every decision taken again, instead of stopping the worker",
+};
 var httpPortOption = new Option<int?>("--http-port") { Description = "Serve /healthz, /readyz and /metrics (Prometheus) on this port" };
 
 var root = new RootCommand("CartRecovery: abandoned-cart recovery stream worker.\nWithout a command: run the main job on the embedded default (broker, generated traffic, worker, summary).");
@@ -105,6 +110,7 @@ workerCommand.Options.Add(postgresOption);
 workerCommand.Options.Add(instanceOption);
 workerCommand.Options.Add(httpPortOption);
 workerCommand.Options.Add(idleWatermarkOption);
+workerCommand.Options.Add(startOverOption);
 workerCommand.SetAction(async (parse, ct) =>
 {
     var data = parse.GetValue(dataOption)!;
@@ -123,10 +129,15 @@ workerCommand.SetAction(async (parse, ct) =>
         IdleWatermark = parse.GetResult(idleWatermarkOption) is { Implicit: false }
             ? parse.GetValue(idleWatermarkOption) switch { "wall-clock" => IdleWatermark.WallClock, "off" => IdleWatermark.Off, _ => IdleWatermark.Follow }
             : configured.IdleWatermark,
+        StartOver = parse.GetValue(startOverOption),
     };
     using var stop = new GracefulStop(ct);
+    // SIGTERM: the stop finishes within Worker:ShutdownTimeout whatever the broker does (ExitDeadline is the last resort).
+    ExitDeadline? deadline = null;
+    using var armed = stop.Token.Register(() => deadline = ExitDeadline.Arm(settings.ShutdownTimeout + TimeSpan.FromSeconds(5), "the graceful stop"));
     var run = await WorkerRunner.RunAsync(settings, parse.GetValue(policyOption), data, stop.Token, httpPort: parse.GetValue(httpPortOption));
     Console.WriteLine($"worker: {run.EventsConsumed} events, {run.DeadLetters} dead letters, {run.Elapsed.TotalSeconds:F1} s");
+    deadline?.Dispose();
     return 0;
 });
 
@@ -157,7 +168,7 @@ queryCommand.SetAction(async (parse, ct) =>
         return 0;
     }
     // Analysts read; the record (audit log, triggers, outcomes) is changed only by the worker and the commands made for it.
-    await using var store = AnalyticsStoreFactory.Open(directories[0], new CartRecovery.Storage.AnalyticsStoreOptions { ReadOnly = true });
+    await using var store = AnalyticsStoreFactory.Open(directories[0], new CartRecovery.Storage.AnalyticsStoreOptions { ReadOnly = true, Limits = HostConfiguration.Current.QueryLimits });
     Console.Write(await store.QueryAsync(parse.GetValue(sqlArgument)!, format, ct));
     return 0;
 });
@@ -215,9 +226,16 @@ try
     // The default handler would print a stack trace and exit 1; a bad value is reported with its key and exit 2.
     return await parsed.InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null, EnableDefaultExceptionHandler = false });
 }
+// Exit codes (README, "Exit codes"): 0 done, 1 unexpected error or a refused query, 2 configuration or usage, 3 the worker
+// failed at run time (broker, checkpoint store, outputs). Each prints its chain of causes.
+catch (WorkerFailedException e)
+{
+    Console.Error.WriteLine($"error: the worker failed: {CauseChain(e)}");
+    return ExitDeadline.RuntimeFailure;
+}
 catch (Exception e) when (e is PolicyValidationException or ArgumentException or InvalidOperationException)
 {
-    Console.Error.WriteLine($"error: {e.Message}");
+    Console.Error.WriteLine($"error: {CauseChain(e)}");
     return 2;
 }
 catch (CartRecovery.Storage.ClickHouseQueryException e)
@@ -227,6 +245,14 @@ catch (CartRecovery.Storage.ClickHouseQueryException e)
 }
 catch (Exception e)
 {
-    Console.Error.WriteLine($"error: {e}");
+    Console.Error.WriteLine($"error: {CauseChain(e)}\n{e}");
     return 1;
+}
+
+static string CauseChain(Exception e) => string.Join("\n  caused by: ", Causes(e));
+
+static IEnumerable<string> Causes(Exception e)
+{
+    for (Exception? cause = e; cause is not null; cause = cause.InnerException)
+        if (cause is not AggregateException { InnerExceptions.Count: 1 }) yield return $"{cause.Message}{(cause == e ? "" : $" ({cause.GetType().Name})")}";
 }

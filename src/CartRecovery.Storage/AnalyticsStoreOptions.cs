@@ -16,9 +16,18 @@ public sealed partial record AnalyticsStoreOptions
 
     public SchemaOptions Schema { get; init; } = SchemaOptions.Default;
 
-    /// <summary>The analyst path: queries may only read (<see cref="ReadOnlySql"/> on the embedded engine, the
-    /// <c>readonly</c> setting on a server), and nothing is created.</summary>
+    /// <summary>The analyst path: queries may only read the store's database (<see cref="ReadOnlySql"/> first, then the
+    /// engine: a <c>readonly = 1</c> session on chDB, <c>readonly</c> and the analyst user's grants on a server), within
+    /// <see cref="Limits"/>, and nothing is created.</summary>
     public bool ReadOnly { get; init; }
+
+    /// <summary>This command owns the store and sets its retention (<see cref="Schema.SchemaRetention.ApplyAsync"/>): the worker
+    /// for the live store, a replay or backtest for its own database. Commands that read, report or erase leave every
+    /// retention as it is, so opening a replay's database to read it never deletes its rows.</summary>
+    public bool SetsRetention { get; init; }
+
+    /// <summary>The time, memory and result bounds of each query on the analyst path (<see cref="ReadOnly"/>).</summary>
+    public AnalystLimits Limits { get; init; } = AnalystLimits.Default;
 
     public static AnalyticsStoreOptions Default { get; } = new();
 

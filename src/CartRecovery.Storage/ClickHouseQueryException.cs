@@ -20,9 +20,10 @@ public sealed partial class ClickHouseQueryException : Exception
     /// <param name="inner">The client library's exception, if any.</param>
     /// <param name="code">The ClickHouse error code if known; otherwise parsed from "Code: N." in the message.</param>
     public ClickHouseQueryException(string engineMessage, string? sql, Exception? inner = null, int? code = null)
-        : base(sql is null ? engineMessage.Trim() : $"{engineMessage.Trim()} [SQL: {Head(sql)}]", inner)
+        // An insert's client exception may quote its rows too: it is not kept as the cause.
+        : base(sql is null ? Redacted(engineMessage, sql) : $"{Redacted(engineMessage, sql)} [SQL: {Head(sql)}]", sql is not null && IsInsert(sql) ? null : inner)
     {
-        EngineMessage = engineMessage.Trim();
+        EngineMessage = Redacted(engineMessage, sql);
         SqlHead = sql is null ? "" : Head(sql);
         var parsed = CodePattern().Match(EngineMessage);
         Code = code ?? (parsed.Success ? int.Parse(parsed.Groups[1].ValueSpan, CultureInfo.InvariantCulture) : null);
@@ -37,7 +38,31 @@ public sealed partial class ClickHouseQueryException : Exception
     /// <summary>ClickHouse's error code ("Code: 62." is SYNTAX_ERROR, 60 UNKNOWN_TABLE, ...), when the message carries one.</summary>
     public int? Code { get; }
 
-    internal static string Head(string sql) => sql.Length <= SqlHeadLength ? sql : string.Concat(sql.AsSpan(0, SqlHeadLength), "...");
+    /// <summary>The start of the statement. For an INSERT only its first line (up to FORMAT): the rows after it are
+    /// shoppers' data, which messages and logs never quote.</summary>
+    internal static string Head(string sql)
+    {
+        if (IsInsert(sql)) sql = sql[..Math.Min(sql.Length, sql.IndexOf('\n') is var newline and >= 0 ? newline : sql.Length)] + " (rows not shown)";
+        return sql.Length <= SqlHeadLength ? sql : string.Concat(sql.AsSpan(0, SqlHeadLength), "...");
+    }
+
+    /// <summary>The engine quotes the input it could not parse ("Cannot parse input: expected ... before: '...'", "Row 1:
+    /// ... parsed text: ..."): for an INSERT everything quoted is replaced, so an insert failure names its error, not the rows.</summary>
+    private static string Redacted(string engineMessage, string? sql)
+    {
+        var message = engineMessage.Trim();
+        if (sql is null || !IsInsert(sql)) return message;
+        message = RowDetail().Replace(message, "");
+        return Quoted().Replace(message, "'<row data>'");
+    }
+
+    private static bool IsInsert(string sql) => sql.AsSpan().TrimStart().StartsWith("INSERT", StringComparison.OrdinalIgnoreCase);
+
+    [GeneratedRegex(@"'(?:[^'\\]|\\.)*'|""(?:[^""\\]|\\.)*""", RegexOptions.Singleline)]
+    private static partial Regex Quoted();
+
+    [GeneratedRegex(@"\n?\s*Row \d+:.*?(?=\(\w+\)\s*$|$)", RegexOptions.Singleline)]
+    private static partial Regex RowDetail();
 
     [GeneratedRegex(@"^Code:\s*(\d+)\.")]
     private static partial Regex CodePattern();

@@ -59,6 +59,12 @@ public sealed record WorkerSettings
     /// <summary>SIGTERM: how long to finish in-flight work, checkpoint and commit before leaving anyway.</summary>
     public TimeSpan ShutdownTimeout { get; init; } = TimeSpan.FromSeconds(30);
     public required Checkpointing.CheckpointStoreSettings Checkpoints { get; init; }
+    /// <summary>How long the worker (live or draining) goes on without any Kafka broker reachable before it says so,
+    /// turns not-ready and exits non-zero (a drain would otherwise wait forever, a live worker hide the outage).</summary>
+    public TimeSpan BrokerPatience { get; init; } = TimeSpan.FromMinutes(2);
+    /// <summary><c>--start-over</c>: a partition without a checkpoint whose group has committed offsets is rebuilt from the
+    /// beginning of the input (every decision taken again) instead of stopping the worker. Only from the command line.</summary>
+    public bool StartOver { get; init; }
 
     public void Validate()
     {
@@ -71,6 +77,12 @@ public sealed record WorkerSettings
         if (BacklogBehind <= TimeSpan.Zero) throw new ArgumentException($"Worker:BacklogBehind must be > 0 (got {BacklogBehind})");
         if (IdleWatermarkAfter <= TimeSpan.Zero) throw new ArgumentException($"Worker:IdleWatermarkAfter must be > 0 (got {IdleWatermarkAfter})");
         if (!Enum.IsDefined(IdleWatermark)) throw new ArgumentException($"Worker:IdleWatermark must be follow, wall-clock or off (got {IdleWatermark})");
+        if (BrokerPatience <= TimeSpan.Zero) throw new ArgumentException($"Worker:BrokerPatience must be > 0 (got {BrokerPatience})");
+        if (ShutdownTimeout <= TimeSpan.Zero) throw new ArgumentException($"Worker:ShutdownTimeout must be > 0 (got {ShutdownTimeout})");
         if (MaxUnwrittenBatches <= 0) throw new ArgumentException($"Worker:MaxUnwrittenBatches must be > 0 (got {MaxUnwrittenBatches})");
     }
 }
+
+/// <summary>The worker could not go on at run time (a broker gone past its patience, a checkpoint store lost or damaged,
+/// an output refused): the CLI exits 3 with this message and its causes, distinct from configuration errors (exit 2).</summary>
+public sealed class WorkerFailedException(string message, Exception? inner = null) : Exception(message, inner);

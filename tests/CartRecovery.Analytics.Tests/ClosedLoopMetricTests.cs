@@ -230,7 +230,6 @@ public sealed class ClosedLoopMetricTests(ClosedLoopMetricFixture fixture) : ICl
         bool Abandoned((string Shopper, string Session) key) => Script.Sessions.Single(s => s.ShopperId == key.Shopper && s.SessionId == key.Session).AbandonedAt is not null;
         var offeredRate = (double)offeredSessions.Count(Abandoned) / offeredSessions.Count;
         var holdoutRate = (double)holdoutSessions.Count(Abandoned) / holdoutSessions.Count;
-        var margin = 1.96 * Math.Sqrt(offeredRate * (1 - offeredRate) / offeredSessions.Count + holdoutRate * (1 - holdoutRate) / holdoutSessions.Count);
 
         var table = await fixture.RunAsync(FeedbackQueries.ChatAbandonmentReduction);
 
@@ -238,7 +237,12 @@ public sealed class ClosedLoopMetricTests(ClosedLoopMetricFixture fixture) : ICl
         Assert.Equal(offeredSessions.Count(Abandoned), (int)table.Number(0, "offered_abandoned"));
         Assert.Equal(holdoutRate - offeredRate, table.Number(0, "abandonment_reduction"), 9);
         Assert.Equal((holdoutRate - offeredRate) / holdoutRate, table.Number(0, "relative_reduction"), 9);
-        Assert.Equal(holdoutRate - offeredRate - margin, table.Number(0, "reduction_ci_low"), 9);
+        Assert.Equal(holdoutSessions.Count(Abandoned), (int)table.Number(0, "holdout_abandoned"));
+        var interval = FigureIntervals.ChatAbandonmentReduction(table);
+        if (ConfidenceIntervals.EnoughToTell(holdoutSessions.Count, offeredSessions.Count))
+            Assert.Equal(ConfidenceIntervals.Newcombe(holdoutSessions.Count(Abandoned), holdoutSessions.Count, offeredSessions.Count(Abandoned), offeredSessions.Count), interval);
+        else
+            Assert.Null(interval);
         Assert.True(holdoutRate > offeredRate, "the script gives chat a lower abandonment");
     }
 
@@ -299,10 +303,13 @@ public sealed class ClosedLoopMetricTests(ClosedLoopMetricFixture fixture) : ICl
             var holdout = g.Where(c => c.Holdout).ToList();
             bool Converted(SessionOutcome c) => CreditedOrder(c) is not null;
             var lift = (double)treated.Count(Converted) / treated.Count - (holdout.Count == 0 ? 0 : (double)holdout.Count(Converted) / holdout.Count);
-            return (g.Key, treated.Count, treated.Count(Recovered), lift);
+            var interval = ConfidenceIntervals.EnoughToTell(treated.Count, holdout.Count)
+                ? Bounds(ConfidenceIntervals.Newcombe(treated.Count(Converted), treated.Count, holdout.Count(Converted), holdout.Count))
+                : ConfidenceIntervals.TooFew;
+            return (g.Key, treated.Count, treated.Count(Recovered), lift, interval);
         }).ToList();
 
-        var table = await fixture.RunAsync(FeedbackQueries.VariantComparison);
+        var table = FigureIntervals.WithIntervalColumn(FeedbackQueries.VariantComparison, await fixture.RunAsync(FeedbackQueries.VariantComparison));
 
         Assert.Equal(expected.Select(e => e.Key), table.RowIndexes.Select(i => table.Text(i, "variant")));
         foreach (var (e, i) in expected.Zip(table.RowIndexes))
@@ -310,8 +317,11 @@ public sealed class ClosedLoopMetricTests(ClosedLoopMetricFixture fixture) : ICl
             Assert.Equal(e.Item2, (int)table.Number(i, "treated_carts"));
             Assert.Equal(e.Item3, (int)table.Number(i, "recovered_carts"));
             Assert.Equal(e.lift, table.Number(i, "lift"), 9);
+            Assert.Equal(e.interval, table.Text(i, "lift_95_ci"));
         }
     }
+
+    private static string Bounds(Interval ci) => string.Create(CultureInfo.InvariantCulture, $"[{ci.Low:0.0000}, {ci.High:0.0000}]");
 
     [Fact]
     public async Task Survey_free_text_is_in_no_figure()

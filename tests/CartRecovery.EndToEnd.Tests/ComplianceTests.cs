@@ -113,6 +113,80 @@ public sealed class ComplianceTests(ITestOutputHelper output) : IDisposable
         Assert.All(problems, p => Assert.True(expected.Any(p.Contains), p));
     }
 
+    [Fact]
+    public async Task Audit_verify_reports_moved_rows_a_changed_session_or_factor_and_a_deleted_chain()
+    {
+        await RunPipelineAsync([], group: "audit-moved-" + Guid.NewGuid().ToString("N")[..8]);
+        await AssertAuditIntactAsync();
+        var kept = Cli.Rows(await Cli.QueryTsvAsync(_data,
+            "SELECT audit_id, decision, session_id FROM audit_log FINAL WHERE shopper_id = 'kept-shopper' ORDER BY chain_seq")).Select(r => r.Split('\t')).ToList();
+        var consent = kept.Where(r => r[1] == "consent_changed").Select(r => r[0]).ToList();
+        var inSession = kept.Where(r => r[2] == "k-sess").Select(r => r[0]).ToList();
+        Assert.NotEmpty(consent);
+        Assert.True(inSession.Count >= 2, $"{inSession.Count} rows in the session");
+        var deletedChain = ComplianceKeys.Development.Pseudonym("other-shopper");
+        Assert.NotEmpty(Cli.Rows(await Cli.QueryTsvAsync(_data, $"SELECT audit_id FROM audit_log FINAL WHERE shopper_pseudonym = '{deletedChain}'")));
+
+        // The tester's case: the consent rows moved to an invented shopper (who would then have a grant in force).
+        await Tamper("ALTER TABLE audit_log UPDATE shopper_id = 'invented-shopper' WHERE shopper_id = 'kept-shopper' AND decision = 'consent_changed' SETTINGS mutations_sync = 2");
+        await Tamper($"ALTER TABLE audit_log UPDATE session_id = 'k-elsewhere' WHERE audit_id = '{inSession[0]}' SETTINGS mutations_sync = 2");
+        await Tamper($"ALTER TABLE audit_log UPDATE top_factors = arrayPushBack(top_factors, 'forged_factor') WHERE audit_id = '{inSession[1]}' SETTINGS mutations_sync = 2");
+        // A whole chain deleted.
+        await Tamper($"ALTER TABLE audit_log DELETE WHERE shopper_pseudonym = '{deletedChain}' SETTINGS mutations_sync = 2");
+
+        var verify = await Cli.RunAsync(TimeSpan.FromMinutes(2), "audit", "verify", "--data", _data);
+        output.WriteLine(verify.ToString());
+        Assert.Equal(1, verify.ExitCode);
+        var problems = verify.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(l => l.Contains("seq=")).ToList();
+        Assert.All(consent, id => Assert.Contains(problems, p => p.StartsWith("moved") && p.Contains($"audit_id={id}")));
+        Assert.Contains(problems, p => p.StartsWith("moved") && p.Contains($"audit_id={inSession[0]}") && p.Contains("session_id"));
+        Assert.Contains(problems, p => p.StartsWith("altered") && p.Contains($"audit_id={inSession[1]}"));
+        Assert.Contains(problems, p => p.StartsWith("head_missing") && p.Contains(deletedChain) && p.Contains("deleted"));
+    }
+
+    [Fact]
+    public async Task Consent_of_a_shopper_without_any_record_says_so_and_fails_and_run_sh_prints_no_chdb_install_line()
+    {
+        await RunPipelineAsync([], group: "consent-" + Guid.NewGuid().ToString("N")[..8]);
+
+        // Through run.sh, as an operator types it: with chDB installed, nothing about installing it is printed.
+        var known = await RunShAsync("consent", "--data", _data, "--shopper", "kept-shopper", "--at", T0.ToString("O"), "--format", "tsv");
+        output.WriteLine(known.ToString());
+        Assert.Equal(0, known.ExitCode);
+        Assert.Contains("k-consent", known.Stdout);
+        Assert.Equal("", known.Stderr);
+
+        var unknown = await RunShAsync("consent", "--data", _data, "--shopper", "no-such-shopper", "--format", "tsv");
+        output.WriteLine(unknown.ToString());
+        Assert.Equal(1, unknown.ExitCode);
+        Assert.Equal("", unknown.Stdout);
+        Assert.Contains("consent: no consent record for this shopper", unknown.Stderr);
+        Assert.DoesNotContain("install-chdb", unknown.Stderr);
+        Assert.DoesNotContain("libchdb.so", unknown.Stderr);
+    }
+
+    private static async Task<Cli.Result> RunShAsync(params string[] args)
+    {
+        var info = new System.Diagnostics.ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        info.ArgumentList.Add(Path.Combine(Cli.RepoRoot, "run.sh"));
+        foreach (var arg in args) info.ArgumentList.Add(arg);
+        info.Environment.Remove("CARTRECOVERY_CLICKHOUSE_URL");
+        using var process = System.Diagnostics.Process.Start(info)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(4));
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"run.sh {string.Join(' ', args)} did not finish in 4 minutes");
+        }
+        return new Cli.Result(process.ExitCode, await stdout, await stderr);
+    }
+
     /// <summary>What an intruder with write access to the store would do (the CLI's query path is read-only): opened in this
     /// process and closed again, so the next CLI process can own the directory.</summary>
     private async Task Tamper(string sql)

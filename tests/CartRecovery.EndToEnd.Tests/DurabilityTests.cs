@@ -105,7 +105,7 @@ public sealed partial class DurabilityTests(ITestOutputHelper output) : IDisposa
         {
             Assert.True(worker.WaitForExit(TimeSpan.FromMinutes(4)), $"the {name} worker did not finish:\n{log}");
             worker.WaitForExit();
-            Assert.True(worker.ExitCode == 0, $"the {name} worker exited {worker.ExitCode}:\n{log}");
+            Assert.True(worker.ExitCode == 0, $"the {name} worker exited {worker.ExitCode}:\n{log}\nfirst:\n{firstLog}\nsecond:\n{secondLog}\nthird:\n{thirdLog}");
         }
         output.WriteLine($"first worker's log:\n{firstLog}");
 

@@ -41,6 +41,20 @@ public sealed class BadInputTests(ITestOutputHelper output) : IDisposable
         Assert.DoesNotContain("71002", tolerated.Stderr); // no shopper ids (personal data) in the report
         Assert.DoesNotContain("71003", tolerated.Stderr);
         Assert.Contains("triggers by kind", tolerated.Stdout); // the replay went on
+        Assert.Matches(@"dead letters\s+3\r?\n", tolerated.Stdout);
+
+        // Each rejected line is a dead letter of the replay: file name, line number, the reason printed above, the line's
+        // hash (never its content), and the time of the last event accepted before it.
+        var letters = Cli.Rows(await Cli.QueryTsvAsync(_temp.Sub("a"),
+            "SELECT topic, partition, offset, reason, payload_sha256, received_at FROM dead_letters FINAL ORDER BY offset"));
+        var lines = await File.ReadAllLinesAsync(input);
+        Assert.Equal(
+        [
+            $"clicks.csv\t0\t4\tinvalid_field\t{Sha256(lines[3])}\t2019-10-01 09:00:10.000",
+            $"clicks.csv\t0\t5\tunknown_event_type\t{Sha256(lines[4])}\t2019-10-01 09:00:10.000",
+            $"clicks.csv\t0\t6\twrong_column_count\t{Sha256(lines[5])}\t2019-10-01 09:00:10.000",
+        ], letters);
+        Assert.DoesNotContain("71002", await Cli.QueryTsvAsync(_temp.Sub("a"), "SELECT * FROM dead_letters FINAL"));
 
         var strict = await Cli.RunAsync(TimeSpan.FromMinutes(5), "replay", "--input", input, "--format", "rees46", "--data", _temp.Sub("b"));
         Assert.Equal(ReplayCommand.ExitTooManyBadLines, strict.ExitCode);
@@ -67,7 +81,14 @@ public sealed class BadInputTests(ITestOutputHelper output) : IDisposable
         Assert.Contains("line 3: unknown_event_type", run.Stderr);
         Assert.Contains("line 4: missing_field", run.Stderr);
         Assert.Contains("imported 5 lines (ndjson): 2 events published, 3 bad lines skipped", run.Stdout);
+        Assert.Matches(@"dead letters\s+3\r?\n", run.Stdout);
+        // The reasons in the table are the worker's own (EventParser), as for a rejected record of a live topic.
+        Assert.Equal(["dump.ndjson\t0\t2\tnot_json", "dump.ndjson\t0\t3\tunknown_event_type", "dump.ndjson\t0\t4\tmissing_field"],
+            Cli.Rows(await Cli.QueryTsvAsync(_temp.Sub("a"), "SELECT topic, partition, offset, reason FROM dead_letters FINAL ORDER BY offset")));
     }
+
+    private static string Sha256(string line) =>
+        Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(line)));
 
     public void Dispose() => _temp.Dispose();
 }

@@ -44,8 +44,11 @@ public sealed class SchemaTemplateTests
         Assert.Equal((730, (int?)null, 400, 7), (options.AuditRetentionDays, options.TriggerRetentionDays, options.OutcomeRetentionDays, options.DeadLetterRetentionDays));
         var clauses = SchemaRetention.TtlClauses(options);
         Assert.Null(clauses["recovery_triggers"]);
-        Assert.Equal("toDateTime(event_time) + INTERVAL 730 DAY", clauses["audit_log"]);
-        Assert.Equal("toDateTime(ended_at) + INTERVAL 400 DAY", clauses["session_outcomes"]);
+        // Counted from the write, never from a date in the data; consent evidence is exempt from the audit retention.
+        Assert.Equal("written_at + INTERVAL 730 DAY DELETE WHERE decision != 'consent_changed'", clauses["audit_log"]);
+        Assert.Equal("written_at + INTERVAL 400 DAY", clauses["session_outcomes"]);
+        Assert.Equal(1095, options.ConsentEvidenceDays);
+        Assert.Null(SchemaRetention.Parse("consent_evidence=forever", SchemaOptions.Default).ConsentEvidenceDays);
         Assert.Contains("sessions", Assert.Throws<ArgumentException>(() => SchemaRetention.Parse("sessions=3", SchemaOptions.Default)).Message);
         Assert.Contains("audit_log", Assert.Throws<ArgumentException>(() => SchemaRetention.Parse("audit_log=0", SchemaOptions.Default)).Message);
         Assert.Contains(SchemaRetention.Setting, Assert.Throws<ArgumentException>(() => SchemaRetention.Parse("audit_log", SchemaOptions.Default)).Message);

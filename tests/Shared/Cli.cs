@@ -9,6 +9,9 @@ public static class Cli
 {
     public static string RepoRoot { get; } = FindRoot();
 
+    /// <summary>Allows the public development compliance keys (docs/compliance.md); set for every CLI a test starts.</summary>
+    public const string DevelopmentKeysVariable = "CARTRECOVERY_Compliance__AllowDevelopmentKeys";
+
     public static string HostDll => Path.Combine(RepoRoot, ".build", "host", "cartrecovery.dll");
 
     public sealed record Result(int ExitCode, string Stdout, string Stderr)
@@ -27,6 +30,8 @@ public static class Cli
         foreach (var arg in args) info.ArgumentList.Add(arg);
         info.Environment["CARTRECOVERY_CHDB_LIB"] = Environment.GetEnvironmentVariable("CARTRECOVERY_CHDB_LIB") ?? Path.Combine(RepoRoot, ".tools", "chdb", "libchdb.so");
         info.Environment.Remove("CARTRECOVERY_CLICKHOUSE_URL");
+        // Tests run with the public development keys (a test passing null here sees the production refusal).
+        info.Environment[DevelopmentKeysVariable] = "true";
         foreach (var (name, value) in environment)
             if (value is null) info.Environment.Remove(name);
             else info.Environment[name] = value;

@@ -30,6 +30,10 @@ public sealed record RecoveryTrigger
     public IReadOnlyList<string> TopFactors { get; init; } = [];
     public required string Reason { get; init; }
     public IReadOnlyList<CartLine> CartLines { get; init; } = [];
+    /// <summary>Lines of the cart not listed in <see cref="CartLines"/>: a trigger lists at most
+    /// <see cref="OutputLimits.MaxTriggerLines"/> lines, in cart order, and fewer when they would not fit one Kafka record
+    /// (docs/events.md, "Output sizes"); <see cref="CartValue"/> is always the whole cart's.</summary>
+    public int CartLinesOmitted { get; init; }
     public decimal CartValue { get; init; }
     public string Currency { get; init; } = "";
     public string IncentiveCode { get; init; } = "";
@@ -95,6 +99,8 @@ public static class AuditDecisions
     public const string OutcomeReceived = "outcome_received";
     /// <summary>A message channel retired for the shopper (reason: message_bounced or message_complained).</summary>
     public const string ChannelBlocked = "channel_blocked";
+    /// <summary>An input record refused as not the worker's own (reason: unauthenticated_internal_record); also a dead letter.</summary>
+    public const string InputRefused = "input_refused";
 }
 
 /// <summary>One row per decision: every trigger, suppression (with reason code), deferral, consent change.
@@ -122,6 +128,15 @@ public sealed record AuditRecord
     // Tamper evidence (docs/compliance.md): each row is chained to the previous row of the same shopper. The chain is
     // keyed by the keyed pseudonym, which erasure leaves in place, so it still verifies after the id is gone.
     public string ShopperPseudonym { get; init; } = "";
+    /// <summary>The keyed pseudonym of <see cref="SessionId"/> (empty without a session): what the chain hashes for the
+    /// session, so erasure may replace the session id by it and the row still verifies.</summary>
+    public string SessionPseudonym { get; init; } = "";
+    /// <summary>Which hash function the row's <see cref="ChainHash"/> is computed with: 1 for rows written before the chain
+    /// covered shopper, session and factors (they keep their hash), 2 since (AuditChain.Canonical).</summary>
+    public int ChainVersion { get; init; }
+    /// <summary>The hash of the first row of the row's chain (in memory only: the writer anchors chain heads by it).</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public string ChainRoot { get; init; } = "";
     /// <summary>1 for the first row of a chain.</summary>
     public long ChainSeq { get; init; }
     /// <summary>The previous row's <see cref="ChainHash"/>; empty for the first.</summary>

@@ -9,6 +9,9 @@ namespace CartRecovery.Contracts.Serialization;
     PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
     DefaultIgnoreCondition = JsonIgnoreCondition.Never,
     AllowOutOfOrderMetadataProperties = true,
+    // A key given twice is refused (invalid_field): parsers disagree on which value wins, so a record could mean one
+    // thing to a storefront's validator and another to the worker.
+    AllowDuplicateProperties = false,
     RespectNullableAnnotations = true,
     RespectRequiredConstructorParameters = true,
     UnmappedMemberHandling = JsonUnmappedMemberHandling.Skip,
@@ -20,6 +23,7 @@ namespace CartRecovery.Contracts.Serialization;
 [JsonSerializable(typeof(DeadLetter))]
 [JsonSerializable(typeof(OutcomeRecord))]
 [JsonSerializable(typeof(ShopperProfileRow))]
+[JsonSerializable(typeof(AnchoredHead))]
 internal sealed partial class ContractJsonContext : JsonSerializerContext;
 
 /// <summary>
@@ -37,6 +41,9 @@ public static class ContractJson
     public static byte[] SerializeToUtf8(RecoveryTrigger trigger) => JsonSerializer.SerializeToUtf8Bytes(trigger, Context.RecoveryTrigger);
     public static string Serialize(RecoveryTrigger trigger) => JsonSerializer.Serialize(trigger, Context.RecoveryTrigger);
     public static string Serialize(AuditRecord audit) => JsonSerializer.Serialize(audit, Context.AuditRecord);
+    public static string Serialize(AnchoredHead head) => JsonSerializer.Serialize(head, Context.AnchoredHead);
+    public static AnchoredHead DeserializeAnchoredHead(ReadOnlySpan<byte> utf8) =>
+        JsonSerializer.Deserialize(utf8, Context.AnchoredHead) ?? throw new JsonException("null chain head row");
     public static string Serialize(SessionOutcome outcome) => JsonSerializer.Serialize(outcome, Context.SessionOutcome);
     public static string Serialize(DeadLetter deadLetter) => JsonSerializer.Serialize(deadLetter, Context.DeadLetter);
     public static string Serialize(OutcomeRecord outcome) => JsonSerializer.Serialize(outcome, Context.OutcomeRecord);
@@ -57,10 +64,47 @@ public static class ContractJson
     public static string EventSchema()
     {
         var schema = System.Text.Json.Schema.JsonSchemaExporter.GetJsonSchemaAsNode(Context.Options, typeof(ShopperEvent),
-            new System.Text.Json.Schema.JsonSchemaExporterOptions { TreatNullObliviousAsNonNullable = true });
+            new System.Text.Json.Schema.JsonSchemaExporterOptions { TreatNullObliviousAsNonNullable = true, TransformSchemaNode = WithEntryLimits });
         schema["$schema"] = "https://json-schema.org/draft/2020-12/schema";
         schema["$id"] = $"https://cartrecovery.example/schemas/shopper-event/v{ShopperEvent.CurrentSchemaVersion}.json";
         return schema.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n";
+    }
+
+    /// <summary>The entry limits (<see cref="EntryLimits"/>) of a property, in the schema's own keywords where it has one
+    /// (lengths, ranges, item counts) and in its description where it has none (the event-time window).</summary>
+    private static System.Text.Json.Nodes.JsonNode WithEntryLimits(System.Text.Json.Schema.JsonSchemaExporterContext context, System.Text.Json.Nodes.JsonNode node)
+    {
+        if (context.PropertyInfo is not { } property || node is not System.Text.Json.Nodes.JsonObject schema) return node;
+        switch (property.Name)
+        {
+            case "event_time" or "valid_until":
+                schema["description"] = $"RFC 3339 with its UTC offset, {EntryLimits.TimeWindow}";
+                break;
+            case "name" when property.DeclaringType == typeof(CartLine):
+                schema["maxLength"] = EntryLimits.MaxNameLength;
+                break;
+            case "free_text":
+                schema["maxLength"] = OutcomeRules.MaxFreeTextLength;
+                break;
+            case "event_id" or "shopper_id" or "session_id" or "order_id" or "sku" or "error_code" or "trigger_id" or "anonymous_id"
+                or "customer_id" or "link_event_id" or "wording_version" or "time_zone":
+            case "source" when typeof(ConsentEvent).IsAssignableFrom(property.DeclaringType):
+                schema["maxLength"] = EntryLimits.MaxIdLength;
+                break;
+            case "unit_price":
+                (schema["minimum"], schema["maximum"]) = (0, EntryLimits.MaxUnitPrice);
+                break;
+            case "total" or "amount" when property.DeclaringType != typeof(CartLine): // a line's total is price × quantity, not input
+                (schema["minimum"], schema["maximum"]) = (0, EntryLimits.MaxAmount);
+                break;
+            case "quantity":
+                (schema["minimum"], schema["maximum"]) = (property.DeclaringType == typeof(CartLine) ? 1 : 0, EntryLimits.MaxQuantity);
+                break;
+            case "lines":
+                schema["maxItems"] = EntryLimits.MaxOrderLines;
+                break;
+        }
+        return schema;
     }
 
     /// <summary>Deserializes without validation; use <see cref="EventParser"/> for untrusted input.</summary>

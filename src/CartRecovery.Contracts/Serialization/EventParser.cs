@@ -14,6 +14,8 @@ public static class RejectReasons
     public const string UnsupportedSchemaVersion = "unsupported_schema_version";
     public const string WrongTopic = "wrong_topic";
     public const string KeyMismatch = "key_mismatch";
+    /// <summary>An event type only the worker writes (identity_merged, identity_forwarded) without its valid MAC.</summary>
+    public const string UnauthenticatedInternalRecord = "unauthenticated_internal_record";
     /// <summary>Valid input on which the decision code threw (a bug, not bad input): dead-lettered with the cause so the
     /// shopper's other events go on (streaming runtime's supervision).</summary>
     public const string DecisionFailed = "decision_failed";
@@ -38,9 +40,27 @@ public static class EventParser
     {
         if (utf8.Length > MaxEventBytes)
             return ParseResult.Reject(RejectReasons.Oversized, $"{utf8.Length} bytes > {MaxEventBytes}");
-        if (utf8.IsEmpty)
+        // A byte-order mark is allowed before JSON text (RFC 8259, 8.1) and means nothing.
+        if (utf8.StartsWith(Utf8Bom)) utf8 = utf8[Utf8Bom.Length..];
+        if (utf8.IsEmpty || utf8.IndexOfAnyExcept(" \t\r\n"u8) < 0)
             return ParseResult.Reject(RejectReasons.NotJson, "empty payload");
+        if (!System.Text.Unicode.Utf8.IsValid(utf8))
+            return ParseResult.Reject(RejectReasons.NotJson, "not valid UTF-8");
+        try
+        {
+            return ParseValid(utf8);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // Every known shape of bad input is classified above; this is the promise that none stops the worker.
+            return ParseResult.Reject(RejectReasons.InvalidField, $"unreadable record ({e.GetType().Name})");
+        }
+    }
 
+    private static ReadOnlySpan<byte> Utf8Bom => [0xEF, 0xBB, 0xBF];
+
+    private static ParseResult ParseValid(ReadOnlySpan<byte> utf8)
+    {
         ShopperEvent? evt;
         try
         {
@@ -84,11 +104,19 @@ public static class EventParser
             return ParseResult.Reject(RejectReasons.MissingField, FieldList(message));
         if (message.Contains("type discriminator", StringComparison.OrdinalIgnoreCase))
             return ParseResult.Reject(RejectReasons.UnknownEventType, "unknown 'type'");
+        // Two values for one key: which one a reader takes differs between parsers, so neither is taken.
+        if (message.Contains("duplicate", StringComparison.OrdinalIgnoreCase))
+            return ParseResult.Reject(RejectReasons.InvalidField, $"duplicate property at {Shortened(e.Path)}");
+        if (message.Contains("maximum configured depth", StringComparison.OrdinalIgnoreCase))
+            return ParseResult.Reject(RejectReasons.NotJson, "nested deeper than 64 levels");
         if (e.Path is { Length: > 1 } path && e.LineNumber is not null && !message.Contains("invalid start of a value", StringComparison.OrdinalIgnoreCase)
             && !message.Contains("end of data", StringComparison.OrdinalIgnoreCase))
-            return ParseResult.Reject(RejectReasons.InvalidField, $"bad value at {path}");
+            return ParseResult.Reject(RejectReasons.InvalidField, $"bad value at {Shortened(path)}");
         return ParseResult.Reject(RejectReasons.NotJson, "not a JSON object");
     }
+
+    /// <summary>A JSON path as the detail names it: the property names come from the input, so a long one is cut.</summary>
+    private static string Shortened(string? path) => path is null ? "$" : path.Length <= 120 ? path : path[..120] + "...";
 
     // The runtime message lists the missing property names: keep just those, never values.
     private static string FieldList(string message)
@@ -104,6 +132,8 @@ public static class EventParser
         if (string.IsNullOrWhiteSpace(evt.EventId)) return Invalid("event_id", "is empty");
         if (string.IsNullOrWhiteSpace(evt.ShopperId)) return Invalid("shopper_id", "is empty");
         if (evt.EventTime == default) return Invalid("event_time", "is missing");
+        if (!EntryLimits.InTimeWindow(evt.EventTime)) return Invalid("event_time", "must be " + EntryLimits.TimeWindow);
+        if (OverlongField(evt) is { } overlong) return Invalid(overlong.Field, $"is longer than {overlong.Limit} characters");
         if (evt is SessionEvent session)
         {
             if (string.IsNullOrWhiteSpace(session.SessionId)) return Invalid("session_id", "is empty");
@@ -118,7 +148,7 @@ public static class EventParser
                 return ParseResult.Ok(started with { TimeZone = FieldValues.TimeZone(started.TimeZone), Currency = FieldValues.Currency(started.Currency) });
             case ProductViewed viewed:
                 if (string.IsNullOrWhiteSpace(viewed.Sku)) return Invalid("sku", "is empty");
-                if (viewed.UnitPrice < 0) return Invalid("unit_price", "must be >= 0");
+                if (viewed.UnitPrice is < 0 or > EntryLimits.MaxUnitPrice) return Invalid("unit_price", $"must be between 0 and {EntryLimits.MaxUnitPrice}");
                 if (viewed.Category is not null && FieldValues.Code(viewed.Category) is null) return Invalid("category", CategoryRule);
                 return ParseResult.Ok(viewed with { Category = FieldValues.Code(viewed.Category) });
             case CartLineAdded added:
@@ -130,7 +160,7 @@ public static class EventParser
                 return Invalid("sku", "is empty");
             case CartLineUpdated updated:
                 if (string.IsNullOrWhiteSpace(updated.Sku)) return Invalid("sku", "is empty");
-                if (updated.Quantity < 0) return Invalid("quantity", "must be >= 0");
+                if (updated.Quantity is < 0 or > EntryLimits.MaxQuantity) return Invalid("quantity", $"must be between 0 and {EntryLimits.MaxQuantity}");
                 break;
             case CheckoutStepCompleted step:
                 if (FieldValues.Code(step.Step) is not { } stepCode) return Invalid("step", "must be a checkout step code such as shipping, delivery or payment");
@@ -139,20 +169,23 @@ public static class EventParser
                 return Invalid("error_code", "is empty");
             case OrderPlaced order:
                 if (string.IsNullOrWhiteSpace(order.OrderId)) return Invalid("order_id", "is empty");
-                if (order.Total < 0) return Invalid("total", "must be >= 0");
+                if (order.Total is < 0 or > EntryLimits.MaxAmount) return Invalid("total", $"must be between 0 and {EntryLimits.MaxAmount}");
+                if (order.Lines.Count > EntryLimits.MaxOrderLines) return Invalid("lines", $"has more than {EntryLimits.MaxOrderLines} lines");
                 foreach (var line in order.Lines)
                     if (LineProblem(line) is { } orderLineProblem) return Invalid("lines", orderLineProblem);
                 if (order.Currency is not null && FieldValues.Currency(order.Currency) is null) return Invalid("currency", CurrencyRule);
                 return ParseResult.Ok(order with { Currency = FieldValues.Currency(order.Currency) });
             case PaymentAuthorized payment:
                 if (string.IsNullOrWhiteSpace(payment.OrderId)) return Invalid("order_id", "is empty");
-                if (payment.Amount < 0) return Invalid("amount", "must be >= 0");
+                if (payment.Amount is < 0 or > EntryLimits.MaxAmount) return Invalid("amount", $"must be between 0 and {EntryLimits.MaxAmount}");
                 break;
             case ConsentEvent consent:
                 if (FieldValues.Code(consent.Purpose) is not { } purpose) return Invalid("purpose", "must be a purpose code such as cart_recovery or marketing");
                 if (FieldValues.ConsentChannel(consent.Channel) is not { } channel)
                     return Invalid("channel", $"must be one of {string.Join(", ", FieldValues.ConsentChannels.Order(StringComparer.Ordinal))}");
                 if (ComplianceRules.ValidUntilProblem(consent) is { } expiryProblem) return InvalidDetail(expiryProblem);
+                if (consent.ValidUntil is { } until && !EntryLimits.InTimeWindow(until))
+                    return Invalid("valid_until", $"must be {EntryLimits.TimeWindow} (leave it out for a consent without expiry)");
                 return ParseResult.Ok(consent with { Purpose = purpose, Channel = channel });
             case ErasureRequested erasure:
                 if (FieldValues.Code(erasure.Source) is not { } erasureSource) return Invalid("source", "must be a code such as privacy_portal, support or operator");
@@ -160,7 +193,7 @@ public static class EventParser
             case PaymentPending pending:
                 if (pending.SessionId is not null && string.IsNullOrWhiteSpace(pending.SessionId)) return Invalid("session_id", "is empty (leave it out when the payment is not for one session)");
                 if (pending.OrderId is not null && string.IsNullOrWhiteSpace(pending.OrderId)) return Invalid("order_id", "is empty (leave it out when there is no order yet)");
-                if (pending.Amount < 0) return Invalid("amount", "must be >= 0");
+                if (pending.Amount is < 0 or > EntryLimits.MaxAmount) return Invalid("amount", $"must be between 0 and {EntryLimits.MaxAmount}");
                 if (pending.Currency is not null && FieldValues.Currency(pending.Currency) is null) return Invalid("currency", CurrencyRule);
                 return ParseResult.Ok(pending with { Currency = FieldValues.Currency(pending.Currency) });
             case IdentityLinked link:
@@ -173,8 +206,8 @@ public static class EventParser
                 return validOutcome is not null ? ParseResult.Ok(validOutcome) : Invalid(outcomeField!, outcomeRule!);
             case IdentityForwarded forwarded:
                 if (IdentityRules.Invalid(forwarded) is { } forwardProblem) return InvalidDetail(forwardProblem);
-                // The inner event goes through the same validation; forward its normalised form.
-                return ParseResult.Ok(forwarded with { Event = Validate(forwarded.Event).Event! });
+                // The inner event went through the same validation (IdentityRules.Invalid); forward its normalised form.
+                return Validate(forwarded.Event) is { Event: { } inner } ? ParseResult.Ok(forwarded with { Event = inner }) : Invalid("event", "is not a valid event");
         }
         if (IdentityRules.Invalid(evt) is { } identityProblem) return InvalidDetail(identityProblem);
         return ParseResult.Ok(evt);
@@ -207,8 +240,53 @@ public static class EventParser
     private const string CurrencyRule = "must be a 3-letter ISO 4217 currency code";
     private const string CategoryRule = "must be a category code such as electronics.smartphone (letters, digits, '_', '-', '.')";
 
-    private static string? LineProblem(CartLine line) =>
-        string.IsNullOrWhiteSpace(line.Sku) ? "needs a sku" : line.Quantity <= 0 ? "needs quantity > 0" : line.UnitPrice < 0 ? "needs unit_price >= 0" : null;
+    // The deserializer checks the nullability of properties, not of collection elements: a null line is caught here.
+    private static string? LineProblem(CartLine? line) => line switch
+    {
+        null => "must not hold null",
+        _ when string.IsNullOrWhiteSpace(line.Sku) => "needs a sku",
+        { Sku.Length: > EntryLimits.MaxIdLength } => $"needs a sku of at most {EntryLimits.MaxIdLength} characters",
+        { Name.Length: > EntryLimits.MaxNameLength } => $"needs a name of at most {EntryLimits.MaxNameLength} characters",
+        { Quantity: <= 0 or > EntryLimits.MaxQuantity } => $"needs quantity between 1 and {EntryLimits.MaxQuantity}",
+        { UnitPrice: < 0 or > EntryLimits.MaxUnitPrice } => $"needs unit_price between 0 and {EntryLimits.MaxUnitPrice}",
+        _ => null,
+    };
+
+    /// <summary>The first free-form string of the event (an id, a sku, a free code) longer than its limit, with the limit.
+    /// Codes (<see cref="FieldValues.Code"/>), currencies and the survey's free text have their own rules.</summary>
+    private static (string Field, int Limit)? OverlongField(ShopperEvent evt)
+    {
+        const int limit = EntryLimits.MaxIdLength;
+        static bool Over(string? value) => value is { Length: > limit };
+        if (Over(evt.EventId)) return ("event_id", limit);
+        if (Over(evt.ShopperId)) return ("shopper_id", limit);
+        string? field = evt switch
+        {
+            SessionEvent session when Over(session.SessionId) => "session_id",
+            SessionStarted started when Over(started.TimeZone) => "time_zone",
+            ProductViewed viewed when Over(viewed.Sku) => "sku",
+            CartLineRemoved removed when Over(removed.Sku) => "sku",
+            CartLineUpdated updated when Over(updated.Sku) => "sku",
+            PaymentFailed failed when Over(failed.ErrorCode) => "error_code",
+            OrderPlaced order when Over(order.OrderId) => "order_id",
+            PaymentAuthorized payment when Over(payment.OrderId) => "order_id",
+            PaymentPending pending when Over(pending.SessionId) => "session_id",
+            PaymentPending pending when Over(pending.OrderId) => "order_id",
+            ConsentEvent consent when Over(consent.Source) => "source",
+            ConsentEvent consent when Over(consent.WordingVersion) => "wording_version",
+            IdentityLinked link when Over(link.AnonymousId) => "anonymous_id",
+            IdentityLinked link when Over(link.CustomerId) => "customer_id",
+            IdentityLinked link when Over(link.SessionId) => "session_id",
+            IdentityMerged merged when Over(merged.AnonymousId) => "anonymous_id",
+            IdentityMerged merged when Over(merged.CustomerId) => "customer_id",
+            IdentityMerged merged when Over(merged.LinkEventId) => "link_event_id",
+            IdentityForwarded forwarded when Over(forwarded.AnonymousId) => "anonymous_id",
+            OutcomeEvent outcome when Over(outcome.SessionId) => "session_id",
+            OutcomeEvent outcome when Over(outcome.TriggerRef) => "trigger_id",
+            _ => null,
+        };
+        return field is null ? null : (field, limit);
+    }
 
     /// <summary>Rejected as invalid_field; the detail names the field and the rule, never the value (it may be personal).</summary>
     private static ParseResult Invalid(string field, string rule) => ParseResult.Reject(RejectReasons.InvalidField, $"{field} {rule}");

@@ -17,15 +17,18 @@ public static class IdentityRules
     {
         try
         {
-            if (System.Text.Json.Nodes.JsonNode.Parse(utf8) is not System.Text.Json.Nodes.JsonObject evt
+            // Duplicate keys are refused here as by the typed parse: a JsonObject built over them throws when indexed.
+            if (System.Text.Json.Nodes.JsonNode.Parse(utf8, documentOptions: new System.Text.Json.JsonDocumentOptions { AllowDuplicateProperties = false })
+                    is not System.Text.Json.Nodes.JsonObject evt
                 || evt["type"]?.GetValueKind() != System.Text.Json.JsonValueKind.String || (string?)evt["type"] != "identity_linked"
                 || evt.ContainsKey("shopper_id") || evt["anonymous_id"]?.GetValueKind() != System.Text.Json.JsonValueKind.String)
                 return null;
             evt["shopper_id"] = (string?)evt["anonymous_id"];
             return System.Text.Encoding.UTF8.GetBytes(evt.ToJsonString());
         }
-        catch (System.Text.Json.JsonException)
+        catch (Exception e) when (e is System.Text.Json.JsonException or ArgumentException or InvalidOperationException or FormatException)
         {
+            // Not such a link: the caller reports the typed parse's problem.
             return null;
         }
     }

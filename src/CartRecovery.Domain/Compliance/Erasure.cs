@@ -7,17 +7,18 @@ namespace CartRecovery.Domain.Compliance;
 /// <summary>
 /// What erasing a shopper does to the rows the product keeps (docs/compliance.md), for rows still in memory when the
 /// request is decided. The analytics store applies the same rules to rows already written
-/// (CartRecovery.Storage.AnalyticsErasure): the shopper id becomes the keyed pseudonym everywhere, so counts, rates and
-/// recoveries stay right; a trigger loses what is personal (cart lines, incentive code, tokens, links, message, the category it named); the
+/// (CartRecovery.Storage.AnalyticsErasure): the shopper id and the shopper's session ids become keyed pseudonyms everywhere,
+/// so counts, rates and recoveries stay right; a trigger loses what is personal (cart lines, incentive code, tokens, links, message, the category it named); the
 /// audit log keeps its non-personal evidence (decision, reason, ids of events, times) and its chain.
 /// </summary>
 public static class Erasure
 {
     public const string Reason = "erasure_requested";
 
-    public static RecoveryTrigger Redact(RecoveryTrigger trigger, string pseudonym) => trigger with
+    public static RecoveryTrigger Redact(RecoveryTrigger trigger, ErasurePseudonyms pseudonyms) => trigger with
     {
-        ShopperId = pseudonym,
+        ShopperId = pseudonyms.Shopper,
+        SessionId = pseudonyms.Session(trigger.SessionId),
         CartLines = [],
         IncentiveCode = "",
         UnsubscribeToken = "",
@@ -30,13 +31,17 @@ public static class Erasure
         Category = "",
     };
 
-    public static AuditRecord Redact(AuditRecord audit, string pseudonym) => audit with { ShopperId = pseudonym, ShopperPseudonym = pseudonym };
+    /// <summary>The chain does not hash the session id (AuditChain), so pseudonymising it keeps the row verifiable.</summary>
+    public static AuditRecord Redact(AuditRecord audit, ErasurePseudonyms pseudonyms) =>
+        audit with { ShopperId = pseudonyms.Shopper, ShopperPseudonym = pseudonyms.Shopper, SessionId = pseudonyms.Session(audit.SessionId) };
 
-    public static SessionOutcome Redact(SessionOutcome outcome, string pseudonym) => outcome with { ShopperId = pseudonym };
+    public static SessionOutcome Redact(SessionOutcome outcome, ErasurePseudonyms pseudonyms) =>
+        outcome with { ShopperId = pseudonyms.Shopper, SessionId = pseudonyms.Session(outcome.SessionId) };
 
     /// <summary>An outcome keeps what happened (delivered, opened, a survey's reason) under the pseudonym; the survey's
     /// free text is the shopper's own words and goes.</summary>
-    public static OutcomeRecord Redact(OutcomeRecord outcome, string pseudonym) => outcome with { ShopperId = pseudonym, FreeText = null };
+    public static OutcomeRecord Redact(OutcomeRecord outcome, ErasurePseudonyms pseudonyms) =>
+        outcome with { ShopperId = pseudonyms.Shopper, SessionId = pseudonyms.Session(outcome.SessionId), FreeText = null };
 
     /// <summary>The audit row that records the erasure: the pseudonym, the request's event id, where it came from.</summary>
     public static AuditRecord Audit(ErasureRequested request, string pseudonym, string policyVersion, string scope) => new()
@@ -51,4 +56,13 @@ public static class Erasure
         Detail = $"source={request.Source} scope={scope}",
         EventTime = request.EventTime,
     };
+}
+
+/// <summary>What replaces an erased shopper's ids: the keyed pseudonym of the shopper and of each of their session ids
+/// (<see cref="ComplianceKeys.SessionPseudonym"/>), the same for rows in memory and rows in the store.</summary>
+public sealed class ErasurePseudonyms(ComplianceKeys keys, string shopperId)
+{
+    public string ShopperId { get; } = shopperId;
+    public string Shopper { get; } = keys.Pseudonym(shopperId);
+    public string Session(string sessionId) => keys.SessionPseudonym(ShopperId, sessionId);
 }

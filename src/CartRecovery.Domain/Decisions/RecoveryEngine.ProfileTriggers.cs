@@ -41,7 +41,7 @@ public sealed partial class RecoveryEngine
         var settings = Policy.BrowseAbandonment;
         if (!settings.Enabled || session.HadCart || session.BrowseDecided || session.Phase != SessionPhase.Active || BrowsedCategory(session) is null)
             return null;
-        var due = session.LastActivityAt + settings.Delay;
+        var due = session.LastActivityAt.Plus(settings.Delay);
         // A deferral counts only while the shopper stayed away: new activity moves the due time past it anyway.
         return new Deadline(session.BrowseDeferredUntil is { } deferred && deferred > due ? deferred : due, DeadlineKind.BrowseAbandonment);
     }
@@ -117,7 +117,7 @@ public sealed partial class RecoveryEngine
     private DateTimeOffset WinBackDue(ShopperProfile profile, WinBackState? state)
     {
         var due = profile.AtRiskFrom(Policy.Profiles.TypicalInterval)!.Value;
-        return state?.LastSentAt is { } sent && sent + Policy.WinBack.Period > due ? sent + Policy.WinBack.Period : due;
+        return state?.LastSentAt is { } sent && sent.Plus(Policy.WinBack.Period) > due ? sent.Plus(Policy.WinBack.Period) : due;
     }
 
     /// <summary>The shopper's deadline if the watermark has passed it, or it is earlier than the shopper's next input

@@ -116,17 +116,17 @@ public sealed partial class RecoveryEngine(RecoveryPolicy policy)
             var segment = SegmentOf(session);
             if (session.NextStep >= segment.Steps.Length)
                 return session.IncentiveExpiresAt is { } expiry ? [new Deadline(expiry, DeadlineKind.IncentiveExpiry)] : [];
-            return [new Deadline(session.DeferredUntil ?? StepDue(session, segment) + Policy.PurchaseGrace, DeadlineKind.ReminderStep)];
+            return [new Deadline(session.DeferredUntil ?? StepDue(session, segment).Plus(Policy.PurchaseGrace), DeadlineKind.ReminderStep)];
         }
 
         var live = Policy.SegmentFor(session);
-        var inactivity = new Deadline(session.LastActivityAt + live.InactivityTimeout, DeadlineKind.Inactivity);
+        var inactivity = new Deadline(session.LastActivityAt.Plus(live.InactivityTimeout), DeadlineKind.Inactivity);
         // A browsing session stays open until its browse-abandonment message is decided (listed first: it wins a tie).
         if (BrowseDeadline(session) is { } browse) return [browse, inactivity.At < browse.At ? inactivity with { At = browse.At } : inactivity];
         var assist = live.Assist;
         if (assist.Enabled && !session.ProactiveChatSent && session.HasCart && session.FurthestStep >= FunnelStep.Checkout
             && Policy.ValueInPolicyCurrency(session) >= assist.MinCartValue)
-            return [new Deadline(session.LastActivityAt + assist.CheckoutIdle, DeadlineKind.ProactiveAssist), inactivity];
+            return [new Deadline(session.LastActivityAt.Plus(assist.CheckoutIdle), DeadlineKind.ProactiveAssist), inactivity];
         return [inactivity];
     }
 
@@ -323,7 +323,7 @@ public sealed partial class RecoveryEngine(RecoveryPolicy policy)
     /// <summary>When the next step is due: its delay after the abandonment, moved inside the step's window by the urgency
     /// (the score at abandonment) when it has a latest_delay.</summary>
     private static DateTimeOffset StepDue(SessionState session, SegmentPolicy segment) =>
-        session.AbandonedAt!.Value + segment.Steps[session.NextStep].DelayFor(session.UrgencyScore);
+        session.AbandonedAt!.Value.Plus(segment.Steps[session.NextStep].DelayFor(session.UrgencyScore));
 
     /// <summary>For the trigger's audit row of a step with an urgency window: the score that placed it and the delay it gave.</summary>
     private static string Urgency(SessionState session, ReminderStep step) =>

@@ -27,7 +27,9 @@ public sealed partial class RecoveryRows(RecoveryPolicy policy)
         Score = session.Score,
         TopFactors = session.TopFactors,
         Reason = reason,
-        CartLines = [.. session.Lines.Values],
+        // Bounded so that every trigger fits one Kafka record whatever the cart holds (OutputLimits); the value stays the whole cart's.
+        CartLines = [.. session.Lines.Values.Take(OutputLimits.MaxTriggerLines)],
+        CartLinesOmitted = Math.Max(0, session.Lines.Count - OutputLimits.MaxTriggerLines),
         CartValue = session.MixedCurrencies ? 0 : session.CartValue,
         Currency = session.MixedCurrencies ? SessionState.MixedCurrency : session.Currency,
         IncentiveCode = incentiveCode,

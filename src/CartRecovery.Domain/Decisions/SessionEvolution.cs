@@ -81,7 +81,8 @@ public sealed class SessionEvolution(RecoveryPolicy policy)
             {
                 StartedAt = startedAt, LastActivityAt = lastActivityAt, LastEventId = evt.EventId,
                 Lines = session.Lines.SetItem(added.Line.Sku, session.Lines.TryGetValue(added.Line.Sku, out var line)
-                    ? line with { Quantity = line.Quantity + added.Line.Quantity, UnitPrice = added.Line.UnitPrice }
+                    // Each add is bounded at entry, their sum is not: it stops at the same bound (no overflow, no negative line).
+                    ? line with { Quantity = (int)Math.Min((long)line.Quantity + added.Line.Quantity, Contracts.Serialization.EntryLimits.MaxQuantity), UnitPrice = added.Line.UnitPrice }
                     : added.Line with { Sku = SharedStrings.Of(added.Line.Sku), Name = SharedStrings.Of(added.Line.Name) }),
                 HadCart = true,
                 FurthestStep = Max(session.FurthestStep, FunnelStep.Cart),

@@ -44,9 +44,10 @@ public sealed class IdentityMerger(RecoveryEngine engine)
         public const string LinkCycle = "link_cycle";
     }
 
-    /// <summary>Room left for the state in an input record (<see cref="Contracts.Serialization.EventParser.MaxEventBytes"/>)
-    /// beside the record's own fields.</summary>
-    public const int MaxStateBytes = Contracts.Serialization.EventParser.MaxEventBytes - 4 * 1024;
+    /// <summary>Room left for the state in a hand-over beside the record's own fields. A hand-over larger than one input
+    /// record travels in parts (<see cref="Contracts.Serialization.SplitRecords"/>), so the bound is what a split record
+    /// may carry, not the 64 KiB of one input record.</summary>
+    public const int MaxStateBytes = (int)Contracts.Serialization.SplitRecords.MaxJoinedBytes - 64 * 1024;
 
     /// <summary>The hand-over record the anonymous side sends to the customer's key, and its audit row. A state too
     /// large for one input record leaves out the closed sessions (kept only to attribute late orders), audited.</summary>

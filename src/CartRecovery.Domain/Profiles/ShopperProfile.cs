@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using CartRecovery.Domain.Time;
 
 namespace CartRecovery.Domain.Profiles;
 
@@ -63,7 +64,7 @@ public sealed record ShopperProfile
     {
         if (LastOrderAt is not { } last) return null;
         var ticks = (long)Math.Ceiling(TypicalInterval(fallbackInterval).Ticks * AtRiskFactor / TimeSpan.TicksPerSecond) * TimeSpan.TicksPerSecond;
-        return last + TimeSpan.FromTicks(ticks);
+        return last.Plus(TimeSpan.FromTicks(ticks));
     }
 
     public static ShopperProfile Start(DateTimeOffset at) => new() { FirstSeen = at, LastSeen = at };

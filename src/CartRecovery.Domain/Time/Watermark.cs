@@ -21,7 +21,7 @@ public readonly record struct Watermark(DateTimeOffset Eager, DateTimeOffset Set
     public Watermark Observe(DateTimeOffset eventTime, TimeSpan allowedLateness)
     {
         if (eventTime <= Eager) return this;
-        var settled = eventTime - allowedLateness;
+        var settled = eventTime.Minus(allowedLateness); // a first event near DateTimeOffset.MinValue must not underflow
         return new Watermark(eventTime, settled > Settled ? settled : Settled);
     }
 

@@ -139,6 +139,8 @@ public static class BacktestMetrics
         metrics.Add(new BacktestMetric(Input, "sessions", headline["sessions"]));
         metrics.Add(new BacktestMetric(Input, "orders", headline["orders"]));
         metrics.Add(new BacktestMetric(Input, "carts abandoned", headline["carts_abandoned"]));
+        // Rejected input lines and records (docs/replay.md, "Bad lines"): the same in both runs unless a policy made a decision fail.
+        await Add(Input, "SELECT 'dead letters', toString(count()) FROM dead_letters FINAL");
 
         await AddTable("triggers by kind, step and channel", AnalystQueries.TriggersByKindStepChannel,
             row => $"{row("kind")} step {row("step")} via {row("channel")}", row => row("triggers"));
@@ -187,6 +189,8 @@ public static class BacktestMetrics
             ? Math.Round(rate, 4).ToString(CultureInfo.InvariantCulture) : "n/a";
         metrics.Add(new BacktestMetric(Recoveries, "conversion rate, messaged group", Rate("treated_rate")));
         metrics.Add(new BacktestMetric(Recoveries, "conversion rate, holdout group", Rate("holdout_rate")));
+        metrics.Add(new BacktestMetric(Recoveries, "lift over holdout, 95% CI (Newcombe)", FigureIntervals.Lift(lift) is { } ci
+            ? string.Create(CultureInfo.InvariantCulture, $"[{ci.Low:0.0000}, {ci.High:0.0000}]") : ConfidenceIntervals.TooFew));
         var incremental = lift.Number(0, "lift") * lift.Number(0, "treated_carts");
         metrics.Add(new BacktestMetric(Recoveries, "expected incremental conversions (lift over holdout x messaged carts)",
             double.IsFinite(incremental) && lift.Number(0, "holdout_carts") > 0 ? Math.Round(incremental, 1).ToString(CultureInfo.InvariantCulture) : "n/a"));

@@ -29,7 +29,10 @@ public static class CombinedQuery
                     if (rows.Count > 0) await store.InsertJsonEachRowAsync(table, rows, ct);
                 }
             }
-            return await store.QueryAsync(sql, format, ct);
+            // The query itself runs on the analyst path: guard, read-only session and limits, as on one store.
+            await using var reader = AnalyticsStoreFactory.Open(scratch.FullName,
+                new Storage.AnalyticsStoreOptions { ReadOnly = true, Limits = HostConfiguration.Current.QueryLimits });
+            return await reader.QueryAsync(sql, format, ct);
         }
         finally
         {

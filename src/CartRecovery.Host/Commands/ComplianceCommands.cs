@@ -58,25 +58,46 @@ public static class ComplianceCommands
                 return 0;
             }
             var keys = HostConfiguration.Current.ComplianceKeys();
-            var pseudonym = keys.Pseudonym(id);
+            var pseudonyms = new ErasurePseudonyms(keys, id);
+            var pseudonym = pseudonyms.Shopper;
             var directory = parse.GetValue(data)!;
             var checkpoints = WorkerRunner.CheckpointStore(directory, parse.GetValue(checkpointDb), WorkerRunner.PostgresFromCommandLine(parse.GetValue(postgres)));
-            var state = await CheckpointErasure.EraseAsync(checkpoints, id, ct);
             await using var store = AnalyticsStoreFactory.Open(directory);
             await store.EnsureSchemaAsync(ct);
-            var rows = await AnalyticsErasure.EraseAsync(store, id, pseudonym, ct);
+            // Nothing names the id (a typo, a shopper this store never saw): say so and change nothing, no erasure audited.
+            var found = await AnalyticsErasure.CountAsync(store, id, ct);
+            var checkpointRows = await CheckpointErasure.CountRowsOfShopperAsync(checkpoints, id, ct);
+            if (found.Total == 0 && checkpointRows == 0)
+            {
+                var earlier = await AnalyticsErasure.ErasuresOfAsync(store, pseudonym, ct);
+                Console.Error.WriteLine(earlier > 0
+                    ? $"nothing left to erase: no row or checkpoint names this shopper; erased before as {pseudonym} ({earlier} erasure(s) audited)"
+                    : "unknown shopper: no row of the store and no checkpoint names this id; nothing erased");
+                return earlier > 0 ? 0 : 1;
+            }
+            var state = await CheckpointErasure.EraseAsync(checkpoints, id, ct);
+            var rows = await AnalyticsErasure.EraseAsync(store, id, pseudonym, pseudonyms.Session, ct);
+            var replaced = await AnalyticsErasure.ReplacedPartsAsync(store, ct);
             var head = await ChainHeadAsync(store, pseudonym, ct);
             var scope = $"rows={rows.Total} checkpoints={state.SnapshotsRewritten + state.DeltasRewritten}";
-            var audit = AuditChain.Link(head, Erasure.Audit(request, pseudonym, "operator", scope), pseudonym);
+            var audit = AuditChain.Link(head, Erasure.Audit(request, pseudonym, "operator", scope), pseudonym, keys);
             await store.InsertJsonEachRowAsync("audit_log", [ContractJson.Serialize(audit)], ct);
+            await store.InsertJsonEachRowAsync("audit_chain_heads", [.. AuditChainAnchors.HeadsOf([audit], keys).Select(ContractJson.Serialize)], ct);
             var left = await AnalyticsErasure.CountAsync(store, id, ct);
+            // The parts the mutations replaced still hold the rows as they were: the command returns once the engine has
+            // removed them from disk (docs/compliance.md: about 30 s), so nothing of the shopper outlives the process.
+            var purge = await AnalyticsErasure.PurgeAsync(store, replaced, ErasurePurgeTimeout, ct);
             Console.WriteLine($"erased shopper as {pseudonym}: {rows.Triggers} trigger, {rows.Audits} audit, {rows.Outcomes} outcome, {rows.OutcomeEvents} outcome-event and {rows.Profiles} profile rows; " +
                 $"{state.SnapshotsRewritten} checkpoint snapshots and {state.DeltasRewritten} checkpoint deltas rewritten; " +
-                $"left naming the id: {left.Total} rows, {state.RowsStillNaming} checkpoint rows");
-            return left.Total == 0 && state.RowsStillNaming == 0 ? 0 : 1;
+                $"left naming the id: {left.Total} rows, {state.RowsStillNaming} checkpoint rows; " +
+                $"replaced parts left on disk: {purge.ReplacedPartsLeft} of {replaced.Count}, detached parts dropped: {purge.DetachedPartsDropped}");
+            return left.Total == 0 && state.RowsStillNaming == 0 && purge.Complete ? 0 : 1;
         });
         return command;
     }
+
+    /// <summary>How long <c>erase</c> waits for the engine to remove the parts the erasure replaced (docs/compliance.md).</summary>
+    private static readonly TimeSpan ErasurePurgeTimeout = TimeSpan.FromMinutes(3);
 
     private static async Task<AuditChainHead?> ChainHeadAsync(IAnalyticsStore store, string pseudonym, CancellationToken ct)
     {
@@ -85,19 +106,28 @@ public static class ComplianceCommands
             "TabSeparated", ct)).Trim();
         if (text.Length == 0) return null;
         var parts = text.Split('\t');
-        return new AuditChainHead(long.Parse(parts[0]), parts[1]);
+        // The chain's root, as its anchor names it (empty for a chain anchored before roots were kept).
+        var root = (await store.QueryAsync(
+            $"SELECT chain_root FROM audit_chain_heads FINAL WHERE shopper_pseudonym = {AnalyticsErasure.Quote(pseudonym)} AND chain_hash = {AnalyticsErasure.Quote(parts[1])} LIMIT 1",
+            "TabSeparated", ct)).Trim();
+        return new AuditChainHead(long.Parse(parts[0]), parts[1], root);
     }
 
     private static Command Audit()
     {
         var data = DataOption();
-        var verify = new Command("verify", "Recompute every audit chain and report each missing, reordered or altered row (exit 1 when any)");
+        var verify = new Command("verify",
+            "Recompute every audit chain, check each row's shopper and session against its pseudonyms and each chain against its anchored head; " +
+            "report every missing, reordered, altered, moved or unanchored row and every deleted chain (exit 1 when any)");
         verify.Options.Add(data);
         verify.SetAction(async (parse, ct) =>
         {
+            // The keys check that each row's ids are those its pseudonyms stand for, and the anchors' MACs.
+            var keys = HostConfiguration.Current.ComplianceKeys();
             await using var store = AnalyticsStoreFactory.Open(parse.GetValue(data)!);
+            await store.EnsureSchemaAsync(ct);
             var rows = await AuditRowsAsync(store, ct);
-            var report = AuditChainVerifier.Verify(rows);
+            var report = AuditChainVerifier.Verify(rows, await AnchoredHeadsAsync(store, ct), keys);
             foreach (var problem in report.Problems)
                 Console.WriteLine($"{problem.Kind}\t{problem.Pseudonym}\tseq={problem.Seq}\taudit_id={problem.AuditId}\t{problem.Detail}");
             Console.WriteLine(report.Intact
@@ -116,6 +146,13 @@ public static class ComplianceCommands
         var text = await store.QueryAsync(
             "SELECT * FROM audit_log FINAL SETTINGS date_time_output_format = 'iso', output_format_json_quote_64bit_integers = 0", "JSONEachRow", ct);
         return [.. text.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(line => ContractJson.DeserializeAudit(Encoding.UTF8.GetBytes(line)))];
+    }
+
+    /// <summary>Every anchored chain head (FINAL: the newest per chain).</summary>
+    public static async Task<List<AnchoredHead>> AnchoredHeadsAsync(IAnalyticsStore store, CancellationToken ct)
+    {
+        var text = await store.QueryAsync("SELECT * FROM audit_chain_heads FINAL SETTINGS output_format_json_quote_64bit_integers = 0", "JSONEachRow", ct);
+        return [.. text.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(line => ContractJson.DeserializeAnchoredHead(Encoding.UTF8.GetBytes(line)))];
     }
 
     private static Command Token()
@@ -178,7 +215,7 @@ public static class ComplianceCommands
                 "table" => "PrettyCompactMonoBlock", "tsv" => "TabSeparatedWithNames", "json" => "JSONEachRow",
                 var other => throw new ArgumentException($"--format: unknown format '{other}' (table, tsv, json)"),
             };
-            var reference = WorkerRunner.LoadPolicy(parse.GetValue(policy));
+            var reference = WorkerRunner.LoadPolicy(parse.GetValue(policy), withKeys: false);
             await using var store = AnalyticsStoreFactory.Open(parse.GetValue(data)!);
             await store.EnsureSchemaAsync(ct);
             foreach (var query in ComplianceQueries.For(reference))
@@ -212,7 +249,17 @@ public static class ComplianceCommands
                 "table" => "PrettyCompactMonoBlock", "tsv" => "TabSeparatedWithNames", "json" => "JSONEachRow",
                 var other => throw new ArgumentException($"--format: unknown format '{other}' (table, tsv, json)"),
             };
-            Console.Write(await store.QueryAsync(ComplianceQueries.ConsentInForce(parse.GetValue(shopper)!, instant), outputFormat, ct));
+            var shopperId = parse.GetValue(shopper)!;
+            var ledger = await store.QueryAsync(ComplianceQueries.ConsentInForce(shopperId, instant), outputFormat, ct);
+            if (!await ComplianceQueries.HasConsentRecordAsync(store, shopperId, ct))
+            {
+                // An empty table would read as "no consent", which an auditor could take for an answer: say that nothing
+                // is recorded for the id at all (a typo, another store, or an erased shopper, whose rows carry a pseudonym).
+                Console.Error.WriteLine($"consent: no consent record for this shopper in {parse.GetValue(data)} (no grant, withdrawal or unsubscribe " +
+                    "at any time); check the id and --data (an erased shopper's records are under their pseudonym)");
+                return 1;
+            }
+            Console.Write(ledger);
             return 0;
         });
         return command;

@@ -6,7 +6,10 @@ using CartRecovery.Kafka;
 using CartRecovery.Kafka.Configuration;
 using CartRecovery.Storage;
 using CartRecovery.Storage.Schema;
+using CartRecovery.Contracts.Outputs;
 using CartRecovery.Streaming;
+using CartRecovery.Streaming.Ingest;
+using CartRecovery.Streaming.Output;
 using CartRecovery.Traffic.Import;
 using Confluent.Kafka;
 using Confluent.Kafka.Admin;
@@ -117,7 +120,13 @@ public static partial class ReplayCommand
             $"({statistics.BadShare.ToString("P2", CultureInfo.InvariantCulture)})");
 
         var run = await WorkerRunner.RunAsync(new WorkerSettings { BootstrapServers = broker.BootstrapServers, Drain = true, Checkpoints = WorkerRunner.CheckpointStore(replay.DataDirectory, null, null) }, replay.PolicyFile, replay.DataDirectory, ct, store, progress: "replay", expectedEvents: published);
-        await SummarizeAsync(replay.DataDirectory, store, run, replay.PolicyFile, replay.MetricsOut, output, ct);
+        // The lines the import rejected never reached the broker: they are dead letters of the replay like the records
+        // the worker rejects, in the same table and counted in the same summary line.
+        var rejected = RejectedLines(replay.Input, statistics);
+        var byReason = new Dictionary<string, long>(run.DeadLettersByReason);
+        foreach (var letter in rejected) byReason[letter.Reason] = byReason.GetValueOrDefault(letter.Reason) + 1;
+        run = run with { DeadLetters = run.DeadLetters + rejected.Count, DeadLettersByReason = byReason };
+        await SummarizeAsync(replay.DataDirectory, store, run, replay.PolicyFile, replay.MetricsOut, output, ct, rejected);
         output.WriteLine($"\nreplay outputs are in {replay.DataDirectory}: ./run.sh query --data {replay.DataDirectory} \"SELECT * FROM recovery_triggers FINAL LIMIT 10\"");
 
         if (statistics.BadShare > replay.MaxBadShare)
@@ -127,6 +136,17 @@ public static partial class ReplayCommand
             return ExitTooManyBadLines;
         }
         return 0;
+    }
+
+    /// <summary>A file replay's rejected lines as dead letters (docs/replay.md, "Bad lines"): topic = the input file's name,
+    /// partition 0, offset = the line number, the importer's reason and detail, the line's SHA-256, and as received_at
+    /// the event time of the last event accepted before the line (the first accepted event's for lines before any).</summary>
+    public static IReadOnlyList<DeadLetter> RejectedLines(string inputFile, ImportStatistics statistics)
+    {
+        var topic = Path.GetFileName(inputFile);
+        var fallback = statistics.FirstEventTime ?? DateTimeOffset.UnixEpoch;
+        return [.. statistics.BadLines.Select(bad =>
+            DeadLetters.Create(topic, 0, bad.LineNumber, bad.Reason, bad.Detail, bad.PayloadSha256, bad.After ?? fallback))];
     }
 
     public sealed record LiveReplay(string Bootstrap, IReadOnlyList<string> Topics, DateTimeOffset From, DateTimeOffset? To, string? OutputPrefix,
@@ -205,12 +225,13 @@ public static partial class ReplayCommand
     private static AnalyticsStoreOptions StoreOptions(string database) => new() { Database = database, Schema = SchemaOptions.KeepForever };
 
     private static async Task SummarizeAsync(string dataDirectory, AnalyticsStoreOptions options, WorkerRun run, string? policyFile, string? metricsOut,
-        TextWriter output, CancellationToken ct)
+        TextWriter output, CancellationToken ct, IReadOnlyList<DeadLetter>? rejectedInput = null)
     {
         await using var store = AnalyticsStoreFactory.Open(dataDirectory, options);
+        await OutputWriter.InsertDeadLettersAsync(store, rejectedInput ?? [], ct);
         await RunSummary.PrintAsync(store, run, output, ct);
         if (metricsOut is not null)
-            await File.WriteAllTextAsync(metricsOut, await BacktestMetrics.CollectJsonAsync(store, WorkerRunner.LoadPolicy(policyFile), ct), ct);
+            await File.WriteAllTextAsync(metricsOut, await BacktestMetrics.CollectJsonAsync(store, WorkerRunner.LoadPolicy(policyFile, withKeys: false), ct), ct);
     }
 
     private static DateTimeOffset? ParseTime(string? text, string option, bool required)

@@ -21,11 +21,14 @@ public static class ReportCommand
             var dataDirectory = parse.GetValue(data)!;
             var path = Path.GetFullPath(parse.GetValue(output) ?? Path.Combine(dataDirectory, "report.html"));
             string html;
-            await using (var store = AnalyticsStoreFactory.Open(dataDirectory, new AnalyticsStoreOptions { Database = parse.GetValue(database)! }))
+            var options = new AnalyticsStoreOptions { Database = parse.GetValue(database)! };
+            await using (var store = AnalyticsStoreFactory.Open(dataDirectory, options))
             {
                 // Creates the recovery_outcomes view in stores written before it existed; tables are left as they are.
                 await store.EnsureSchemaAsync(ct);
-                html = await AnalyticsReport.RenderAsync(store, ct);
+                // The report's queries are analyst queries: read-only, within the Query limits, like the query command's.
+                await using var reader = AnalyticsStoreFactory.Open(dataDirectory, options with { ReadOnly = true, Limits = HostConfiguration.Current.QueryLimits });
+                html = await AnalyticsReport.RenderAsync(reader, ct);
             }
             Directory.CreateDirectory(Path.GetDirectoryName(path)!);
             await File.WriteAllTextAsync(path, html, ct);

@@ -41,7 +41,9 @@ public static class WorkerRunner
         builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
         // The command owns SIGTERM/SIGINT (graceful stop through its token); the host must not stop Akka underneath it.
         builder.Services.AddSingleton<IHostLifetime, CommandOwnedLifetime>();
-        builder.Services.AddCartRecoveryWorker(settings, output ?? new OutputSettings(), policy, _ => storeOptions is null ? AnalyticsStoreFactory.Open(dataDirectory) : AnalyticsStoreFactory.Open(dataDirectory, storeOptions));
+        builder.Services.AddCartRecoveryWorker(settings, output ?? new OutputSettings(), policy,
+            // The worker owns the store it writes (the live one, or a replay's or backtest's own database): it sets its retention.
+            _ => AnalyticsStoreFactory.Open(dataDirectory, (storeOptions ?? AnalyticsStoreFactory.LiveOptions) with { SetsRetention = true }));
 
         IHost host;
         if (builder is WebApplicationBuilder web)
@@ -61,8 +63,9 @@ public static class WorkerRunner
         using var _ = host;
         if (policy.Keys.IsDevelopment)
             host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("CartRecovery.Compliance").LogWarning(
-                "{TokenKey} and {PseudonymKey} are not set: tokens and pseudonyms use the public development keys (never in production)",
-                Domain.Compliance.ComplianceKeys.TokenKeySetting, Domain.Compliance.ComplianceKeys.PseudonymKeySetting);
+                "{TokenKey}, {PseudonymKey} and {RecordKey} are not set and {Allow} is: tokens, pseudonyms and the worker's own records use the public development keys (never in production)",
+                Domain.Compliance.ComplianceKeys.TokenKeySetting, Domain.Compliance.ComplianceKeys.PseudonymKeySetting,
+                Domain.Compliance.ComplianceKeys.RecordKeySetting, Domain.Compliance.ComplianceKeys.AllowDevelopmentSetting);
         var store = host.Services.GetRequiredService<IAnalyticsStore>();
         await store.EnsureSchemaAsync(ct);
         await host.StartAsync(ct);
@@ -76,6 +79,8 @@ public static class WorkerRunner
         }
         finally
         {
+            // Stopping disposes the Kafka clients, which may wait for a broker that is gone: bounded like the rest of the stop.
+            using var deadline = ExitDeadline.Arm(settings.ShutdownTimeout + TimeSpan.FromSeconds(15), "stopping the worker");
             if (shown is not null) await shown.DisposeAsync();
             await host.StopAsync(CancellationToken.None);
             await store.DisposeAsync();
@@ -118,9 +123,11 @@ public static class WorkerRunner
     }
 
     /// <summary>The policy file with the compliance keys of the environment (they are configuration, not policy).</summary>
-    public static RecoveryPolicy LoadPolicy(string? policyFile)
+    /// <param name="withKeys">false: only the policy's rules are read (reference policies of metrics), which sign and key
+    /// nothing, so no keys are required.</param>
+    public static RecoveryPolicy LoadPolicy(string? policyFile, bool withKeys = true)
     {
-        var keys = HostConfiguration.Current.ComplianceKeys();
+        var keys = withKeys ? HostConfiguration.Current.ComplianceKeys() : Domain.Compliance.ComplianceKeys.Development;
         if (policyFile is null) return PolicyFile.LoadDefault() with { Keys = keys };
         if (!File.Exists(policyFile)) throw new ArgumentException($"--policy: file not found: {policyFile}");
         return PolicyFile.Parse(File.ReadAllText(policyFile)) with { Keys = keys };

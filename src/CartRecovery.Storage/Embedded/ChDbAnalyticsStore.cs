@@ -56,7 +56,7 @@ public sealed class ChDbAnalyticsStore : IAnalyticsStore
                 _engine.Query(statement, EmbeddedClickHouse.DefaultFormat, Database);
             }
         }, ct);
-        await SchemaRetention.ApplyAsync(this, _options.Schema, ct);
+        if (_options.SetsRetention) await SchemaRetention.ApplyAsync(this, _options.Schema, ct);
     }
 
     public Task InsertJsonEachRowAsync(string table, IReadOnlyList<string> jsonRows, CancellationToken ct)
@@ -114,18 +114,44 @@ public sealed class ChDbAnalyticsStore : IAnalyticsStore
     public Task<string> QueryAsync(string sql, string format, CancellationToken ct)
     {
         if (!_options.ReadOnly) return Task.Run(() => _engine.Query(sql, format, Database), ct);
-        ReadOnlySql.Check(sql);
+        ReadOnlySql.Check(sql, Database);
         return Task.Run(() =>
         {
-            // The engine's own guard as well: a statement the check let through still cannot write (readonly = 2
-            // allows per-query settings but no writes, no DDL and no change of readonly itself).
-            _engine.Query("SET readonly = 2", format, Database);
-            return _engine.Query(sql, format, Database);
+            try
+            {
+                return AnalystSession().Query(sql, format, Database);
+            }
+            catch (ClickHouseQueryException e)
+            {
+                throw _options.Limits.Explain(e);
+            }
         }, ct);
     }
 
+    /// <summary>The engine's own guard behind <see cref="ReadOnlySql"/>: a connection of its own whose session has the
+    /// analyst limits and <c>readonly = 1</c>, so a spelling the check misses still cannot write, call a table function
+    /// that reaches outside, change a setting or run unbounded. Opened on first use, closed with the store.</summary>
+    private EmbeddedClickHouse.ReadOnlySession AnalystSession()
+    {
+        lock (_analystGate)
+            return _analyst ??= _engine.OpenReadOnlySession(
+                [.. _options.Limits.Validated().Settings(), .. EmbeddedOnlySettings]);
+    }
+
+    /// <summary>chDB 26.5 settings a server of another version may not know: no calls to AI providers, no Python table function.</summary>
+    private static readonly KeyValuePair<string, string>[] EmbeddedOnlySettings =
+        [new("allow_experimental_ai_functions", "0"), new("allow_python_table_function", "0")];
+
+    private readonly Lock _analystGate = new();
+    private EmbeddedClickHouse.ReadOnlySession? _analyst;
+
     public ValueTask DisposeAsync()
     {
+        lock (_analystGate)
+        {
+            _analyst?.Dispose();
+            _analyst = null;
+        }
         if (_ownsEngine) _engine.Dispose();
         return ValueTask.CompletedTask;
     }

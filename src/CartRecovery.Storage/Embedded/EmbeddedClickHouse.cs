@@ -169,24 +169,94 @@ public sealed partial class EmbeddedClickHouse : IDisposable
     }
 
     /// <summary>Runs a statement given as UTF-8 (inserts build theirs without an intermediate string).</summary>
-    internal unsafe string Execute(ReadOnlySpan<byte> sql, string format, string database, string? sqlText = null)
+    internal string Execute(ReadOnlySpan<byte> sql, string format, string database, string? sqlText = null)
+    {
+        var session = _session;
+        ObjectDisposedException.ThrowIf(session is null, this);
+        return Execute(session, session, sql, format, database, sqlText);
+    }
+
+    /// <summary>Runs <paramref name="sql"/> on <paramref name="target"/> (the process's connection or a restricted one on the
+    /// same directory) under <paramref name="owner"/>'s lock: chDB runs one statement at a time per process.</summary>
+    private string Execute(Session owner, Session target, ReadOnlySpan<byte> sql, string format, string database, string? sqlText)
     {
         ValidateIdentifier(format, nameof(format));
         ValidateIdentifier(database, nameof(database));
-        var session = _session;
-        ObjectDisposedException.ThrowIf(session is null, this);
-        lock (session.Gate)
+        lock (owner.Gate)
         {
-            ObjectDisposedException.ThrowIf(session.Connection == 0 || _session is null, this);
-            if (session.CurrentDatabase != database)
+            ObjectDisposedException.ThrowIf(owner.Connection == 0 || target.Connection == 0 || _session is null, this);
+            if (target.CurrentDatabase != database)
             {
-                session.CurrentDatabase = null;
+                target.CurrentDatabase = null;
                 var use = Encoding.UTF8.GetBytes($"USE `{database}`");
-                ExecuteLocked(session, use, format, null);
-                session.CurrentDatabase = database;
+                ExecuteLocked(target, use, format, null);
+                target.CurrentDatabase = database;
             }
-            if (StartsWithUse(sql)) session.CurrentDatabase = null; // the next call re-establishes its database
-            return ExecuteLocked(session, sql, format, sqlText);
+            if (StartsWithUse(sql)) target.CurrentDatabase = null; // the next call re-establishes its database
+            return ExecuteLocked(target, sql, format, sqlText);
+        }
+    }
+
+    /// <summary>
+    /// A second connection to this data directory with its own session settings: <paramref name="settings"/> are set
+    /// (<c>SET name = value</c>), then <c>readonly = 1</c>, after which the session refuses writes, DDL, table functions
+    /// that need a source privilege (file, url, s3, mysql, sqlite, remote, executable, ...) and any change of a setting,
+    /// its limits included (measured on chDB 26.5). The process's own connection is unaffected.
+    /// </summary>
+    public ReadOnlySession OpenReadOnlySession(IEnumerable<KeyValuePair<string, string>> settings)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        var owner = _session;
+        ObjectDisposedException.ThrowIf(owner is null, this);
+        var handle = Open(DataDirectory); // keeps the directory open for as long as the session lives
+        Session restricted;
+        lock (owner.Gate) restricted = new Session(DataDirectory, Connect(DataDirectory));
+        var session = new ReadOnlySession(handle, owner, restricted);
+        try
+        {
+            foreach (var (name, value) in settings)
+            {
+                ValidateIdentifier(name, nameof(settings));
+                session.Set(name, value);
+            }
+            session.Set("readonly", "1");
+        }
+        catch
+        {
+            session.Dispose();
+            throw;
+        }
+        return session;
+    }
+
+    /// <summary>A read-only connection of <see cref="OpenReadOnlySession"/>; statements are serialized with the process's connection.</summary>
+    public sealed class ReadOnlySession : IDisposable
+    {
+        private readonly EmbeddedClickHouse _handle;
+        private readonly Session _owner;
+        private readonly Session _session;
+
+        internal ReadOnlySession(EmbeddedClickHouse handle, Session owner, Session session)
+        {
+            _handle = handle;
+            _owner = owner;
+            _session = session;
+        }
+
+        internal void Set(string name, string value) => Query($"SET {name} = {value}", DefaultFormat, DefaultDatabase);
+
+        /// <summary>Runs one statement in <paramref name="database"/> on the read-only connection.</summary>
+        /// <exception cref="ClickHouseQueryException">The engine refused the statement or stopped it at a limit.</exception>
+        public string Query(string sql, string format, string database)
+        {
+            ArgumentNullException.ThrowIfNull(sql);
+            return _handle.Execute(_owner, _session, Encoding.UTF8.GetBytes(sql), format, database, sql);
+        }
+
+        public void Dispose()
+        {
+            lock (_owner.Gate) Close(_session);
+            _handle.Dispose();
         }
     }
 
@@ -278,7 +348,7 @@ public sealed partial class EmbeddedClickHouse : IDisposable
         }
     }
 
-    private sealed class Session(string dataDirectory, nint connection)
+    internal sealed class Session(string dataDirectory, nint connection)
     {
         public readonly string DataDirectory = dataDirectory;
         public readonly Lock Gate = new();

@@ -24,6 +24,11 @@ public sealed record SchemaOptions
     /// <summary>shopper_profiles (counted from a profile's last update).</summary>
     public int? ProfileRetentionDays { get; init; } = 400;
 
+    /// <summary>Consent evidence (audit_log rows of consent changes, exempt from <see cref="AuditRetentionDays"/>): kept while the
+    /// consent is in force and this many days after it stopped being in force (superseded by a newer change for the same
+    /// purpose and channel, or its valid_until passed); null keeps it until the shopper is erased.</summary>
+    public int? ConsentEvidenceDays { get; init; } = 1095;
+
     /// <summary>How long after abandonment an order still counts as converting the cart.</summary>
     public TimeSpan AttributionWindow { get; init; } = TimeSpan.FromDays(5);
 
@@ -38,5 +43,6 @@ public sealed record SchemaOptions
         DeadLetterRetentionDays = null,
         OutcomeEventRetentionDays = null,
         ProfileRetentionDays = null,
+        ConsentEvidenceDays = null,
     };
 }

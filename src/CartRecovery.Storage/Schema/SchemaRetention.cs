@@ -13,6 +13,9 @@ public static class SchemaRetention
     /// <summary>The configuration key of the retention per table, e.g. <c>audit_log=730,dead_letters=7,recovery_triggers=forever</c>.</summary>
     public const string Setting = "Retention:Tables";
 
+    /// <summary>The retention of consent evidence after the consent stopped being in force (<see cref="SchemaOptions.ConsentEvidenceDays"/>).</summary>
+    public const string ConsentEvidence = "consent_evidence";
+
     /// <summary>The tables whose retention is configurable and the <see cref="SchemaOptions"/> member holding it.</summary>
     public static IReadOnlyList<string> Tables { get; } = ["recovery_triggers", "audit_log", "session_outcomes", "dead_letters", "outcome_events", "shopper_profiles"];
 
@@ -36,7 +39,8 @@ public static class SchemaRetention
                 "dead_letters" => options with { DeadLetterRetentionDays = days },
                 "outcome_events" => options with { OutcomeEventRetentionDays = days },
                 "shopper_profiles" => options with { ProfileRetentionDays = days },
-                var other => throw new ArgumentException($"{Setting}: '{other}' is not a table with a retention (known: {string.Join(", ", Tables)})"),
+                ConsentEvidence => options with { ConsentEvidenceDays = days },
+                var other => throw new ArgumentException($"{Setting}: '{other}' is not a table with a retention (known: {string.Join(", ", Tables)}, {ConsentEvidence})"),
             };
         }
         return options;
@@ -65,17 +69,22 @@ public static class SchemaRetention
             const string prefix = "CREATE TABLE IF NOT EXISTS ";
             if (!create.StartsWith(prefix, StringComparison.Ordinal)) continue;
             var table = create[prefix.Length..].Trim();
+            if (!Tables.Contains(table)) continue; // a table without a retention (audit_chain_heads): never expires
             clauses[table] = lines.FirstOrDefault(l => l.StartsWith("TTL ", StringComparison.Ordinal))?[4..];
         }
         return clauses;
     }
 
-    /// <summary>Brings the TTL of each existing table to the configured retention (idempotent).</summary>
+    /// <summary>
+    /// Brings the TTL of each existing table to the configured retention (idempotent), then prunes consent evidence past its
+    /// period. Only the command that owns the store calls this (<see cref="AnalyticsStoreOptions.SetsRetention"/>): the
+    /// worker for the live store, a replay or backtest for its own database.
+    /// </summary>
     public static async Task ApplyAsync(IAnalyticsStore store, SchemaOptions options, CancellationToken ct)
     {
         foreach (var (table, clause) in TtlClauses(options))
         {
-            // engine_full shows the TTL as ClickHouse normalised it, e.g. "TTL toDateTime(event_time) + toIntervalDay(400)".
+            // engine_full shows the TTL as ClickHouse normalised it, e.g. "TTL written_at + toIntervalDay(400)".
             var engine = (await store.QueryAsync(
                 $"SELECT engine_full FROM system.tables WHERE database = currentDatabase() AND name = '{table}'", "TabSeparatedRaw", ct)).Trim();
             var ttl = engine.IndexOf(" TTL ", StringComparison.Ordinal) is var at and >= 0 ? engine[(at + 5)..] : null;
@@ -84,10 +93,51 @@ public static class SchemaRetention
             {
                 if (ttl is not null) await store.QueryAsync($"ALTER TABLE {table} REMOVE TTL", "TabSeparated", ct);
             }
-            else if (ttl is null || !ttl.Contains($"toIntervalDay({days.Value.ToString(CultureInfo.InvariantCulture)})", StringComparison.Ordinal))
+            else if (ttl is null || !IsCurrent(ttl, table, days.Value))
             {
                 await store.QueryAsync($"ALTER TABLE {table} MODIFY TTL {clause}", "TabSeparated", ct);
             }
         }
+        await PruneConsentEvidenceAsync(store, options, ct);
+    }
+
+    /// <summary>A TTL already counting <paramref name="days"/> from written_at (an older store counted from the data's own dates).</summary>
+    private static bool IsCurrent(string ttl, string table, int days) =>
+        ttl.Contains($"written_at + toIntervalDay({days.ToString(CultureInfo.InvariantCulture)})", StringComparison.Ordinal)
+        && (table != "audit_log" || ttl.Contains("consent_changed", StringComparison.Ordinal));
+
+    /// <summary>
+    /// The consent rows whose consent stopped being in force more than <see cref="SchemaOptions.ConsentEvidenceDays"/> ago:
+    /// a newer change for the same shopper, purpose and channel took over, or a grant's valid_until passed. The rule reads
+    /// the same fields as the consent_ledger view; the row in force is never among them, however old.
+    /// </summary>
+    public static string ExpiredConsentEvidenceQuery(int days) => $"""
+        SELECT audit_id FROM
+        (
+            SELECT audit_id, event_time,
+                   parseDateTime64BestEffortOrNull(extract(detail, 'valid_until=([^ ]+)'), 3, 'UTC') AS valid_until,
+                   leadInFrame(toNullable(event_time), 1, NULL) OVER (
+                       PARTITION BY shopper_id, extract(detail, 'purpose=([^ ]*)'), channel ORDER BY event_time, audit_id
+                       ROWS BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING) AS next_change
+            FROM audit_log FINAL
+            WHERE decision = 'consent_changed'
+        )
+        WHERE least(ifNull(next_change, toDateTime64('2299-12-31 00:00:00', 3, 'UTC')), ifNull(valid_until, toDateTime64('2299-12-31 00:00:00', 3, 'UTC')))
+              + toIntervalDay({days.ToString(CultureInfo.InvariantCulture)}) < now64(3)
+        ORDER BY audit_id
+        """;
+
+    /// <summary>Deletes consent evidence past its period (<see cref="ExpiredConsentEvidenceQuery"/>); returns how many rows.</summary>
+    public static async Task<int> PruneConsentEvidenceAsync(IAnalyticsStore store, SchemaOptions options, CancellationToken ct)
+    {
+        if (options.ConsentEvidenceDays is not { } days) return 0;
+        var expired = (await store.QueryAsync(ExpiredConsentEvidenceQuery(days), "TabSeparatedRaw", ct))
+            .Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        foreach (var chunk in expired.Chunk(1000))
+        {
+            var ids = string.Join(", ", chunk.Select(AnalyticsErasure.Quote));
+            await store.QueryAsync($"ALTER TABLE audit_log DELETE WHERE decision = 'consent_changed' AND audit_id IN ({ids}) SETTINGS mutations_sync = 2", "TabSeparated", ct);
+        }
+        return expired.Length;
     }
 }

@@ -9,11 +9,16 @@
 --   {outcome_event_retention_days} outcome_events                    (default 400)
 --   {profile_retention_days}     shopper_profiles                    (default 400)
 --   {attribution_window_seconds} recovery_outcomes attribution window (default 5 days = 432000)
--- A retention of "keep forever" drops the TTL line: TTLs count from the wall clock, so a replay of old traffic
--- (the REES46 sample is from 2019) would otherwise have its rows deleted at the next merge.
--- CREATE ... IF NOT EXISTS does not change an existing table's TTL: EnsureSchema applies the configured retention to
--- existing tables too (AnalyticsSchema.RetentionStatements: ALTER TABLE ... MODIFY TTL / REMOVE TTL).
---
+-- Retention counts from when the row was written (written_at, a MATERIALIZED column: filled by the engine at insert,
+-- absent from SELECT *, so outputs stay the same for the same input), never from a date in the data: a backfill of 2019
+-- traffic, a dead letter of a month-old event or an event stamped 1970 is kept as long as a row of today.
+-- A retention of "keep forever" drops the TTL line (a replay's own database keeps every row).
+-- Consent evidence (audit_log rows with decision = 'consent_changed') is exempt from the audit retention: it is kept
+-- while the consent is in force and for the evidence period after (SchemaRetention.PruneConsentEvidenceAsync).
+-- CREATE ... IF NOT EXISTS does not change an existing table's TTL: the command that owns the store (the worker for the
+-- live store, a replay or backtest for its own database) applies the configured retention to existing tables too
+-- (SchemaRetention.ApplyAsync: ALTER TABLE ... MODIFY TTL / REMOVE TTL); commands that only read, report or erase never
+-- change a retention.
 -- Idempotence: every table is a ReplacingMergeTree whose sorting key ends with the row's deterministic id, so a
 -- batch written twice (a crash replays the tail since the last commit) collapses to one row; queries use FINAL.
 -- Sorting keys start with the day and the columns analysts filter and group by; partitions are months, so TTL
@@ -57,12 +62,13 @@ CREATE TABLE IF NOT EXISTS recovery_triggers
     shopper_time_zone   LowCardinality(String),
     shopper_local_time  Nullable(DateTime64(3, 'UTC')),
     category            LowCardinality(String),
-    INDEX shopper_lookup shopper_id TYPE bloom_filter GRANULARITY 4
+    INDEX shopper_lookup shopper_id TYPE bloom_filter GRANULARITY 4,
+    written_at     DateTime MATERIALIZED now()
 )
 ENGINE = ReplacingMergeTree
 PARTITION BY toYYYYMM(event_time)
 ORDER BY (toDate(event_time), kind, channel, step, trigger_id)
-TTL toDateTime(event_time) + INTERVAL {trigger_retention_days} DAY;
+TTL written_at + INTERVAL {trigger_retention_days} DAY;
 
 CREATE TABLE IF NOT EXISTS audit_log
 (
@@ -84,12 +90,15 @@ CREATE TABLE IF NOT EXISTS audit_log
     chain_prev     String,
     chain_hash     String,
     kind           LowCardinality(String),
-    INDEX shopper_lookup shopper_id TYPE bloom_filter GRANULARITY 4
+    session_pseudonym String,
+    chain_version  UInt8 DEFAULT 1,
+    INDEX shopper_lookup shopper_id TYPE bloom_filter GRANULARITY 4,
+    written_at     DateTime MATERIALIZED now()
 )
 ENGINE = ReplacingMergeTree
 PARTITION BY toYYYYMM(event_time)
 ORDER BY (toDate(event_time), decision, reason, audit_id)
-TTL toDateTime(event_time) + INTERVAL {audit_retention_days} DAY;
+TTL written_at + INTERVAL {audit_retention_days} DAY DELETE WHERE decision != 'consent_changed';
 
 -- One row per session: a session is (shopper_id, session_id, started_at). Storefronts reuse session ids across
 -- shoppers (and a shopper's session id may come back days later as a new session), so the shopper and the start are
@@ -116,12 +125,13 @@ CREATE TABLE IF NOT EXISTS session_outcomes
     variant        LowCardinality(String),
     started_at     DateTime64(3, 'UTC'),
     ended_at       DateTime64(3, 'UTC'),
-    INDEX shopper_lookup shopper_id TYPE bloom_filter GRANULARITY 4
+    INDEX shopper_lookup shopper_id TYPE bloom_filter GRANULARITY 4,
+    written_at     DateTime MATERIALIZED now()
 )
 ENGINE = ReplacingMergeTree(ended_at)
 PARTITION BY toYYYYMM(started_at)
 ORDER BY (toDate(started_at), origin_channel, shopper_id, session_id, started_at)
-TTL toDateTime(ended_at) + INTERVAL {outcome_retention_days} DAY;
+TTL written_at + INTERVAL {outcome_retention_days} DAY;
 
 -- Rejected input: where it was and why. No payload (it may hold personal data): that stays on the
 -- dead-letter topic with the input's retention.
@@ -134,12 +144,13 @@ CREATE TABLE IF NOT EXISTS dead_letters
     reason         LowCardinality(String),
     detail         String,
     payload_sha256 String,
-    received_at    DateTime64(3, 'UTC')
+    received_at    DateTime64(3, 'UTC'),
+    written_at     DateTime MATERIALIZED now()
 )
 ENGINE = ReplacingMergeTree
 PARTITION BY toYYYYMM(received_at)
 ORDER BY (topic, partition, offset, dead_letter_id)
-TTL toDateTime(received_at) + INTERVAL {dead_letter_retention_days} DAY;
+TTL written_at + INTERVAL {dead_letter_retention_days} DAY;
 
 -- Outcomes of triggers reported back on outcome-events (docs/events.md, "Outcomes"): delivery, opens, clicks,
 -- bounces and complaints from dispatchers; chat accepted/resolved; survey answers. One row per outcome event
@@ -163,12 +174,13 @@ CREATE TABLE IF NOT EXISTS outcome_events
     free_text              Nullable(String),
     event_time             DateTime64(3, 'UTC'),
     INDEX shopper_lookup shopper_id TYPE bloom_filter GRANULARITY 4,
-    INDEX trigger_lookup trigger_id TYPE bloom_filter GRANULARITY 4
+    INDEX trigger_lookup trigger_id TYPE bloom_filter GRANULARITY 4,
+    written_at     DateTime MATERIALIZED now()
 )
 ENGINE = ReplacingMergeTree
 PARTITION BY toYYYYMM(event_time)
 ORDER BY (toDate(event_time), type, event_id)
-TTL toDateTime(event_time) + INTERVAL {outcome_event_retention_days} DAY;
+TTL written_at + INTERVAL {outcome_event_retention_days} DAY;
 
 -- Customer profiles (docs/analytics.md, "Customer profiles"): one row per shopper, re-written when the profile changes
 -- (an order, a finished session); the newest updated_at wins. RFM, churn risk, lifetime-value estimate, segment and
@@ -188,11 +200,12 @@ CREATE TABLE IF NOT EXISTS shopper_profiles
     category_interest     Map(String, UInt32),
     first_seen            DateTime64(3, 'UTC'),
     last_order_at         Nullable(DateTime64(3, 'UTC')),
-    updated_at            DateTime64(3, 'UTC')
+    updated_at            DateTime64(3, 'UTC'),
+    written_at     DateTime MATERIALIZED now()
 )
 ENGINE = ReplacingMergeTree(updated_at)
 ORDER BY shopper_id
-TTL toDateTime(updated_at) + INTERVAL {profile_retention_days} DAY;
+TTL written_at + INTERVAL {profile_retention_days} DAY;
 
 -- Stores created before order_currency existed get it (CREATE TABLE IF NOT EXISTS leaves an existing table as it
 -- is). A sorting key cannot be changed in place: a store created before shopper_id and started_at joined
@@ -220,6 +233,36 @@ ALTER TABLE audit_log ADD COLUMN IF NOT EXISTS chain_hash String;
 -- Stores created before browse-abandonment and win-back triggers (kind of an audit row, category of a trigger).
 ALTER TABLE recovery_triggers ADD COLUMN IF NOT EXISTS category LowCardinality(String);
 ALTER TABLE audit_log ADD COLUMN IF NOT EXISTS kind LowCardinality(String);
+-- Stores created before the chain covered the session and the factors (version 2): their rows keep version 1.
+ALTER TABLE audit_log ADD COLUMN IF NOT EXISTS session_pseudonym String;
+ALTER TABLE audit_log ADD COLUMN IF NOT EXISTS chain_version UInt8 DEFAULT 1;
+
+-- The anchored head of every audit chain (docs/compliance.md, "Tamper-evident audit log"): the newest row of each chain,
+-- MAC'd with the record key, written after the audit rows it anchors. One row per chain (a shopper's pseudonym and the
+-- hash of the chain's first row): the newest head replaces the older ones (version chain_seq). No TTL: one small row
+-- per chain, and a head must outlive any row an editor could delete.
+CREATE TABLE IF NOT EXISTS audit_chain_heads
+(
+    shopper_pseudonym String,
+    chain_root     String,
+    chain_seq      UInt64,
+    chain_hash     String,
+    head_mac       String
+)
+ENGINE = ReplacingMergeTree(chain_seq)
+ORDER BY (shopper_pseudonym, chain_root);
+
+-- Stores created before retention counted from the write (written_at); existing rows read it as the time of the read,
+-- so their retention starts now rather than from the data's own dates.
+ALTER TABLE recovery_triggers ADD COLUMN IF NOT EXISTS written_at DateTime MATERIALIZED now();
+ALTER TABLE audit_log ADD COLUMN IF NOT EXISTS written_at DateTime MATERIALIZED now();
+ALTER TABLE session_outcomes ADD COLUMN IF NOT EXISTS written_at DateTime MATERIALIZED now();
+ALTER TABLE dead_letters ADD COLUMN IF NOT EXISTS written_at DateTime MATERIALIZED now();
+ALTER TABLE outcome_events ADD COLUMN IF NOT EXISTS written_at DateTime MATERIALIZED now();
+ALTER TABLE shopper_profiles ADD COLUMN IF NOT EXISTS written_at DateTime MATERIALIZED now();
+
+-- Lines of the cart a trigger does not list (OutputLimits: at most 100 are listed, fewer when they would not fit one record).
+ALTER TABLE recovery_triggers ADD COLUMN IF NOT EXISTS cart_lines_omitted UInt32 AFTER cart_lines;
 
 -- Attributed recoveries and the holdout comparison: one row per abandoned cart (reminded or holdout), derived
 -- from session_outcomes and recovery_triggers, so there is one source of truth, re-deliveries cannot count

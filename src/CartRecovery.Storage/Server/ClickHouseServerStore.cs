@@ -64,7 +64,7 @@ public sealed class ClickHouseServerStore : IAnalyticsStore
         foreach (var statement in AnalyticsSchema.StatementsFor(_options.Schema))
             await RetryAsync("schema", statement,
                 token => _client.ExecuteNonQueryAsync(statement, parameters: null, Options(Database), token), ct).ConfigureAwait(false);
-        await SchemaRetention.ApplyAsync(this, _options.Schema, ct).ConfigureAwait(false);
+        if (_options.SetsRetention) await SchemaRetention.ApplyAsync(this, _options.Schema, ct).ConfigureAwait(false);
     }
 
     public async Task InsertJsonEachRowAsync(string table, IReadOnlyList<string> jsonRows, CancellationToken ct)
@@ -100,19 +100,35 @@ public sealed class ClickHouseServerStore : IAnalyticsStore
     {
         ArgumentNullException.ThrowIfNull(sql);
         EmbeddedClickHouse.ValidateIdentifier(format, nameof(format));
-        return await RetryAsync("query", sql, async token =>
+        if (_options.ReadOnly) ReadOnlySql.Check(sql, Database);
+        try
         {
-            using var result = await _client.ExecuteRawResultAsync(sql,
-                Options(Database, QuerySettings(format)), token).ConfigureAwait(false);
-            return await result.ReadAsStringAsync().ConfigureAwait(false);
-        }, ct).ConfigureAwait(false);
+            return await RetryAsync("query", sql, async token =>
+            {
+                using var result = await _client.ExecuteRawResultAsync(sql,
+                    Options(Database, QuerySettings(format)), token).ConfigureAwait(false);
+                return await result.ReadAsStringAsync().ConfigureAwait(false);
+            }, ct).ConfigureAwait(false);
+        }
+        catch (ClickHouseQueryException e) when (_options.ReadOnly)
+        {
+            throw _options.Limits.Explain(e);
+        }
     }
 
-    /// <summary>On the analyst path the server itself refuses writes: readonly = 2 forbids INSERT, ALTER, DDL and a change
-    /// of readonly, but lets the driver send its per-query settings (readonly = 1 would refuse those too).</summary>
-    private Dictionary<string, object> QuerySettings(string format) => _options.ReadOnly
-        ? new() { ["default_format"] = format, ["readonly"] = 2 }
-        : new() { ["default_format"] = format };
+    /// <summary>On the analyst path the server itself refuses writes and bounds the query: readonly = 2 forbids INSERT, ALTER,
+    /// DDL and a change of readonly, but lets the driver send its per-query settings (readonly = 1 would refuse those
+    /// too), which carry the analyst limits. That the query cannot raise them again (readonly = 2 would let it) is the
+    /// analyst user's settings profile's job: its constraints and grants are in docs/analytics.md.</summary>
+    private Dictionary<string, object> QuerySettings(string format)
+    {
+        var settings = new Dictionary<string, object> { ["default_format"] = format };
+        if (!_options.ReadOnly) return settings;
+        settings["readonly"] = 2;
+        foreach (var (name, value) in _options.Limits.Validated().Settings())
+            settings[name] = value.Trim('\'');
+        return settings;
+    }
 
     private static QueryOptions Options(string database, IDictionary<string, object>? settings = null) =>
         new() { Database = database, CustomSettings = settings ?? new Dictionary<string, object>() };

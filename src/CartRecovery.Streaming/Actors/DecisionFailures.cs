@@ -1,7 +1,5 @@
-using System.Security.Cryptography;
 using System.Text;
 using CartRecovery.Contracts.Events;
-using CartRecovery.Contracts.Outputs;
 using CartRecovery.Contracts.Serialization;
 using CartRecovery.Domain.Decisions;
 using CartRecovery.Streaming.Ingest;
@@ -16,20 +14,27 @@ public static class DecisionFailures
     public static InputRecord DeadLetter(InputRecord source, ShopperEvent evt, Exception cause)
     {
         var payload = ContractJson.SerializeEvent(evt);
-        var sha256 = Convert.ToHexStringLower(SHA256.HashData(payload));
         var where = cause.TargetSite is { } site ? $" in {site.DeclaringType?.Name}.{site.Name}" : "";
-        var letter = new DeadLetter
-        {
-            DeadLetterId = DeterministicId.From("dead-letter", source.Topic, source.Partition.ToString(), source.Offset.ToString(), sha256),
-            Topic = source.Topic,
-            Partition = source.Partition,
-            Offset = source.Offset,
-            Reason = RejectReasons.DecisionFailed,
-            Detail = $"{cause.GetType().Name}{where}",
-            PayloadSha256 = sha256,
-            // The record's broker timestamp is not kept past parsing: the event time stands in for when it was received.
-            ReceivedAt = evt.EventTime,
-        };
+        // The record's broker timestamp is not kept past parsing: the event time stands in for when it was received.
+        var letter = Ingest.DeadLetters.Create(source.Topic, source.Partition, source.Offset, RejectReasons.DecisionFailed, $"{cause.GetType().Name}{where}", payload, evt.EventTime);
         return new InputRecord(source.Topic, source.Partition, source.Offset, null, letter, Encoding.UTF8.GetBytes(evt.ShopperId), payload);
+    }
+
+    /// <summary>The <see cref="DeadLetter.Topic"/> of a deadline whose decision threw: no input record stands behind it.</summary>
+    public const string TimerSource = "timer";
+
+    /// <summary>A deadline (a session's, or the shopper's own when <paramref name="sessionId"/> is empty) whose decision
+    /// threw, as a dead letter: offset -1, the payload names the shopper, the session, the deadline's kind and instant.</summary>
+    public static InputRecord TimerDeadLetter(int partition, string shopperId, string sessionId, Deadline deadline, Exception cause)
+    {
+        var description = new System.Text.Json.Nodes.JsonObject
+        {
+            ["shopper_id"] = shopperId, ["session_id"] = sessionId, ["deadline"] = deadline.Kind.ToString(), ["at"] = deadline.At,
+        };
+        var payload = Encoding.UTF8.GetBytes(description.ToJsonString());
+        var where = cause.TargetSite is { } site ? $" in {site.DeclaringType?.Name}.{site.Name}" : "";
+        var letter = Ingest.DeadLetters.Create(TimerSource, partition, -1, RejectReasons.DecisionFailed, $"{deadline.Kind} deadline: {cause.GetType().Name}{where}",
+            payload, deadline.At);
+        return new InputRecord(TimerSource, partition, -1, null, letter, Encoding.UTF8.GetBytes(shopperId), payload);
     }
 }

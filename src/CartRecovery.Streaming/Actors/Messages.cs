@@ -70,8 +70,9 @@ public static class PartitionProtocol
         public IReadOnlyList<ShopperErasure> Erasures { get; init; } = [];
     }
 
-    /// <summary>An erasure the writer applies to the store: the shopper id and the keyed pseudonym replacing it.</summary>
-    public sealed record ShopperErasure(string ShopperId, string Pseudonym);
+    /// <summary>An erasure the writer applies to the store: the shopper id and the keyed pseudonym replacing it, and the
+    /// function giving each of the shopper's session ids its pseudonym (the one the batch's own rows were redacted with).</summary>
+    public sealed record ShopperErasure(string ShopperId, string Pseudonym, Func<string, string> SessionPseudonym);
 }
 
 /// <summary>Messages between a partition actor and its session actors.</summary>

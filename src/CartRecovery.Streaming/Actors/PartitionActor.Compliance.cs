@@ -18,26 +18,27 @@ public sealed partial class PartitionActor
     private void Erase(string shopperId, ErasureRequested request, ShopperCommand command)
     {
         var batch = _batch!;
-        var pseudonym = _engine.Policy.Keys.Pseudonym(shopperId);
+        var pseudonyms = new ErasurePseudonyms(_engine.Policy.Keys, shopperId);
+        var pseudonym = pseudonyms.Shopper;
         if (_identity.Resolve(shopperId, request.EventTime) is { } alias) PassOn(shopperId, command, alias);
 
         ChainAudits(batch, shopperId);
-        Redact(batch.Triggers, t => t.ShopperId == shopperId, t => Erasure.Redact(t, pseudonym));
-        Redact(batch.Audits, a => a.ShopperId == shopperId, a => Erasure.Redact(a, pseudonym));
-        Redact(batch.Outcomes, o => o.ShopperId == shopperId, o => Erasure.Redact(o, pseudonym));
-        Redact(batch.OutcomeRows, o => o.ShopperId == shopperId, o => Erasure.Redact(o, pseudonym));
+        Redact(batch.Triggers, t => t.ShopperId == shopperId, t => Erasure.Redact(t, pseudonyms));
+        Redact(batch.Audits, a => a.ShopperId == shopperId, a => Erasure.Redact(a, pseudonyms));
+        Redact(batch.Outcomes, o => o.ShopperId == shopperId, o => Erasure.Redact(o, pseudonyms));
+        Redact(batch.OutcomeRows, o => o.ShopperId == shopperId, o => Erasure.Redact(o, pseudonyms));
         // A profile is all derived from the shopper's behaviour: nothing of it is kept.
         batch.Profiles.RemoveAll(p => p.ShopperId == shopperId);
 
         var head = _shoppers.TryGetValue(shopperId, out var shopper) ? shopper.AuditHead : null;
         var sessions = TakeSessions(shopperId);
         var scope = $"sessions={sessions.Count} state={(shopper is null ? 0 : 1)}";
-        batch.Audits.Add(AuditChain.Link(head, Erasure.Audit(request, pseudonym, _engine.Policy.Version, scope), pseudonym));
+        batch.Audits.Add(AuditChain.Link(head, Erasure.Audit(request, pseudonym, _engine.Policy.Version, scope), pseudonym, _engine.Policy.Keys));
         _shoppers.Remove(shopperId);
         _identity = _identity.Forget(shopperId);
         // Changed: the next checkpoint, if incremental, records the shopper as gone (docs/performance.md, checkpoints).
         batch.Touched.Add(shopperId);
-        batch.Erasures.Add(new ShopperErasure(shopperId, pseudonym));
+        batch.Erasures.Add(new ShopperErasure(shopperId, pseudonym, pseudonyms.Session));
     }
 
     /// <summary>
@@ -53,12 +54,17 @@ public sealed partial class PartitionActor
             var row = audits[i];
             if (row.ChainHash.Length > 0 || (onlyShopper is not null && row.ShopperId != onlyShopper)) continue;
             var shopper = Shopper(row.ShopperId);
-            var linked = AuditChain.Link(shopper.AuditHead, row, row.ShopperPseudonym.Length > 0 ? row.ShopperPseudonym : keys.Pseudonym(row.ShopperId));
+            var linked = AuditChain.Link(shopper.AuditHead, row, row.ShopperPseudonym.Length > 0 ? row.ShopperPseudonym : keys.Pseudonym(row.ShopperId), keys);
             audits[i] = linked;
             _shoppers[row.ShopperId] = shopper with { AuditHead = AuditChain.HeadOf(linked) };
             batch.Touched.Add(row.ShopperId);
         }
     }
+
+    /// <summary>The audit row of a record refused as not the worker's own (<see cref="Ingest.InternalRecords"/>): the
+    /// shopper it named, the event and dead-letter ids as evidence, the reason in detail.</summary>
+    private AuditRecord RefusedRecordAudit(Ingest.InputRecord record) =>
+        InputRefusals.Audit(record.Refused!, record.Rejected!.Reason, record.Rejected.Detail, record.Rejected.DeadLetterId, _engine.Policy.Version);
 
     private static void Redact<T>(List<T> rows, Func<T, bool> names, Func<T, T> redact)
     {

@@ -1,3 +1,4 @@
+using Akka.Event;
 using CartRecovery.Domain.Decisions;
 using CartRecovery.Domain.Time;
 
@@ -31,21 +32,36 @@ public sealed partial class PartitionActor
             _sessions.SetShopperDeadline(shopperId, null);
             return null;
         }
-        return _engine.DueShopperDeadline(shopper, stamp, before) is { } due ? (SessionStore.ShopperKey(shopperId), due) : null;
+        return _engine.DueShopperDeadline(shopper, stamp, before) is { } due && !_failedShopperDeadlines.Contains((shopperId, due))
+            ? (SessionStore.ShopperKey(shopperId), due) : null;
     }
+
+    // Shopper deadlines whose decision threw: the state is unchanged, so the same deadline would be due again at once.
+    // Kept in memory only: after a restart each fails once more (one more dead letter), never in a loop.
+    private readonly HashSet<(string ShopperId, Deadline Deadline)> _failedShopperDeadlines = [];
 
     private void FireShopperDeadline(string shopperId, Deadline deadline)
     {
-        var decision = _engine.Fire(Shopper(shopperId), deadline);
-        _shoppers[shopperId] = decision.Shopper;
-        _batch!.Add(decision.Effects);
+        try
+        {
+            var decision = _engine.Fire(Shopper(shopperId), deadline);
+            _shoppers[shopperId] = decision.Shopper;
+            _batch!.Add(decision.Effects);
+        }
+        catch (Exception e)
+        {
+            Context.GetLogger().Error(e, "partition {0}: decision failed on a {1} deadline; deadline dead-lettered", _partition, deadline.Kind);
+            _failedShopperDeadlines.Add((shopperId, deadline));
+            _batch!.DeadLetters.Add(DecisionFailures.TimerDeadLetter(_partition, shopperId, "", deadline, e));
+        }
         _batch.Touched.Add(shopperId);
         TrackShopperDeadline(shopperId);
     }
 
-    /// <summary>Puts the shopper's current deadline in the index (or takes a stale one out).</summary>
+    /// <summary>Puts the shopper's current deadline in the index (or takes a stale one out, or one that failed).</summary>
     private void TrackShopperDeadline(string shopperId)
     {
-        _sessions.SetShopperDeadline(shopperId, _shoppers.TryGetValue(shopperId, out var shopper) ? _engine.ShopperDeadline(shopper) : null);
+        var deadline = _shoppers.TryGetValue(shopperId, out var shopper) ? _engine.ShopperDeadline(shopper) : null;
+        _sessions.SetShopperDeadline(shopperId, deadline is { } due && _failedShopperDeadlines.Contains((shopperId, due)) ? null : deadline);
     }
 }

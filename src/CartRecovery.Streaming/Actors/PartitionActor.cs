@@ -63,8 +63,14 @@ public sealed partial class PartitionActor : ReceivePersistentActor
 
     private PartitionBatch? _batch;
 
-    /// <summary>The journal row written before a full snapshot: empty, it names nobody.</summary>
-    private static readonly byte[] DeltaFence = [];
+    /// <summary>An empty journal row (it names nobody) that takes the partition's next sequence number: written when this
+    /// actor takes the partition over and before every full snapshot. A worker that lost the partition but is still
+    /// saving (a stop past its timeout, a rebalance mid-save) then fails on the journal's unique (persistence id,
+    /// sequence number) instead of writing over the new owner's checkpoint.</summary>
+    private static readonly byte[] Fence = [];
+
+    // The takeover fence is written: the partition's checkpoint rows are this actor's alone.
+    private bool _fenced;
 
     public override string PersistenceId => _persistenceId;
 
@@ -88,11 +94,21 @@ public sealed partial class PartitionActor : ReceivePersistentActor
         // The deltas journaled after that snapshot, in order.
         Recover<byte[]>(bytes =>
         {
-            if (bytes.Length == 0) return; // a fence (see Save) whose snapshot was not saved: it changes nothing
+            if (bytes.Length == 0) return; // a fence: it changes nothing
             Restore(PartitionCheckpoint.FromBytes(bytes));
             _changes.DeltaSaved(bytes.Length);
         });
-        Command<RestorePartition>(_ => Sender.Tell(new PartitionRestored(_partition, new Dictionary<string, long>(_nextOffsets), _sessions.Count)));
+        Command<RestorePartition>(_ =>
+        {
+            var restorer = Sender;
+            void Answer() => restorer.Tell(new PartitionRestored(_partition, new Dictionary<string, long>(_nextOffsets), _sessions.Count));
+            if (_fenced) Answer();
+            else Persist(Fence, _ =>
+            {
+                _fenced = true;
+                Answer();
+            });
+        });
         Command<Checkpoint>(msg => WhenIdle(() => RequestCheckpoint(msg.Sequence)));
         Command<OutputsDurable>(durable => Save(_checkpoints.Durable(durable.Sequence)));
         Command<SaveSnapshotSuccess>(success =>
@@ -147,11 +163,20 @@ public sealed partial class PartitionActor : ReceivePersistentActor
     protected override void OnRecoveryFailure(Exception reason, object? message = null)
     {
         Context.GetLogger().Error(reason, "partition {0}: checkpoint could not be restored", _partition);
+        // The worker stops now with the cause, instead of the restore's ask timing out minutes later.
+        _sink.PartitionFailed(new WorkerFailedException($"partition {_partition}: its checkpoint could not be restored (a damaged or unreadable checkpoint store?)", reason));
         base.OnRecoveryFailure(reason, message);
     }
 
     protected override void OnPersistFailure(Exception cause, object @event, long sequenceNr)
     {
+        if (!_fenced)
+        {
+            // Another worker saved this partition between this actor's recovery and its fence: it still thinks it owns it.
+            _sink.PartitionFailed(new WorkerFailedException($"partition {_partition}: another worker saved its checkpoint while this one took it over; restart to recover from it", cause));
+            base.OnPersistFailure(cause, @event, sequenceNr);
+            return;
+        }
         _checkpoints.Failed();
         _sink.CheckpointFailed(_partition, cause);
         base.OnPersistFailure(cause, @event, sequenceNr);
@@ -212,10 +237,11 @@ public sealed partial class PartitionActor : ReceivePersistentActor
         else
         {
             _savingCoversErasure = _changes.FullSaving(capture.Generation);
-            // The journal keeps its newest row, marked deleted, when a snapshot deletes the deltas before it: an empty
-            // fence written first is that row, so no delta (of a shopper erased since, say) outlives its snapshot.
-            if (_changes.HasDeltas) PersistAsync(DeltaFence, _ => SaveSnapshot(capture.Bytes));
-            else SaveSnapshot(capture.Bytes);
+            // The fence first: a snapshot store overwrites a snapshot of the same sequence number, the journal refuses
+            // it, so a former owner cannot replace this snapshot. And the journal keeps its newest row, marked deleted,
+            // when a snapshot deletes the deltas before it: the fence is that row, so no delta (of a shopper erased
+            // since, say) outlives its snapshot.
+            PersistAsync(Fence, _ => SaveSnapshot(capture.Bytes));
         }
     }
 
@@ -279,7 +305,11 @@ public sealed partial class PartitionActor : ReceivePersistentActor
             _nextOffsets[record.Topic] = record.Offset + 1;
             if (record.Event is not { } evt)
             {
-                batch.DeadLetters.Add(record);
+                // Neither an event nor a rejection: a part of a split record joined earlier (SplitRecordJoiner), only progress.
+                if (record.Rejected is not null) batch.DeadLetters.Add(record);
+                // A record that claimed to be the worker's own is also audited, in its shopper's order (never applied:
+                // it moves neither the watermark nor any deadline).
+                if (record.Refused is { } refused) Enqueue(refused.ShopperId, new ShopperCommand(refused, _watermark, record));
                 continue;
             }
             batch.Events++;
@@ -311,7 +341,8 @@ public sealed partial class PartitionActor : ReceivePersistentActor
         {
             var hasCommand = _queues.TryPeek(shopperId, out var next);
             var stamp = hasCommand ? next.Watermark : _watermark;
-            var before = hasCommand ? next.Event.EventTime : (DateTimeOffset?)null;
+            // A refused record's event time is not to be trusted: it brings no deadline forward.
+            var before = hasCommand && next.Source.Refused is null ? next.Event.EventTime : (DateTimeOffset?)null;
             if (EarliestDue(shopperId, stamp, before) is { } due)
             {
                 if (IsShopperDeadline(due.Key))
@@ -329,6 +360,13 @@ public sealed partial class PartitionActor : ReceivePersistentActor
                 return;
             }
 
+            if (next.Source.Refused is not null)
+            {
+                _queues.Dequeue(shopperId);
+                _batch!.Audits.Add(RefusedRecordAudit(next.Source));
+                _batch.Touched.Add(shopperId);
+                continue;
+            }
             // A hand-over or an erasure takes the shopper's session states: their live actors hand them over first.
             if (_sessions.LiveCount > 0 && NeedsSessionStates(shopperId, next) && PassivateShopper(shopperId)) return;
             var command = _queues.Dequeue(shopperId);
@@ -340,12 +378,12 @@ public sealed partial class PartitionActor : ReceivePersistentActor
             }
             if (command.Event is ErasureRequested erasure)
             {
-                Erase(shopperId, erasure, command);
+                Contained(shopperId, command, () => Erase(shopperId, erasure, command));
                 continue;
             }
             if (command.Event is IdentityLinked or IdentityMerged || _identity.Resolve(shopperId, command.Event.EventTime) is not null)
             {
-                DecideIdentity(shopperId, command);
+                Contained(shopperId, command, () => DecideIdentity(shopperId, command));
                 continue;
             }
             switch (command.Event)
@@ -353,22 +391,32 @@ public sealed partial class PartitionActor : ReceivePersistentActor
                 case ConsentEvent or PaymentPending or OutcomeEvent:
                     // Shopper-wide facts (consent, a payment in flight, what became of a trigger): decided here, read by
                     // every session at send time.
-                    var decision = command.Event switch
+                    Contained(shopperId, command, () =>
                     {
-                        ConsentEvent consent => _engine.Apply(Shopper(shopperId), consent, command.Watermark),
-                        OutcomeEvent outcome => _engine.Apply(Shopper(shopperId), outcome, command.Watermark),
-                        _ => _engine.Apply(Shopper(shopperId), (PaymentPending)command.Event, command.Watermark),
-                    };
-                    _shoppers[shopperId] = decision.Shopper;
-                    _batch!.Add(decision.Effects);
-                    _batch.Touched.Add(shopperId);
-                    break;
-                case SessionEvent evt when command.Hops > 0 && !_sessions.Contains(new SessionKey(shopperId, evt.SessionId))
-                                            && _merger.PartOfBoughtCart(Shopper(shopperId), evt) is { } bought:
-                    _batch!.Audits.Add(bought);
-                    _batch.Touched.Add(shopperId);
+                        var decision = command.Event switch
+                        {
+                            ConsentEvent consent => _engine.Apply(Shopper(shopperId), consent, command.Watermark),
+                            OutcomeEvent outcome => _engine.Apply(Shopper(shopperId), outcome, command.Watermark),
+                            _ => _engine.Apply(Shopper(shopperId), (PaymentPending)command.Event, command.Watermark),
+                        };
+                        _shoppers[shopperId] = decision.Shopper;
+                        _batch!.Add(decision.Effects);
+                        _batch.Touched.Add(shopperId);
+                    });
                     break;
                 case SessionEvent evt:
+                    if (command.Hops > 0 && !_sessions.Contains(new SessionKey(shopperId, evt.SessionId)))
+                    {
+                        // A forwarded event of a session the customer does not have may be part of a cart already bought.
+                        AuditRecord? bought = null;
+                        if (!Contained(shopperId, command, () => bought = _merger.PartOfBoughtCart(Shopper(shopperId), evt))) break;
+                        if (bought is not null)
+                        {
+                            _batch!.Audits.Add(bought);
+                            _batch.Touched.Add(shopperId);
+                            break;
+                        }
+                    }
                     SessionActorFor(new SessionKey(shopperId, evt.SessionId)).Tell(new ApplyEvent(Shopper(shopperId), evt, command.Watermark));
                     _queues.Started(shopperId, command.Source);
                     return;
@@ -515,6 +563,11 @@ public sealed partial class PartitionActor : ReceivePersistentActor
     private void OnDecisionFailed(SessionSupervision.DecisionFailed msg)
     {
         var source = _queues.Finished(msg.ShopperId);
+        if (msg.Command is FireDeadline timer)
+        {
+            DeadlineFailed(msg, timer.Deadline);
+            return;
+        }
         var evt = ((ApplyEvent)msg.Command).Event;
         Context.GetLogger().Error(msg.Cause, "partition {0}: decision failed on {1} at {2}/{3}; event dead-lettered", _partition,
             evt.GetType().Name, source?.Topic, source?.Offset);
@@ -526,6 +579,43 @@ public sealed partial class PartitionActor : ReceivePersistentActor
         if (!_sessions.Contains(key) && _actors.Remove(key, out var empty)) Context.Stop(empty);
         Pump(msg.ShopperId);
         TryComplete();
+    }
+
+    /// <summary>A session's deadline whose decision threw: firing it again would throw again (the state did not change), so
+    /// the deadline is dead-lettered with the cause and that one session is dropped, its actor stopped. The shopper's other
+    /// sessions and state, and every other shopper, go on.</summary>
+    private void DeadlineFailed(SessionSupervision.DecisionFailed msg, Deadline deadline)
+    {
+        Context.GetLogger().Error(msg.Cause, "partition {0}: decision failed on a {1} deadline; deadline dead-lettered and its session dropped",
+            _partition, deadline.Kind);
+        _batch!.DeadLetters.Add(DecisionFailures.TimerDeadLetter(_partition, msg.ShopperId, msg.SessionId, deadline, msg.Cause));
+        _batch.Touched.Add(msg.ShopperId);
+        var key = new SessionKey(msg.ShopperId, msg.SessionId);
+        _sessions.Forget(key);
+        if (_actors.Remove(key, out var actor)) Context.Stop(actor);
+        Pump(msg.ShopperId);
+        TryComplete();
+    }
+
+    /// <summary>Runs a decision the partition takes itself (shopper-wide facts, identity, erasure). One that throws fails
+    /// that command alone, as a session's does: its event is dead-lettered with the cause and the shopper's next command
+    /// runs. (Such a decision computes before it assigns; identity and erasure steps done before the throw stay done.)</summary>
+    private bool Contained(string shopperId, ShopperCommand command, Action decide)
+    {
+        try
+        {
+            decide();
+            return true;
+        }
+        catch (Exception e)
+        {
+            Context.GetLogger().Error(e, "partition {0}: decision failed on {1} at {2}/{3}; event dead-lettered", _partition,
+                command.Event.GetType().Name, command.Source.Topic, command.Source.Offset);
+            _batch!.Events--; // counted once as an input record: now as a dead letter
+            _batch.DeadLetters.Add(DecisionFailures.DeadLetter(command.Source, command.Event, e));
+            _batch.Touched.Add(shopperId);
+            return false;
+        }
     }
 
     private void FireDueTimers()

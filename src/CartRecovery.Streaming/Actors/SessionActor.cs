@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using Akka.Actor;
 using CartRecovery.Domain.Decisions;
 using CartRecovery.Domain.State;
@@ -39,18 +40,21 @@ public sealed class SessionActor : UntypedActor
             case ApplyEvent cmd:
             {
                 Decision decision;
-                try { decision = _engine.Apply(cmd.Shopper, _state, cmd.Event, cmd.Watermark); }
+                ImmutableArray<Deadline> deadlines;
+                // The new state's deadlines are part of the decision: computing them may fail like the rest of it.
+                try { (decision, deadlines) = WithDeadlines(_engine.Apply(cmd.Shopper, _state, cmd.Event, cmd.Watermark)); }
                 catch (Exception e) { throw new SessionDecisionException(cmd.Shopper.ShopperId, cmd.Event.SessionId, cmd, e); }
-                Decide(decision, cmd.Shopper.ShopperId, cmd.Event.SessionId);
+                Decide(decision, deadlines, cmd.Shopper.ShopperId, cmd.Event.SessionId);
                 break;
             }
             case FireDeadline cmd:
             {
                 if (_state is null) throw new InvalidOperationException("deadline for a session without state");
                 Decision decision;
-                try { decision = _engine.Fire(cmd.Shopper, _state, cmd.Deadline); }
+                ImmutableArray<Deadline> deadlines;
+                try { (decision, deadlines) = WithDeadlines(_engine.Fire(cmd.Shopper, _state, cmd.Deadline)); }
                 catch (Exception e) { throw new SessionDecisionException(_state.ShopperId, _state.SessionId, cmd, e); }
-                Decide(decision, _state.ShopperId, _state.SessionId);
+                Decide(decision, deadlines, _state.ShopperId, _state.SessionId);
                 break;
             }
             case Passivate:
@@ -80,7 +84,11 @@ public sealed class SessionActor : UntypedActor
         public void Release(ActorBase actor) { }
     }
 
-    private void Decide(Decision decision, string shopperId, string sessionId)
+    /// <summary>The decision and, when its session stays live in this actor, the session's pending deadlines.</summary>
+    private (Decision, ImmutableArray<Deadline>) WithDeadlines(Decision decision) =>
+        (decision, decision.Session is { Phase: not SessionPhase.Abandoned } live ? _engine.Deadlines(live) : []);
+
+    private void Decide(Decision decision, ImmutableArray<Deadline> deadlines, string shopperId, string sessionId)
     {
         _state = decision.Session;
         if (_state is null)
@@ -96,7 +104,7 @@ public sealed class SessionActor : UntypedActor
         }
         else
         {
-            Sender.Tell(new SessionDecided(shopperId, sessionId, decision.Shopper, decision.Effects, Ended: false, null, _engine.Deadlines(_state)));
+            Sender.Tell(new SessionDecided(shopperId, sessionId, decision.Shopper, decision.Effects, Ended: false, null, deadlines));
         }
     }
 }
@@ -114,8 +122,10 @@ public sealed class SessionDecisionException(string shopperId, string sessionId,
 /// The partition actor's supervision of its session actors. A decision that throws (<see cref="SessionDecisionException"/>)
 /// on an event resumes the session actor (its state is the one before the failing command, which changed nothing) and
 /// tells the partition, which dead-letters that shopper's event with the cause and goes on with the shopper's next
-/// command. A deadline that throws, or any other failure of a session actor, escalates: the partition's own supervisor
-/// stops the worker with the cause (<see cref="PartitionSupervisor"/>) rather than letting it stall.
+/// command. A deadline whose decision throws is told to the partition the same way, which dead-letters the deadline and
+/// drops that one session (firing it again would fail again). Any other failure of a session actor (a broken invariant,
+/// not a decision) escalates: the partition's own supervisor stops the worker with the cause
+/// (<see cref="PartitionSupervisor"/>) rather than letting it stall.
 /// </summary>
 public static class SessionSupervision
 {
@@ -124,8 +134,7 @@ public static class SessionSupervision
 
     public static SupervisorStrategy For(IActorRef partition) => new OneForOneStrategy(Decider.From(cause =>
     {
-        // A deadline that throws has no input record to dead-letter, and skipping it would silently drop a reminder.
-        if (cause is not SessionDecisionException { Command: ApplyEvent } failed) return Directive.Escalate;
+        if (cause is not SessionDecisionException failed) return Directive.Escalate;
         partition.Tell(new DecisionFailed(failed.ShopperId, failed.SessionId, failed.Command, failed.InnerException!));
         return Directive.Resume;
     }));

@@ -36,9 +36,6 @@ internal sealed class CheckpointChanges
         return true;
     }
 
-    /// <summary>Deltas were journaled since the last full snapshot.</summary>
-    public bool HasDeltas => _journaledBytes > 0;
-
     public void Touched(IEnumerable<string> shopperIds)
     {
         Generation++;

@@ -13,7 +13,8 @@ public sealed record CheckpointErasureResult(int SnapshotsRewritten, int DeltasR
 /// checkpoint is a snapshot row (JSON): every snapshot row of every partition, whatever its sequence number (older
 /// versions included), is read, the shopper's state, sessions and identity links are removed, and the row is written
 /// back. The journal holds the incremental checkpoints between snapshots (deltas, same JSON): each naming the shopper is
-/// rewritten the same way (deleting it would lose the other shoppers' changes it carries).
+/// rewritten the same way (deleting it would lose the other shoppers' changes it carries). Rows are decoded and the
+/// shopper matched by whole id, never by bytes: erasing <c>s1</c> leaves <c>s10</c> alone and is not reported as left over.
 /// Then the store is vacuumed, so the replaced bytes do not linger in free pages (SQLite) or dead tuples (PostgreSQL).
 /// A running worker forgets the shopper itself when the erasure_requested event reaches it, and its next checkpoint
 /// replaces the row; this is the path for stopped workers and for the operator's <c>./run.sh erase</c>.
@@ -30,16 +31,23 @@ public static class CheckpointErasure
         ChangedShoppers = checkpoint.ChangedShoppers is null ? null : [.. checkpoint.ChangedShoppers.Where(id => id != shopperId)],
     };
 
+    /// <summary>Whether the checkpoint holds anything about <paramref name="shopperId"/>, compared as whole ids (erasing
+    /// <c>s1</c> is not about <c>s10</c>).</summary>
+    public static bool Names(PartitionCheckpoint checkpoint, string shopperId) =>
+        checkpoint.Shoppers.Any(s => s.ShopperId == shopperId)
+        || checkpoint.Sessions.Any(s => s.ShopperId == shopperId)
+        || checkpoint.Identity.Aliases.Any(a => a.Key == shopperId || a.Value.CustomerId == shopperId)
+        || checkpoint.ChangedShoppers?.Contains(shopperId) == true;
+
     public static async Task<CheckpointErasureResult> EraseAsync(CheckpointStoreSettings store, string shopperId, CancellationToken ct)
     {
         await using var connection = Open(store);
         if (connection is null) return new CheckpointErasureResult(0, 0, 0);
-        var needle = Encoding.UTF8.GetBytes(shopperId);
         var rewritten = 0;
         foreach (var (persistenceId, sequenceNr, bytes) in await SnapshotsAsync(connection, ct))
         {
-            if (bytes.AsSpan().IndexOf(needle) < 0) continue;
-            var forgotten = Forget(PartitionCheckpoint.FromBytes(bytes), shopperId).ToBytes();
+            if (Decode(bytes) is not { } checkpoint || !Names(checkpoint, shopperId)) continue;
+            var forgotten = Forget(checkpoint, shopperId).ToBytes();
             await using var update = connection.CreateCommand();
             update.CommandText = "UPDATE snapshot SET snapshot = @bytes WHERE persistence_id = @id AND sequence_number = @seq";
             Add(update, "@bytes", forgotten);
@@ -51,9 +59,10 @@ public static class CheckpointErasure
         // Between snapshots a partition journals deltas (the shoppers changed since the previous checkpoint): each delta
         // naming the shopper is rewritten without them. Deleting it would lose the other shoppers' changes it carries.
         var deltas = 0;
-        foreach (var (ordering, bytes) in await JournalRowsNamingAsync(connection, needle, ct))
+        foreach (var (ordering, bytes) in await JournalRowsAsync(connection, ct))
         {
-            var forgotten = Forget(PartitionCheckpoint.FromBytes(bytes), shopperId).ToBytes();
+            if (Decode(bytes) is not { } checkpoint || !Names(checkpoint, shopperId)) continue;
+            var forgotten = Forget(checkpoint, shopperId).ToBytes();
             await using var update = connection.CreateCommand();
             update.CommandText = "UPDATE journal SET message = @bytes WHERE ordering = @ordering";
             Add(update, "@bytes", forgotten);
@@ -66,20 +75,49 @@ public static class CheckpointErasure
             vacuum.CommandText = connection is SqliteConnection ? "VACUUM; PRAGMA wal_checkpoint(TRUNCATE);" : "VACUUM snapshot";
             await vacuum.ExecuteNonQueryAsync(ct);
         }
-        return new CheckpointErasureResult(rewritten, deltas, await CountNamingAsync(connection, needle, ct));
+        return new CheckpointErasureResult(rewritten, deltas, await CountRowsOfAsync(connection, shopperId, ct));
     }
 
-    /// <summary>Snapshot and journal rows whose bytes contain <paramref name="text"/> (0 when the store does not exist yet).</summary>
+    /// <summary>Snapshot and journal rows that hold anything about the shopper (whole-id match; 0 when the store does not exist yet).</summary>
+    public static async Task<int> CountRowsOfShopperAsync(CheckpointStoreSettings store, string shopperId, CancellationToken ct)
+    {
+        await using var connection = Open(store);
+        return connection is null ? 0 : await CountRowsOfAsync(connection, shopperId, ct);
+    }
+
+    /// <summary>Snapshot and journal rows whose bytes contain <paramref name="text"/> anywhere (0 when the store does not
+    /// exist yet): a leak check for any text (a SKU, an event id), not a test of whether a shopper is held.</summary>
     public static async Task<int> CountRowsNamingAsync(CheckpointStoreSettings store, string text, CancellationToken ct)
     {
         await using var connection = Open(store);
-        return connection is null ? 0 : await CountNamingAsync(connection, Encoding.UTF8.GetBytes(text), ct);
+        if (connection is null) return 0;
+        var needle = Encoding.UTF8.GetBytes(text);
+        return (await SnapshotsAsync(connection, ct)).Count(s => s.Bytes.AsSpan().IndexOf(needle) >= 0)
+            + (await JournalRowsAsync(connection, ct)).Count(r => r.Bytes.AsSpan().IndexOf(needle) >= 0);
     }
 
-    private static async Task<int> CountNamingAsync(DbConnection connection, byte[] needle, CancellationToken ct) =>
-        (await SnapshotsAsync(connection, ct)).Count(s => s.Bytes.AsSpan().IndexOf(needle) >= 0)
-        + (await JournalRowsNamingAsync(connection, needle, ct)).Count;
+    private static async Task<int> CountRowsOfAsync(DbConnection connection, string shopperId, CancellationToken ct) =>
+        (await SnapshotsAsync(connection, ct)).Count(s => NamesOrUnreadable(s.Bytes, shopperId))
+        + (await JournalRowsAsync(connection, ct)).Count(r => NamesOrUnreadable(r.Bytes, shopperId));
 
+    /// <summary>A row that cannot be read as a checkpoint cannot be shown not to hold the shopper: it counts when its bytes
+    /// contain the id (the JSON of a partition's checkpoint is the only thing the worker persists; the delta fence is empty).</summary>
+    private static bool NamesOrUnreadable(byte[] bytes, string shopperId) => bytes.Length > 0 && (Decode(bytes) is { } checkpoint
+        ? Names(checkpoint, shopperId)
+        : bytes.AsSpan().IndexOf(Encoding.UTF8.GetBytes(shopperId)) >= 0);
+
+    private static PartitionCheckpoint? Decode(byte[] bytes)
+    {
+        if (bytes.Length == 0) return null;
+        try
+        {
+            return PartitionCheckpoint.FromBytes(bytes);
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            return null;
+        }
+    }
 
     private static DbConnection? Open(CheckpointStoreSettings store)
     {
@@ -124,7 +162,7 @@ public static class CheckpointErasure
         return rows;
     }
 
-    private static async Task<List<(long Ordering, byte[] Bytes)>> JournalRowsNamingAsync(DbConnection connection, byte[] needle, CancellationToken ct)
+    private static async Task<List<(long Ordering, byte[] Bytes)>> JournalRowsAsync(DbConnection connection, CancellationToken ct)
     {
         var rows = new List<(long, byte[])>();
         if (!TableExists(connection, "journal")) return rows;
@@ -132,8 +170,7 @@ public static class CheckpointErasure
         select.CommandText = "SELECT ordering, message FROM journal";
         await using var reader = await select.ExecuteReaderAsync(ct);
         while (await reader.ReadAsync(ct))
-            if (!reader.IsDBNull(1) && (byte[])reader.GetValue(1) is var bytes && bytes.AsSpan().IndexOf(needle) >= 0)
-                rows.Add((reader.GetInt64(0), bytes));
+            if (!reader.IsDBNull(1)) rows.Add((reader.GetInt64(0), (byte[])reader.GetValue(1)));
         return rows;
     }
 

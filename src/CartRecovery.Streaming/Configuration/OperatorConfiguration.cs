@@ -53,11 +53,11 @@ public sealed record ConfigurationSources
 /// </summary>
 public sealed partial record OperatorSettings(IConfigurationRoot Configuration, KafkaClientSettings Kafka, ClickHouseServerSettings? ClickHouse, string? Postgres)
 {
-    private static readonly string[] Sections = ["Kafka", "ClickHouse", "Postgres", "Worker", "Logging", "Compliance", "Retention"];
+    private static readonly string[] Sections = ["Kafka", "ClickHouse", "Postgres", "Worker", "Logging", "Compliance", "Retention", "Query"];
 
     // Worker settings that come from elsewhere: the Kafka section, --drain, the checkpoint store options.
     private static readonly HashSet<string> NotBoundWorkerProperties = [nameof(WorkerSettings.BootstrapServers), nameof(WorkerSettings.Kafka),
-        nameof(WorkerSettings.KafkaClients), nameof(WorkerSettings.Drain), nameof(WorkerSettings.Checkpoints)];
+        nameof(WorkerSettings.KafkaClients), nameof(WorkerSettings.Drain), nameof(WorkerSettings.Checkpoints), nameof(WorkerSettings.StartOver)];
 
     public static IConfigurationRoot Build(ConfigurationSources sources)
     {
@@ -131,6 +131,10 @@ public sealed partial record OperatorSettings(IConfigurationRoot Configuration, 
             var section = key.Split(':')[0];
             if (!Sections.Contains(section, StringComparer.OrdinalIgnoreCase))
                 throw new ArgumentException($"unknown option --{key} (configuration sections: {string.Join(", ", Sections)}; see --help)");
+            // A URL with a password in it (--ClickHouse:Url=https://user:password@host) is a secret like any other.
+            if (UrlWithPassword(value))
+                throw new ArgumentException($"{key}: secrets are not accepted on the command line (they show in the process list): the URL carries a password; " +
+                    $"give the URL with it as the environment variable {ConfigurationSources.EnvironmentPrefix}{key.Replace(":", "__")} or a file in {ConfigurationSources.SecretsDirectoryVariable}");
             if (IsSecretKey(key) || (key.EndsWith("ConnectionString", StringComparison.OrdinalIgnoreCase) && HasPassword(value)))
                 throw new ArgumentException($"{key}: secrets are not accepted on the command line (they show in the process list); use the environment " +
                     $"variable {ConfigurationSources.EnvironmentPrefix}{key.Replace(":", "__")}, a '{LastSegment(key)}File' key or a file in {ConfigurationSources.SecretsDirectoryVariable}");
@@ -145,8 +149,11 @@ public sealed partial record OperatorSettings(IConfigurationRoot Configuration, 
         return !name.EndsWith("File", StringComparison.Ordinal) && (SecretName().IsMatch(name) || KafkaClientSettings.IsSecret(name));
     }
 
-    [GeneratedRegex("password|secret|tokenkey|pseudonymkey", RegexOptions.IgnoreCase)]
+    [GeneratedRegex("password|secret|tokenkey|pseudonymkey|recordkey", RegexOptions.IgnoreCase)]
     private static partial Regex SecretName();
+
+    private static bool UrlWithPassword(string value) =>
+        Uri.TryCreate(value.Trim(), UriKind.Absolute, out var uri) && uri.UserInfo.Contains(':');
 
     private static bool HasPassword(string connectionString)
     {
@@ -234,18 +241,28 @@ public sealed partial record OperatorSettings(IConfigurationRoot Configuration, 
         return builder.ConnectionString;
     }
 
-    private static readonly string[] ComplianceSettings = ["TokenKey", "TokenKeyFile", "PseudonymKey", "PseudonymKeyFile"];
+    private static readonly string[] ComplianceSettings = ["TokenKey", "TokenKeyFile", "PseudonymKey", "PseudonymKeyFile", "RecordKey", "RecordKeyFile",
+        "AllowDevelopmentKeys"];
 
-    /// <summary>Section Compliance: the keys that sign message tokens and key shopper pseudonyms (secrets: the secrets
-    /// directory, a *File key or the environment). The older variables CARTRECOVERY_TOKEN_KEY and
-    /// CARTRECOVERY_PSEUDONYM_KEY still work. Neither set: the public development keys.</summary>
+    /// <summary>Section Compliance: the keys that sign message tokens, key shopper pseudonyms and authenticate the worker's
+    /// own records (secrets: the secrets directory, a *File key or the environment). The older variables
+    /// CARTRECOVERY_TOKEN_KEY and CARTRECOVERY_PSEUDONYM_KEY still work. None set: an error naming the key, unless
+    /// <c>Compliance:AllowDevelopmentKeys=true</c> allows the public development keys (local runs and tests).</summary>
     public Domain.Compliance.ComplianceKeys ComplianceKeys()
     {
         var section = Configuration.GetSection("Compliance");
         CheckKnownKeys(section, ComplianceSettings);
+        var allow = section["AllowDevelopmentKeys"] switch
+        {
+            null or "" or "false" or "False" => false,
+            "true" or "True" => true,
+            var other => throw new ArgumentException($"{Domain.Compliance.ComplianceKeys.AllowDevelopmentSetting}: '{other}' is not true or false"),
+        };
         return Domain.Compliance.ComplianceKeys.From(
             ValueOrFile(section, "TokenKey") ?? Configuration["TOKEN_KEY"],
-            ValueOrFile(section, "PseudonymKey") ?? Configuration["PSEUDONYM_KEY"]);
+            ValueOrFile(section, "PseudonymKey") ?? Configuration["PSEUDONYM_KEY"],
+            ValueOrFile(section, "RecordKey"),
+            allow);
     }
 
     /// <summary>Retention:Tables (<c>audit_log=2555,dead_letters=forever</c>); the older CARTRECOVERY_RETENTION still works.</summary>
@@ -256,6 +273,30 @@ public sealed partial record OperatorSettings(IConfigurationRoot Configuration, 
             CheckKnownKeys(Configuration.GetSection("Retention"), ["Tables"]);
             return Configuration["Retention:Tables"] ?? Configuration["RETENTION"];
         }
+    }
+
+    /// <summary>Section Query: the limits of every analyst query (<c>MaxExecutionSeconds</c>, default 60; <c>MaxMemoryBytes</c>,
+    /// default 2 GiB; <c>MaxResultBytes</c>, default 256 MiB).</summary>
+    public Storage.AnalystLimits QueryLimits
+    {
+        get
+        {
+            var section = Configuration.GetSection("Query");
+            CheckKnownKeys(section, ["MaxExecutionSeconds", "MaxMemoryBytes", "MaxResultBytes"]);
+            var limits = Storage.AnalystLimits.Default;
+            if (PositiveLong(section, "MaxExecutionSeconds") is { } seconds) limits = limits with { MaxExecutionTime = TimeSpan.FromSeconds(seconds) };
+            if (PositiveLong(section, "MaxMemoryBytes") is { } memory) limits = limits with { MaxMemoryBytes = memory };
+            if (PositiveLong(section, "MaxResultBytes") is { } result) limits = limits with { MaxResultBytes = result };
+            return limits;
+        }
+    }
+
+    private static long? PositiveLong(IConfigurationSection section, string key)
+    {
+        if (section[key] is not { Length: > 0 } text) return null;
+        return long.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var value) && value > 0
+            ? value
+            : throw new ArgumentException($"{section.Path}:{key}: '{text}' is not a positive integer");
     }
 
     /// <summary>Logging:Console:FormatterName: json (one JSON object per line, for log shippers) or simple (the default).</summary>

@@ -30,13 +30,19 @@ public static class WorkerHosting
         settings = settings with { MaxFutureSkew = policy.MaxFutureSkew };
         LibrdkafkaLibrary.EnsureLoaded();
         services.AddSingleton(settings);
-        services.AddSingleton(output);
+        // The writer keeps every record within the producer's message.max.bytes, as the operator configured it.
+        services.AddSingleton(output with { MaxRecordBytes = WorkerKafkaConfig.OutputProducer(settings).MessageMaxBytes ?? output.MaxRecordBytes });
         services.AddSingleton(new RecoveryEngine(policy));
+        services.AddSingleton(policy.Keys);
         services.AddSingleton<WorkerMetrics>();
         services.AddSingleton<WorkerHealth>();
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton(store);
-        services.AddSingleton<IProducer<string, byte[]>>(_ => new ProducerBuilder<string, byte[]>(WorkerKafkaConfig.OutputProducer(settings)).Build());
+        services.AddSingleton<BrokerWatch>();
+        services.AddSingleton<IProducer<string, byte[]>>(provider => new ProducerBuilder<string, byte[]>(WorkerKafkaConfig.OutputProducer(settings))
+            .SetErrorHandler((_, e) => provider.GetRequiredService<BrokerWatch>().Error("producer", e))
+            .SetLogHandler((_, m) => provider.GetRequiredService<BrokerWatch>().Log("producer", m))
+            .Build());
         services.AddSingleton<OutputWriter>();
         services.AddSingleton<WorkerPipeline>();
         services.AddSingleton<StreamWorker>();
@@ -45,6 +51,10 @@ public static class WorkerHosting
             // Akka registers its own SIGTERM handler that terminates the actor system at once; the worker owns
             // SIGTERM instead (finish in-flight batches, checkpoint, commit) and stops Akka itself afterwards.
             .AddHocon("akka.coordinated-shutdown.run-by-clr-shutdown-hook = off", HoconAddMode.Prepend)
+            // The insert groups are substreams consumed one after the other (SplitAfter + ConcatSubstream): the next one
+            // waits, unsubscribed, for as long as the write before it takes. The default 5 s failed the whole worker
+            // whenever an insert took longer (a slow or busy ClickHouse, a loaded node: seen in the durability tests).
+            .AddHocon("akka.stream.materializer.subscription-timeout.timeout = 1h", HoconAddMode.Prepend)
             .ConfigureLoggers(loggers =>
             {
                 loggers.LogLevel = Akka.Event.LogLevel.WarningLevel;
@@ -73,7 +83,7 @@ public static class WorkerHosting
 /// <summary>Runs the consume loop and the pipeline behind it until cancelled or, in drain mode, until every input is
 /// consumed, written and committed.</summary>
 public sealed class StreamWorker(WorkerSettings settings, IRequiredActor<PartitionSupervisor> partitions, ActorSystem system, WorkerPipeline pipeline,
-    WorkerMetrics metrics, WorkerHealth health, TimeProvider clock, ILogger<StreamWorker> logger)
+    WorkerMetrics metrics, WorkerHealth health, TimeProvider clock, ILogger<StreamWorker> logger, Domain.Compliance.ComplianceKeys keys, BrokerWatch watch)
 {
     public WorkerMetrics Metrics => metrics;
 
@@ -84,7 +94,14 @@ public sealed class StreamWorker(WorkerSettings settings, IRequiredActor<Partiti
         var supervisor = await partitions.GetAsync(stop);
         // The pipeline is not cancelled by a stop request: a graceful stop needs it to write what is in flight.
         pipeline.Start(supervisor, system.Materializer());
-        var ingest = new KafkaIngest(settings, supervisor, pipeline, metrics, health, logger, clock);
+        var ingest = new KafkaIngest(settings, supervisor, pipeline, metrics, health, logger, clock, keys, watch);
+        health.WatchBroker(() => watch.DownSince, clock);
+        // A broker gone past Worker:BrokerPatience ends every wait of the worker with that cause (drain or live).
+        watch.Expired += cause =>
+        {
+            health.Failed(cause);
+            pipeline.Abort(cause);
+        };
         try
         {
             await ingest.RunAsync(stop);
@@ -92,12 +109,30 @@ public sealed class StreamWorker(WorkerSettings settings, IRequiredActor<Partiti
         catch (Exception e) when (e is not OperationCanceledException)
         {
             health.Failed(pipeline.Failure ?? e);
-            throw;
+            // Configuration found wrong at run time (a topic missing, topics not co-partitioned) stays a configuration error.
+            if (e is WorkerFailedException or ArgumentException) throw;
+            throw new WorkerFailedException("the consume loop stopped", e);
         }
         finally
         {
             pipeline.Close();
         }
-        await pipeline.Completion;
+        // What is in flight is written within the shutdown timeout, whatever the broker does; then the worker leaves
+        // (the outputs not acknowledged are produced again by the next owner, from the last checkpoint).
+        try
+        {
+            await pipeline.Completion.WaitAsync(settings.ShutdownTimeout);
+        }
+        catch (TimeoutException)
+        {
+            pipeline.Abort(new WorkerFailedException($"the outputs in flight were not written within the shutdown timeout ({settings.ShutdownTimeout.TotalSeconds:F0} s)"));
+            logger.LogWarning("shutdown timeout: outputs in flight not acknowledged; the next owner replays them from the last checkpoint");
+        }
+        // An erasure's replaced parts leave the disk within about 30 s of it; a stop (or the end of a drain) waits for them,
+        // so no process exits with the erased shopper still in a part file.
+        var purge = await pipeline.ErasuresPurgedAsync();
+        if (!purge.Complete)
+            logger.LogWarning("{Parts} parts replaced by an erasure were still on disk after {Timeout}; the engine removes them at its next cleanup",
+                purge.ReplacedPartsLeft, OutputWriter.ErasurePurgeTimeout);
     }
 }

@@ -1,6 +1,6 @@
-using System.Security.Cryptography;
 using Akka.Actor;
 using CartRecovery.Contracts;
+using CartRecovery.Contracts.Events;
 using CartRecovery.Contracts.Outputs;
 using CartRecovery.Contracts.Serialization;
 using CartRecovery.Domain.Decisions;
@@ -52,6 +52,10 @@ public sealed class KafkaIngest
     // it was assigned from. Lag counts from here, so it covers every record not yet durably processed.
     private readonly Dictionary<TopicPartition, long> _checkpointedNext = new();
     private long _staleRecords;
+    // Identity hand-overs larger than one input record arrive in parts: joined here before the merge.
+    private readonly SplitRecordJoiner _joiner = new();
+    private readonly List<SplitRecordJoiner.Ready> _ready = [];
+    private long _abandonedLogged;
     // --drain: what the group must finish, the partitions this worker has drained since it was assigned them, and
     // when it last read the group's progress.
     private DrainScope? _drain;
@@ -64,11 +68,18 @@ public sealed class KafkaIngest
     private DateTimeOffset _lastCheckpoint;
 
     private readonly WorkerHealth _health;
+    private readonly BrokerWatch _watch;
+    // Set inside the assignment callback when the worker must not go on (its checkpoints are gone); thrown by the loop.
+    private WorkerFailedException? _startFailure;
+
+    private readonly Domain.Compliance.ComplianceKeys _keys;
 
     public KafkaIngest(WorkerSettings settings, IActorRef partitions, WorkerPipeline pipeline, WorkerMetrics metrics, WorkerHealth health,
-        ILogger logger, TimeProvider clock)
+        ILogger logger, TimeProvider clock, Domain.Compliance.ComplianceKeys keys, BrokerWatch watch)
     {
+        _keys = keys;
         _health = health;
+        _watch = watch;
         settings.Validate();
         _settings = settings;
         _partitions = partitions;
@@ -91,16 +102,18 @@ public sealed class KafkaIngest
         var config = WorkerKafkaConfig.InputConsumer(_settings);
         var partitionCounts = ValidateTopics();
 
-        using var consumer = new ConsumerBuilder<byte[], byte[]>(config)
-            .SetPartitionsAssignedHandler((_, partitions) => Assigned(partitions))
+        var consumer = new ConsumerBuilder<byte[], byte[]>(config)
+            .SetPartitionsAssignedHandler((c, partitions) => Assigned(c, partitions))
             .SetPartitionsRevokedHandler((c, partitions) => Revoked(c, [.. partitions.Select(p => p.TopicPartition)]))
             .SetPartitionsLostHandler((_, partitions) => Lost([.. partitions.Select(p => p.TopicPartition)]))
-            .SetErrorHandler((_, e) => _logger.LogWarning("kafka consumer: {Code} {Reason}", e.Code, e.Reason))
+            // Rate-limited, and an outage past Worker:BrokerPatience stops the worker (BrokerWatch).
+            .SetErrorHandler((_, e) => _watch.Error("consumer", e))
+            .SetLogHandler((_, m) => _watch.Log("consumer", m))
             .Build();
         if (_settings.Drain)
         {
             _drain = DrainScope.Begin(consumer, partitionCounts, TimeSpan.FromSeconds(20));
-            _progress = new DrainProgress(_settings.KafkaClients, _settings.GroupId);
+            _progress = new DrainProgress(_settings.KafkaClients, _settings.GroupId, _keys, _logger, _settings.BrokerPatience, (client, m) => _watch.Log(client, m));
             _logger.LogInformation("drain: the group finishes {Records} records in {Partitions} topic-partitions (their ends now)",
                 _drain.End.Values.Sum(), _drain.End.Count);
         }
@@ -127,9 +140,11 @@ public sealed class KafkaIngest
                 catch (ConsumeException e) when (!e.Error.IsFatal)
                 {
                     // Broker-side trouble (a fetch timed out, a leader moved): librdkafka retries; nothing was lost.
-                    _logger.LogWarning("consume: {Code} {Reason}; retrying", e.Error.Code, e.Error.Reason);
+                    _watch.Error("consumer", e.Error);
                     continue;
                 }
+                if (_startFailure is { } startFailure) throw startFailure;
+                if (result is not null) _watch.Reachable();
                 if (result is null)
                 {
                     SettleEnds(dirty);
@@ -188,10 +203,20 @@ public sealed class KafkaIngest
                 _delivered.Add(tp);
                 _expected[tp] = result.Offset.Value + 1;
                 RecordsRead++;
-                var record = ToRecord(result);
-                merger.Add(record);
-                if (record.Event is { } read && read.EventTime > _newestEventTime.GetValueOrDefault(tp.Partition.Value))
-                    _newestEventTime[tp.Partition.Value] = read.EventTime;
+                _ready.Clear();
+                _joiner.Accept(result, _ready);
+                foreach (var ready in _ready)
+                {
+                    var record = ready.Skip ? new InputRecord(tp.Topic, tp.Partition.Value, ready.Result.Offset.Value, null, null) : ToRecord(ready.Result, ready.Joined, ready.Problem);
+                    merger.Add(record);
+                    if (record.Event is { } read && read.EventTime > _newestEventTime.GetValueOrDefault(tp.Partition.Value))
+                        _newestEventTime[tp.Partition.Value] = read.EventTime;
+                }
+                if (_joiner.Abandoned > _abandonedLogged)
+                {
+                    _abandonedLogged = _joiner.Abandoned;
+                    _logger.LogWarning("{Count} split records left unfinished and superseded so far (a writer failed mid-sequence and sent them again)", _joiner.Abandoned);
+                }
                 if (_drain is null && IsReadingBacklog(tp.Partition.Value)) ReopenOtherEnds(tp, merger);
                 _lastInput[tp.Partition.Value] = _clock.GetUtcNow();
                 // A drained partition that still receives a record (another worker's identity hand-over) is drained,
@@ -215,7 +240,8 @@ public sealed class KafkaIngest
         finally
         {
             _health.Stopping();
-            if (!finished && _pipeline.Failure is null)
+            // A worker that found its checkpoints gone saves nothing: an empty checkpoint would hide the loss from the next start.
+            if (!finished && _pipeline.Failure is null && _startFailure is null)
             {
                 // Graceful stop (SIGTERM): finish what was handed out, checkpoint, commit, then leave the group.
                 using var grace = new CancellationTokenSource(_settings.ShutdownTimeout);
@@ -233,41 +259,47 @@ public sealed class KafkaIngest
             // Everything is checkpointed and committed above: the revocation that Close triggers only forgets the
             // partitions (a synchronous commit inside it can block forever while the group is rebalancing).
             _closing = true;
-            consumer.Close();
+            // Leaving the group needs the broker; without one, Close would wait for it: the shutdown timeout bounds it.
+            var closed = Task.Run(() =>
+            {
+                consumer.Close();
+                consumer.Dispose();
+            });
+            try
+            {
+                if (!closed.Wait(_settings.ShutdownTimeout))
+                    _logger.LogWarning("the consumer did not leave the group within {Seconds:F0} s (broker unreachable?); exiting without it", _settings.ShutdownTimeout.TotalSeconds);
+            }
+            catch (AggregateException e)
+            {
+                _logger.LogWarning("closing the consumer failed: {Reason}", e.GetBaseException().Message);
+            }
             _progress?.Dispose();
         }
     }
 
-    private InputRecord ToRecord(ConsumeResult<byte[], byte[]> result)
+    /// <param name="joined">The whole record when <paramref name="result"/> is the first part of a split record.</param>
+    /// <param name="problem">Why the joined record is rejected before it is parsed.</param>
+    private InputRecord ToRecord(ConsumeResult<byte[], byte[]> result, byte[]? joined = null, string? problem = null)
     {
         var tp = result.TopicPartition;
-        var payload = result.Message.Value ?? [];
-        var parsed = EventParser.Parse(payload);
-        var (reason, detail) = (parsed.RejectReason, parsed.Detail);
-        if (parsed.Event is { } evt)
+        var payload = joined ?? result.Message.Value ?? [];
+        var parsed = problem is not null ? ParseResult.Reject(RejectReasons.InvalidField, problem)
+            : joined is not null ? SplitRecords.ParseJoined(payload) : EventParser.Parse(payload);
+        var (evt, reason, detail) = IngestValidation.Admit(tp.Topic, result.Message.Key, parsed);
+        ShopperEvent? refused = null;
+        if (evt is not null)
         {
-            if (!EventParser.BelongsOn(evt, tp.Topic)) (reason, detail) = (RejectReasons.WrongTopic, $"{evt.GetType().Name} does not belong on {tp.Topic}");
-            else if (result.Message.Key is { } key && !key.AsSpan().SequenceEqual(System.Text.Encoding.UTF8.GetBytes(evt.ShopperId)))
-                (reason, detail) = (RejectReasons.KeyMismatch, "record key is not the shopper_id: the event may sit on another shopper's partition");
+            // A split record is checked whole: its first part carries the MAC of the joined value.
+            if (InternalRecords.IsInternal(evt) && InternalRecords.Problem(_keys, tp.Topic, result.Message.Key, payload, result.Message.Headers) is { } macProblem)
+                // On the shopper's own partition, so the refusal is audited in the shopper's chain (PartitionActor).
+                (reason, detail, refused) = (RejectReasons.UnauthenticatedInternalRecord, macProblem, evt);
             else return new InputRecord(tp.Topic, tp.Partition.Value, result.Offset.Value, evt, null);
         }
 
         _metrics.DeadLettered(reason!);
-        var sha256 = Convert.ToHexStringLower(SHA256.HashData(payload));
-        var letter = new DeadLetter
-        {
-            // Offsets alone do not identify a record across clusters (a replay's staging broker numbers its copies
-            // anew): the payload's hash keeps a backfilled dead letter from replacing another record's row.
-            DeadLetterId = DeterministicId.From("dead-letter", tp.Topic, tp.Partition.Value.ToString(), result.Offset.Value.ToString(), sha256),
-            Topic = tp.Topic,
-            Partition = tp.Partition.Value,
-            Offset = result.Offset.Value,
-            Reason = reason!,
-            Detail = detail ?? "",
-            PayloadSha256 = sha256,
-            ReceivedAt = result.Message.Timestamp.UtcDateTime,
-        };
-        return new InputRecord(tp.Topic, tp.Partition.Value, result.Offset.Value, null, letter, result.Message.Key, payload);
+        var letter = DeadLetters.Create(tp.Topic, tp.Partition.Value, result.Offset.Value, reason!, detail ?? "", payload, result.Message.Timestamp.UtcDateTime);
+        return new InputRecord(tp.Topic, tp.Partition.Value, result.Offset.Value, null, letter, result.Message.Key, payload, refused);
     }
 
     private void DispatchAll(HashSet<int> partitions, CancellationToken ct)
@@ -318,7 +350,7 @@ public sealed class KafkaIngest
     }
 
     private bool IsFullyConsumed() =>
-        _assigned.All(_atEnd.Contains) && _mergers.Values.All(m => m.Buffered == 0);
+        _assigned.All(_atEnd.Contains) && _mergers.Values.All(m => m.Buffered == 0) && !_joiner.IsHolding;
 
     /// <summary>End of input is end of event time: each partition this worker holds and has not drained yet fires
     /// every pending timer, then is checkpointed and committed (its commit reaching its end only now).</summary>
@@ -493,8 +525,11 @@ public sealed class KafkaIngest
     }
 
     /// <summary>Restores each newly assigned partition from its checkpoint and resumes every input topic at its offsets.</summary>
-    private IEnumerable<TopicPartitionOffset> Assigned(List<TopicPartition> partitions)
+    private IEnumerable<TopicPartitionOffset> Assigned(IConsumer<byte[], byte[]> consumer, List<TopicPartition> partitions)
     {
+        // An assignment completing while the worker leaves (or after it failed) is never read from: nothing to restore.
+        if (_closing || _startFailure is not null || _pipeline.Failure is not null)
+            return partitions.Select(tp => new TopicPartitionOffset(tp, Offset.Unset)).ToList();
         var resumed = new List<TopicPartitionOffset>();
         foreach (var group in partitions.GroupBy(p => p.Partition.Value).OrderBy(g => g.Key))
         {
@@ -503,8 +538,22 @@ public sealed class KafkaIngest
             _lastInput[partition] = _clock.GetUtcNow();
             // Everything handed out before (a lost partition's forget, say) reaches the actors first.
             using (var patience = new CancellationTokenSource(TimeSpan.FromMinutes(2))) _pipeline.WaitDelivered(patience.Token);
-            var restored = _partitions.Ask<PartitionRestored>(new RestorePartition(partition), TimeSpan.FromMinutes(2)).GetAwaiter().GetResult();
+            var asked = _partitions.Ask<PartitionRestored>(new RestorePartition(partition), TimeSpan.FromMinutes(2));
+            // A checkpoint that cannot be read fails its partition actor, and with it the pipeline: stop with that cause now.
+            while (!asked.Wait(TimeSpan.FromMilliseconds(100))) _pipeline.ThrowIfFailed();
+            var restored = asked.GetAwaiter().GetResult();
             if (restored.NextOffsets.Count > 0) RestoredPartitions++;
+            else if (_startFailure is null && CheckpointLost(consumer, [.. group]) is { } lost)
+            {
+                if (!_settings.StartOver)
+                {
+                    // Thrown by the loop before any record is decided (the offsets below are never read from).
+                    _startFailure = new WorkerFailedException(lost + "; the checkpoint store is missing or empty (a new file, a wiped volume, another database?). " +
+                        "Restore it, or start over from the beginning of the input with --start-over (every decision is taken again)");
+                }
+                else
+                    _logger.LogWarning("partition {Partition}: {Lost}; starting over from the beginning of the input (--start-over)", partition, lost);
+            }
             foreach (var tp in group)
             {
                 _assigned.Add(tp);
@@ -513,10 +562,11 @@ public sealed class KafkaIngest
                 _checkpointedNext[tp] = next;
                 resumed.Add(new TopicPartitionOffset(tp, restored.NextOffsets.ContainsKey(tp.Topic) ? new Offset(next) : Offset.Beginning));
             }
+            if (_startFailure is not null) break; // stopping: nothing is resumed
             _logger.LogInformation("partition {Partition} assigned: resuming at {Offsets} with {Sessions} sessions from its checkpoint",
                 partition, string.Join(",", group.Select(tp => restored.NextOffsets.GetValueOrDefault(tp.Topic))), restored.Sessions);
         }
-        _health.PartitionsRestored();
+        if (_startFailure is null) _health.PartitionsRestored();
         return resumed;
     }
 
@@ -532,6 +582,25 @@ public sealed class KafkaIngest
         using var grace = new CancellationTokenSource(_settings.ShutdownTimeout);
         CheckpointAndCommit(consumer, numbers, grace.Token);
         Forget(partitions);
+    }
+
+    /// <summary>A partition without a checkpoint whose group committed offsets: the worker committed them only after saving a
+    /// checkpoint, so the store that held it is gone. Returns what was found, or null when the group never committed.</summary>
+    private string? CheckpointLost(IConsumer<byte[], byte[]> consumer, List<TopicPartition> partitions)
+    {
+        List<TopicPartitionOffset> committed;
+        try
+        {
+            committed = consumer.Committed(partitions, TimeSpan.FromSeconds(30));
+        }
+        catch (KafkaException e)
+        {
+            _startFailure = new WorkerFailedException($"partition {partitions[0].Partition.Value} has no checkpoint, and the group's committed offsets could not be read to tell whether it ever had one", e);
+            return null;
+        }
+        var positive = committed.Where(c => c.Offset.Value >= 0).ToList();
+        return positive.Count == 0 ? null
+            : $"partition {partitions[0].Partition.Value} has no checkpoint, but group {_settings.GroupId} committed offsets {string.Join(",", positive.Select(c => $"{c.Topic}={c.Offset.Value}"))}";
     }
 
     private void Lost(List<TopicPartition> partitions)
@@ -551,6 +620,7 @@ public sealed class KafkaIngest
             _endOffsets.Remove(tp);
             _expected.Remove(tp);
             _checkpointedNext.Remove(tp);
+            _joiner.Forget(tp);
         }
         foreach (var partition in partitions.Select(p => p.Partition.Value).Distinct())
         {
@@ -567,12 +637,13 @@ public sealed class KafkaIngest
             else _partitions.Tell(forget);
             _metrics.Released(partition);
         }
+        if (_assigned.Count == 0) _health.NoPartitions();
     }
 
     /// <summary>Checks the input topics exist and are co-partitioned; returns each one's partition count.</summary>
     private Dictionary<string, int> ValidateTopics()
     {
-        using var admin = new AdminClientBuilder(WorkerKafkaConfig.Admin(_settings)).Build();
+        using var admin = new AdminClientBuilder(WorkerKafkaConfig.Admin(_settings)).SetLogHandler((_, m) => _watch.Log("admin", m)).Build();
         var counts = admin.PartitionCounts(Topics.Inputs, _settings.BootstrapServers, TimeSpan.FromSeconds(20));
         if (counts.Values.Distinct().Count() > 1)
             throw new InvalidOperationException("input topics must be co-partitioned (same partition count): " +

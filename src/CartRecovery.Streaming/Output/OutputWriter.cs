@@ -35,6 +35,9 @@ public sealed record OutputSettings
 
     /// <summary>The input topic that carries identity hand-overs and forwarded events to the customer's key.</summary>
     public string ForwardTopic { get; init; } = Topics.CartEvents;
+
+    /// <summary>The producer's <c>message.max.bytes</c>: no record the writer produces is larger (<see cref="OutputLimits"/>).</summary>
+    public int MaxRecordBytes { get; init; } = OutputLimits.DefaultMaxRecordBytes;
 }
 
 /// <summary>
@@ -51,13 +54,30 @@ public sealed class OutputWriter
     private readonly IProducer<string, byte[]> _producer;
     private readonly OutputSettings _settings;
     private readonly WorkerMetrics _metrics;
+    private readonly Domain.Compliance.ComplianceKeys _keys;
 
-    public OutputWriter(IAnalyticsStore store, IProducer<string, byte[]> producer, OutputSettings settings, WorkerMetrics metrics)
+    public OutputWriter(IAnalyticsStore store, IProducer<string, byte[]> producer, OutputSettings settings, WorkerMetrics metrics, Domain.Compliance.ComplianceKeys keys)
     {
         _store = store;
         _producer = producer;
         _settings = settings;
         _metrics = metrics;
+        _keys = keys;
+    }
+
+    /// <summary>How long the worker waits for the engine to remove the parts an erasure replaced (docs/compliance.md).</summary>
+    public static readonly TimeSpan ErasurePurgeTimeout = TimeSpan.FromMinutes(5);
+
+    private readonly List<Task<ErasurePurge>> _purges = [];
+
+    /// <summary>Completes when the parts replaced by every erasure written so far are gone from disk (or the wait timed
+    /// out: the result says how many are left).</summary>
+    public async Task<ErasurePurge> ErasuresPurgedAsync()
+    {
+        Task<ErasurePurge>[] pending;
+        lock (_purges) pending = [.. _purges];
+        var results = await Task.WhenAll(pending);
+        return new ErasurePurge(results.Sum(r => r.ReplacedPartsLeft), results.Sum(r => r.DetachedPartsDropped));
     }
 
     public long TriggersWritten { get; private set; }
@@ -107,7 +127,11 @@ public sealed class OutputWriter
             if (published[i].Batch.Erasures.Count == 0) continue;
             await InsertRowsAsync(published.GetRange(from, i - from), ct);
             foreach (var erasure in published[i].Batch.Erasures)
-                await AnalyticsErasure.EraseAsync(_store, erasure.ShopperId, erasure.Pseudonym, ct);
+                await AnalyticsErasure.EraseAsync(_store, erasure.ShopperId, erasure.Pseudonym, erasure.SessionPseudonym, ct);
+            // The parts the erasure replaced still hold the shopper on disk until the engine's cleanup removes them (about
+            // 30 s): watched in the background, not in the write path, and awaited when the worker stops.
+            var replaced = await AnalyticsErasure.ReplacedPartsAsync(_store, ct);
+            lock (_purges) _purges.Add(AnalyticsErasure.PurgeAsync(_store, replaced, ErasurePurgeTimeout, CancellationToken.None));
             from = i;
         }
         await InsertRowsAsync(published.GetRange(from, published.Count - from), ct);
@@ -115,7 +139,7 @@ public sealed class OutputWriter
         // The triggers went out when their batches were decided; wait for every acknowledgement.
         await Task.Run(() => _producer.Flush(ct), ct);
         if (_deliveryError is { } error)
-            throw new KafkaException(error);
+            throw new OutputFailedException(error);
 
         TriggersWritten += triggers;
         FlushCount++;
@@ -133,8 +157,11 @@ public sealed class OutputWriter
         var batches = published.ConvertAll(p => p.Batch);
         await InsertAsync(Tables.RecoveryTriggers, published.SelectMany(p => p.TriggerRows).ToList(), ct);
         await InsertAsync(Tables.AuditLog, batches.SelectMany(b => b.Audits).Select(ContractJson.Serialize).ToList(), ct);
+        // After the rows they anchor: a crash between the two leaves heads behind their rows until the replay writes both.
+        await InsertAsync(Tables.AuditChainHeads,
+            Domain.Compliance.AuditChainAnchors.HeadsOf(batches.SelectMany(b => b.Audits), _keys).ConvertAll(ContractJson.Serialize), ct);
         await InsertAsync(Tables.SessionOutcomes, batches.SelectMany(b => b.Outcomes).Select(ContractJson.Serialize).ToList(), ct);
-        await InsertAsync(Tables.DeadLetters, batches.SelectMany(b => b.DeadLetters).Select(d => ContractJson.Serialize(d.Rejected!)).ToList(), ct);
+        await InsertAsync(Tables.DeadLetters, DeadLetterRows(batches.SelectMany(b => b.DeadLetters).Select(d => d.Rejected!)), ct);
         await InsertAsync(Tables.OutcomeEvents, batches.SelectMany(b => b.OutcomeRows ?? []).Select(ContractJson.Serialize).ToList(), ct);
         await InsertAsync(Tables.ShopperProfiles, batches.SelectMany(b => b.Profiles ?? []).Select(ContractJson.Serialize).ToList(), ct);
     }
@@ -143,9 +170,10 @@ public sealed class OutputWriter
     private List<string> PublishRecords(BatchCompleted batch)
     {
         var triggerRows = new List<string>(batch.Triggers.Count);
-        foreach (var trigger in batch.Triggers)
+        foreach (var decided in batch.Triggers)
         {
-            var json = ContractJson.SerializeToUtf8(trigger);
+            // The row in the analytics store is the record on the topic: both get the fitted trigger.
+            var (trigger, json) = OutputLimits.FitTrigger(decided, _settings.MaxRecordBytes - OutputLimits.RecordOverheadBytes - Encoding.UTF8.GetByteCount(decided.ShopperId));
             triggerRows.Add(Encoding.UTF8.GetString(json));
             Produce(_settings.TriggerTopic, new Message<string, byte[]>
             {
@@ -157,37 +185,73 @@ public sealed class OutputWriter
         }
         // Identity hand-overs and forwarded events go to the customer's key on the input topic (docs/events.md,
         // "Identity"); like triggers, the batch's offsets are committable only once they are acknowledged.
+        // Signed: only the worker may write them (docs/events.md, "Internal records").
         foreach (var forward in batch.Forwards ?? [])
-            Produce(_settings.ForwardTopic, new Message<string, byte[]>
-            {
-                Key = forward.ShopperId,
-                Value = ContractJson.SerializeEvent(forward),
-                Timestamp = new Timestamp(forward.EventTime),
-                Headers = new Headers { { ForwardHeader, [1] } },
-            });
+            ProduceForward(forward);
         foreach (var record in batch.DeadLetters)
         {
             var letter = record.Rejected!;
+            // A huge rejected record is not republished whole (it would not fit a record either): its first bytes and the
+            // digest of the whole identify it at its source offset.
+            var (value, truncated) = OutputLimits.DeadLetterValue(record.Payload);
+            var headers = new Headers
+            {
+                { "reason", Encoding.UTF8.GetBytes(letter.Reason) },
+                { "detail", Encoding.UTF8.GetBytes(letter.Detail) },
+                { "source_topic", Encoding.UTF8.GetBytes(letter.Topic) },
+                { "source_partition", Encoding.UTF8.GetBytes(letter.Partition.ToString()) },
+                { "source_offset", Encoding.UTF8.GetBytes(letter.Offset.ToString()) },
+                { "dead_letter_id", Encoding.UTF8.GetBytes(letter.DeadLetterId) },
+            };
+            if (truncated)
+            {
+                headers.Add("payload_truncated", "true"u8.ToArray());
+                headers.Add("payload_bytes", Encoding.UTF8.GetBytes((record.Payload?.Length ?? 0).ToString()));
+                headers.Add("payload_sha256", Encoding.UTF8.GetBytes(letter.PayloadSha256));
+            }
             Produce(_settings.DeadLetterTopic, new Message<string, byte[]>
             {
-                Key = record.Key is null ? null! : Encoding.UTF8.GetString(record.Key),
-                Value = record.Payload ?? [],
-                Headers = new Headers
-                {
-                    { "reason", Encoding.UTF8.GetBytes(letter.Reason) },
-                    { "detail", Encoding.UTF8.GetBytes(letter.Detail) },
-                    { "source_topic", Encoding.UTF8.GetBytes(letter.Topic) },
-                    { "source_partition", Encoding.UTF8.GetBytes(letter.Partition.ToString()) },
-                    { "source_offset", Encoding.UTF8.GetBytes(letter.Offset.ToString()) },
-                    { "dead_letter_id", Encoding.UTF8.GetBytes(letter.DeadLetterId) },
-                },
+                Key = OutputLimits.DeadLetterKey(record.Key)!,
+                Value = value,
+                Headers = headers,
             });
         }
         return triggerRows;
     }
 
+    /// <summary>A hand-over or forwarded event to the customer's key: one record, or, when it is larger than an input
+    /// record may be, its parts in order (<see cref="SplitRecords"/>), read back whole by the customer's partition.</summary>
+    private void ProduceForward(Contracts.Events.ShopperEvent forward)
+    {
+        var value = ContractJson.SerializeEvent(forward);
+        // Signed over the whole value: the reading partition checks the MAC of the joined record (InternalRecords).
+        var mac = Ingest.InternalRecords.Sign(_keys, _settings.ForwardTopic, forward.ShopperId, value);
+        if (!SplitRecords.MustSplit(value.Length))
+        {
+            Produce(_settings.ForwardTopic, new Message<string, byte[]>
+            {
+                Key = forward.ShopperId, Value = value, Timestamp = new Timestamp(forward.EventTime),
+                Headers = new Headers { { ForwardHeader, [1] }, { Ingest.InternalRecords.MacHeader, mac } },
+            });
+            return;
+        }
+        if (value.Length > SplitRecords.MaxJoinedBytes)
+            throw new OutputFailedException($"{_settings.ForwardTopic}: a {forward.GetType().Name} of {value.Length} bytes exceeds the {SplitRecords.MaxJoinedBytes} bytes " +
+                $"a split record may carry (record key {OutputLimits.KeyDigest(forward.ShopperId)})");
+        foreach (var (part, index, partOf) in SplitRecords.Split(value))
+            Produce(_settings.ForwardTopic, new Message<string, byte[]>
+            {
+                Key = forward.ShopperId, Value = part, Timestamp = new Timestamp(forward.EventTime),
+                Headers = new Headers { { ForwardHeader, [1] }, { Ingest.InternalRecords.MacHeader, mac }, { SplitRecords.PartHeader, index }, { SplitRecords.PartOfHeader, partOf } },
+            });
+    }
+
     private void Produce(string topic, Message<string, byte[]> message)
     {
+        // librdkafka refuses a record over message.max.bytes; say which and why instead of its bare error.
+        var size = message.Value.Length + OutputLimits.Overhead(message.Key, message.Headers?.Select(h => (h.Key, (byte[]?)h.GetValueBytes())) ?? []);
+        if (size > _settings.MaxRecordBytes)
+            throw new OutputFailedException($"{topic}: a record of {size} bytes exceeds message.max.bytes {_settings.MaxRecordBytes} (record key {OutputLimits.KeyDigest(message.Key)})");
         while (true)
         {
             try
@@ -200,16 +264,31 @@ public sealed class OutputWriter
                 // The producer's queue is full: wait for deliveries (back-pressure on the publisher, then the ingest).
                 _producer.Poll(TimeSpan.FromMilliseconds(10));
             }
+            catch (ProduceException<string, byte[]> e)
+            {
+                throw new OutputFailedException($"producing to {topic} failed: {e.Error.Code} {e.Error.Reason} (record key {OutputLimits.KeyDigest(message.Key)})", e);
+            }
         }
     }
 
     // Any failed delivery fails the writer: the batches' offsets are never committed, and the next owner replays them.
     private void OnDelivery(DeliveryReport<string, byte[]> report)
     {
-        if (report.Error.IsError) _deliveryError ??= report.Error;
+        if (report.Error.IsError)
+            _deliveryError ??= $"delivery to {report.Topic} failed: {report.Error.Code} {report.Error.Reason} (record key {OutputLimits.KeyDigest(report.Message?.Key)})";
     }
 
-    private volatile Error? _deliveryError;
+    private volatile string? _deliveryError;
+
+    private static List<string> DeadLetterRows(IEnumerable<DeadLetter> letters) => letters.Select(ContractJson.Serialize).ToList();
+
+    /// <summary>Writes dead letters found outside the pipeline (a file replay's rejected input lines) as the same rows
+    /// the worker writes for its own, in inserts of at most <paramref name="maxRows"/>.</summary>
+    public static async Task InsertDeadLettersAsync(IAnalyticsStore store, IReadOnlyList<DeadLetter> letters, CancellationToken ct, int maxRows = 50_000)
+    {
+        foreach (var chunk in letters.Chunk(maxRows))
+            await store.InsertJsonEachRowAsync(Tables.DeadLetters, DeadLetterRows(chunk), ct);
+    }
 
     private async Task InsertAsync(string table, List<string> rows, CancellationToken ct)
     {
@@ -218,3 +297,8 @@ public sealed class OutputWriter
         _metrics.RowsWritten(table, rows.Count);
     }
 }
+
+/// <summary>An output could not be written (a record refused by the producer or the broker, a delivery that failed):
+/// the worker stops without committing, and the message names the topic, the error and the record's key (as a digest:
+/// keys are shopper ids, which logs never carry).</summary>
+public sealed class OutputFailedException(string message, Exception? inner = null) : Exception(message, inner);

@@ -3,6 +3,7 @@ using Akka;
 using Akka.Actor;
 using Akka.Streams;
 using Akka.Streams.Dsl;
+using CartRecovery.Storage;
 using CartRecovery.Streaming.Actors;
 using CartRecovery.Streaming.Output;
 using Microsoft.Extensions.Logging;
@@ -71,6 +72,8 @@ public sealed class WorkerPipeline : IBatchSink
     private long _outstanding;
     private long _pendingCheckpoints;
     private volatile Exception? _failure;
+    // Cancelled when the worker fails: a write waiting for Kafka acknowledgements that will never come gives up.
+    private readonly CancellationTokenSource _failed = new();
 
     public WorkerPipeline(WorkerSettings settings, OutputSettings output, OutputWriter writer, WorkerMetrics metrics, ILogger<WorkerPipeline> logger)
     {
@@ -94,6 +97,9 @@ public sealed class WorkerPipeline : IBatchSink
     /// <summary>Completes when the graph has written everything handed to it after <see cref="Close"/>; faults with the
     /// cause when an output could not be written.</summary>
     public Task Completion => _completion;
+
+    /// <summary>The parts replaced by the erasures written so far are removed from disk (<see cref="OutputWriter.ErasuresPurgedAsync"/>).</summary>
+    public Task<ErasurePurge> ErasuresPurgedAsync() => _writer.ErasuresPurgedAsync();
 
     /// <summary>Materializes the graph; commands go to <paramref name="partitions"/>.</summary>
     public void Start(IActorRef partitions, IMaterializer materializer)
@@ -163,11 +169,11 @@ public sealed class WorkerPipeline : IBatchSink
         catch (AggregateException e)
         {
             ThrowIfFailed();
-            throw new InvalidOperationException("the pipeline refused a command; stopping without committing", e.GetBaseException());
+            throw new WorkerFailedException("the pipeline refused a command; stopping without committing", e.GetBaseException());
         }
         if (result is QueueOfferResult.Enqueued) return;
         ThrowIfFailed();
-        throw new InvalidOperationException($"the pipeline refused a command ({result.GetType().Name}); stopping without committing",
+        throw new WorkerFailedException($"the pipeline refused a command ({result.GetType().Name}); stopping without committing",
             (result as QueueOfferResult.Failure)?.Cause);
     }
 
@@ -194,8 +200,12 @@ public sealed class WorkerPipeline : IBatchSink
     public void ThrowIfFailed()
     {
         if (_failure is { } failure)
-            throw new InvalidOperationException("the worker failed (a checkpoint could not be saved, a partition actor failed or an output could not be written); stopping without committing", failure);
+            throw failure as WorkerFailedException ?? new WorkerFailedException("stopping without committing", failure);
     }
+
+    /// <summary>Stops the worker with <paramref name="cause"/> from outside the graph (the broker gone past its patience,
+    /// a shutdown past its timeout): every wait ends with it.</summary>
+    public void Abort(Exception cause) => Fail(cause);
 
     public bool TryTakeCommittable(out CheckpointSaved checkpoint) => _committable.TryDequeue(out checkpoint!);
 
@@ -238,7 +248,7 @@ public sealed class WorkerPipeline : IBatchSink
     {
         _logger.LogError(cause, "checkpoint of partition {Partition} failed", partition);
         Interlocked.Decrement(ref _pendingCheckpoints);
-        Fail(cause);
+        Fail(new WorkerFailedException($"the checkpoint of partition {partition} could not be saved", cause));
     }
 
     public void PartitionFailed(Exception cause)
@@ -251,7 +261,15 @@ public sealed class WorkerPipeline : IBatchSink
     /// loop, waiting or not, stops with <paramref name="cause"/> instead of waiting for answers that will never come.</summary>
     private void Fail(Exception cause)
     {
-        lock (_gate) _failure ??= cause;
+        bool first;
+        lock (_gate)
+        {
+            first = _failure is null;
+            _failure ??= cause;
+        }
+        // The cause is logged once, when it happens (its message names no personal data: see OutputFailedException).
+        if (first) _logger.LogError("the worker failed: {Cause}", CauseChain(cause));
+        try { _failed.Cancel(); } catch (AggregateException) { }
         foreach (var key in _awaited.Keys)
             if (_awaited.TryRemove(key, out var answer)) answer.TrySetException(cause);
         _queue?.Fail(cause);
@@ -303,7 +321,7 @@ public sealed class WorkerPipeline : IBatchSink
     private async Task WriteBatchesAsync(List<OutputWriter.Published> batches)
     {
         if (batches.Count == 0) return;
-        await _writer.FlushAsync(batches, CancellationToken.None);
+        await _writer.FlushAsync(batches, _failed.Token);
         Interlocked.Add(ref _outstanding, -batches.Count);
         batches.Clear();
         Changed();
@@ -319,6 +337,18 @@ public sealed class WorkerPipeline : IBatchSink
             _changed = NewSignal();
         }
         signalled.TrySetResult();
+    }
+
+    /// <summary>"message: inner message: ..." without stack traces.</summary>
+    public static string CauseChain(Exception cause)
+    {
+        var parts = new List<string>();
+        for (Exception? e = cause; e is not null && parts.Count < 8; e = e.InnerException)
+        {
+            if (e is AggregateException { InnerExceptions.Count: 1 }) continue;
+            if (parts.Count == 0 || !parts[^1].Contains(e.Message, StringComparison.Ordinal)) parts.Add(e.Message);
+        }
+        return string.Join(": ", parts);
     }
 
     private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);

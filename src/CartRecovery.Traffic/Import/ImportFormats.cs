@@ -16,10 +16,16 @@ public static class ImportFormats
         if (!File.Exists(path)) throw new ArgumentException($"--input: file not found: {path}");
         return format switch
         {
-            Ndjson => ReadWith(path, reader => NdjsonImporter.Read(reader, statistics)),
+            Ndjson => ReadBytes(path, stream => NdjsonImporter.Read(stream, statistics)),
             Rees46 => ReadWith(path, reader => Rees46Importer.Read(reader, rees46 ?? new Rees46Defaults(), statistics)),
             _ => throw new ArgumentException($"--format: unknown format '{format}' ({string.Join(", ", All)})"),
         };
+    }
+
+    private static IEnumerable<GeneratedEvent> ReadBytes(string path, Func<Stream, IEnumerable<GeneratedEvent>> read)
+    {
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1 << 16);
+        foreach (var evt in read(stream)) yield return evt;
     }
 
     private static IEnumerable<GeneratedEvent> ReadWith(string path, Func<TextReader, IEnumerable<GeneratedEvent>> read)

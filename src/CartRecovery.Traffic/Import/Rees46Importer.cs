@@ -63,7 +63,7 @@ public static class Rees46Importer
             var firstOfShopper = !sessionsPerShopper.ContainsKey(row.Shopper);
             if (firstOfShopper && defaults.AssumedConsentChannel is { } consentChannel)
             {
-                statistics.CountEvent();
+                statistics.CountEvent(row.Time);
                 yield return new GeneratedEvent(Topics.ConsentEvents, new ConsentGranted
                 {
                     EventId = id + "-consent", ShopperId = row.Shopper, EventTime = row.Time, Purpose = Rees46Defaults.ConsentPurpose,
@@ -74,7 +74,7 @@ public static class Rees46Importer
             {
                 var earlierSessions = sessionsPerShopper.GetValueOrDefault(row.Shopper);
                 sessionsPerShopper[row.Shopper] = earlierSessions + 1;
-                statistics.CountEvent();
+                statistics.CountEvent(row.Time);
                 yield return new GeneratedEvent(Topics.CartEvents, new SessionStarted
                 {
                     EventId = id + "-session", ShopperId = row.Shopper, SessionId = row.Session, EventTime = row.Time, Channel = defaults.Channel,
@@ -94,7 +94,7 @@ public static class Rees46Importer
                     OrderId = $"rees46-order-L{lineNumber}", Lines = [productLine], Total = row.Price, Currency = defaults.Currency,
                 },
             };
-            statistics.CountEvent();
+            statistics.CountEvent(row.Time);
             yield return new GeneratedEvent(InputTopics.For(evt), evt);
         }
     }
@@ -125,7 +125,7 @@ public static class Rees46Importer
 
         bool Reject(string reason, string detail)
         {
-            statistics.Reject(lineNumber, reason, detail);
+            statistics.Reject(lineNumber, reason, detail, line);
             return false;
         }
     }

@@ -26,7 +26,7 @@ public abstract class AnalyticsStoreContract
         await store.EnsureSchemaAsync(CancellationToken.None);
 
         var tables = await Query(store, "SELECT name FROM system.tables WHERE database = currentDatabase() ORDER BY name");
-        Assert.Equal(["audit_log", "consent_ledger", "dead_letters", "outcome_events", "recovery_outcomes", "recovery_triggers", "session_outcomes", "shopper_profiles"], tables);
+        Assert.Equal(["audit_chain_heads", "audit_log", "consent_ledger", "dead_letters", "outcome_events", "recovery_outcomes", "recovery_triggers", "session_outcomes", "shopper_profiles"], tables);
         Assert.Equal(["1"], await Query(store, "SELECT count() FROM recovery_triggers FINAL"));
     }
 

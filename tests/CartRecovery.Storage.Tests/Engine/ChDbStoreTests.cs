@@ -19,7 +19,7 @@ public sealed class ChDbStoreTests(ChDbEngineFixture fixture, ITestOutputHelper 
 
     private async Task<ChDbAnalyticsStore> FreshStoreAsync(int rowsPerStatement = ChDbAnalyticsStore.RowsPerStatement)
     {
-        var store = new ChDbAnalyticsStore(fixture.Engine, new AnalyticsStoreOptions { Database = "store_" + Guid.NewGuid().ToString("N")[..12] }, ownsEngine: false)
+        var store = new ChDbAnalyticsStore(fixture.Engine, new AnalyticsStoreOptions { Database = "store_" + Guid.NewGuid().ToString("N")[..12], SetsRetention = true }, ownsEngine: false)
         {
             MaxRowsPerStatement = rowsPerStatement,
         };
@@ -36,13 +36,13 @@ public sealed class ChDbStoreTests(ChDbEngineFixture fixture, ITestOutputHelper 
         var tables = await store.QueryAsync(
             "SELECT name, engine FROM system.tables WHERE database = currentDatabase() ORDER BY name", "TabSeparated", CancellationToken.None);
         Assert.Equal(
-            "audit_log\tReplacingMergeTree\nconsent_ledger\tView\ndead_letters\tReplacingMergeTree\noutcome_events\tReplacingMergeTree\nrecovery_outcomes\tView\n" +
+            "audit_chain_heads\tReplacingMergeTree\naudit_log\tReplacingMergeTree\nconsent_ledger\tView\ndead_letters\tReplacingMergeTree\noutcome_events\tReplacingMergeTree\nrecovery_outcomes\tView\n" +
             "recovery_triggers\tReplacingMergeTree\nsession_outcomes\tReplacingMergeTree\nshopper_profiles\tReplacingMergeTree\n",
             tables);
         foreach (var (table, days) in new[] { ("recovery_triggers", 400), ("audit_log", 400), ("session_outcomes", 400), ("dead_letters", 30), ("outcome_events", 400), ("shopper_profiles", 400) })
         {
             var ddl = await store.QueryAsync($"SELECT create_table_query FROM system.tables WHERE database = currentDatabase() AND name = '{table}'", "TSVRaw", CancellationToken.None);
-            Assert.Contains($"TTL toDateTime(", ddl);
+            Assert.Contains("TTL written_at + ", ddl);
             Assert.Contains($"toIntervalDay({days})", ddl);
         }
     }
@@ -54,10 +54,18 @@ public sealed class ChDbStoreTests(ChDbEngineFixture fixture, ITestOutputHelper 
         await using (var store = await FreshStoreAsync())
             database = store.Database;
         var options = SchemaRetention.Parse("audit_log=730,dead_letters=forever", SchemaOptions.Default);
-        await using var reopened = new ChDbAnalyticsStore(fixture.Engine, new AnalyticsStoreOptions { Database = database, Schema = options }, ownsEngine: false);
-        await reopened.EnsureSchemaAsync(CancellationToken.None);
-        string Ddl(string table) => reopened.QueryAsync($"SELECT create_table_query FROM system.tables WHERE database = currentDatabase() AND name = '{table}'",
+        static string DdlOf(IAnalyticsStore store, string table) => store.QueryAsync($"SELECT create_table_query FROM system.tables WHERE database = currentDatabase() AND name = '{table}'",
             "TSVRaw", CancellationToken.None).Result;
+        // A command that only reads, reports or erases opens the store with whatever retention it was configured with and
+        // changes none: the store's owner sets it.
+        await using (var reader = new ChDbAnalyticsStore(fixture.Engine, new AnalyticsStoreOptions { Database = database, Schema = SchemaOptions.KeepForever }, ownsEngine: false))
+        {
+            await reader.EnsureSchemaAsync(CancellationToken.None);
+            Assert.Contains("toIntervalDay(30)", DdlOf(reader, "dead_letters"));
+        }
+        await using var reopened = new ChDbAnalyticsStore(fixture.Engine, new AnalyticsStoreOptions { Database = database, Schema = options, SetsRetention = true }, ownsEngine: false);
+        await reopened.EnsureSchemaAsync(CancellationToken.None);
+        string Ddl(string table) => DdlOf(reopened, table);
         Assert.Contains("toIntervalDay(730)", Ddl("audit_log"));
         Assert.DoesNotContain("TTL", Ddl("dead_letters"));
         Assert.Contains("toIntervalDay(400)", Ddl("recovery_triggers"));
@@ -90,7 +98,9 @@ public sealed class ChDbStoreTests(ChDbEngineFixture fixture, ITestOutputHelper 
         {
             var fields = JsonDocument.Parse(json).RootElement.EnumerateObject().Select(p => p.Name).Order().ToList();
             var columns = (await store.QueryAsync(
-                    $"SELECT name FROM system.columns WHERE database = currentDatabase() AND table = '{table}' ORDER BY name", "TabSeparated", CancellationToken.None))
+                    // written_at is the engine's (MATERIALIZED at insert, for retention), never a field of a contract.
+                    $"SELECT name FROM system.columns WHERE database = currentDatabase() AND table = '{table}' AND default_kind != 'MATERIALIZED' ORDER BY name",
+                    "TabSeparated", CancellationToken.None))
                 .Split('\n', StringSplitOptions.RemoveEmptyEntries).Order().ToList();
             Assert.True(fields.SequenceEqual(columns), $"{table}: fields [{string.Join(", ", fields)}] vs columns [{string.Join(", ", columns)}]");
         }
@@ -140,6 +150,14 @@ public sealed class ChDbStoreTests(ChDbEngineFixture fixture, ITestOutputHelper 
             store.InsertJsonEachRowAsync("audit_log", ["{\"audit_id\": \"a\", \"event_time\": \"not a time\"}"], CancellationToken.None));
         Assert.Contains("event_time", malformed.EngineMessage);
 
+        // A failed insert names its error and table, never its rows (shoppers' data): not in the message, not in the SQL head.
+        Assert.DoesNotContain("not a time", malformed.Message);
+        Assert.DoesNotContain("\"a\"", malformed.SqlHead);
+        Assert.EndsWith("(rows not shown)", malformed.SqlHead);
+        var personal = await Assert.ThrowsAsync<ClickHouseQueryException>(() =>
+            store.InsertJsonEachRowAsync("recovery_triggers", ["{\"trigger_id\": \"jane.doe@example.com\", \"step\": \"step-of-jane.doe@example.com\"}"], CancellationToken.None));
+        Assert.DoesNotContain("jane.doe", personal.ToString());
+
         await Assert.ThrowsAsync<ArgumentException>(() => store.InsertJsonEachRowAsync("audit_log; DROP TABLE x", ["{}"], CancellationToken.None));
         Assert.Equal("0\n", await store.QueryAsync("SELECT count() FROM audit_log", "TabSeparated", CancellationToken.None));
     }
@@ -157,7 +175,7 @@ public sealed class ChDbStoreTests(ChDbEngineFixture fixture, ITestOutputHelper 
     }
 
     [Fact]
-    public async Task Hundred_thousand_rows_insert_in_seconds_and_a_repeat_counts_once_under_FINAL()
+    public async Task Hundred_thousand_rows_insert_and_a_repeat_counts_once_under_FINAL()
     {
         await using var store = await FreshStoreAsync();
         const int count = 100_000;
@@ -176,10 +194,13 @@ public sealed class ChDbStoreTests(ChDbEngineFixture fixture, ITestOutputHelper 
             $"{insert.ElapsedMilliseconds} ms = {count / insert.Elapsed.TotalSeconds:N0} rows/s"));
 
         await store.InsertJsonEachRowAsync("recovery_triggers", rows, CancellationToken.None);
-        Assert.Equal($"{2 * count}\t{count}\t{count}\n", await store.QueryAsync(
+        // The speed is printed, never asserted (a shared machine is noisy; load/bench.sh measures). Without FINAL a
+        // background merge may already have collapsed some repeats, so the raw count lies between once and twice.
+        var counts = (await store.QueryAsync(
             "SELECT (SELECT count() FROM recovery_triggers), (SELECT count() FROM recovery_triggers FINAL), (SELECT uniqExact(trigger_id) FROM recovery_triggers)",
-            "TabSeparated", CancellationToken.None));
-        Assert.True(insert.Elapsed < TimeSpan.FromSeconds(30), $"100k rows took {insert.Elapsed}");
+            "TabSeparated", CancellationToken.None)).Trim().Split('\t').Select(long.Parse).ToArray();
+        Assert.InRange(counts[0], count, 2 * count);
+        Assert.Equal([count, count], counts[1..]);
     }
 
     private static RecoveryTrigger Trigger(string id) => new()

@@ -42,7 +42,13 @@ public sealed class ErasureSpecs : TestKit
             Later(T0.AddHours(3)), new ErasureRequested { EventId = "erase-x", ShopperId = "cust-x", EventTime = T0.AddHours(3).AddMinutes(1), Source = "support" }])));
         var batch = ExpectMsg<BatchCompleted>();
 
-        Assert.Equal([new ShopperErasure("cust-x", pseudonym)], batch.Erasures);
+        var erasure = Assert.Single(batch.Erasures);
+        Assert.Equal(("cust-x", pseudonym), (erasure.ShopperId, erasure.Pseudonym));
+        // The store path pseudonymises session ids with the function the batch's own rows were redacted with.
+        var sessionPseudonym = _engine.Policy.Keys.SessionPseudonym("cust-x", "s-x");
+        Assert.Equal(sessionPseudonym, erasure.SessionPseudonym("s-x"));
+        Assert.DoesNotContain(batch.Audits, a => a.SessionId == "s-x");
+        Assert.Contains(batch.Audits, a => a.SessionId == sessionPseudonym);
         Assert.DoesNotContain(batch.Triggers, t => t.ShopperId == "cust-x" || t.CartLines.Any(l => l.Sku == "secret-sku"));
         var redacted = Assert.Single(batch.Triggers, t => t.ShopperId == pseudonym);
         Assert.Equal(("", ""), (redacted.UnsubscribeToken, redacted.MessageBody));

@@ -40,7 +40,8 @@ public sealed class SupervisionSpecs() : TestKit(Checkpointing.TestConfig.With(C
         Assert.Equal(RejectReasons.DecisionFailed, letter.Rejected!.Reason);
         Assert.Equal(records[3].Offset, letter.Offset);
         Assert.Contains(nameof(OverflowException), letter.Rejected.Detail);
-        Assert.Equal("bad-3", EventParser.Parse(letter.Payload!).Event!.EventId);
+        // The payload is the event as the worker understood it (entry would now refuse its price: read it as JSON).
+        Assert.Equal("bad-3", (string?)System.Text.Json.Nodes.JsonNode.Parse(letter.Payload!)!["event_id"]);
         Assert.Equal(events.Count - 1, first.Events);
         Assert.Equal(events.Count, first.Events + first.DeadLetters.Count);
 
@@ -52,6 +53,91 @@ public sealed class SupervisionSpecs() : TestKit(Checkpointing.TestConfig.With(C
         Assert.Contains(drained.Triggers, t => t.ShopperId == "good");
         Assert.Equal(2, drained.Outcomes.Count);
     }
+
+    [Fact]
+    public void A_timer_whose_decision_throws_is_dead_lettered_and_only_its_session_is_dropped()
+    {
+        // Entry refuses such a time (EntryLimits); a restored or handed-over state can still carry one. As the partition's
+        // first event it must not underflow the watermark, and the session's inactivity timer throws when it fires.
+        var partition = Sys.ActorOf(PartitionActor.Props("supervision-" + Guid.NewGuid().ToString("N"), 0, _engine, new ProbeSink(TestActor)));
+        var startOfTime = new DateTimeOffset(1, 1, 1, 0, 1, 0, TimeSpan.Zero);
+        var events = new List<ShopperEvent>
+        {
+            Started("early") with { EventTime = startOfTime }, Added("early", 2, "lamp", 40m, 1) with { EventTime = startOfTime.AddMinutes(1) },
+            Consent("good"), Started("good"), Added("good", 2, "lamp", 40m, 1),
+        };
+        partition.Tell(new ProcessBatch(0, 1, Records(events)));
+        var first = ExpectMsg<BatchCompleted>();
+        partition.Tell(new Drain(0, 2));
+        var drained = ExpectMsg<BatchCompleted>();
+
+        // The second event fails its decision (the dedup horizon before it is before the start of time); the session's
+        // inactivity timer then fails when it fires.
+        var letters = first.DeadLetters.Concat(drained.DeadLetters).ToList();
+        Assert.Equal(2, letters.Count);
+        Assert.Equal(("cart-events", 1L, RejectReasons.DecisionFailed), (letters[0].Topic, letters[0].Offset, letters[0].Rejected!.Reason));
+        var letter = letters[1];
+        Assert.Equal((DecisionFailures.TimerSource, -1L, RejectReasons.DecisionFailed), (letter.Topic, letter.Offset, letter.Rejected!.Reason));
+        Assert.StartsWith("Inactivity deadline: ArgumentOutOfRangeException", letter.Rejected.Detail);
+        var payload = System.Text.Json.Nodes.JsonNode.Parse(letter.Payload!)!;
+        Assert.Equal(("early", "early-sess", "Inactivity"), ((string?)payload["shopper_id"], (string?)payload["session_id"], (string?)payload["deadline"]));
+        // Every event was decided; the other shopper was reminded and ended; the failed session was dropped, not retried.
+        Assert.Equal(events.Count - 1, first.Events);
+        Assert.Contains(first.Triggers.Concat(drained.Triggers), t => t.ShopperId == "good");
+        Assert.DoesNotContain(first.Outcomes.Concat(drained.Outcomes), o => o.ShopperId == "early");
+        Assert.Equal(0, drained.ActiveSessions);
+    }
+
+    [Fact]
+    public void A_shopper_wide_decision_the_partition_takes_itself_that_throws_dead_letters_only_its_event()
+    {
+        // Consent, payment-pending and outcome events are decided by the partition actor, not a session actor: the same
+        // containment holds there. A second consent at the start of time throws in its decision (its dedup horizon).
+        var partition = Sys.ActorOf(PartitionActor.Props("supervision-" + Guid.NewGuid().ToString("N"), 0, _engine, new ProbeSink(TestActor)));
+        var startOfTime = new DateTimeOffset(1, 1, 1, 0, 1, 0, TimeSpan.Zero);
+        var events = new List<ShopperEvent>
+        {
+            Consent("early") with { EventTime = startOfTime }, Consent("early") with { EventId = "early-c2", EventTime = startOfTime.AddMinutes(1) },
+            Consent("good"), Started("good"), Added("good", 2, "lamp", 40m, 1),
+        };
+        partition.Tell(new ProcessBatch(0, 1, Records(events)));
+        var first = ExpectMsg<BatchCompleted>();
+        partition.Tell(new Drain(0, 2));
+        var drained = ExpectMsg<BatchCompleted>();
+
+        var letter = Assert.Single(first.DeadLetters);
+        Assert.Equal(("consent-events", 1L, RejectReasons.DecisionFailed), (letter.Topic, letter.Offset, letter.Rejected!.Reason));
+        Assert.Equal(events.Count - 1, first.Events);
+        Assert.Contains(drained.Triggers, t => t.ShopperId == "good");
+    }
+
+    [Fact]
+    public void A_cart_at_the_end_of_time_that_bypasses_entry_stops_nothing()
+    {
+        // The reproduction of issue 21 (RecoveryEngine.Deadlines overflowed outside the decision's supervision), on a
+        // partition of its own so that the jump of event time does not make the other shoppers late.
+        var partition = Sys.ActorOf(PartitionActor.Props("supervision-" + Guid.NewGuid().ToString("N"), 0, _engine, new ProbeSink(TestActor)));
+        var endOfTime = new DateTimeOffset(9999, 12, 31, 23, 0, 0, TimeSpan.Zero);
+        var events = new List<ShopperEvent>
+        {
+            Consent("late") with { EventTime = endOfTime.AddMinutes(-10) }, Started("late") with { EventTime = endOfTime },
+            Added("late", 2, "lamp", 40m, 1) with { EventTime = endOfTime.AddMinutes(59) },
+            CheckoutAt("late", endOfTime.AddMinutes(59.5)),
+        };
+        partition.Tell(new ProcessBatch(0, 1, Records(events)));
+        var first = ExpectMsg<BatchCompleted>();
+        partition.Tell(new Drain(0, 2));
+        var drained = ExpectMsg<BatchCompleted>();
+
+        // Its deadlines saturate at the end of DateTimeOffset instead of overflowing: every event decided, nothing failed.
+        Assert.Equal(events.Count, first.Events);
+        Assert.Empty(first.DeadLetters.Concat(drained.DeadLetters));
+    }
+
+    private static CheckoutStarted CheckoutAt(string shopper, DateTimeOffset at) => new()
+    {
+        EventId = $"{shopper}-checkout", ShopperId = shopper, SessionId = $"{shopper}-sess", EventTime = at,
+    };
 
     private static ConsentGranted Consent(string shopper) => new()
     {

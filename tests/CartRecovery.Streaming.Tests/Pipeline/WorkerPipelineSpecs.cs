@@ -44,7 +44,7 @@ public sealed class WorkerPipelineSpecs : TestKit, IDisposable
     {
         var settings = new WorkerSettings { BootstrapServers = _broker.BootstrapServers, Checkpoints = CheckpointStoreSettings.Sqlite("/tmp/unused.db"), MaxUndecidedBatches = maxUndecided, MaxUnwrittenBatches = maxUnwritten };
         var output = new OutputSettings { FlushInterval = flushInterval, MaxBatchRows = maxRows };
-        var pipeline = new WorkerPipeline(settings, output, new OutputWriter(_store, _producer, output, _metrics), _metrics, NullLogger<WorkerPipeline>.Instance);
+        var pipeline = new WorkerPipeline(settings, output, new OutputWriter(_store, _producer, output, _metrics, Domain.Compliance.ComplianceKeys.Development), _metrics, NullLogger<WorkerPipeline>.Instance);
         pipeline.Start(partitions, Sys.Materializer());
         return pipeline;
     }
@@ -120,9 +120,9 @@ public sealed class WorkerPipelineSpecs : TestKit, IDisposable
         var cause = new InvalidOperationException("partition actor bug");
         pipeline.PartitionFailed(cause);
 
-        var waited = Assert.Throws<InvalidOperationException>(() => pipeline.WaitSettled(Within(30)));
+        var waited = Assert.Throws<WorkerFailedException>(() => pipeline.WaitSettled(Within(30)));
         Assert.Same(cause, waited.InnerException);
-        var handed = Assert.Throws<InvalidOperationException>(() => pipeline.HandBatch(new ProcessBatch(0, 2, []), Within(30)));
+        var handed = Assert.Throws<WorkerFailedException>(() => pipeline.HandBatch(new ProcessBatch(0, 2, []), Within(30)));
         Assert.Same(cause, handed.InnerException);
     }
 
@@ -136,7 +136,7 @@ public sealed class WorkerPipelineSpecs : TestKit, IDisposable
 
         pipeline.HandBatch(new ProcessBatch(0, 1, []), default);
         await Assert.ThrowsAnyAsync<Exception>(() => pipeline.Completion.WaitAsync(TimeSpan.FromSeconds(30)));
-        var waited = Assert.Throws<InvalidOperationException>(() => pipeline.WaitSettled(Within(30)));
+        var waited = Assert.Throws<WorkerFailedException>(() => pipeline.WaitSettled(Within(30)));
         Assert.IsType<ClickHouseQueryException>(waited.InnerException);
         Assert.Equal(1, pipeline.Outstanding);
     }
