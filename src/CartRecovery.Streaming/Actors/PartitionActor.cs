@@ -317,11 +317,16 @@ public sealed partial class PartitionActor : ReceivePersistentActor
             // An event forwarded from a linked anonymous id is the customer's from here on.
             var shopperEvent = evt is IdentityForwarded forwarded ? forwarded.AsCustomers() : evt;
             var hops = evt switch { IdentityForwarded f => f.Hops + 1, IdentityMerged m => m.Hops, _ => 0 };
-            // One clock far ahead of everyone else's (aheadOf set): its own shopper gets the event (audited when it runs), but
-            // it moves no watermark (everybody's timers, lateness).
-            (_frontier, _, var aheadOf) = _frontier.Observe(shopperEvent.ShopperId, evt.EventTime, _maxFutureSkew);
+            // An event far ahead of the partition's time moves no watermark (everybody's timers, lateness) until another
+            // shopper confirms that time; its own shopper gets it as usual. A claim this event refuted (one bad clock) is
+            // audited in its shopper's order of commands, so the rows (and their chain) do not depend on batching.
+            var step = _frontier.Observe(shopperEvent.ShopperId, evt.EventTime, _maxFutureSkew, evt.EventId,
+                shopperEvent is SessionEvent session ? session.SessionId : "");
+            _frontier = step.Frontier;
             if (_frontier.Accepted is { } accepted) _watermark = _watermark.Observe(accepted, _lateness);
-            var command = new ShopperCommand(shopperEvent, _watermark, record, hops, aheadOf);
+            foreach (var claim in step.Refuted)
+                Enqueue(claim.ShopperId, new ShopperCommand(shopperEvent, _watermark, record, Notice: _engine.FutureEventAudit(claim, evt.EventTime)));
+            var command = new ShopperCommand(shopperEvent, _watermark, record, hops);
             Enqueue(command.Event.ShopperId, command);
         }
         FireDueTimers();
@@ -342,7 +347,7 @@ public sealed partial class PartitionActor : ReceivePersistentActor
             var hasCommand = _queues.TryPeek(shopperId, out var next);
             var stamp = hasCommand ? next.Watermark : _watermark;
             // A refused record's event time is not to be trusted: it brings no deadline forward.
-            var before = hasCommand && next.Source.Refused is null ? next.Event.EventTime : (DateTimeOffset?)null;
+            var before = hasCommand && next.Source.Refused is null && next.Notice is null ? next.Event.EventTime : (DateTimeOffset?)null;
             if (EarliestDue(shopperId, stamp, before) is { } due)
             {
                 if (IsShopperDeadline(due.Key))
@@ -360,6 +365,13 @@ public sealed partial class PartitionActor : ReceivePersistentActor
                 return;
             }
 
+            if (next.Notice is { } notice)
+            {
+                _queues.Dequeue(shopperId);
+                _batch!.Audits.Add(notice);
+                _batch.Touched.Add(shopperId);
+                continue;
+            }
             if (next.Source.Refused is not null)
             {
                 _queues.Dequeue(shopperId);
@@ -370,12 +382,6 @@ public sealed partial class PartitionActor : ReceivePersistentActor
             // A hand-over or an erasure takes the shopper's session states: their live actors hand them over first.
             if (_sessions.LiveCount > 0 && NeedsSessionStates(shopperId, next) && PassivateShopper(shopperId)) return;
             var command = _queues.Dequeue(shopperId);
-            if (command.AheadOf is { } aheadOf)
-            {
-                // Audited in the shopper's own order of commands, so the rows (and their chain) do not depend on batching.
-                _batch!.Audits.Add(_engine.FutureEventAudit(command.Event, aheadOf));
-                _batch.Touched.Add(shopperId);
-            }
             if (command.Event is ErasureRequested erasure)
             {
                 Contained(shopperId, command, () => Erase(shopperId, erasure, command));

@@ -7,10 +7,11 @@ namespace CartRecovery.Streaming.Actors;
 /// <summary>One input event for a shopper, stamped with the partition's watermark when it was read.</summary>
 /// <param name="Source">The input record the event came in (a forwarded event's: the forward).</param>
 /// <param name="Hops">How many times the event was passed on from a linked id to its customer.</param>
-/// <param name="AheadOf">The partition's event-time frontier when the event came, if the event was further ahead of it than
-/// <c>max_future_skew</c> and no other shopper confirmed it (<see cref="FrontierVerdict.Ahead"/>): audited as
-/// <c>future_event</c> when it runs. Null: an ordinary event.</param>
-internal readonly record struct ShopperCommand(ShopperEvent Event, Watermark Watermark, InputRecord Source, int Hops = 0, DateTimeOffset? AheadOf = null);
+/// <param name="Notice">Not an event to apply but an audit row of this shopper to write in the shopper's order of commands:
+/// a <c>future_event</c> claim the input refuted (<see cref="EventTimeFrontier"/>). <see cref="Event"/> is then the
+/// event that refuted it (only its record's progress matters).</param>
+internal readonly record struct ShopperCommand(ShopperEvent Event, Watermark Watermark, InputRecord Source, int Hops = 0,
+    Contracts.Outputs.AuditRecord? Notice = null);
 
 /// <summary>
 /// Per-shopper ordering: a shopper's commands wait in input order and run one at a time (at most one in flight at a

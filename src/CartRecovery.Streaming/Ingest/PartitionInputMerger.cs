@@ -85,7 +85,7 @@ public sealed class PartitionInputMerger
     private DateTimeOffset MergeTime(InputRecord record)
     {
         var evt = record.Event!;
-        if (_frontier.Accepted is not { } accepted || evt.EventTime - accepted <= _maxFutureSkew) return evt.EventTime;
+        if (_frontier.Accepted is not { } accepted || evt.EventTime - accepted < _maxFutureSkew) return evt.EventTime;
         return _frontier.Observe(evt.ShopperId, evt.EventTime, _maxFutureSkew).Verdict == FrontierVerdict.Ahead ? DateTimeOffset.MinValue : evt.EventTime;
     }
 
