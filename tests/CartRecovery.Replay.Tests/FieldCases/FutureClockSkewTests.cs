@@ -132,12 +132,14 @@ public sealed class FutureClockSkewTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(await RowsAsync(without, "SELECT count() FROM audit_log FINAL WHERE decision='late_event'"),
             await RowsAsync(with, "SELECT count() FROM audit_log FINAL WHERE decision='late_event' AND shopper_id NOT LIKE 'dev-skew-%'"));
         Assert.Equal(["0"], await RowsAsync(without, "SELECT count() FROM audit_log FINAL WHERE decision='future_event'"));
-        // Every device a day or more ahead is audited (the next shopper of its partition refuted it); a device 3 h ahead
-        // may instead be caught up with by its partition's traffic before a refuting event comes (then it is on time).
+        // Every device months or years ahead is audited (the next shopper of its partition refuted it). One 3 h or a day
+        // ahead may instead be caught up with before a refuting event comes: in the month of sparse consents that opens
+        // the input, a day is the gap between two real events, and such a claim is confirmed or overtaken like theirs.
         var audited = await RowsAsync(with, "SELECT DISTINCT shopper_id FROM audit_log FINAL WHERE decision='future_event' ORDER BY shopper_id");
         Assert.All(audited, id => Assert.StartsWith("dev-skew-", id));
-        Assert.Equal(Enumerable.Range(0, 24).Where(i => i % skews.Length != 0).Select(i => $"dev-skew-{i}").Order(StringComparer.Ordinal),
-            audited.Where(id => int.Parse(id["dev-skew-".Length..]) % skews.Length != 0).Order(StringComparer.Ordinal));
+        Assert.Equal(Enumerable.Range(0, 24).Where(i => i % skews.Length >= 2).Select(i => $"dev-skew-{i}").Order(StringComparer.Ordinal),
+            audited.Where(id => int.Parse(id["dev-skew-".Length..]) % skews.Length >= 2).Order(StringComparer.Ordinal));
+        Assert.InRange(audited.Length, 18, 24);
     }
 
     /// <summary>A recorded stream with an overnight pause (two simulated days, 19 h apart): the jump after the pause is real,

@@ -98,6 +98,47 @@ public sealed class PartitionInputMergerSpecs
         Assert.Equal("c0,o0,c1,c2,o1,o2", string.Join(",", released.Select(r => $"{r.Topic[0]}{r.Offset}")));
     }
 
+    /// <summary>The main job's input: a month of consents (sparse, on consent-events), then the day's traffic on
+    /// cart-events, far ahead of the consents. The cart topic itself goes on from its head, so it is no outlier: time
+    /// order holds and every consent goes first (released the other way, the consents would then refute the traffic).</summary>
+    [Fact]
+    public void A_whole_topic_ahead_of_the_others_is_merged_by_time()
+    {
+        var merger = new PartitionInputMerger(Inputs);
+        const int Day = 60 * 24;
+        var records = new[]
+        {
+            Record("consent-events", 0, -30 * Day, "a"), Record("consent-events", 1, -30 * Day + 5, "b"), Record("cart-events", 0, 0, "c"),
+            Record("cart-events", 1, 1, "d"), Record("consent-events", 2, -10 * Day, "e"), Record("consent-events", 3, -Day, "f"),
+        };
+        var released = new List<InputRecord>();
+        foreach (var record in records) merger.Add(record);
+        foreach (var topic in Inputs) merger.MarkEnd(topic);
+        merger.Release(released);
+
+        Assert.Equal("s0,s1,s2,s3,c0,c1", string.Join(",", released.Select(r => $"{(r.Topic == "consent-events" ? 's' : r.Topic[0])}{r.Offset}")));
+    }
+
+    /// <summary>Whether a head far ahead is an outlier is known only from the next record of its topic: until it is read
+    /// (or the topic's end is known) the merge waits, so the order does not depend on fetch timing.</summary>
+    [Fact]
+    public void A_head_far_ahead_waits_for_the_next_record_of_its_topic()
+    {
+        var merger = new PartitionInputMerger(Inputs);
+        var released = new List<InputRecord>();
+        merger.Add(Record("cart-events", 0, 0, "a"));
+        merger.Add(Record("order-events", 0, 1, "b"));
+        merger.Add(Record("cart-events", 1, 60 * 24 * 365, "device"));
+        merger.Add(Record("order-events", 1, 20, "b"));
+        merger.MarkEnd("consent-events");
+        merger.Release(released);
+        Assert.Equal("c0,o0", string.Join(",", released.Select(r => $"{r.Topic[0]}{r.Offset}")));
+
+        merger.Add(Record("cart-events", 2, 5, "a"));
+        merger.Release(released);
+        Assert.Equal("c0,o0,c1,c2", string.Join(",", released.Select(r => $"{r.Topic[0]}{r.Offset}")));
+    }
+
     private static InputRecord Record(string topic, long offset, int minutes, string shopper = "s") =>
         new(topic, 0, offset, new ProductViewed
         {
