@@ -42,6 +42,10 @@ public sealed record WorkerSettings
     public int MaxUnwrittenBatches { get; init; } = 256;
     /// <summary>Live mode: where an idle partition's watermark goes (see <see cref="Streaming.IdleWatermark"/>).</summary>
     public IdleWatermark IdleWatermark { get; init; } = IdleWatermark.Follow;
+    /// <summary>The policy's <c>max_future_skew</c> (set from the policy by <see cref="Hosting.WorkerHosting"/>): the merge of a
+    /// partition's topics orders an event one clock put further ahead than this at the partition's frontier, so it
+    /// holds back no other topic's records (<see cref="Ingest.PartitionInputMerger"/>).</summary>
+    public TimeSpan MaxFutureSkew { get; init; } = Domain.Policy.RecoveryPolicy.DefaultMaxFutureSkew;
     /// <summary>Live mode: a caught-up partition without input for this long is idle.</summary>
     public TimeSpan IdleWatermarkAfter { get; init; } = TimeSpan.FromSeconds(5);
     /// <summary>Live mode: a partition whose newest event time is this far behind the wall clock is reading a backlog

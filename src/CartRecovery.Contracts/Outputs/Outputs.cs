@@ -94,6 +94,9 @@ public static class AuditDecisions
     public const string Deferred = "deferred";
     public const string ConsentChanged = "consent_changed";
     public const string LateEvent = "late_event";
+    /// <summary>An input event further ahead of its partition's event time than <c>max_future_skew</c> that no other
+    /// shopper confirmed (a device clock that is off): applied to its own shopper, moving nobody else's time.</summary>
+    public const string FutureEvent = "future_event";
     public const string Abandoned = "abandoned";
     /// <summary>An input event whose event_id the shopper's recent events already hold: not applied again.</summary>
     public const string DuplicateEvent = "duplicate_event";

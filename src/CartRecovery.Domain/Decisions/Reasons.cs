@@ -51,6 +51,8 @@ public static class DecisionReason
     /// but the case goes on (resuming and abandoning again would send that step a second time).</summary>
     public const string BeforeLastReminder = "before_last_reminder";
     public const string BeyondAllowedLateness = "beyond_allowed_lateness";
+    /// <summary>A <c>future_event</c>: its event time is more than <c>max_future_skew</c> ahead of the partition's frontier.</summary>
+    public const string EventTimeAhead = "event_time_ahead";
     /// <summary>A browse-abandonment message: the shopper viewed a category, carted nothing and went quiet for the policy's delay.</summary>
     public const string BrowseAbandonment = "browse_abandonment";
     /// <summary>A win-back message: the customer's profile turned at risk.</summary>

@@ -57,6 +57,16 @@ public sealed partial class RecoveryEngine
                 evt.EventTime, [evt.EventId], detail: $"event time before watermark {watermark.Settled:O}"))
             : Effects.None;
 
+    /// <summary>The audit row of a claim the input refuted (<see cref="FrontierStep.Refuted"/>): one shopper's events put
+    /// <c>max_future_skew</c> or more ahead of the partition's event time, and a later event of another shopper showed the
+    /// input still at the old time (a device clock that is off). Stamped at that later event's time (a claimed year 9999
+    /// fits no table), the claimed time in the detail, the first such event as evidence.</summary>
+    public AuditRecord FutureEventAudit(AheadClaim claim, DateTimeOffset refutedAt) =>
+        Rows.Audit(claim.ShopperId, claim.SessionId, AuditDecisions.FutureEvent, DecisionReason.EventTimeAhead, refutedAt, [claim.FirstEventId],
+            detail: $"{claim.Events} event(s) up to {claim.At:O}, at least max_future_skew={Policy.MaxFutureSkew:c} ahead of the partition's " +
+            $"event time ({(claim.AheadOf is { } of ? of.ToString("O") : "none yet")}); another shopper's event at {refutedAt:O} came after them: " +
+            "applied to their shopper, no watermark moved");
+
     /// <summary>Why an event for an abandoned session is late news rather than the shopper coming back, or null when the
     /// shopper did come back: it happened before the abandonment, or before a reminder of the case that has gone out.</summary>
     private static string? LateNewsReason(SessionState abandoned, ShopperEvent evt) =>

@@ -51,7 +51,7 @@ public static partial class PolicyFile
         using (doc)
         {
             var root = new Node(doc.RootElement, "");
-            root.AllowOnly("version", "allowed_lateness", "purchase_grace", "attribution_window", "purchase_memory",
+            root.AllowOnly("version", "allowed_lateness", "max_future_skew", "purchase_grace", "attribution_window", "purchase_memory",
                 "dedup_horizon", "duplicate_case_window", "payment_pending_hold", "default_time_zone", "default_currency", "exchange_rates",
                 "holdout_share", "variants", "risk", "defaults", "segments", "messages", "profiles", "browse_abandonment", "win_back");
             var defaults = ParseSegment(root.Required("defaults"), null, "default");
@@ -76,11 +76,16 @@ public static partial class PolicyFile
             var dedupHorizon = root.Optional("dedup_horizon")?.Duration() ?? TimeSpan.FromHours(24);
             if (dedupHorizon < lateness)
                 throw new PolicyValidationException("dedup_horizon", $"must be at least allowed_lateness ({lateness})");
+            // A bound inside the lateness would hold the frontier behind events that are on time.
+            var maxFutureSkew = root.Optional("max_future_skew")?.Duration() ?? RecoveryPolicy.DefaultMaxFutureSkew;
+            if (maxFutureSkew < lateness)
+                throw new PolicyValidationException("max_future_skew", $"must be at least allowed_lateness ({lateness})");
 
             return new RecoveryPolicy
             {
                 Version = root.Required("version").String(),
                 AllowedLateness = lateness,
+                MaxFutureSkew = maxFutureSkew,
                 DedupHorizon = dedupHorizon,
                 DuplicateCaseWindow = root.Optional("duplicate_case_window")?.Duration() ?? TimeSpan.FromMinutes(30),
                 PaymentPendingHold = root.Optional("payment_pending_hold")?.PositiveDuration() ?? TimeSpan.FromDays(3),

@@ -10,6 +10,12 @@ public sealed record RecoveryPolicy
 {
     public required string Version { get; init; }
     public required TimeSpan AllowedLateness { get; init; }
+    /// <summary>How far ahead of the partition's event-time frontier one shopper's event may move it on its own
+    /// (<see cref="Time.EventTimeFrontier"/>); further ahead, a second shopper must confirm the time.</summary>
+    public TimeSpan MaxFutureSkew { get; init; } = DefaultMaxFutureSkew;
+    /// <summary>2 h: a sparse partition's next shopper after a lull of an hour or two is real traffic (field case 09);
+    /// a device clock off by more (a day, a wrong year) moves nobody else's time.</summary>
+    public static readonly TimeSpan DefaultMaxFutureSkew = TimeSpan.FromHours(2);
     public required TimeSpan PurchaseGrace { get; init; }
     public required TimeSpan AttributionWindow { get; init; }
     /// <summary>How long a purchased sku suppresses reminders for carts holding it.</summary>

@@ -36,6 +36,7 @@ public sealed partial class PartitionActor
         batch.Audits.Add(AuditChain.Link(head, Erasure.Audit(request, pseudonym, _engine.Policy.Version, scope), pseudonym, _engine.Policy.Keys));
         _shoppers.Remove(shopperId);
         _identity = _identity.Forget(shopperId);
+        _frontier = _frontier.Forget(shopperId);
         // Changed: the next checkpoint, if incremental, records the shopper as gone (docs/performance.md, checkpoints).
         batch.Touched.Add(shopperId);
         batch.Erasures.Add(new ShopperErasure(shopperId, pseudonym, pseudonyms.Session));

@@ -45,12 +45,15 @@ public sealed partial class PartitionActor : ReceivePersistentActor
     private readonly IdentityMerger _merger;
     private readonly IBatchSink _sink;
     private readonly TimeSpan _lateness;
+    private readonly TimeSpan _maxFutureSkew;
     private readonly string _persistenceId;
     private readonly Dictionary<string, long> _nextOffsets = new(StringComparer.Ordinal);
     private readonly CheckpointProtocol _checkpoints = new();
     private readonly CheckpointChanges _changes = new();
 
     private Watermark _watermark = Watermark.Start;
+    // The event time the partition's input tells, robust against one bad clock: the watermark follows it.
+    private EventTimeFrontier _frontier = EventTimeFrontier.Empty;
     private IdentityLinks _identity = IdentityLinks.Empty;
     private readonly Dictionary<string, ShopperState> _shoppers = new(StringComparer.Ordinal);
     private readonly SessionStore _sessions;
@@ -78,6 +81,7 @@ public sealed partial class PartitionActor : ReceivePersistentActor
         _merger = new IdentityMerger(engine);
         _sink = sink;
         _lateness = engine.Policy.AllowedLateness;
+        _maxFutureSkew = engine.Policy.MaxFutureSkew;
         _persistenceId = $"cartrecovery/{groupId}/partition-{partition}";
         _sessions = new SessionStore(engine);
 
@@ -133,6 +137,8 @@ public sealed partial class PartitionActor : ReceivePersistentActor
         Command<AdvanceIdle>(msg => WhenIdle(() =>
         {
             _batch = new PartitionBatch(msg.Sequence);
+            // The watermark follows; the frontier does not: which events count as ahead stays a function of the input
+            // alone, the same live as in a drain or replay.
             if (!_watermark.IsEndOfTime) _watermark = _watermark.AdvanceTo(msg.To, _lateness);
             FireDueTimers();
             TryComplete();
@@ -192,6 +198,7 @@ public sealed partial class PartitionActor : ReceivePersistentActor
             _sessions.TakeShopper(shopperId);
         }
         _watermark = checkpoint.Watermark;
+        _frontier = checkpoint.Frontier ?? EventTimeFrontier.Resume(checkpoint.Watermark);
         _identity = checkpoint.Identity;
         foreach (var (topic, offset) in checkpoint.NextOffsets) _nextOffsets[topic] = offset;
         foreach (var shopper in checkpoint.Shoppers) _shoppers[shopper.ShopperId] = shopper;
@@ -211,6 +218,7 @@ public sealed partial class PartitionActor : ReceivePersistentActor
             Partition = _partition,
             NextOffsets = new Dictionary<string, long>(_nextOffsets),
             Watermark = _watermark,
+            Frontier = _frontier,
             Shoppers = changed is null ? [.. _shoppers.Values]
                 : [.. changed.Select(id => _shoppers.GetValueOrDefault(id)).OfType<ShopperState>()],
             Sessions = changed is null ? [.. _sessions.All] : [.. changed.SelectMany(_sessions.SessionsOf)],
@@ -306,11 +314,19 @@ public sealed partial class PartitionActor : ReceivePersistentActor
             }
             batch.Events++;
             if (_watermark.IsLate(evt.EventTime)) batch.LateEvents++;
-            _watermark = _watermark.Observe(evt.EventTime, _lateness);
             // An event forwarded from a linked anonymous id is the customer's from here on.
-            var command = evt is IdentityForwarded forwarded
-                ? new ShopperCommand(forwarded.AsCustomers(), _watermark, record, forwarded.Hops + 1)
-                : new ShopperCommand(evt, _watermark, record, evt is IdentityMerged merged ? merged.Hops : 0);
+            var shopperEvent = evt is IdentityForwarded forwarded ? forwarded.AsCustomers() : evt;
+            var hops = evt switch { IdentityForwarded f => f.Hops + 1, IdentityMerged m => m.Hops, _ => 0 };
+            // An event far ahead of the partition's time moves no watermark (everybody's timers, lateness) until another
+            // shopper confirms that time; its own shopper gets it as usual. A claim this event refuted (one bad clock) is
+            // audited in its shopper's order of commands, so the rows (and their chain) do not depend on batching.
+            var step = _frontier.Observe(shopperEvent.ShopperId, evt.EventTime, _maxFutureSkew, evt.EventId,
+                shopperEvent is SessionEvent session ? session.SessionId : "");
+            _frontier = step.Frontier;
+            if (_frontier.Accepted is { } accepted) _watermark = _watermark.Observe(accepted, _lateness);
+            foreach (var claim in step.Refuted)
+                Enqueue(claim.ShopperId, new ShopperCommand(shopperEvent, _watermark, record, Notice: _engine.FutureEventAudit(claim, evt.EventTime)));
+            var command = new ShopperCommand(shopperEvent, _watermark, record, hops);
             Enqueue(command.Event.ShopperId, command);
         }
         FireDueTimers();
@@ -331,7 +347,7 @@ public sealed partial class PartitionActor : ReceivePersistentActor
             var hasCommand = _queues.TryPeek(shopperId, out var next);
             var stamp = hasCommand ? next.Watermark : _watermark;
             // A refused record's event time is not to be trusted: it brings no deadline forward.
-            var before = hasCommand && next.Source.Refused is null ? next.Event.EventTime : (DateTimeOffset?)null;
+            var before = hasCommand && next.Source.Refused is null && next.Notice is null ? next.Event.EventTime : (DateTimeOffset?)null;
             if (EarliestDue(shopperId, stamp, before) is { } due)
             {
                 if (IsShopperDeadline(due.Key))
@@ -349,6 +365,13 @@ public sealed partial class PartitionActor : ReceivePersistentActor
                 return;
             }
 
+            if (next.Notice is { } notice)
+            {
+                _queues.Dequeue(shopperId);
+                _batch!.Audits.Add(notice);
+                _batch.Touched.Add(shopperId);
+                continue;
+            }
             if (next.Source.Refused is not null)
             {
                 _queues.Dequeue(shopperId);

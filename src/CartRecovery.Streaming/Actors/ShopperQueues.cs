@@ -7,7 +7,11 @@ namespace CartRecovery.Streaming.Actors;
 /// <summary>One input event for a shopper, stamped with the partition's watermark when it was read.</summary>
 /// <param name="Source">The input record the event came in (a forwarded event's: the forward).</param>
 /// <param name="Hops">How many times the event was passed on from a linked id to its customer.</param>
-internal readonly record struct ShopperCommand(ShopperEvent Event, Watermark Watermark, InputRecord Source, int Hops = 0);
+/// <param name="Notice">Not an event to apply but an audit row of this shopper to write in the shopper's order of commands:
+/// a <c>future_event</c> claim the input refuted (<see cref="EventTimeFrontier"/>). <see cref="Event"/> is then the
+/// event that refuted it (only its record's progress matters).</param>
+internal readonly record struct ShopperCommand(ShopperEvent Event, Watermark Watermark, InputRecord Source, int Hops = 0,
+    Contracts.Outputs.AuditRecord? Notice = null);
 
 /// <summary>
 /// Per-shopper ordering: a shopper's commands wait in input order and run one at a time (at most one in flight at a

@@ -27,6 +27,7 @@ public static class CheckpointErasure
         Shoppers = [.. checkpoint.Shoppers.Where(s => s.ShopperId != shopperId)],
         Sessions = [.. checkpoint.Sessions.Where(s => s.ShopperId != shopperId)],
         Identity = checkpoint.Identity.Forget(shopperId),
+        Frontier = checkpoint.Frontier?.Forget(shopperId),
         // A delta that changed the shopper no longer says so: every earlier row of the partition is rewritten too.
         ChangedShoppers = checkpoint.ChangedShoppers is null ? null : [.. checkpoint.ChangedShoppers.Where(id => id != shopperId)],
     };
@@ -37,7 +38,8 @@ public static class CheckpointErasure
         checkpoint.Shoppers.Any(s => s.ShopperId == shopperId)
         || checkpoint.Sessions.Any(s => s.ShopperId == shopperId)
         || checkpoint.Identity.Aliases.Any(a => a.Key == shopperId || a.Value.CustomerId == shopperId)
-        || checkpoint.ChangedShoppers?.Contains(shopperId) == true;
+        || checkpoint.ChangedShoppers?.Contains(shopperId) == true
+        || checkpoint.Frontier?.Names(shopperId) == true;
 
     public static async Task<CheckpointErasureResult> EraseAsync(CheckpointStoreSettings store, string shopperId, CancellationToken ct)
     {

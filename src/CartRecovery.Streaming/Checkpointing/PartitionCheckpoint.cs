@@ -18,6 +18,9 @@ public sealed record PartitionCheckpoint
     public required int Partition { get; init; }
     public required Dictionary<string, long> NextOffsets { get; init; }
     public required Watermark Watermark { get; init; }
+    /// <summary>The event-time frontier and its unconfirmed claims (absent in checkpoints written before it was kept:
+    /// resumed from <see cref="Watermark"/>).</summary>
+    public EventTimeFrontier? Frontier { get; init; }
     public required List<ShopperState> Shoppers { get; init; }
     public required List<SessionState> Sessions { get; init; }
     /// <summary>Linked anonymous ids and applied hand-overs (absent in checkpoints written before identity linking).</summary>

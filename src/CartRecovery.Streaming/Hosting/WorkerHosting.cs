@@ -26,6 +26,8 @@ public static class WorkerHosting
         RecoveryPolicy policy, Func<IServiceProvider, IAnalyticsStore> store)
     {
         settings.Validate();
+        // The merge bounds event times as the partition actors do (one rule, from the policy).
+        settings = settings with { MaxFutureSkew = policy.MaxFutureSkew };
         LibrdkafkaLibrary.EnsureLoaded();
         services.AddSingleton(settings);
         // The writer keeps every record within the producer's message.max.bytes, as the operator configured it.

@@ -440,9 +440,11 @@ public sealed class KafkaIngest
         }
         else
         {
-            // The stream's newest event time: an idle partition never runs ahead of what the others have shown.
-            if (_newestEventTime.Count == 0) return;
-            to = _mergers.Keys.Select(p => _newestEventTime.GetValueOrDefault(p)).Max();
+            // The newest event time the other partitions' frontiers accepted: an idle partition never runs ahead of what
+            // the others have shown, and an event one bad clock put years ahead (which moved no frontier) moves none here.
+            var frontiers = _mergers.Keys.Select(_pipeline.Frontier).OfType<DateTimeOffset>().ToList();
+            if (frontiers.Count == 0) return;
+            to = frontiers.Max();
         }
         foreach (var partition in idle)
         {
@@ -532,7 +534,7 @@ public sealed class KafkaIngest
         foreach (var group in partitions.GroupBy(p => p.Partition.Value).OrderBy(g => g.Key))
         {
             var partition = group.Key;
-            if (!_mergers.ContainsKey(partition)) _mergers[partition] = new PartitionInputMerger(Topics.Inputs);
+            if (!_mergers.ContainsKey(partition)) _mergers[partition] = new PartitionInputMerger(Topics.Inputs, _settings.MaxFutureSkew);
             _lastInput[partition] = _clock.GetUtcNow();
             // Everything handed out before (a lost partition's forget, say) reaches the actors first.
             using (var patience = new CancellationTokenSource(TimeSpan.FromMinutes(2))) _pipeline.WaitDelivered(patience.Token);
@@ -627,6 +629,7 @@ public sealed class KafkaIngest
             _sinceCheckpoint.Remove(partition);
             _drained.Remove(partition);
             _newestEventTime.Remove(partition);
+            _pipeline.ForgetFrontier(partition);
             _idleAdvancedTo.Remove(partition);
             // In order with the commands still in the pipeline: an actor must not be stopped before what was handed to it.
             var forget = new PartitionSupervisor.ForgetPartition(partition);

@@ -60,6 +60,8 @@ public sealed class WorkerPipeline : IBatchSink
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<(int Partition, long Sequence), TaskCompletionSource<object>> _awaited = new();
     private readonly ConcurrentQueue<CheckpointSaved> _committable = new();
+    // The newest event time each partition actor's frontier accepted (its watermark's eager side), as batches complete.
+    private readonly ConcurrentDictionary<int, DateTimeOffset> _frontiers = new();
     private readonly object _gate = new();
     private TaskCompletionSource _changed = NewSignal();
     private IActorRef _partitions = ActorRefs.Nobody;
@@ -207,6 +209,13 @@ public sealed class WorkerPipeline : IBatchSink
 
     public bool TryTakeCommittable(out CheckpointSaved checkpoint) => _committable.TryDequeue(out checkpoint!);
 
+    /// <summary>The event time the partition's decided input vouches for (null: none yet): what live mode's idle partitions
+    /// follow. Not the newest event time read, which one record with a clock years ahead would set for every partition.</summary>
+    public DateTimeOffset? Frontier(int partition) => _frontiers.TryGetValue(partition, out var at) ? at : null;
+
+    /// <summary>The partition is no longer this worker's: its frontier is not followed any more.</summary>
+    public void ForgetFrontier(int partition) => _frontiers.TryRemove(partition, out _);
+
     /// <summary>No more commands: the graph finishes what it holds, then <see cref="Completion"/> completes.</summary>
     public void Close() => _queue?.Complete();
 
@@ -214,6 +223,9 @@ public sealed class WorkerPipeline : IBatchSink
 
     public void Complete(BatchCompleted batch)
     {
+        var watermark = batch.Watermark;
+        if (watermark != Domain.Time.Watermark.Start && !watermark.IsEndOfTime)
+            _frontiers.AddOrUpdate(batch.Partition, watermark.Eager, (_, known) => watermark.Eager > known ? watermark.Eager : known);
         if (_awaited.TryRemove((batch.Partition, batch.Sequence), out var answer)) answer.TrySetResult(_output.Writable(batch));
         else Fail(new InvalidOperationException($"partition {batch.Partition} completed batch {batch.Sequence}, which the pipeline is not waiting for"));
     }

@@ -32,9 +32,13 @@ public sealed class ProfileTriggerSpecs() : TestKit(Checkpointing.TestConfig.Wit
         new OrderPlaced { EventId = "w-o2", ShopperId = "w", SessionId = "w-2", EventTime = T0.AddDays(10), OrderId = "o2", Total = 50m },
     ];
 
-    /// <summary>Another shopper's visit, a month on: it moves the partition's watermark past the instant.</summary>
+    /// <summary>Other shoppers' visits, a month on: two of them (one alone could be a clock that is off: README "Event
+    /// time") move the partition's watermark past the instant.</summary>
     private static List<ShopperEvent> Neighbour() =>
-        [new SessionStarted { EventId = "n-1", ShopperId = "n", SessionId = "n-sess", EventTime = AtRisk.AddDays(3), TimeZone = "UTC" }];
+    [
+        new SessionStarted { EventId = "n-1", ShopperId = "n", SessionId = "n-sess", EventTime = AtRisk.AddDays(3), TimeZone = "UTC" },
+        new SessionStarted { EventId = "m-1", ShopperId = "m", SessionId = "m-sess", EventTime = AtRisk.AddDays(3).AddMinutes(4), TimeZone = "UTC" },
+    ];
 
     [Fact]
     public void Other_shoppers_traffic_wakes_the_win_back_and_a_restored_incarnation_decides_the_same()
