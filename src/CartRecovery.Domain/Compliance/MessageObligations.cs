@@ -51,7 +51,8 @@ public static class MessageObligations
         return template.Render(context).Trim();
     }
 
-    /// <summary>What a message template can reference: items, cart value, incentive, purpose statement and both links.</summary>
+    /// <summary>What a message template can reference: items, cart value, incentive (with the offer described), purpose
+    /// statement and both links.</summary>
     private static TemplateContext Context(RecoveryTrigger trigger, string purposeStatement)
     {
         var context = new TemplateContext(Options);
@@ -68,6 +69,8 @@ public static class MessageObligations
         context.SetValue("incentive", new Dictionary<string, object>
         {
             ["code"] = trigger.IncentiveCode, ["type"] = trigger.IncentiveType, ["value"] = trigger.IncentiveValue,
+            // The offer named as the shopper reads it ("10 % off", "free shipping"): a code alone says nothing.
+            ["offer"] = IncentiveTypes.Describe(trigger.IncentiveType, trigger.IncentiveValue, trigger.Currency),
             ["expires_at"] = trigger.IncentiveExpiresAt?.ToString("yyyy-MM-dd HH:mm 'UTC'", CultureInfo.InvariantCulture) ?? "",
         });
         context.SetValue("purpose_statement", purposeStatement);

@@ -193,19 +193,20 @@ public static partial class PolicyFile
             : throw new PolicyValidationException(node.Key(key), "is required in defaults");
 
         var timeout = Get("inactivity_timeout", n => n.PositiveDuration(), s => s.InactivityTimeout);
+        var steps = Get("steps", ParseSteps, s => s.Steps);
         return new SegmentPolicy
         {
             Name = name,
             Match = node.Optional("match") is { } m ? ParseMatch(m) : SegmentMatch.Any,
             InactivityTimeout = timeout,
-            Steps = Get("steps", ParseSteps, s => s.Steps),
+            Steps = steps,
             ChannelPreference = Get("channel_preference", ParseChannels, s => s.ChannelPreference),
             // Optional even in defaults: the preference as listed is what every earlier policy file meant.
             ChannelOrder = node.Optional("channel_order") is { } order
                 ? ChannelOrders.All.Contains(order.String()) ? order.String()
                     : throw new PolicyValidationException(order.Path, $"must be one of {string.Join(", ", ChannelOrders.All)}")
                 : inherit?.ChannelOrder ?? ChannelOrders.Preference,
-            Caps = Get("caps", ParseCaps, s => s.Caps),
+            Caps = Get("caps", ParseCaps, s => s.Caps).For(steps),
             QuietHours = Get("quiet_hours", ParseQuietHours, s => s.QuietHours),
             Assist = Get("proactive_assist", ParseAssist, s => s.Assist),
         };
@@ -301,8 +302,10 @@ public static partial class PolicyFile
     private static Caps ParseCaps(Node node)
     {
         node.AllowOnly("per_cart", "per_shopper", "per_shopper_window");
-        return new Caps(node.Required("per_cart").NonNegativeInt(), node.Required("per_shopper").NonNegativeInt(),
-            node.Required("per_shopper_window").PositiveDuration());
+        // Without per_cart, one message per enabled step (Caps.For): enabling a step then never needs a second edit.
+        var perCart = node.Optional("per_cart")?.NonNegativeInt();
+        return new Caps(perCart ?? 0, node.Required("per_shopper").NonNegativeInt(),
+            node.Required("per_shopper_window").PositiveDuration(), PerCartFromSteps: perCart is null);
     }
 
     private static QuietHours ParseQuietHours(Node node)

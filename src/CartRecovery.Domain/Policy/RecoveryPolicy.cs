@@ -117,6 +117,7 @@ public sealed record Variant(string Name, double Weight, ImmutableArray<Reminder
     {
         Steps = Steps ?? segment.Steps,
         ChannelPreference = ChannelPreference ?? segment.ChannelPreference,
+        Caps = segment.Caps.For(Steps ?? segment.Steps),
     };
 }
 
@@ -174,9 +175,25 @@ public static class IncentiveTypes
     public const string FreeShipping = "free_shipping";
 
     public static readonly IReadOnlyList<string> All = [Percent, FixedAmount, FreeShipping];
+
+    /// <summary>What an offer gives, as a shopper reads it: "10 % off", "5.00 EUR off", "free shipping"; empty for no offer.
+    /// Invariant culture: a message must not change with the host's locale.</summary>
+    public static string Describe(string type, decimal value, string currency) => type switch
+    {
+        Percent => $"{value.ToString("0.##", System.Globalization.CultureInfo.InvariantCulture)} % off",
+        FixedAmount => $"{value.ToString("0.00", System.Globalization.CultureInfo.InvariantCulture)} {currency} off",
+        FreeShipping => "free shipping",
+        _ => "",
+    };
 }
 
-public sealed record Caps(int PerCart, int PerShopper, TimeSpan PerShopperWindow);
+/// <param name="PerCartFromSteps">Set when the file leaves <c>per_cart</c> out: the cap is then one message per enabled step
+/// of the segment (as its variant runs it), so a step switched on is never capped by a number written for fewer steps.</param>
+public sealed record Caps(int PerCart, int PerShopper, TimeSpan PerShopperWindow, bool PerCartFromSteps = false)
+{
+    /// <summary>These caps for a segment running <paramref name="steps"/>.</summary>
+    public Caps For(ImmutableArray<ReminderStep> steps) => PerCartFromSteps ? this with { PerCart = steps.Length } : this;
+}
 
 /// <summary>Proactive chat. <see cref="HoldoutShare"/> of the carts eligible for a chat (deterministic per shopper and
 /// session) get none, audited <c>chat_holdout</c>, so analysts can measure the abandonment chat prevents.</summary>

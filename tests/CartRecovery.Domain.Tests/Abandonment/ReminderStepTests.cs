@@ -71,6 +71,26 @@ public class ReminderStepTests
     }
 
     [Fact]
+    public void The_shipped_incentive_step_goes_out_when_only_switched_on()
+    {
+        var (shopper, _, abandonedAt) = AbandonedCart();
+        // Only "enabled": true, in every segment that lists the step: the caps need no second edit.
+        var policy = Policies.Edited(root =>
+        {
+            root["defaults"]!["steps"]![2]!["enabled"] = true;
+            root["segments"]![0]!["steps"]![2]!["enabled"] = true;
+        }) with { HoldoutShare = 0 };
+
+        var scenario = Scenario.Play(shopper.Events, policy);
+
+        Assert.Equal([1, 2, 3], scenario.Reminders.Select(t => t.Step));
+        Assert.Equal(abandonedAt + Hours(72), scenario.Reminders[2].DueTime);
+        Assert.NotEqual("", scenario.Reminders[2].IncentiveCode);
+        Assert.DoesNotContain(scenario.Audits, a => a.Reason == SuppressionReason.CapPerCart);
+        Assert.Equal(3, policy.Segments.Single(s => s.Name == "high_value").Caps.PerCart);
+    }
+
+    [Fact]
     public void When_enabled_step3_goes_at_72h_with_a_deterministic_incentive_code()
     {
         var (shopper, _, abandonedAt) = AbandonedCart();
