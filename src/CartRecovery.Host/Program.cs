@@ -183,14 +183,21 @@ configCommand.SetAction(parse =>
     return 0;
 });
 
-var policyCheck = new Command("check-policy", "Validate a policy file and print its segments");
+var policyCheck = new Command("check-policy",
+    "Validate a policy file, print its segments and what would not work as written: refuses (exit 1) a step its own caps " +
+    "stop every time or a template that does not render for a sample reminder; warns about an enabled step without a " +
+    "template for one of its channels. Each finding names its JSON path");
 var policyFileArgument = new Argument<string>("file");
 policyCheck.Arguments.Add(policyFileArgument);
 policyCheck.SetAction(parse =>
 {
     var policy = PolicyFile.Parse(File.ReadAllText(parse.GetValue(policyFileArgument)!));
-    Console.WriteLine($"policy {policy.Version}: segments {string.Join(", ", policy.Segments.Select(s => s.Name))}");
-    return 0;
+    var findings = PolicyCheck.Findings(policy);
+    foreach (var finding in findings) Console.Error.WriteLine(finding);
+    var errors = findings.Count(f => f.Severity == PolicyFinding.Error);
+    Console.WriteLine($"policy {policy.Version}: segments {string.Join(", ", policy.Segments.Select(s => s.Name))}; " +
+        $"{errors} error(s), {findings.Length - errors} warning(s)");
+    return errors > 0 ? 1 : 0;
 });
 
 var schemaCommand = new Command("schema", "Print the JSON Schema of the input events (docs/events.schema.json)");

@@ -208,7 +208,8 @@ public sealed partial class RecoveryEngine(RecoveryPolicy policy)
         // The message lists only what the shopper has not bought since: a reminder for a bought item is a wrong message.
         var offered = session with { Lines = Gate.Unbought(shopper, session, at, out var bought) };
 
-        var verdict = Gate.Check(shopper, session, offered, bought, segment, at, step.MinScore);
+        // A step that names its own channels is sent under them; every other rule is the segment's.
+        var verdict = Gate.Check(shopper, session, offered, bought, step.In(segment), at, step.MinScore);
         var channel = verdict.Channel;
         if (verdict.MaySend && SendGate.QuietUntil(segment, session, at) is { } until)
         {

@@ -145,7 +145,7 @@ public static partial class PolicyFile
             // A variant may change what its shoppers get: steps (delays, incentives, score thresholds) and channels.
             return new Variant(item.Required("name").String(), weight,
                 item.Optional("steps") is { } steps ? ParseSteps(steps) : null,
-                item.Optional("channel_preference") is { } channels ? ParseChannels(channels) : null);
+                item.Optional("channel_preference") is { } channels ? ParseChannels(channels) : null) { StepsPath = item.Key("steps") };
         }).ToImmutableArray();
         if (variants.IsEmpty) throw new PolicyValidationException(node.Path, "needs at least one variant");
         return variants;
@@ -207,6 +207,8 @@ public static partial class PolicyFile
                     : throw new PolicyValidationException(order.Path, $"must be one of {string.Join(", ", ChannelOrders.All)}")
                 : inherit?.ChannelOrder ?? ChannelOrders.Preference,
             Caps = Get("caps", ParseCaps, s => s.Caps).For(steps),
+            StepsPath = node.Optional("steps") is not null ? node.Key("steps") : inherit?.StepsPath ?? node.Key("steps"),
+            CapsPath = node.Optional("caps") is not null ? node.Key("caps") : inherit?.CapsPath ?? node.Key("caps"),
             QuietHours = Get("quiet_hours", ParseQuietHours, s => s.QuietHours),
             Assist = Get("proactive_assist", ParseAssist, s => s.Assist),
         };
@@ -246,7 +248,8 @@ public static partial class PolicyFile
         var previous = TimeSpan.Zero;
         foreach (var (item, i) in node.Items())
         {
-            item.AllowOnly("delay", "latest_delay", "min_score", "enabled", "incentive", "incentive_type", "incentive_value", "incentive_percent", "incentive_valid_for");
+            item.AllowOnly("delay", "latest_delay", "min_score", "enabled", "incentive", "incentive_type", "incentive_value", "incentive_percent", "incentive_valid_for",
+                "channel", "channels");
             var delay = item.Required("delay").PositiveDuration();
             if (delay <= previous) throw new PolicyValidationException(item.Key("delay"), "must be later than the previous step's delay (or latest_delay)");
             // Urgency moves the step inside [delay, latest_delay]; the windows of two steps must not overlap, or a step
@@ -257,10 +260,29 @@ public static partial class PolicyFile
             if (minScore is < 0 or > 1) throw new PolicyValidationException(item.Key("min_score"), "must be a risk score between 0 and 1");
             previous = latest ?? delay;
             var offer = ParseIncentive(item);
+            var channels = ParseStepChannels(item);
             if (item.Optional("enabled")?.Bool() ?? true)
-                steps.Add(new ReminderStep(i + 1, delay, offer, minScore, latest));
+                steps.Add(new ReminderStep(i + 1, delay, offer, minScore, latest) { Channels = channels });
         }
         return steps.ToImmutable();
+    }
+
+    /// <summary>A step's own channel (<c>"channel": "sms"</c>) or channel order (<c>"channels": ["sms", "push"]</c>); default
+    /// (none): the segment's channel_preference.</summary>
+    private static ImmutableArray<string> ParseStepChannels(Node step)
+    {
+        var one = step.Optional("channel");
+        var order = step.Optional("channels");
+        if (one is not null && order is not null)
+            throw new PolicyValidationException(step.Key("channel"), "and channels are two ways to name the step's channels: set only one");
+        if (one is not null)
+            return Channels.Contains(one.String()) ? [one.String()]
+                : throw new PolicyValidationException(one.Path, $"must be one of {string.Join(", ", Channels)}");
+        if (order is null) return default;
+        var list = ParseChannels(order);
+        if (list.IsEmpty) throw new PolicyValidationException(order.Path, "must name at least one channel");
+        if (list.Distinct().Count() != list.Length) throw new PolicyValidationException(order.Path, "names a channel twice");
+        return list;
     }
 
     /// <summary>The step's incentive, validated even when the step is disabled (a file that is switched on later

@@ -112,10 +112,14 @@ public sealed record RecoveryPolicy
 /// <see cref="ChannelPreference"/> replaces those of every segment for its shoppers; one that sets neither is a label.</summary>
 public sealed record Variant(string Name, double Weight, ImmutableArray<ReminderStep>? Steps = null, ImmutableArray<string>? ChannelPreference = null)
 {
+    /// <summary>Where the variant's steps are in the policy file (check-policy names it).</summary>
+    public string StepsPath { get; init; } = "";
+
     /// <summary>The segment as this variant runs it.</summary>
     public SegmentPolicy Apply(SegmentPolicy segment) => Steps is null && ChannelPreference is null ? segment : segment with
     {
         Steps = Steps ?? segment.Steps,
+        StepsPath = Steps is null ? segment.StepsPath : StepsPath,
         ChannelPreference = ChannelPreference ?? segment.ChannelPreference,
         Caps = segment.Caps.For(Steps ?? segment.Steps),
     };
@@ -155,6 +159,14 @@ public sealed record ProfileSettings(TimeSpan TypicalInterval, TimeSpan Lifetime
 /// the cart (its risk score): due = abandonment + LatestDelay - score × (LatestDelay - Delay).</summary>
 public sealed record ReminderStep(int Number, TimeSpan Delay, IncentiveOffer? Incentive = null, double MinScore = 0, TimeSpan? LatestDelay = null)
 {
+    /// <summary>The channels this step is sent on, in order (policy key <c>channel</c> or <c>channels</c>), in place of the
+    /// segment's <c>channel_preference</c>; default: the segment's. Consent, bounce fallback (to the next channel listed
+    /// here), caps and quiet hours apply to the step as to any other, so a sequence can go email → SMS → push.</summary>
+    public ImmutableArray<string> Channels { get; init; }
+
+    /// <summary>The segment as this step is sent under it: its channels in place of the segment's when it names any.</summary>
+    public SegmentPolicy In(SegmentPolicy segment) => Channels.IsDefaultOrEmpty ? segment : segment with { ChannelPreference = Channels };
+
     /// <summary>The delay for a cart of risk score <paramref name="score"/> (0..1): <see cref="Delay"/> without a window.</summary>
     public TimeSpan DelayFor(double score) => LatestDelay is { } latest
         ? latest - TimeSpan.FromTicks((long)((latest - Delay).Ticks * Math.Clamp(score, 0, 1)))
@@ -213,6 +225,10 @@ public sealed record SegmentPolicy
     /// <summary>Whether <see cref="ChannelPreference"/> is tried as listed (<see cref="ChannelOrders.Preference"/>) or the
     /// shopper's most engaged channel first (<see cref="ChannelOrders.Engagement"/>: opens and clicks reported back).</summary>
     public string ChannelOrder { get; init; } = ChannelOrders.Preference;
+    /// <summary>Where the segment's steps and caps are in the policy file (inherited ones: where they are written), so
+    /// check-policy names the key to change.</summary>
+    public string StepsPath { get; init; } = "defaults.steps";
+    public string CapsPath { get; init; } = "defaults.caps";
 
     /// <summary>The channels to try for a shopper, in order.</summary>
     public IEnumerable<string> ChannelsFor(ShopperState shopper) => ChannelOrder == ChannelOrders.Engagement
