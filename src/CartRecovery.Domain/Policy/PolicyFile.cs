@@ -155,7 +155,7 @@ public static partial class PolicyFile
     {
         node.AllowOnly("bias", "typical_cart_value", "weights", "funnel_step", "origin_channel");
         var weights = node.Required("weights");
-        weights.AllowOnly("idle", "payment_failures", "cart_value", "item_count", "returning_shopper");
+        weights.AllowOnly("idle", "payment_failures", "cart_value", "item_count", "returning_shopper", "explicit_exit");
         var typical = node.Required("typical_cart_value").Decimal();
         if (typical <= 0) throw new PolicyValidationException(node.Path + ".typical_cart_value", "must be > 0");
         return new RiskWeights
@@ -163,6 +163,7 @@ public static partial class PolicyFile
             Bias = node.Required("bias").Number(),
             TypicalCartValue = typical,
             Idle = weights.Required("idle").Number(),
+            ExplicitExit = weights.Optional("explicit_exit")?.Number() ?? weights.Required("idle").Number(),
             PaymentFailures = weights.Required("payment_failures").Number(),
             CartValue = weights.Required("cart_value").Number(),
             ItemCount = weights.Required("item_count").Number(),

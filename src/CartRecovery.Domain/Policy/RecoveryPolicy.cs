@@ -253,6 +253,10 @@ public sealed record RiskWeights
     public required double CartValue { get; init; }
     public required double ItemCount { get; init; }
     public required double ReturningShopper { get; init; }
+    /// <summary>The weight of an explicit exit (session_exited with a cart): the shopper said they left, which a silent
+    /// session only shows once its inactivity timeout passes (idle = 1 timeout). Default: the idle weight, so an exit
+    /// scores as the timeout it makes unnecessary, not as a cart left 0 seconds ago.</summary>
+    public double ExplicitExit { get; init; }
     public required ImmutableDictionary<string, double> FunnelStep { get; init; }
     public required ImmutableDictionary<string, double> OriginChannel { get; init; }
 }

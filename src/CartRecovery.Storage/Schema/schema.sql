@@ -264,6 +264,10 @@ ALTER TABLE shopper_profiles ADD COLUMN IF NOT EXISTS written_at DateTime MATERI
 -- Lines of the cart a trigger does not list (OutputLimits: at most 100 are listed, fewer when they would not fit one record).
 ALTER TABLE recovery_triggers ADD COLUMN IF NOT EXISTS cart_lines_omitted UInt32 AFTER cart_lines;
 
+-- A reminder's score is the one that decided it (taken when the cart was left); its score at send time, which decides
+-- nothing, is kept beside it for comparison (0 for the other kinds and for rows written before).
+ALTER TABLE recovery_triggers ADD COLUMN IF NOT EXISTS send_time_score Float64 AFTER top_factors;
+
 -- Attributed recoveries and the holdout comparison: one row per abandoned cart (reminded or holdout), derived
 -- from session_outcomes and recovery_triggers, so there is one source of truth, re-deliveries cannot count
 -- twice, and the worker writes nothing more. A VIEW: it is computed at query time (FINAL underneath), and replaced
