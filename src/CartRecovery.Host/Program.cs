@@ -148,7 +148,9 @@ var queryDataOption = new Option<string[]>("--data")
     Description = "Directory of the embedded store; repeat it to query the stores of several workers as one",
     DefaultValueFactory = _ => ["./data"],
 };
-var queryCommand = new Command("query", "Run a read-only analyst query (SELECT, WITH, SHOW, DESCRIBE, EXPLAIN) against the analytics store");
+var queryCommand = new Command("query", "Run a read-only analyst query (SELECT, WITH, SHOW, DESCRIBE, EXPLAIN) on the analytics store's tables " +
+    "and nothing else (no files, network, processes or other databases), bounded by Query:MaxExecutionSeconds, Query:MaxMemoryBytes " +
+    "and Query:MaxResultBytes. The additional arguments are configuration keys, e.g. --Query:MaxExecutionSeconds=60");
 queryCommand.Options.Add(queryDataOption);
 queryCommand.Options.Add(formatOption);
 queryCommand.Arguments.Add(sqlArgument);
@@ -173,7 +175,8 @@ queryCommand.SetAction(async (parse, ct) =>
     return 0;
 });
 
-var configCommand = new Command("config", "Print the effective configuration (Kafka client properties per role, ClickHouse, PostgreSQL; secrets as ***) and where it is read from");
+var configCommand = new Command("config", "Print the effective configuration (Kafka client properties per role, ClickHouse, PostgreSQL; secrets as ***) " +
+    "and where it is read from. The additional arguments are configuration keys, applied last, e.g. --Kafka:ClientId=worker-1");
 configCommand.Options.Add(bootstrapOption);
 configCommand.SetAction(parse =>
 {
