@@ -88,7 +88,7 @@ public static class AnalystQueries
             channel,
             t.reminders AS reminders,
             r.recoveries AS recoveries,
-            round(recoveries / reminders, 4) AS recovery_rate
+            round(recoveries / reminders, 4) AS last_touch_rate
         FROM
         (
             SELECT toDate(event_time) AS day, step, channel, count() AS reminders
@@ -148,7 +148,7 @@ public static class AnalystQueries
             countIf(s.abandoned_at IS NOT NULL) AS abandoned,
             round(abandoned / carts, 4) AS abandonment_rate,
             sum(r.recovered) AS recovered,
-            round(recovered / abandoned, 4) AS recovery_rate,
+            round(recovered / abandoned, 4) AS recovered_share_of_abandoned,
             mapFilter((currency, revenue) -> currency != '', sumMap(map(r.revenue_currency, r.revenue))) AS revenue_recovered_by_currency
         FROM session_outcomes AS s FINAL
         LEFT JOIN recovery_outcomes AS r ON r.shopper_id = s.shopper_id AND r.session_id = s.session_id AND r.started_at = s.started_at

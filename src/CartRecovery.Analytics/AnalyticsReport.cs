@@ -65,8 +65,8 @@ public static class AnalyticsReport
         {
             new ChartBar(origin.Text(i, "origin_channel"), origin.Number(i, "abandonment_rate"),
                 $"{Percent(origin.Number(i, "abandonment_rate"))} of {origin.Text(i, "carts")} carts abandoned", "abandonment"),
-            new ChartBar(origin.Text(i, "origin_channel"), origin.Number(i, "recovery_rate"),
-                $"{Percent(origin.Number(i, "recovery_rate"))} of {origin.Text(i, "abandoned")} abandoned recovered", "recovery"),
+            new ChartBar(origin.Text(i, "origin_channel"), origin.Number(i, "recovered_share_of_abandoned"),
+                $"{Percent(origin.Number(i, "recovered_share_of_abandoned"))} of {origin.Text(i, "abandoned")} abandoned recovered", "recovery"),
         }).ToList();
 
         var auditBars = audit.Rows.Count == 0 ? [] : new List<ChartBar>
@@ -124,8 +124,9 @@ public static class AnalyticsReport
         html.Append(Section("recovery-funnel", "Recovery funnel",
             "Abandoned carts outside the holdout → got a reminder → ordered after it within the attribution window (windowFunnel).",
             BarChart("recovery-funnel", data.RecoveryFunnel, "#2f6fde", percent: false)));
-        html.Append(Section("recovery-rate", "Recovery rate by step and channel",
-            "Share of reminders that were the last touch before a recovered order.",
+        // One name per ratio: "recovery rate" is recovered / remindable carts (closed loop); this one is per reminder.
+        html.Append(Section("recovery-rate", "Last-touch rate by step and channel",
+            "Share of reminders that were the last touch before a recovered order (recovered orders / reminders sent).",
             BarChart("recovery-rate", data.RecoveryRateByStepChannel, "#1f9d74", percent: true)));
         html.Append(Section("lift", "Lift vs holdout", "Conversion of abandoned carts within the attribution window: reminded group vs holdout (no message), 95% confidence interval (Newcombe's hybrid score; none with fewer than 10 carts in a group).",
             LiftChart(data.Lift)));

@@ -14,7 +14,7 @@ public static class FeedbackQueries
         SELECT
             countIf(NOT holdout) AS remindable_carts,
             countIf(NOT holdout AND recovered = 1) AS recovered_carts,
-            round(recovered_carts / remindable_carts, 4) AS recovery_rate
+            round(if(remindable_carts = 0, 0, recovered_carts / remindable_carts), 4) AS recovery_rate
         FROM recovery_outcomes
         """);
 
@@ -119,8 +119,8 @@ public static class FeedbackQueries
             countIf(o.accepted = 1) AS chats_accepted,
             countIf(s.ordered_at IS NOT NULL AND s.ordered_at >= c.event_time) AS offered_then_ordered,
             countIf(o.accepted = 1 AND s.ordered_at IS NOT NULL AND s.ordered_at >= c.event_time) AS accepted_then_ordered,
-            round(chats_accepted / chats_offered, 4) AS acceptance_rate,
-            round(offered_then_ordered / chats_offered, 4) AS conversion_of_offered,
+            round(if(chats_offered = 0, 0, chats_accepted / chats_offered), 4) AS acceptance_rate,
+            round(if(chats_offered = 0, 0, offered_then_ordered / chats_offered), 4) AS conversion_of_offered,
             round(if(chats_accepted = 0, 0, accepted_then_ordered / chats_accepted), 4) AS conversion_of_accepted
         FROM
         (
@@ -144,7 +144,7 @@ public static class FeedbackQueries
         SELECT
             count() AS chats_resolved,
             countIf(resolved_first_contact) AS resolved_first_contact,
-            round(resolved_first_contact / chats_resolved, 4) AS first_contact_resolution_rate,
+            round(if(chats_resolved = 0, 0, resolved_first_contact / chats_resolved), 4) AS first_contact_resolution_rate,
             countIf(satisfaction IS NOT NULL) AS rated,
             round(avgIf(satisfaction, satisfaction IS NOT NULL), 2) AS average_satisfaction
         FROM outcome_events FINAL

@@ -148,7 +148,9 @@ var queryDataOption = new Option<string[]>("--data")
     Description = "Directory of the embedded store; repeat it to query the stores of several workers as one",
     DefaultValueFactory = _ => ["./data"],
 };
-var queryCommand = new Command("query", "Run a read-only analyst query (SELECT, WITH, SHOW, DESCRIBE, EXPLAIN) against the analytics store");
+var queryCommand = new Command("query", "Run a read-only analyst query (SELECT, WITH, SHOW, DESCRIBE, EXPLAIN) on the analytics store's tables " +
+    "and nothing else (no files, network, processes or other databases), bounded by Query:MaxExecutionSeconds, Query:MaxMemoryBytes " +
+    "and Query:MaxResultBytes. The additional arguments are configuration keys, e.g. --Query:MaxExecutionSeconds=60");
 queryCommand.Options.Add(queryDataOption);
 queryCommand.Options.Add(formatOption);
 queryCommand.Arguments.Add(sqlArgument);
@@ -173,7 +175,8 @@ queryCommand.SetAction(async (parse, ct) =>
     return 0;
 });
 
-var configCommand = new Command("config", "Print the effective configuration (Kafka client properties per role, ClickHouse, PostgreSQL; secrets as ***) and where it is read from");
+var configCommand = new Command("config", "Print the effective configuration (Kafka client properties per role, ClickHouse, PostgreSQL; secrets as ***) " +
+    "and where it is read from. The additional arguments are configuration keys, applied last, e.g. --Kafka:ClientId=worker-1");
 configCommand.Options.Add(bootstrapOption);
 configCommand.SetAction(parse =>
 {
@@ -183,14 +186,21 @@ configCommand.SetAction(parse =>
     return 0;
 });
 
-var policyCheck = new Command("check-policy", "Validate a policy file and print its segments");
+var policyCheck = new Command("check-policy",
+    "Validate a policy file, print its segments and what would not work as written: refuses (exit 1) a step its own caps " +
+    "stop every time or a template that does not render for a sample reminder; warns about an enabled step without a " +
+    "template for one of its channels. Each finding names its JSON path");
 var policyFileArgument = new Argument<string>("file");
 policyCheck.Arguments.Add(policyFileArgument);
 policyCheck.SetAction(parse =>
 {
     var policy = PolicyFile.Parse(File.ReadAllText(parse.GetValue(policyFileArgument)!));
-    Console.WriteLine($"policy {policy.Version}: segments {string.Join(", ", policy.Segments.Select(s => s.Name))}");
-    return 0;
+    var findings = PolicyCheck.Findings(policy);
+    foreach (var finding in findings) Console.Error.WriteLine(finding);
+    var errors = findings.Count(f => f.Severity == PolicyFinding.Error);
+    Console.WriteLine($"policy {policy.Version}: segments {string.Join(", ", policy.Segments.Select(s => s.Name))}; " +
+        $"{errors} error(s), {findings.Length - errors} warning(s)");
+    return errors > 0 ? 1 : 0;
 });
 
 var schemaCommand = new Command("schema", "Print the JSON Schema of the input events (docs/events.schema.json)");

@@ -45,7 +45,7 @@ public sealed class AnalystQueryTests(PipelineFixture pipeline, ITestOutputHelpe
         var actual = await pipeline.QueryAsync(AnalystQueries.RecoveryRateByDayStepChannel.Sql);
         Assert.Equal(rows, actual.Rows.Select(r => string.Join('\t', r.Take(5))));
         foreach (var i in actual.RowIndexes)
-            Assert.Equal(Math.Round(actual.Number(i, "recoveries") / actual.Number(i, "reminders"), 4), actual.Number(i, "recovery_rate"), 4);
+            Assert.Equal(Math.Round(actual.Number(i, "recoveries") / actual.Number(i, "reminders"), 4), actual.Number(i, "last_touch_rate"), 4);
     }
 
     [Fact]

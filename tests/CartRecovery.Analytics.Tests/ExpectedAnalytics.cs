@@ -54,7 +54,7 @@ public sealed class ExpectedAnalytics
 
         var auditRows = await pipeline.QueryAsync("SELECT decision, reason, detail, arrayStringConcat(evidence, ',') AS evidence FROM audit_log FINAL WHERE decision IN ('triggered', 'suppressed')");
         var triggered = auditRows.RowIndexes.Where(i => auditRows.Text(i, "decision") == "triggered")
-            .Select(i => (auditRows.Text(i, "detail").Replace("trigger_id=", "", StringComparison.Ordinal), auditRows.Text(i, "evidence").Split(','))).ToList();
+            .Select(i => (auditRows.Text(i, "detail").Split(' ')[0].Replace("trigger_id=", "", StringComparison.Ordinal), auditRows.Text(i, "evidence").Split(','))).ToList();
         var suppressionReasons = auditRows.RowIndexes.Where(i => auditRows.Text(i, "decision") == "suppressed").Select(i => auditRows.Text(i, "reason")).ToList();
 
         return new ExpectedAnalytics

@@ -68,7 +68,7 @@ public sealed partial class ReportTests(PipelineFixture pipeline, ITestOutputHel
         }
 
         var origin = await pipeline.QueryAsync(AnalystQueries.OriginComparison.Sql);
-        Assert.Equal(origin.RowIndexes.SelectMany(i => new[] { (origin.Text(i, "origin_channel"), "abandonment", origin.Number(i, "abandonment_rate")), (origin.Text(i, "origin_channel"), "recovery", origin.Number(i, "recovery_rate")) }),
+        Assert.Equal(origin.RowIndexes.SelectMany(i => new[] { (origin.Text(i, "origin_channel"), "abandonment", origin.Number(i, "abandonment_rate")), (origin.Text(i, "origin_channel"), "recovery", origin.Number(i, "recovered_share_of_abandoned")) }),
             bars["origin"].Select(b => (b.Label, b.Series, b.Value)));
 
         var byDay = await pipeline.QueryAsync(AnalystQueries.RecoveryRateByDayStepChannel.Sql);

@@ -26,8 +26,13 @@ public sealed record RecoveryTrigger
     public required string SessionId { get; init; }
     public required int Step { get; init; }
     public required string Channel { get; init; }
+    /// <summary>The risk score that decided: for a reminder, the score when the cart was left (what a step's min_score and
+    /// latest_delay compare); for a chat, the score when it was offered; for a win-back, the churn risk.</summary>
     public required double Score { get; init; }
     public IReadOnlyList<string> TopFactors { get; init; } = [];
+    /// <summary>A reminder's score at send time (idle hours in it, near 1 for every reminder): kept for comparison only,
+    /// it decides nothing; 0 for the other kinds.</summary>
+    public double SendTimeScore { get; init; }
     public required string Reason { get; init; }
     public IReadOnlyList<CartLine> CartLines { get; init; } = [];
     /// <summary>Lines of the cart not listed in <see cref="CartLines"/>: a trigger lists at most

@@ -16,6 +16,8 @@ namespace CartRecovery.Domain.Compliance;
 public static class MessageObligations
 {
     private static readonly TemplateOptions Options = CreateOptions();
+    // check-policy's sample render: a variable or filter the context does not have is an error, not an empty string.
+    private static readonly TemplateOptions StrictOptions = CreateOptions(strict: true);
 
     /// <summary>A reminder relying on <paramref name="consent"/>, sent in <paramref name="timeZone"/>.</summary>
     public static RecoveryTrigger Complete(RecoveryTrigger reminder, RecoveryPolicy policy, ConsentRecord consent, TimeZoneInfo timeZone)
@@ -69,6 +71,14 @@ public static class MessageObligations
         return Uri.TryCreate(url, UriKind.Absolute, out var uri) && uri.Scheme is "https" or "http" ? uri.AbsoluteUri : null;
     }
 
+    /// <summary>Renders <paramref name="template"/> for a completed reminder the way <see cref="Complete"/> does, except that an
+    /// unknown variable or filter throws (<see cref="InvalidOperationException"/>): check-policy's test of a template.</summary>
+    public static (string Subject, string Body) RenderStrict(MessageTemplate template, RecoveryTrigger completed, string purposeStatement)
+    {
+        var context = Context(completed, purposeStatement, StrictOptions);
+        return (template.Subject.Render(context).Trim(), template.Body.Render(context).Trim());
+    }
+
     /// <summary>Any trigger: the shopper's zone and wall-clock time at the decision, for quiet-hours checks.</summary>
     public static RecoveryTrigger Located(RecoveryTrigger trigger, TimeZoneInfo timeZone) => trigger with
     {
@@ -84,10 +94,11 @@ public static class MessageObligations
         return template.Render(context).Trim();
     }
 
-    /// <summary>What a message template can reference: items, cart value, incentive, purpose statement and both links.</summary>
-    private static TemplateContext Context(RecoveryTrigger trigger, string purposeStatement)
+    /// <summary>What a message template can reference: items, cart value, incentive (with the offer described), purpose
+    /// statement and both links.</summary>
+    private static TemplateContext Context(RecoveryTrigger trigger, string purposeStatement, TemplateOptions? options = null)
     {
-        var context = new TemplateContext(Options);
+        var context = new TemplateContext(options ?? Options);
         context.SetValue("items", trigger.CartLines.Select(line => new Dictionary<string, object>
         {
             ["sku"] = line.Sku, ["name"] = line.Name, ["quantity"] = line.Quantity,
@@ -101,6 +112,8 @@ public static class MessageObligations
         context.SetValue("incentive", new Dictionary<string, object>
         {
             ["code"] = trigger.IncentiveCode, ["type"] = trigger.IncentiveType, ["value"] = trigger.IncentiveValue,
+            // The offer named as the shopper reads it ("10 % off", "free shipping"): a code alone says nothing.
+            ["offer"] = IncentiveTypes.Describe(trigger.IncentiveType, trigger.IncentiveValue, trigger.Currency),
             ["expires_at"] = trigger.IncentiveExpiresAt?.ToString("yyyy-MM-dd HH:mm 'UTC'", CultureInfo.InvariantCulture) ?? "",
         });
         context.SetValue("purpose_statement", purposeStatement);
@@ -109,10 +122,10 @@ public static class MessageObligations
         return context;
     }
 
-    private static TemplateOptions CreateOptions()
+    private static TemplateOptions CreateOptions(bool strict = false)
     {
         // Invariant culture: a message must not change with the host's locale (decimal separators in prices).
-        var options = new TemplateOptions { CultureInfo = CultureInfo.InvariantCulture };
+        var options = new TemplateOptions { CultureInfo = CultureInfo.InvariantCulture, StrictVariables = strict, StrictFilters = strict };
         return options;
     }
 }

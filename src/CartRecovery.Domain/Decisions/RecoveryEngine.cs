@@ -171,16 +171,19 @@ public sealed partial class RecoveryEngine(RecoveryPolicy policy)
         // The A/B variant may change the segment's steps and channels for its shoppers.
         var variant = Policy.VariantFor(session.ShopperId);
         var segment = Policy.VariantNamed(variant).Apply(Policy.SegmentFor(session));
-        var abandoned = session with
+        // Scored with its cause: an explicit exit is an abandonment signal of its own (RiskModel, explicit_exit).
+        var left = Sessions.Rescore(session with { AbandonCause = cause }, at);
+        var abandoned = left with
         {
             Phase = SessionPhase.Abandoned,
             Abandonments = session.Abandonments + 1,
             AbandonedAt = at,
-            AbandonCause = cause,
             Segment = segment.Name,
             Variant = variant,
-            // The score when the cart was left sets the urgency of the case's timing; fixed, so its deadlines do not move.
-            UrgencyScore = session.Score,
+            // The score when the cart was left decides the case (min_score, the urgency of latest_delay steps) and is the
+            // score its reminders show; fixed, so its deadlines do not move.
+            UrgencyScore = left.Score,
+            UrgencyFactors = left.TopFactors,
             Holdout = DeterministicId.Unit("holdout", Policy.Version, session.ShopperId, session.SessionId) < Policy.HoldoutShare,
             NextStep = 0,
             DeferredUntil = null,
@@ -205,22 +208,27 @@ public sealed partial class RecoveryEngine(RecoveryPolicy policy)
         var step = segment.Steps[session.NextStep];
         var due = StepDue(session, segment);
         var effects = Effects.None;
+        // The step's rows show the score that decided it, taken when the cart was left; the send-time score (idle hours
+        // in it) rides along on the trigger for comparison.
+        var sendTimeScore = session.Score;
+        var decided = Decided(session);
         // The message lists only what the shopper has not bought since: a reminder for a bought item is a wrong message.
         var offered = session with { Lines = Gate.Unbought(shopper, session, at, out var bought) };
 
-        var verdict = Gate.Check(shopper, session, offered, bought, segment, at, step.MinScore);
+        // A step that names its own channels is sent under them; every other rule is the segment's.
+        var verdict = Gate.Check(shopper, session, offered, bought, step.In(segment), at, step.MinScore);
         var channel = verdict.Channel;
         if (verdict.MaySend && SendGate.QuietUntil(segment, session, at) is { } until)
         {
             var deferred = session with { DeferredUntil = until };
-            return new Decision(shopper, deferred, effects.Add(Rows.Audit(session, AuditDecisions.Deferred, DecisionReason.QuietHours, at,
+            return new Decision(shopper, deferred, effects.Add(Rows.Audit(decided, AuditDecisions.Deferred, DecisionReason.QuietHours, at,
                 [session.LastEventId], step.Number, channel!,
                 detail: $"until {until:O} ({session.TimeZone}{(session.TimeZoneFromPolicy ? ", policy default_time_zone" : "")})")));
         }
 
         if (!verdict.MaySend)
         {
-            effects = effects.Add(Rows.Audit(session, AuditDecisions.Suppressed, verdict.Suppression!, at, verdict.Evidence, step.Number, channel ?? "",
+            effects = effects.Add(Rows.Audit(decided, AuditDecisions.Suppressed, verdict.Suppression!, at, verdict.Evidence, step.Number, channel ?? "",
                 detail: verdict.Detail));
         }
         else
@@ -229,11 +237,11 @@ public sealed partial class RecoveryEngine(RecoveryPolicy policy)
             var code = step.Incentive is not null ? RecoveryIds.IncentiveCode(Policy.Version, session, step.Number) : "";
             var dropped = bought.Count == 0 ? "" : $" dropped_bought_skus={string.Join(",", bought.Keys)}";
             effects = effects
-                .Add(Rows.WithObligations(Rows.Trigger(offered, triggerId, TriggerKinds.Reminder, step.Number, channel!, DecisionReason.ReminderStep, at, due, code,
-                    verdict.Consent!.EventId, step.Incentive), verdict.Consent, session.TimeZone))
-                .Add(Rows.Audit(session, AuditDecisions.Triggered, DecisionReason.ReminderStep, at,
+                .Add(Rows.WithObligations(Rows.Trigger(Decided(offered), triggerId, TriggerKinds.Reminder, step.Number, channel!, DecisionReason.ReminderStep, at, due, code,
+                    verdict.Consent!.EventId, step.Incentive) with { SendTimeScore = sendTimeScore }, verdict.Consent, session.TimeZone))
+                .Add(Rows.Audit(decided, AuditDecisions.Triggered, DecisionReason.ReminderStep, at,
                     [verdict.Consent.EventId, session.LastEventId, .. bought.Values.Select(p => p.EventId).Distinct().Order(StringComparer.Ordinal)],
-                    step.Number, channel!, detail: $"trigger_id={triggerId}{dropped}{Urgency(session, step)}{(verdict.Detail.Length > 0 ? " " + verdict.Detail : "")}"));
+                    step.Number, channel!, detail: $"trigger_id={triggerId}{dropped}{Urgency(session, step)}{(verdict.Detail.Length > 0 ? " " + verdict.Detail : "")} send_time_score={sendTimeScore:0.####}"));
             shopper = shopper with
             {
                 Sent = shopper.Sent.Add(new SentMessage(at, triggerId, session.SessionId)),
@@ -324,6 +332,13 @@ public sealed partial class RecoveryEngine(RecoveryPolicy policy)
     /// (the score at abandonment) when it has a latest_delay.</summary>
     private static DateTimeOffset StepDue(SessionState session, SegmentPolicy segment) =>
         session.AbandonedAt!.Value.Plus(segment.Steps[session.NextStep].DelayFor(session.UrgencyScore));
+
+    /// <summary>The session as a step's rows show it: scored as when the cart was left, the score that decided the step.</summary>
+    private static SessionState Decided(SessionState session) => session with
+    {
+        Score = session.UrgencyScore,
+        TopFactors = session.UrgencyFactors.IsDefaultOrEmpty ? session.TopFactors : session.UrgencyFactors,
+    };
 
     /// <summary>For the trigger's audit row of a step with an urgency window: the score that placed it and the delay it gave.</summary>
     private static string Urgency(SessionState session, ReminderStep step) =>

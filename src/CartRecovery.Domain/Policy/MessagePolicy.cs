@@ -34,5 +34,6 @@ public sealed record MessagePolicy
     public MessageTemplate? TemplateFor(int step, string channel) => Templates.GetValueOrDefault((step, channel));
 }
 
-/// <summary>A message's subject (may be empty for SMS and push) and body, as parsed Liquid templates.</summary>
-public sealed record MessageTemplate(IFluidTemplate Subject, IFluidTemplate Body);
+/// <summary>A message's subject (may be empty for SMS and push) and body, as parsed Liquid templates; <see cref="Path"/> is
+/// where it is in the policy file (<c>messages.templates[0]</c>).</summary>
+public sealed record MessageTemplate(IFluidTemplate Subject, IFluidTemplate Body, string Path = "");

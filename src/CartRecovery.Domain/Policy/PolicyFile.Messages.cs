@@ -26,7 +26,7 @@ public static partial class PolicyFile
                 if (templates.ContainsKey((step, channel)))
                     throw new PolicyValidationException(item.Path, $"is a second template for step {step} on {channel}");
                 var subject = item.Optional("subject") is { } s ? Template(s) : Template(new Node(default, item.Key("subject")), "");
-                templates[(step, channel)] = new MessageTemplate(subject, Template(item.Required("body")));
+                templates[(step, channel)] = new MessageTemplate(subject, Template(item.Required("body")), item.Path);
             }
         return new MessagePolicy
         {

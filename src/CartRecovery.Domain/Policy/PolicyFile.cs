@@ -150,7 +150,7 @@ public static partial class PolicyFile
             // A variant may change what its shoppers get: steps (delays, incentives, score thresholds) and channels.
             return new Variant(item.Required("name").String(), weight,
                 item.Optional("steps") is { } steps ? ParseSteps(steps) : null,
-                item.Optional("channel_preference") is { } channels ? ParseChannels(channels) : null);
+                item.Optional("channel_preference") is { } channels ? ParseChannels(channels) : null) { StepsPath = item.Key("steps") };
         }).ToImmutableArray();
         if (variants.IsEmpty) throw new PolicyValidationException(node.Path, "needs at least one variant");
         return variants;
@@ -160,7 +160,7 @@ public static partial class PolicyFile
     {
         node.AllowOnly("bias", "typical_cart_value", "weights", "funnel_step", "origin_channel");
         var weights = node.Required("weights");
-        weights.AllowOnly("idle", "payment_failures", "cart_value", "item_count", "returning_shopper");
+        weights.AllowOnly("idle", "payment_failures", "cart_value", "item_count", "returning_shopper", "explicit_exit");
         var typical = node.Required("typical_cart_value").Decimal();
         if (typical <= 0) throw new PolicyValidationException(node.Path + ".typical_cart_value", "must be > 0");
         return new RiskWeights
@@ -168,6 +168,7 @@ public static partial class PolicyFile
             Bias = node.Required("bias").Number(),
             TypicalCartValue = typical,
             Idle = weights.Required("idle").Number(),
+            ExplicitExit = weights.Optional("explicit_exit")?.Number() ?? weights.Required("idle").Number(),
             PaymentFailures = weights.Required("payment_failures").Number(),
             CartValue = weights.Required("cart_value").Number(),
             ItemCount = weights.Required("item_count").Number(),
@@ -198,19 +199,22 @@ public static partial class PolicyFile
             : throw new PolicyValidationException(node.Key(key), "is required in defaults");
 
         var timeout = Get("inactivity_timeout", n => n.PositiveDuration(), s => s.InactivityTimeout);
+        var steps = Get("steps", ParseSteps, s => s.Steps);
         return new SegmentPolicy
         {
             Name = name,
             Match = node.Optional("match") is { } m ? ParseMatch(m) : SegmentMatch.Any,
             InactivityTimeout = timeout,
-            Steps = Get("steps", ParseSteps, s => s.Steps),
+            Steps = steps,
             ChannelPreference = Get("channel_preference", ParseChannels, s => s.ChannelPreference),
             // Optional even in defaults: the preference as listed is what every earlier policy file meant.
             ChannelOrder = node.Optional("channel_order") is { } order
                 ? ChannelOrders.All.Contains(order.String()) ? order.String()
                     : throw new PolicyValidationException(order.Path, $"must be one of {string.Join(", ", ChannelOrders.All)}")
                 : inherit?.ChannelOrder ?? ChannelOrders.Preference,
-            Caps = Get("caps", ParseCaps, s => s.Caps),
+            Caps = Get("caps", ParseCaps, s => s.Caps).For(steps),
+            StepsPath = node.Optional("steps") is not null ? node.Key("steps") : inherit?.StepsPath ?? node.Key("steps"),
+            CapsPath = node.Optional("caps") is not null ? node.Key("caps") : inherit?.CapsPath ?? node.Key("caps"),
             QuietHours = Get("quiet_hours", ParseQuietHours, s => s.QuietHours),
             Assist = Get("proactive_assist", ParseAssist, s => s.Assist),
         };
@@ -250,7 +254,8 @@ public static partial class PolicyFile
         var previous = TimeSpan.Zero;
         foreach (var (item, i) in node.Items())
         {
-            item.AllowOnly("delay", "latest_delay", "min_score", "enabled", "incentive", "incentive_type", "incentive_value", "incentive_percent", "incentive_valid_for");
+            item.AllowOnly("delay", "latest_delay", "min_score", "enabled", "incentive", "incentive_type", "incentive_value", "incentive_percent", "incentive_valid_for",
+                "channel", "channels");
             var delay = item.Required("delay").PositiveDuration();
             if (delay <= previous) throw new PolicyValidationException(item.Key("delay"), "must be later than the previous step's delay (or latest_delay)");
             // Urgency moves the step inside [delay, latest_delay]; the windows of two steps must not overlap, or a step
@@ -261,10 +266,29 @@ public static partial class PolicyFile
             if (minScore is < 0 or > 1) throw new PolicyValidationException(item.Key("min_score"), "must be a risk score between 0 and 1");
             previous = latest ?? delay;
             var offer = ParseIncentive(item);
+            var channels = ParseStepChannels(item);
             if (item.Optional("enabled")?.Bool() ?? true)
-                steps.Add(new ReminderStep(i + 1, delay, offer, minScore, latest));
+                steps.Add(new ReminderStep(i + 1, delay, offer, minScore, latest) { Channels = channels });
         }
         return steps.ToImmutable();
+    }
+
+    /// <summary>A step's own channel (<c>"channel": "sms"</c>) or channel order (<c>"channels": ["sms", "push"]</c>); default
+    /// (none): the segment's channel_preference.</summary>
+    private static ImmutableArray<string> ParseStepChannels(Node step)
+    {
+        var one = step.Optional("channel");
+        var order = step.Optional("channels");
+        if (one is not null && order is not null)
+            throw new PolicyValidationException(step.Key("channel"), "and channels are two ways to name the step's channels: set only one");
+        if (one is not null)
+            return Channels.Contains(one.String()) ? [one.String()]
+                : throw new PolicyValidationException(one.Path, $"must be one of {string.Join(", ", Channels)}");
+        if (order is null) return default;
+        var list = ParseChannels(order);
+        if (list.IsEmpty) throw new PolicyValidationException(order.Path, "must name at least one channel");
+        if (list.Distinct().Count() != list.Length) throw new PolicyValidationException(order.Path, "names a channel twice");
+        return list;
     }
 
     /// <summary>The step's incentive, validated even when the step is disabled (a file that is switched on later
@@ -306,8 +330,10 @@ public static partial class PolicyFile
     private static Caps ParseCaps(Node node)
     {
         node.AllowOnly("per_cart", "per_shopper", "per_shopper_window");
-        return new Caps(node.Required("per_cart").NonNegativeInt(), node.Required("per_shopper").NonNegativeInt(),
-            node.Required("per_shopper_window").PositiveDuration());
+        // Without per_cart, one message per enabled step (Caps.For): enabling a step then never needs a second edit.
+        var perCart = node.Optional("per_cart")?.NonNegativeInt();
+        return new Caps(perCart ?? 0, node.Required("per_shopper").NonNegativeInt(),
+            node.Required("per_shopper_window").PositiveDuration(), PerCartFromSteps: perCart is null);
     }
 
     private static QuietHours ParseQuietHours(Node node)

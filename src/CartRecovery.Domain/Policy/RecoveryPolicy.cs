@@ -118,11 +118,16 @@ public sealed record RecoveryPolicy
 /// <see cref="ChannelPreference"/> replaces those of every segment for its shoppers; one that sets neither is a label.</summary>
 public sealed record Variant(string Name, double Weight, ImmutableArray<ReminderStep>? Steps = null, ImmutableArray<string>? ChannelPreference = null)
 {
+    /// <summary>Where the variant's steps are in the policy file (check-policy names it).</summary>
+    public string StepsPath { get; init; } = "";
+
     /// <summary>The segment as this variant runs it.</summary>
     public SegmentPolicy Apply(SegmentPolicy segment) => Steps is null && ChannelPreference is null ? segment : segment with
     {
         Steps = Steps ?? segment.Steps,
+        StepsPath = Steps is null ? segment.StepsPath : StepsPath,
         ChannelPreference = ChannelPreference ?? segment.ChannelPreference,
+        Caps = segment.Caps.For(Steps ?? segment.Steps),
     };
 }
 
@@ -160,6 +165,14 @@ public sealed record ProfileSettings(TimeSpan TypicalInterval, TimeSpan Lifetime
 /// the cart (its risk score): due = abandonment + LatestDelay - score × (LatestDelay - Delay).</summary>
 public sealed record ReminderStep(int Number, TimeSpan Delay, IncentiveOffer? Incentive = null, double MinScore = 0, TimeSpan? LatestDelay = null)
 {
+    /// <summary>The channels this step is sent on, in order (policy key <c>channel</c> or <c>channels</c>), in place of the
+    /// segment's <c>channel_preference</c>; default: the segment's. Consent, bounce fallback (to the next channel listed
+    /// here), caps and quiet hours apply to the step as to any other, so a sequence can go email → SMS → push.</summary>
+    public ImmutableArray<string> Channels { get; init; }
+
+    /// <summary>The segment as this step is sent under it: its channels in place of the segment's when it names any.</summary>
+    public SegmentPolicy In(SegmentPolicy segment) => Channels.IsDefaultOrEmpty ? segment : segment with { ChannelPreference = Channels };
+
     /// <summary>The delay for a cart of risk score <paramref name="score"/> (0..1): <see cref="Delay"/> without a window.</summary>
     public TimeSpan DelayFor(double score) => LatestDelay is { } latest
         ? latest - TimeSpan.FromTicks((long)((latest - Delay).Ticks * Math.Clamp(score, 0, 1)))
@@ -180,9 +193,25 @@ public static class IncentiveTypes
     public const string FreeShipping = "free_shipping";
 
     public static readonly IReadOnlyList<string> All = [Percent, FixedAmount, FreeShipping];
+
+    /// <summary>What an offer gives, as a shopper reads it: "10 % off", "5.00 EUR off", "free shipping"; empty for no offer.
+    /// Invariant culture: a message must not change with the host's locale.</summary>
+    public static string Describe(string type, decimal value, string currency) => type switch
+    {
+        Percent => $"{value.ToString("0.##", System.Globalization.CultureInfo.InvariantCulture)} % off",
+        FixedAmount => $"{value.ToString("0.00", System.Globalization.CultureInfo.InvariantCulture)} {currency} off",
+        FreeShipping => "free shipping",
+        _ => "",
+    };
 }
 
-public sealed record Caps(int PerCart, int PerShopper, TimeSpan PerShopperWindow);
+/// <param name="PerCartFromSteps">Set when the file leaves <c>per_cart</c> out: the cap is then one message per enabled step
+/// of the segment (as its variant runs it), so a step switched on is never capped by a number written for fewer steps.</param>
+public sealed record Caps(int PerCart, int PerShopper, TimeSpan PerShopperWindow, bool PerCartFromSteps = false)
+{
+    /// <summary>These caps for a segment running <paramref name="steps"/>.</summary>
+    public Caps For(ImmutableArray<ReminderStep> steps) => PerCartFromSteps ? this with { PerCart = steps.Length } : this;
+}
 
 /// <summary>Proactive chat. <see cref="HoldoutShare"/> of the carts eligible for a chat (deterministic per shopper and
 /// session) get none, audited <c>chat_holdout</c>, so analysts can measure the abandonment chat prevents.</summary>
@@ -202,6 +231,10 @@ public sealed record SegmentPolicy
     /// <summary>Whether <see cref="ChannelPreference"/> is tried as listed (<see cref="ChannelOrders.Preference"/>) or the
     /// shopper's most engaged channel first (<see cref="ChannelOrders.Engagement"/>: opens and clicks reported back).</summary>
     public string ChannelOrder { get; init; } = ChannelOrders.Preference;
+    /// <summary>Where the segment's steps and caps are in the policy file (inherited ones: where they are written), so
+    /// check-policy names the key to change.</summary>
+    public string StepsPath { get; init; } = "defaults.steps";
+    public string CapsPath { get; init; } = "defaults.caps";
 
     /// <summary>The channels to try for a shopper, in order.</summary>
     public IEnumerable<string> ChannelsFor(ShopperState shopper) => ChannelOrder == ChannelOrders.Engagement
@@ -226,6 +259,10 @@ public sealed record RiskWeights
     public required double CartValue { get; init; }
     public required double ItemCount { get; init; }
     public required double ReturningShopper { get; init; }
+    /// <summary>The weight of an explicit exit (session_exited with a cart): the shopper said they left, which a silent
+    /// session only shows once its inactivity timeout passes (idle = 1 timeout). Default: the idle weight, so an exit
+    /// scores as the timeout it makes unnecessary, not as a cart left 0 seconds ago.</summary>
+    public double ExplicitExit { get; init; }
     public required ImmutableDictionary<string, double> FunnelStep { get; init; }
     public required ImmutableDictionary<string, double> OriginChannel { get; init; }
 }

@@ -76,6 +76,9 @@ public static class RiskModel
         factors[4] = new RiskFactor("item_count", w.ItemCount * Math.Log(1 + session.ItemCount));
         factors[5] = new RiskFactor("returning_shopper", session.ReturningShopper ? w.ReturningShopper : 0);
         factors[6] = new RiskFactor("origin_channel", w.OriginChannel.GetValueOrDefault(session.OriginChannel));
+        // An exit is the abandonment signal a silent session gives only when its timeout passes: at the exit the idle
+        // term is 0, so without this an exited checkout cart scored below a cart left silently.
+        factors[7] = new RiskFactor("explicit_exit", session.AbandonCause == Decisions.DecisionReason.ExplicitExit ? w.ExplicitExit : 0);
         var logit = w.Bias;
         foreach (var factor in factors) logit += factor.Contribution;
         return Math.Round(1 / (1 + Math.Exp(-logit)), 4);
@@ -125,7 +128,7 @@ public static class RiskModel
         private string? _first;
     }
 
-    private const int FactorCount = 7;
+    private const int FactorCount = 8;
 
     public static string StepName(FunnelStep step) => step switch
     {

@@ -78,6 +78,9 @@ public sealed record SessionState
     /// <summary>The risk score when the cart was left: it sets the urgency of the steps' timing (a step with a
     /// latest_delay falls due earlier the higher it is), fixed for the case so its deadlines do not move.</summary>
     public double UrgencyScore { get; init; }
+    /// <summary>The top factors of <see cref="UrgencyScore"/>: with it, what the case's reminders and their audit rows show
+    /// as the score that decided (empty in a checkpoint from before it was kept: the factors at send time are shown).</summary>
+    public ImmutableArray<string> UrgencyFactors { get; init; } = [];
     /// <summary>The shopper's profile segment (new, active, at_risk, lapsed) when the session opened; policy segments may match on it.</summary>
     public string ShopperSegment { get; init; } = "";
     public ImmutableArray<string> TopFactors { get; init; } = [];

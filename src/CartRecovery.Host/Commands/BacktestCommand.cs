@@ -108,6 +108,9 @@ public sealed record BacktestMetric(string Section, string Name, string Value);
 /// <summary>The figures a backtest compares, computed with ClickHouse SQL on one run's store.</summary>
 public static class BacktestMetrics
 {
+    /// <summary>Medians, not counts: a step one policy does not have has no timing ("-"), never a timing of 0.</summary>
+    public const string TimingSection = "timing of reminders (hours after abandonment, median)";
+
     public static async Task<string> CollectJsonAsync(IAnalyticsStore store, RecoveryPolicy policy, CancellationToken ct)
     {
         var metrics = await CollectAsync(store, policy, ct);
@@ -162,7 +165,7 @@ public static class BacktestMetrics
         await Add(Messages, $"SELECT concat('shoppers with ', toString(messages), ' reminders'), toString(count()) FROM {Reminders} GROUP BY messages ORDER BY messages");
 
         // Each reminder against the abandonment it belongs to: the latest 'abandoned' audit row of its session at or before it was due.
-        await Add("timing of reminders (hours after abandonment, median)",
+        await Add(TimingSection,
             // UNION ALL has no order of its own in ClickHouse (its parts run in parallel): sort the union explicitly.
             "SELECT name, value FROM (" +
             "SELECT t.step AS s, 0 AS k, concat('step ', toString(t.step), ' due') AS name, toString(round(quantileExact(0.5)(dateDiff('second', a.abandoned_at, t.due_time)) / 3600, 2)) AS value " +
@@ -204,7 +207,10 @@ public sealed record BacktestComparison(BacktestRun A, BacktestRun B, IReadOnlyL
     public sealed record Row(string Section, string Name, string A, string B)
     {
         public bool Differs => A != B;
-        public string Delta => decimal.TryParse(A, NumberStyles.Number, CultureInfo.InvariantCulture, out var a)
+        /// <summary>What a run without the metric shows: a count it does not have is 0; a median of nothing is "-".</summary>
+        public const string None = "-";
+
+        public string Delta => A == None || B == None ? "" : decimal.TryParse(A, NumberStyles.Number, CultureInfo.InvariantCulture, out var a)
             && decimal.TryParse(B, NumberStyles.Number, CultureInfo.InvariantCulture, out var b)
             ? (b - a).ToString("+0.####;-0.####;0", CultureInfo.InvariantCulture) : Differs ? "changed" : "";
     }
@@ -216,7 +222,8 @@ public sealed record BacktestComparison(BacktestRun A, BacktestRun B, IReadOnlyL
             if (!keys.Contains((m.Section, m.Name))) keys.Add((m.Section, m.Name));
         var sections = keys.Select(k => k.Section).Distinct().ToList();
         string Value(BacktestRun run, (string Section, string Name) key) =>
-            run.Metrics.FirstOrDefault(m => m.Section == key.Section && m.Name == key.Name)?.Value ?? "0";
+            run.Metrics.FirstOrDefault(m => m.Section == key.Section && m.Name == key.Name)?.Value
+                ?? (key.Section == BacktestMetrics.TimingSection ? Row.None : "0");
         var rows = keys.OrderBy(k => sections.IndexOf(k.Section)).ThenBy(k => keys.IndexOf(k))
             .Select(k => new Row(k.Section, k.Name, Value(a, k), Value(b, k))).ToList();
         return new BacktestComparison(a, b, rows);

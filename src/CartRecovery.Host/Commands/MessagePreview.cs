@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using CartRecovery.Contracts.Outputs;
+using CartRecovery.Domain.Policy;
 
 namespace CartRecovery.Host.Commands;
 
@@ -25,7 +26,9 @@ public static class MessagePreview
             text.AppendLine("  (no template for this step and channel in the policy: the dispatcher composes it from)");
             foreach (var line in trigger.CartLines)
                 text.AppendLine($"  {line.Quantity} x {Or(line.Name)} [{line.Sku}] {line.UnitPrice.ToString(CultureInfo.InvariantCulture)} {trigger.Currency}");
-            if (trigger.IncentiveCode.Length > 0) text.AppendLine($"  code {trigger.IncentiveCode} ({trigger.IncentiveType} {trigger.IncentiveValue.ToString(CultureInfo.InvariantCulture)})");
+            if (trigger.IncentiveCode.Length > 0)
+                text.AppendLine($"  code {trigger.IncentiveCode}: {IncentiveTypes.Describe(trigger.IncentiveType, trigger.IncentiveValue, trigger.Currency)}" +
+                    (trigger.IncentiveExpiresAt is { } expires ? $", valid until {expires:yyyy-MM-dd HH:mm} UTC" : ""));
         }
         text.AppendLine($"resume    {Or(trigger.ResumeUrl.Length > 0 ? trigger.ResumeUrl : trigger.ResumeToken)}");
         text.AppendLine($"opt out   {Or(trigger.UnsubscribeUrl.Length > 0 ? trigger.UnsubscribeUrl : trigger.UnsubscribeToken)}");

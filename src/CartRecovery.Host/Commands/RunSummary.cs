@@ -38,7 +38,8 @@ public static class RunSummary
         await Table("suppressions by reason:", AnalystQueries.SuppressionsByReason.Sql);
         await Table("message engagement by step, channel and variant (rates of sent / delivered):", FeedbackQueries.MessageEngagement.Sql);
         await Table("average order value, recovered vs other orders:", FeedbackQueries.AverageOrderValue.Sql);
-        await Table("proactive chat:", FeedbackQueries.ChatConversion.Sql);
+        // Without a chat offered there is no rate to show: say so rather than print a row of zeros.
+        await Table("proactive chat:", $"SELECT * FROM ({FeedbackQueries.ChatConversion.Sql}) WHERE chats_offered > 0");
         await Table("abandonment reasons (surveys) by channel of origin:", FeedbackQueries.SurveyReasonsByOrigin.Sql);
         await Table("session outcomes:",
             // Cart values are summed per currency only: amounts in different currencies are never added.

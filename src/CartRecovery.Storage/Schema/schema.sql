@@ -267,6 +267,9 @@ ALTER TABLE recovery_triggers ADD COLUMN IF NOT EXISTS cart_lines_omitted UInt32
 -- RFC 8058 one-click unsubscribe headers of an email trigger (List-Unsubscribe, List-Unsubscribe-Post), for the dispatcher.
 ALTER TABLE recovery_triggers ADD COLUMN IF NOT EXISTS list_unsubscribe String;
 ALTER TABLE recovery_triggers ADD COLUMN IF NOT EXISTS list_unsubscribe_post LowCardinality(String);
+-- A reminder's score is the one that decided it (taken when the cart was left); its score at send time, which decides
+-- nothing, is kept beside it for comparison (0 for the other kinds and for rows written before).
+ALTER TABLE recovery_triggers ADD COLUMN IF NOT EXISTS send_time_score Float64 AFTER top_factors;
 
 -- Attributed recoveries and the holdout comparison: one row per abandoned cart (reminded or holdout), derived
 -- from session_outcomes and recovery_triggers, so there is one source of truth, re-deliveries cannot count

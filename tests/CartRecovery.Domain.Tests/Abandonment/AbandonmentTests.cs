@@ -59,7 +59,7 @@ public class AbandonmentTests
 
         var triggered = Assert.Single(scenario.AuditsOf(AuditDecisions.Triggered), a => a.Step == 1);
         Assert.Equal([push.EventId, add.EventId], triggered.Evidence);
-        Assert.Equal($"trigger_id={step1.TriggerId}", triggered.Detail);
+        Assert.Equal($"trigger_id={step1.TriggerId} send_time_score={step1.SendTimeScore:0.####}", triggered.Detail);
     }
 
     [Theory]

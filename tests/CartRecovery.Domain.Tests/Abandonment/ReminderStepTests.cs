@@ -52,9 +52,12 @@ public class ReminderStepTests
 
         var step1 = Scenario.Play(shopper.Events).Reminders[0];
 
-        // idle is clamped at 3x the timeout: 1.5 * 3; funnel step "cart" 0.6; cart value 0.6 * ln(1 + 40/80).
-        Assert.Equal(0.9721, step1.Score);
-        Assert.Equal(["idle:+4.50", "funnel_step:+0.60", "cart_value:+0.24"], step1.TopFactors);
+        // The score that decided, when the cart was left: idle one timeout 1.5 * 1; funnel step "cart" 0.6; cart value
+        // 0.6 * ln(1 + 40/80); item count 0.3 * ln 2.
+        Assert.Equal(0.6344, step1.Score);
+        Assert.Equal(["idle:+1.50", "funnel_step:+0.60", "cart_value:+0.24"], step1.TopFactors);
+        // At send time idle is clamped at 3x the timeout: 1.5 * 3. Kept beside it, deciding nothing.
+        Assert.Equal(0.9721, step1.SendTimeScore);
         Assert.Equal("cart", step1.FunnelStep);
     }
 
@@ -68,6 +71,26 @@ public class ReminderStepTests
         Assert.DoesNotContain(scenario.Triggers, t => t.Step == 3);
         Assert.DoesNotContain(scenario.Audits, a => a.Step == 3);
         Assert.Equal(2, Policies.Default.Segments.Single(s => s.Name == "default").Steps.Length);
+    }
+
+    [Fact]
+    public void The_shipped_incentive_step_goes_out_when_only_switched_on()
+    {
+        var (shopper, _, abandonedAt) = AbandonedCart();
+        // Only "enabled": true, in every segment that lists the step: the caps need no second edit.
+        var policy = Policies.Edited(root =>
+        {
+            root["defaults"]!["steps"]![2]!["enabled"] = true;
+            root["segments"]![0]!["steps"]![2]!["enabled"] = true;
+        }) with { HoldoutShare = 0 };
+
+        var scenario = Scenario.Play(shopper.Events, policy);
+
+        Assert.Equal([1, 2, 3], scenario.Reminders.Select(t => t.Step));
+        Assert.Equal(abandonedAt + Hours(72), scenario.Reminders[2].DueTime);
+        Assert.NotEqual("", scenario.Reminders[2].IncentiveCode);
+        Assert.DoesNotContain(scenario.Audits, a => a.Reason == SuppressionReason.CapPerCart);
+        Assert.Equal(3, policy.Segments.Single(s => s.Name == "high_value").Caps.PerCart);
     }
 
     [Fact]

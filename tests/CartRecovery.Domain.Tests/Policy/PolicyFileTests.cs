@@ -29,7 +29,7 @@ public class PolicyFileTests
         Assert.Equal(Min(30), defaults.InactivityTimeout);
         Assert.Equal([new ReminderStep(1, Hours(1)), new ReminderStep(2, Hours(24))], defaults.Steps.ToArray());
         Assert.Equal(["push", "sms", "email"], defaults.ChannelPreference.ToArray());
-        Assert.Equal(new Caps(2, 3, Days(7)), defaults.Caps);
+        Assert.Equal(new Caps(2, 3, Days(7), PerCartFromSteps: true), defaults.Caps);
         Assert.Equal(new TimeOnly(21, 0), defaults.QuietHours.Start);
         Assert.Equal(new TimeOnly(8, 0), defaults.QuietHours.End);
         // A chat holdout out of the box, so the abandonment chat prevents is measurable (docs/analytics.md).

@@ -36,7 +36,7 @@ public class RiskModelTests
         // logit = -2 + funnel_step 0.6 + cart_value 0.6*ln(2) + item_count 0.3*ln(2) = -0.7762
         Assert.Equal(0.3151, score.Value);
         Assert.Equal(["funnel_step:+0.60", "cart_value:+0.42", "item_count:+0.21"], score.Top().ToArray());
-        Assert.Equal(7, score.Factors.Length);
+        Assert.Equal(8, score.Factors.Length);
     }
 
     [Fact]
@@ -127,8 +127,11 @@ public class RiskModelTests
         var policy = Policies.Edited(root => root["risk"]!["weights"]!["idle"] = 0.5) with { HoldoutShare = 0 };
         var byEdited = Scenario.Play(shopper.Events, policy).Reminders[0];
 
-        Assert.Equal("idle:+4.50", byDefault.TopFactors[0]);
-        Assert.Equal("idle:+1.50", byEdited.TopFactors[0]);
+        // The reminder shows the score that decided, taken when the cart was left: idle is then one inactivity timeout.
+        Assert.Equal("idle:+1.50", byDefault.TopFactors[0]);
+        Assert.Equal("funnel_step:+0.60", byEdited.TopFactors[0]);
+        Assert.Contains("idle:+0.50", byEdited.TopFactors);
         Assert.True(byEdited.Score < byDefault.Score);
+        Assert.True(byEdited.SendTimeScore < byDefault.SendTimeScore);
     }
 }

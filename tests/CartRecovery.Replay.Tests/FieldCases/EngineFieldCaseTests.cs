@@ -119,5 +119,32 @@ public sealed class EngineFieldCaseTests(ITestOutputHelper output) : IDisposable
         Assert.Contains("'defaults.steps[2].incentive_type' must be one of percent, fixed_amount, free_shipping", rejected.ToString());
     }
 
+    [Fact]
+    public async Task Case_15_a_sequence_goes_email_then_sms_then_push()
+    {
+        var data = await Replay("15-email-sms-push", "channel-sequence.json");
+
+        Assert.Equal(["1\temail\t", "2\tsms\t", "3\tpush\tpercent"],
+            await Rows(data, "SELECT step, channel, incentive_type FROM recovery_triggers FINAL WHERE kind = 'reminder' ORDER BY step"));
+        Assert.Equal(["1\temail", "2\tsms", "3\tpush"],
+            await Rows(data, "SELECT step, channel FROM audit_log FINAL WHERE decision = 'triggered' AND reason = 'reminder_step' ORDER BY step"));
+    }
+
+    [Fact]
+    public async Task Check_policy_refuses_a_step_its_own_caps_stop_and_names_its_path()
+    {
+        var text = await File.ReadAllTextAsync(CaseFile("incentive-on.json"));
+        var capped = _temp.Sub("capped.json");
+        await File.WriteAllTextAsync(capped, text.Replace("\"per_cart\": 3", "\"per_cart\": 2"));
+
+        var accepted = await Cli.RunAsync(TimeSpan.FromMinutes(1), "check-policy", CaseFile("incentive-on.json"));
+        var refused = await Cli.RunAsync(TimeSpan.FromMinutes(1), "check-policy", capped);
+
+        Assert.True(accepted.ExitCode == 0, accepted.ToString());
+        Assert.Equal(1, refused.ExitCode);
+        Assert.Contains("error: 'defaults.steps[2]' can never fire once the 2 step(s) before it were sent: 'defaults.caps.per_cart' is 2", refused.Stderr);
+        Assert.Contains("error: 'segments[0].steps[2]' can never fire", refused.Stderr);
+    }
+
     public void Dispose() => _temp.Dispose();
 }

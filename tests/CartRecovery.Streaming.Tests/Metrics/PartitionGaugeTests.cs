@@ -91,3 +91,30 @@ public sealed class PartitionGaugeTests
         Assert.Equal(0, Observe(metrics)["cartrecovery_ready"][-1]);
     }
 }
+
+/// <summary>The checkpoint-size histogram's buckets fit checkpoint sizes (the exporter's defaults stop at 10,000).</summary>
+public sealed class CheckpointSizeBucketTests
+{
+    [Fact]
+    public void An_80_KB_checkpoint_falls_in_a_finite_bucket_and_neighbouring_sizes_in_different_ones()
+    {
+        using var metrics = new WorkerMetrics();
+        IReadOnlyList<long>? advised = null;
+        using var listener = new System.Diagnostics.Metrics.MeterListener();
+        listener.InstrumentPublished = (instrument, _) =>
+        {
+            if (instrument is System.Diagnostics.Metrics.Histogram<long> { Name: "cartrecovery_checkpoint_bytes" } histogram
+                && ReferenceEquals(instrument.Meter, typeof(WorkerMetrics).GetField("_meter", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance)!.GetValue(metrics)))
+                advised = histogram.Advice?.HistogramBucketBoundaries;
+        };
+        listener.Start();
+
+        Assert.NotNull(advised);
+        static int Bucket(IReadOnlyList<long> bounds, long bytes) => bounds.TakeWhile(b => bytes > b).Count();
+        Assert.True(Bucket(advised, 80_000) < advised.Count, "80 KB lands in +Inf");
+        Assert.True(Bucket(advised, 50 * 1024 * 1024) < advised.Count, "50 MiB lands in +Inf");
+        Assert.NotEqual(Bucket(advised, 2_000), Bucket(advised, 80_000));
+        Assert.NotEqual(Bucket(advised, 80_000), Bucket(advised, 2_000_000));
+        Assert.Equal(advised.Order(), advised);
+    }
+}
