@@ -85,7 +85,9 @@ public sealed class SessionOwnershipSpecs() : TestKit(Checkpointing.TestConfig.W
         return owned;
     }
 
-    private List<InputRecord> Records(IEnumerable<ShopperEvent> events) => [.. events.Select(e =>
+    // In event-time order, as the partition's input merger hands the two topics over (the consents of the day before
+    // first): interleaved as written, each later consent would be another shopper's event a day behind the carts.
+    private List<InputRecord> Records(IEnumerable<ShopperEvent> events) => [.. events.OrderBy(e => e.EventTime).Select(e =>
     {
         var topic = e is ConsentEvent ? "consent-events" : "cart-events";
         var offset = _offsets.GetValueOrDefault(topic);
