@@ -162,8 +162,11 @@ public sealed partial class LinksTests(ITestOutputHelper output) : IDisposable
             new CartLineAdded { EventId = "l-add", ShopperId = shopper, SessionId = "l-sess", EventTime = left.AddSeconds(10), Currency = "EUR",
                 Line = new CartLine { Sku = "kettle-06", Name = "Kettle", UnitPrice = 39.5m, Quantity = 2 } },
             new CheckoutStarted { EventId = "l-checkout", ShopperId = shopper, SessionId = "l-sess", EventTime = left.AddSeconds(20) },
-            // Another shopper's visit an hour ago moves the watermark past step 1's due time.
+            // Two other shoppers' visits about an hour ago move the watermark past step 1's due time. They are three hours
+            // after the cart, so one alone would be a clock that might be off until another shopper confirms it
+            // (max_future_skew, README "Semantics"); the second does.
             new SessionStarted { EventId = "w-start", ShopperId = "cust-links-other", SessionId = "w-sess", EventTime = now.AddHours(-1) },
+            new SessionStarted { EventId = "v-start", ShopperId = "cust-links-another", SessionId = "v-sess", EventTime = now.AddMinutes(-50) },
         ];
         Host.TrafficPublisher.PublishRaw(broker.Bootstrap, events.Select(e =>
             (e is ConsentEvent ? Topics.ConsentEvents : Topics.CartEvents, (string?)e.ShopperId, ContractJson.SerializeEvent(e))));
