@@ -33,6 +33,12 @@ public static class PartitionProtocol
     /// <summary>Take a checkpoint once the outputs of every batch before it are written.</summary>
     public sealed record Checkpoint(int Partition, long Sequence) : IPartitionCommand;
 
+    /// <summary>The worker waits on the partitions without progress: each partition actor logs what it is doing.</summary>
+    public sealed record ReportStall
+    {
+        public static readonly ReportStall Instance = new();
+    }
+
     /// <summary>Sent by the ingest when the partition is assigned: recover, then reply <see cref="PartitionRestored"/>.</summary>
     public sealed record RestorePartition(int Partition);
 

@@ -116,6 +116,7 @@ public sealed partial class PartitionActor : ReceivePersistentActor
             // Keep only the newest snapshot and no delta it covers: older ones can never be needed again, and after an
             // erasure they are the rows that still name the shopper. The save counts once they are deleted.
             _deletesAwaited = 1;
+            _saveStage = $"deleting what snapshot {success.Metadata.SequenceNr} replaces";
             DeleteSnapshots(new SnapshotSelectionCriteria(success.Metadata.SequenceNr, success.Metadata.Timestamp.AddTicks(-1)));
             if (success.Metadata.SequenceNr > 0)
             {
@@ -150,6 +151,8 @@ public sealed partial class PartitionActor : ReceivePersistentActor
             FireDueTimers();
             TryComplete();
         }));
+        // Answered even while busy (not stashed): it says what the partition is waiting for.
+        Command<ReportStall>(_ => Context.GetLogger().Warning("partition {0}: {1}", _partition, DescribeStage()));
         Command<SessionDecided>(OnDecided);
         Command<SessionPassivated>(OnPassivated);
         Command<SessionSupervision.DecisionFailed>(OnDecisionFailed);
@@ -233,6 +236,7 @@ public sealed partial class PartitionActor : ReceivePersistentActor
     {
         if (capture is null) return;
         _changes.Saving(capture.Generation);
+        _saveStage = capture.Delta ? $"journaling delta {capture.Sequence}" : $"journaling the fence before snapshot {capture.Sequence}";
         if (capture.Delta) PersistAsync(capture.Bytes, _ => Saved());
         else
         {
@@ -241,7 +245,11 @@ public sealed partial class PartitionActor : ReceivePersistentActor
             // it, so a former owner cannot replace this snapshot. And the journal keeps its newest row, marked deleted,
             // when a snapshot deletes the deltas before it: the fence is that row, so no delta (of a shopper erased
             // since, say) outlives its snapshot.
-            PersistAsync(Fence, _ => SaveSnapshot(capture.Bytes));
+            PersistAsync(Fence, _ =>
+            {
+                _saveStage = $"saving snapshot {capture.Sequence}";
+                SaveSnapshot(capture.Bytes);
+            });
         }
     }
 
@@ -276,10 +284,21 @@ public sealed partial class PartitionActor : ReceivePersistentActor
     private void Saved()
     {
         if (_checkpoints.Succeeded() is not { } saved) return;
+        _saveStage = null;
         if (saved.Delta) _changes.DeltaSaved(saved.Bytes);
         else _changes.SnapshotSaved(saved.Bytes);
         _sink.Checkpointed(new CheckpointSaved(_partition, saved.Offsets, saved.Drained, saved.Delta), saved.Answered, saved.Bytes, saved.Duration);
         Save(_checkpoints.NextToSave());
+    }
+
+    // Where the running save is (for stall reports): null when none runs.
+    private string? _saveStage;
+
+    private string DescribeStage()
+    {
+        var batch = _batch is { } b ? $"batch {b.Sequence} deciding ({(_queues.IsIdle ? "no" : "some")} shopper commands queued or in flight)" : "no batch";
+        var states = _checkpointAwaitingStates is { } awaiting ? $"; checkpoint {awaiting} waiting for {_checkpointPassivations} session states" : "";
+        return $"{batch}{states}; save: {_saveStage ?? "none running"}; {_sessions.Count} sessions, {Stash.Count} commands stashed";
     }
 
     /// <summary>A batch is being decided, or a checkpoint waits for its live sessions' states.</summary>

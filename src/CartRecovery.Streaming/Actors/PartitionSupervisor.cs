@@ -32,6 +32,10 @@ public sealed class PartitionSupervisor : ReceiveActor
         Receive<Drain>(msg => Child(msg.Partition).Forward(msg));
         Receive<Checkpoint>(msg => Child(msg.Partition).Forward(msg));
         Receive<RestorePartition>(msg => Child(msg.Partition).Forward(msg));
+        Receive<ReportStall>(msg =>
+        {
+            foreach (var child in _children.Values) child.Tell(msg);
+        });
         Receive<ForgetPartition>(msg =>
         {
             if (_children.Remove(msg.Partition, out var child)) Context.Stop(child);

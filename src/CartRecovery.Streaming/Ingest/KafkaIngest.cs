@@ -62,6 +62,10 @@ public sealed class KafkaIngest
     private DrainProgress? _progress;
     private readonly HashSet<int> _drained = new();
     private long _groupCheckedAt;
+    private LoopWatchdog? _watchdog;
+    // When a record was last read, and a drain's stall last reported (Environment.TickCount64).
+    private long _lastRead = Environment.TickCount64;
+    private long _stallReportedAt;
     private long _lagReportedAt;
     private string _waitingOn = "";
     private bool _closing;
@@ -99,6 +103,7 @@ public sealed class KafkaIngest
 
     private void Loop(CancellationToken stop)
     {
+        using var watchdog = _watchdog = new LoopWatchdog(_logger, _pipeline.Describe, _pipeline.ReportPartitionStages);
         var config = WorkerKafkaConfig.InputConsumer(_settings);
         var partitionCounts = ValidateTopics();
 
@@ -135,6 +140,8 @@ public sealed class KafkaIngest
                 ConsumeResult<byte[], byte[]>? result;
                 try
                 {
+                    // Rebalance callbacks run inside the poll and name their own steps.
+                    _watchdog.Enter("polling the broker");
                     result = consumer.Consume(TimeSpan.FromMilliseconds(20));
                 }
                 catch (ConsumeException e) when (!e.Error.IsFatal)
@@ -150,6 +157,7 @@ public sealed class KafkaIngest
                     SettleEnds(dirty);
                     DispatchAll(dirty, stop);
                     sinceDispatch = 0;
+                    if (_drain is not null && !IsFullyConsumed()) ReportUnconsumedIfStalled();
                     if (_drain is not null && IsFullyConsumed() && ForwardsConsumed(consumer))
                     {
                         DrainOwnPartitions(consumer, stop);
@@ -198,6 +206,7 @@ public sealed class KafkaIngest
                     dirty.Add(tp.Partition.Value);
                     continue;
                 }
+                _lastRead = Environment.TickCount64;
                 _atEnd.Remove(tp);
                 _endSince.Remove(tp);
                 _delivered.Add(tp);
@@ -304,6 +313,7 @@ public sealed class KafkaIngest
 
     private void DispatchAll(HashSet<int> partitions, CancellationToken ct)
     {
+        if (partitions.Count > 0) _watchdog?.Enter("handing batches to the pipeline (back-pressure)");
         var released = new List<InputRecord>();
         foreach (var partition in partitions.Order())
         {
@@ -349,6 +359,21 @@ public sealed class KafkaIngest
         }
     }
 
+    /// <summary>A drain that has read nothing for a while and is not at the end of its input says what it waits for (every
+    /// 30 s): the topic-partitions whose end was not reported, and the records the merge holds back.</summary>
+    private void ReportUnconsumedIfStalled()
+    {
+        var now = Environment.TickCount64;
+        var stalledFor = now - Math.Max(_lastRead, _stallReportedAt);
+        if (stalledFor < (long)LoopWatchdog.ReportAfter.TotalMilliseconds) return;
+        _stallReportedAt = now;
+        var notAtEnd = _assigned.Where(tp => !_atEnd.Contains(tp)).Select(tp => $"{tp.Topic}[{tp.Partition.Value}]").Order().ToList();
+        var held = _mergers.Where(m => m.Value.Buffered > 0).Select(m => $"{m.Key}:{m.Value.Buffered}").ToList();
+        _logger.LogWarning("drain: nothing read for {Seconds:F0} s and the input is not consumed to its end: end not reported for {NotAtEnd}; " +
+            "records held by the merge (partition:count) {Held}; split record pending {Split}",
+            (now - _lastRead) / 1000.0, notAtEnd.Count == 0 ? "none" : string.Join(",", notAtEnd), held.Count == 0 ? "none" : string.Join(",", held), _joiner.IsHolding);
+    }
+
     private bool IsFullyConsumed() =>
         _assigned.All(_atEnd.Contains) && _mergers.Values.All(m => m.Buffered == 0) && !_joiner.IsHolding;
 
@@ -358,6 +383,7 @@ public sealed class KafkaIngest
     {
         var undrained = _mergers.Keys.Where(p => !_drained.Contains(p)).Order().ToList();
         if (undrained.Count == 0) return;
+        _watchdog?.Enter("handing the drain to its partitions");
         foreach (var partition in undrained) _pipeline.HandBatch(new Drain(partition, NextSequence(partition)), stop);
         CheckpointAndCommit(consumer, undrained, stop);
         _drained.UnionWith(undrained);
@@ -373,6 +399,7 @@ public sealed class KafkaIngest
         IReadOnlyDictionary<TopicPartition, long> drained;
         try
         {
+            _watchdog?.Enter("reading the group's drain progress");
             drained = _progress!.Read();
         }
         catch (KafkaException e)
@@ -393,6 +420,7 @@ public sealed class KafkaIngest
     private bool ForwardsConsumed(IConsumer<byte[], byte[]> consumer)
     {
         if (_pipeline.Outstanding > 0) return false;
+        _watchdog?.Enter("querying the input's high watermarks");
         foreach (var tp in _assigned)
         {
             if (consumer.QueryWatermarkOffsetsRetrying(tp, TimeSpan.FromSeconds(10)).High.Value <= _endOffsets.GetValueOrDefault(tp)) continue;
@@ -416,7 +444,9 @@ public sealed class KafkaIngest
     /// <summary>Waits for the batches handed out, checkpoints the partitions, waits for the saves, commits.</summary>
     private void CheckpointAndCommit(IConsumer<byte[], byte[]> consumer, IReadOnlyList<int> partitions, CancellationToken ct)
     {
+        _watchdog?.Enter("requesting checkpoints");
         foreach (var partition in partitions.Order()) RequestCheckpoint(partition, ct);
+        _watchdog?.Enter("waiting for the outputs to be written and the checkpoints saved");
         _pipeline.WaitSettled(ct);
         CommitCheckpointed(consumer);
     }
@@ -512,6 +542,7 @@ public sealed class KafkaIngest
         {
             try
             {
+                _watchdog?.Enter("committing offsets (synchronous)");
                 consumer.Commit(owned);
             }
             catch (KafkaException e)
@@ -521,6 +552,7 @@ public sealed class KafkaIngest
             }
         }
         // The checkpoint, not the commit, is what a new owner resumes from: a saved drained checkpoint is progress.
+        if (drained.Count > 0) _watchdog?.Enter("recording the drain progress (awaiting the broker's acknowledgement)");
         foreach (var (partition, next) in drained) _progress?.Record(partition, next);
     }
 
@@ -536,6 +568,7 @@ public sealed class KafkaIngest
             var partition = group.Key;
             if (!_mergers.ContainsKey(partition)) _mergers[partition] = new PartitionInputMerger(Topics.Inputs, _settings.MaxFutureSkew);
             _lastInput[partition] = _clock.GetUtcNow();
+            _watchdog?.Enter("restoring assigned partitions from their checkpoints");
             // Everything handed out before (a lost partition's forget, say) reaches the actors first.
             using (var patience = new CancellationTokenSource(TimeSpan.FromMinutes(2))) _pipeline.WaitDelivered(patience.Token);
             var asked = _partitions.Ask<PartitionRestored>(new RestorePartition(partition), TimeSpan.FromMinutes(2));
@@ -579,6 +612,7 @@ public sealed class KafkaIngest
         }
         // Finish and checkpoint what this worker holds before the partitions move to another worker.
         var numbers = partitions.Select(p => p.Partition.Value).Distinct().Where(_mergers.ContainsKey).ToList();
+        _watchdog?.Enter("checkpointing revoked partitions");
         using var grace = new CancellationTokenSource(_settings.ShutdownTimeout);
         CheckpointAndCommit(consumer, numbers, grace.Token);
         Forget(partitions);

@@ -100,8 +100,32 @@ public sealed class OutputWriter
     /// <summary>Produces the batch's triggers, forwards and dead letters (acknowledged later, see <see cref="FlushAsync"/>).</summary>
     public Published Publish(BatchCompleted batch) => new(batch, PublishRecords(batch));
 
+    private volatile string _activity = "idle";
+    private long _activitySince = Environment.TickCount64;
+
+    /// <summary>What the writer is doing and for how long (stall reports: a worker waiting on its writes says on what).</summary>
+    public string Activity => $"{_activity} for {(Environment.TickCount64 - Interlocked.Read(ref _activitySince)) / 1000.0:F0} s";
+
+    private void Doing(string activity)
+    {
+        _activity = activity;
+        Interlocked.Exchange(ref _activitySince, Environment.TickCount64);
+    }
+
     /// <summary>Writes the batches' rows and waits until every Kafka record they produced is acknowledged.</summary>
     public async Task FlushAsync(List<Published> published, CancellationToken ct)
+    {
+        try
+        {
+            await WriteAndAcknowledgeAsync(published, ct);
+        }
+        finally
+        {
+            Doing("idle");
+        }
+    }
+
+    private async Task WriteAndAcknowledgeAsync(List<Published> published, CancellationToken ct)
     {
         var started = Stopwatch.GetTimestamp();
         var batches = published.ConvertAll(p => p.Batch);
@@ -126,6 +150,7 @@ public sealed class OutputWriter
         {
             if (published[i].Batch.Erasures.Count == 0) continue;
             await InsertRowsAsync(published.GetRange(from, i - from), ct);
+            Doing("erasing shoppers' rows (synchronous mutations)");
             foreach (var erasure in published[i].Batch.Erasures)
                 await AnalyticsErasure.EraseAsync(_store, erasure.ShopperId, erasure.Pseudonym, erasure.SessionPseudonym, ct);
             // The parts the erasure replaced still hold the shopper on disk until the engine's cleanup removes them (about
@@ -137,6 +162,7 @@ public sealed class OutputWriter
         await InsertRowsAsync(published.GetRange(from, published.Count - from), ct);
 
         // The triggers went out when their batches were decided; wait for every acknowledgement.
+        Doing("waiting for the Kafka acknowledgements of the batches' records");
         await Task.Run(() => _producer.Flush(ct), ct);
         if (_deliveryError is { } error)
             throw new OutputFailedException(error);
@@ -293,6 +319,7 @@ public sealed class OutputWriter
     private async Task InsertAsync(string table, List<string> rows, CancellationToken ct)
     {
         if (rows.Count == 0) return;
+        Doing($"inserting {rows.Count} rows into {table}");
         await _store.InsertJsonEachRowAsync(table, rows, ct);
         _metrics.RowsWritten(table, rows.Count);
     }

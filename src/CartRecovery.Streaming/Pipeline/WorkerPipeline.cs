@@ -197,6 +197,17 @@ public sealed class WorkerPipeline : IBatchSink
         }
     }
 
+    /// <summary>Has each partition actor log where it is (a stalled worker's report, see <see cref="Ingest.KafkaIngest"/>).</summary>
+    public void ReportPartitionStages() => _partitions.Tell(PartitionProtocol.ReportStall.Instance);
+
+    /// <summary>What is handed out and not yet answered (for stall reports; names no shopper).</summary>
+    public string Describe()
+    {
+        var awaited = _awaited.Keys.OrderBy(k => k.Partition).ThenBy(k => k.Sequence).Select(k => $"{k.Partition}:{k.Sequence}").ToList();
+        return $"{Interlocked.Read(ref _undelivered)} commands not delivered, {Outstanding} batches not written, {PendingCheckpoints} checkpoints not saved, " +
+            $"answers awaited from partition:command {(awaited.Count == 0 ? "none" : string.Join(",", awaited.Take(20)))}; writer: {_writer.Activity}";
+    }
+
     public void ThrowIfFailed()
     {
         if (_failure is { } failure)
