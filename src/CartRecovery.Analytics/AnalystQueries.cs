@@ -239,6 +239,6 @@ public static class AnalystQueries
     public static IReadOnlyList<AnalystQuery> All { get; } =
     [
         HeadlineFigures, RevenueRecoveredByCurrency, TriggersByKindStepChannel, SuppressionsByReason, RecoveryRateByDayStepChannel, RevenueRecovered, LiftVsHoldout, OriginComparison, ShoppingFunnel, RecoveryFunnel,
-        TimeToRecovery, AuditCompleteness, .. FeedbackQueries.All,
+        TimeToRecovery, AuditCompleteness, .. FeedbackQueries.All, .. ProfileQueries.All, ScoreRanking.ScoreCounts,
     ];
 }
