@@ -236,9 +236,12 @@ public static class AnalystQueries
             round(suppressions_with_reason / suppressions, 4) AS reason_share
         """);
 
+    /// <summary>Every figure that erasing a shopper leaves unchanged (their rows stay under pseudonyms). The profile
+    /// distributions (<see cref="ProfileQueries.OfProfiles"/>) are not among them: erasure deletes the shopper's profile.</summary>
     public static IReadOnlyList<AnalystQuery> All { get; } =
     [
         HeadlineFigures, RevenueRecoveredByCurrency, TriggersByKindStepChannel, SuppressionsByReason, RecoveryRateByDayStepChannel, RevenueRecovered, LiftVsHoldout, OriginComparison, ShoppingFunnel, RecoveryFunnel,
-        TimeToRecovery, AuditCompleteness, .. FeedbackQueries.All,
+        TimeToRecovery, AuditCompleteness, .. FeedbackQueries.All, ProfileQueries.WinBackResults, ProfileQueries.WinBackSuppressions,
+        ScoreRanking.ScoreCounts,
     ];
 }

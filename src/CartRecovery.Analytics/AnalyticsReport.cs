@@ -22,14 +22,16 @@ public sealed record ReportData(
     QueryTable RevenueByCurrency,
     IReadOnlyList<(AnalystQuery Query, QueryTable Table)>? Compliance = null,
     IReadOnlyList<(string Label, string Value)>? ClosedLoop = null,
-    IReadOnlyList<(AnalystQuery Query, QueryTable Table)>? Feedback = null);
+    IReadOnlyList<(AnalystQuery Query, QueryTable Table)>? Feedback = null,
+    ProfileFigures? Profiles = null,
+    IReadOnlyList<ScoreAuc>? ScoreRanking = null);
 
 /// <summary>
 /// The analytics report: one self-contained HTML file (inline CSS and SVG drawn here, no script, no network), so
 /// it opens anywhere, can be mailed, and renders the same in a headless browser. Every bar carries its figure in
 /// data attributes (<c>data-chart</c>, <c>data-label</c>, <c>data-value</c>), which is what tests assert on.
 /// </summary>
-public static class AnalyticsReport
+public static partial class AnalyticsReport
 {
     public static async Task<ReportData> ReadAsync(IAnalyticsStore store, CancellationToken ct)
     {
@@ -69,13 +71,14 @@ public static class AnalyticsReport
                 $"{Percent(origin.Number(i, "recovered_share_of_abandoned"))} of {origin.Text(i, "abandoned")} abandoned recovered", "recovery"),
         }).ToList();
 
+        // A share of nothing (no reminder, no suppression) is no bar: 0/0 is not a figure.
         var auditBars = audit.Rows.Count == 0 ? [] : new List<ChartBar>
         {
             new("reminders with consent evidence", audit.Number(0, "consent_evidence_share"),
                 $"{Percent(audit.Number(0, "consent_evidence_share"))} ({audit.Text(0, "reminders_with_consent_evidence")} of {audit.Text(0, "reminders")})"),
             new("suppressions with a reason", audit.Number(0, "reason_share"),
                 $"{Percent(audit.Number(0, "reason_share"))} ({audit.Text(0, "suppressions_with_reason")} of {audit.Text(0, "suppressions")})"),
-        };
+        }.Where(b => double.IsFinite(b.Value)).ToList();
 
         var feedback = new List<(AnalystQuery, QueryTable)>();
         foreach (var query in FeedbackQueries.All) feedback.Add((query, FigureIntervals.WithIntervalColumn(query, await Run(query))));
@@ -95,7 +98,9 @@ public static class AnalyticsReport
             revenueByCurrency,
             compliance,
             await ClosedLoopFigures.ReadAsync(store, ct),
-            feedback);
+            feedback,
+            await ProfileFigures.ReadAsync(store, ct),
+            await Analytics.ScoreRanking.ReadAsync(store, ct));
     }
 
     public static async Task<string> RenderAsync(IAnalyticsStore store, CancellationToken ct) => Render(await ReadAsync(store, ct));
@@ -146,6 +151,8 @@ public static class AnalyticsReport
                 "<table data-table=\"closed-loop\">" + string.Concat(loop.Select(f => $"<tr><th>{E(f.Label.Trim())}</th><td>{E(f.Value)}</td></tr>")) + "</table>"));
         foreach (var (query, table) in data.Feedback ?? [])
             html.Append(Section(query.Name, query.Name.Replace('-', ' '), query.Question, Table(table, query.Name, "No outcomes reported yet.")));
+        if (data.ScoreRanking is { } ranking) html.Append(ScoreRankingSection(ranking));
+        if (data.Profiles is { } profiles) html.Append(ProfilesSection(profiles));
         html.Append("</body></html>\n");
         return html.ToString();
     }
@@ -222,7 +229,8 @@ public static class AnalyticsReport
         foreach (var row in table.Rows)
         {
             html.Append("<tr>");
-            foreach (var cell in row) html.Append($"<td>{E(cell)}</td>");
+            // ClickHouse prints a ratio of nothing (0/0) as nan: the reader sees n/a.
+            foreach (var cell in row) html.Append($"<td>{E(cell is "nan" or "-nan" or "inf" or "-inf" ? "n/a" : cell)}</td>");
             html.Append("</tr>");
         }
         return html.Append("</table>").ToString();

@@ -7,7 +7,7 @@ public sealed class DocsTests
     public void Every_query_is_documented_verbatim_with_its_question()
     {
         var docs = File.ReadAllText(Path.Combine(Cli.RepoRoot, "docs", "analytics.md")).Replace("\r\n", "\n");
-        Assert.All(AnalystQueries.All, query =>
+        Assert.All(AnalystQueries.All.Concat(ProfileQueries.OfProfiles), query =>
         {
             Assert.Contains($"```sql\n{query.Sql}\n```", docs);
             Assert.Contains(query.Question, docs);
@@ -15,5 +15,6 @@ public sealed class DocsTests
     }
 
     [Fact]
-    public void Query_names_are_unique() => Assert.Equal(AnalystQueries.All.Count, AnalystQueries.All.Select(q => q.Name).Distinct().Count());
+    public void Query_names_are_unique() =>
+        Assert.Equal(AnalystQueries.All.Count + ProfileQueries.OfProfiles.Count, AnalystQueries.All.Concat(ProfileQueries.OfProfiles).Select(q => q.Name).Distinct().Count());
 }

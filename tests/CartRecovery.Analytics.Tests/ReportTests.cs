@@ -25,7 +25,7 @@ public sealed partial class ReportTests(PipelineFixture pipeline, ITestOutputHel
         var html = await File.ReadAllTextAsync(path);
         Assert.DoesNotContain("<script", html, StringComparison.OrdinalIgnoreCase);
         Assert.DoesNotMatch(RemoteReference(), html);
-        foreach (var chart in new[] { "recovery-funnel", "recovery-rate", "lift", "lift-interval", "time-to-recovery", "origin", "shopping-funnel", "audit" })
+        foreach (var chart in new[] { "recovery-funnel", "recovery-rate", "lift", "lift-interval", "time-to-recovery", "origin", "shopping-funnel", "audit", "profile-segments", "churn-risk" })
             Assert.Contains($"data-chart=\"{chart}\"", html);
     }
 
@@ -82,6 +82,19 @@ public sealed partial class ReportTests(PipelineFixture pipeline, ITestOutputHel
 
         var shopping = await pipeline.QueryAsync(AnalystQueries.ShoppingFunnel.Sql);
         Assert.Equal(shopping.RowIndexes.Select(i => shopping.Number(i, "sessions")), bars["shopping-funnel"].Select(b => b.Value));
+
+        // Shopper profiles: the pipeline writes a profile for every shopper whose session ended.
+        var segments = await pipeline.QueryAsync(ProfileQueries.Segments.Sql);
+        Assert.True(segments.RowIndexes.Sum(i => segments.Number(i, "shoppers")) > 0, "the pipeline wrote no profile");
+        Assert.Equal(segments.RowIndexes.Select(i => (segments.Text(i, "segment"), segments.Number(i, "shoppers"))), bars["profile-segments"].Select(b => (b.Label, b.Value)));
+        var churn = await pipeline.QueryAsync(ProfileQueries.ChurnRiskDistribution.Sql);
+        Assert.Equal(churn.RowIndexes.Select(i => (churn.Text(i, "churn_risk"), churn.Number(i, "shoppers"))), bars["churn-risk"].Select(b => (b.Label, b.Value)));
+        Assert.Contains("data-table=\"lifetime-value\"", dom);
+
+        // The risk score's ROC AUC per score, as RocAuc computes it from the query's counts ("undefined" with one class).
+        var ranking = ScoreRanking.FromTable(await pipeline.QueryAsync(ScoreRanking.ScoreCounts.Sql));
+        foreach (var score in ranking)
+            Assert.Contains($"data-score=\"{score.ScoreKind}\" data-auc=\"{(score.Result.Auc is { } auc ? auc.ToString("R", CultureInfo.InvariantCulture) : AucResult.Undefined)}\"", dom);
 
         var screenshot = Path.Combine(AppContext.BaseDirectory, "TestResults", "report.png");
         Directory.CreateDirectory(Path.GetDirectoryName(screenshot)!);

@@ -12,7 +12,7 @@ public static class ReportCommand
         var data = new Option<string>("--data") { Description = "Directory of the embedded ClickHouse store", DefaultValueFactory = _ => "./data" };
         var output = new Option<string?>("--out") { Description = "HTML file to write (default: <data>/report.html)" };
         var database = new Option<string>("--database") { Description = "Database to report on (e.g. a replay's)", DefaultValueFactory = _ => AnalyticsStoreOptions.DefaultDatabase };
-        var command = new Command("report", "Write a self-contained HTML report (funnels, recovery rates, lift vs holdout, time to recovery, origins, audit completeness)");
+        var command = new Command("report", "Write a self-contained HTML report (funnels, recovery rates, lift vs holdout, time to recovery, origins, audit completeness, shopper profiles and win-back, the risk score's ROC AUC)");
         command.Options.Add(data);
         command.Options.Add(output);
         command.Options.Add(database);
