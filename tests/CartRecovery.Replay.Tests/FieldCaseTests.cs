@@ -15,11 +15,14 @@ public sealed class FieldCaseTests(ITestOutputHelper output) : IDisposable
 
     private static string CaseFile(string name) => Path.Combine(Cli.RepoRoot, "tests", "CartRecovery.Replay.Tests", "FieldCases", name);
 
-    private async Task<(string Data, string Stdout)> ReplayAsync(string input, params string[] extra)
+    private Task<(string Data, string Stdout)> ReplayAsync(string input, params string[] extra) =>
+        ReplayUnderAsync(CaseFile("no-holdout.json"), input, extra);
+
+    private async Task<(string Data, string Stdout)> ReplayUnderAsync(string policy, string input, params string[] extra)
     {
         var data = _temp.Sub(Path.GetFileNameWithoutExtension(input));
         var run = await Cli.RunOkAsync(TimeSpan.FromMinutes(5), ["replay", "--input", input, "--format", "ndjson",
-            "--policy", CaseFile("no-holdout.json"), "--data", data, .. extra]);
+            "--policy", policy, "--data", data, .. extra]);
         output.WriteLine(run.ToString());
         return (data, run.Stdout);
     }
@@ -61,6 +64,27 @@ public sealed class FieldCaseTests(ITestOutputHelper output) : IDisposable
             await RowsAsync(data, "SELECT session_id, converted, recovered, reminders_sent, revenue, last_touch_at FROM recovery_outcomes"));
         Assert.Equal("1", SummaryFigure(stdout, "of which recovered"));
         Assert.Equal("120", SummaryFigure(stdout, "revenue recovered (EUR)"));
+    }
+
+    [Fact]
+    public async Task Case_16_a_refused_promo_code_on_a_checkout_cart_gets_a_chat_on_the_event_a_small_cart_an_audited_no()
+    {
+        // The default policy's promo-code chat (min_score 0.4) without its chat holdout, so the case does not hang on its hash.
+        var policy = _temp.Sub("promo-policy.json");
+        await File.WriteAllTextAsync(policy, Domain.Policy.PolicyFile.DefaultText().Replace("\"holdout_share\": 0.10", "\"holdout_share\": 0.0"));
+        var (data, _) = await ReplayUnderAsync(policy, CaseFile("16-promo-code-refused.ndjson"));
+
+        // 90 EUR in checkout: a chat at the first refusal's event time, with the reason analysts filter on; the second
+        // refusal carries an unknown reason and is dead-lettered naming the field.
+        Assert.Equal(["cust-1616\tproactive_chat\tchat\tpromo_code_rejected\t2026-03-02 10:02:30.000"],
+            await RowsAsync(data, "SELECT shopper_id, kind, channel, reason, event_time FROM recovery_triggers FINAL"));
+        Assert.Equal(["cust-1616\ttriggered\tpromo_code_rejected\tg16-e4"],
+            await RowsAsync(data, "SELECT shopper_id, decision, reason, arrayStringConcat(evidence, ',') FROM audit_log FINAL WHERE channel = 'chat' AND decision = 'triggered'"));
+        // A 9 EUR cart still in the cart step scores below 0.4: no chat, and the audit row says why.
+        Assert.Equal(["cust-1617\tscore_below_threshold\tg16-f3"],
+            await RowsAsync(data, "SELECT shopper_id, reason, arrayStringConcat(evidence, ',') FROM audit_log FINAL WHERE channel = 'chat' AND decision = 'suppressed'"));
+        var letter = Assert.Single(await RowsAsync(data, "SELECT reason, detail FROM dead_letters FINAL"));
+        Assert.StartsWith("invalid_field\treason must be one of invalid, expired", letter);
     }
 
     [Fact]

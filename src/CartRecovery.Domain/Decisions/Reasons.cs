@@ -40,6 +40,9 @@ public static class DecisionReason
     public const string ReminderStep = "reminder_step";
     public const string CheckoutIdle = "checkout_idle";
     public const string RepeatedPaymentFailures = "repeated_payment_failures";
+    /// <summary>A proactive chat: the storefront refused the shopper's promo code (<c>promo_code_rejected</c>) and the cart's
+    /// score was at least <c>proactive_assist.promo_code_failure.min_score</c>.</summary>
+    public const string PromoCodeRejected = "promo_code_rejected";
     public const string OrderVoidsIncentive = "order_voids_incentive";
     public const string IncentiveExpired = "incentive_expired";
     /// <summary>An event whose event_id was already applied (at-least-once delivery).</summary>

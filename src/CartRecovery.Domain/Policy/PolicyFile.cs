@@ -344,11 +344,22 @@ public static partial class PolicyFile
 
     private static ProactiveAssist ParseAssist(Node node)
     {
-        node.AllowOnly("enabled", "min_cart_value", "checkout_idle", "payment_failures", "holdout_share");
+        node.AllowOnly("enabled", "min_cart_value", "checkout_idle", "payment_failures", "holdout_share", "promo_code_failure");
         var holdout = node.Optional("holdout_share")?.Number() ?? 0;
         if (holdout is < 0 or > 1) throw new PolicyValidationException(node.Key("holdout_share"), "must be between 0 and 1");
         return new ProactiveAssist(node.Optional("enabled")?.Bool() ?? true, node.Required("min_cart_value").Amount(),
-            node.Required("checkout_idle").PositiveDuration(), node.Required("payment_failures").NonNegativeInt(), holdout);
+            node.Required("checkout_idle").PositiveDuration(), node.Required("payment_failures").NonNegativeInt(), holdout)
+        {
+            PromoCodeFailure = node.Optional("promo_code_failure") is { } promo ? ParsePromoCodeAssist(promo) : PromoCodeAssist.Off,
+        };
+    }
+
+    private static PromoCodeAssist ParsePromoCodeAssist(Node node)
+    {
+        node.AllowOnly("enabled", "min_score");
+        var minScore = node.Required("min_score").Number();
+        if (minScore is < 0 or > 1) throw new PolicyValidationException(node.Key("min_score"), "must be a risk score between 0 and 1");
+        return new PromoCodeAssist(node.Optional("enabled")?.Bool() ?? true, minScore);
     }
 
     /// <summary>A JSON element with its path, so every error names the key.</summary>
