@@ -88,6 +88,39 @@ public sealed class FieldCaseTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public async Task Case_17_a_case_ended_without_an_order_invites_a_survey_whose_answer_is_linked_to_the_case()
+    {
+        // The default policy with survey invitations on (24 h after the case ends, purpose feedback), without holdouts.
+        var policy = _temp.Sub("survey-policy.json");
+        await File.WriteAllTextAsync(policy, Domain.Policy.PolicyFile.DefaultText()
+            .Replace("\"holdout_share\": 0.10", "\"holdout_share\": 0.0")
+            .Replace("\"enabled\": false, \"delay\": \"24h\", \"channels\"", "\"enabled\": true, \"delay\": \"24h\", \"channels\""));
+        var input = CaseFile("17-survey-after-case.ndjson");
+        var (data, _) = await ReplayUnderAsync(policy, input);
+
+        // The end of input ends both cases (step 2 decided) and fires the invitation through the timer index, as reminders.
+        var invitation = Assert.Single(await RowsAsync(data,
+            "SELECT trigger_id, session_id, channel, purpose, reason, event_time FROM recovery_triggers FINAL WHERE kind = 'survey_invitation'")).Split('\t');
+        Assert.Equal(["s-1717", "email", "feedback", "case_ended"], invitation[1..5]);
+        var caseEnded = Assert.Single(await RowsAsync(data,
+            "SELECT toString(max(event_time)) FROM recovery_triggers FINAL WHERE kind = 'reminder' AND shopper_id = 'cust-1717'"));
+        Assert.Equal(DateTime.Parse(caseEnded, System.Globalization.CultureInfo.InvariantCulture).AddHours(24),
+            DateTime.Parse(invitation[5], System.Globalization.CultureInfo.InvariantCulture));
+        // The other shopper gave cart_recovery consent only: no invitation, an audited reason.
+        Assert.Equal(["cust-1718\ts-1718\tno_consent"], await RowsAsync(data,
+            "SELECT shopper_id, session_id, reason FROM audit_log FINAL WHERE kind = 'survey_invitation' AND decision = 'suppressed'"));
+
+        // The answer names the invitation's trigger id: its outcome row is matched and carries the case's session.
+        var answered = _temp.Sub("17-with-answer.ndjson");
+        await File.WriteAllLinesAsync(answered, [.. await File.ReadAllLinesAsync(input),
+            $$"""{"type":"survey_answered","event_id":"g17-a1","shopper_id":"cust-1717","event_time":"2026-03-10T12:00:00Z","trigger_id":"{{invitation[0]}}","reason":"shipping_cost"}"""]);
+        var (answeredData, _) = await ReplayUnderAsync(policy, answered);
+        Assert.Equal([$"{invitation[0]}\ts-1717\t1\tsurvey_invitation\ts-1717\tshipping_cost"], await RowsAsync(answeredData,
+            "SELECT o.trigger_id, o.session_id, toUInt8(o.matched), t.kind, t.session_id, o.survey_reason FROM outcome_events AS o FINAL " +
+            "JOIN recovery_triggers AS t FINAL ON t.trigger_id = o.trigger_id WHERE o.type = 'survey_answered'"));
+    }
+
+    [Fact]
     public async Task Case_06b_an_unsubscribe_with_a_capitalised_channel_stops_step_2()
     {
         var (data, _) = await ReplayAsync(CaseFile("06b-unsubscribe-channel-capitalised.ndjson"));

@@ -264,7 +264,7 @@ public sealed partial class RecoveryEngine(RecoveryPolicy policy)
         // The case stays open while a code it issued is valid, so the code's expiry is voided at its time.
         return CodeValidUntil(shopper, session, at) is { } expiry
             ? new Decision(shopper, session with { IncentiveExpiresAt = expiry }, effects)
-            : Close(shopper, session, Outcomes.Abandoned, at, effects);
+            : Close(shopper, session, Outcomes.Abandoned, at, effects, caseEndedWithoutOrder: true);
     }
 
     /// <summary>Audits every step of the case not yet decided as suppressed for one reason (the case ended).</summary>
@@ -317,9 +317,12 @@ public sealed partial class RecoveryEngine(RecoveryPolicy policy)
 
     // ---------------------------------------------------------------- helpers
 
+    /// <param name="caseEndedWithoutOrder">The session's recovery case ran to its end (every step decided, no code of it
+    /// still valid) and nobody ordered: a survey invitation may follow (<see cref="InviteToSurvey"/>).</param>
     private Decision Close(ShopperState shopper, SessionState session, string outcome, DateTimeOffset at, Effects effects,
-        DateTimeOffset? orderedAt = null, decimal orderValue = 0, string orderCurrency = "")
+        DateTimeOffset? orderedAt = null, decimal orderValue = 0, string orderCurrency = "", bool caseEndedWithoutOrder = false)
     {
+        if (caseEndedWithoutOrder) shopper = InviteToSurvey(shopper, session, at);
         var row = Rows.Outcome(session, outcome, at, orderedAt, orderValue, orderCurrency);
         var horizon = at - Policy.AttributionWindow;
         var memory = at - Policy.PurchaseMemory;
@@ -333,6 +336,8 @@ public sealed partial class RecoveryEngine(RecoveryPolicy policy)
             PendingPayments = shopper.PendingPayments.RemoveAll(p => p.At + Policy.PaymentPendingHold < at),
             SeenEvents = WithinDedupHorizon(shopper.SeenEvents, at),
             OfferedChats = shopper.OfferedChats.RemoveAll(c => c.At < horizon),
+            // A survey not decided within the attribution window (a policy that switched surveys off) is forgotten.
+            PendingSurveys = shopper.PendingSurveys.IsEmpty ? shopper.PendingSurveys : shopper.PendingSurveys.RemoveAll(p => p.EndedAt < horizon),
         };
         // Codes of this shopper that ran out meanwhile (their own case was resumed, so no expiry deadline) are voided now.
         effects = effects.Concat(VoidIncentives(ref shopper, i => i.ExpiresAt <= at, at, ""));

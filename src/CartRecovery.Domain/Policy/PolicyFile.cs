@@ -53,7 +53,7 @@ public static partial class PolicyFile
             var root = new Node(doc.RootElement, "");
             root.AllowOnly("version", "allowed_lateness", "max_future_skew", "purchase_grace", "attribution_window", "purchase_memory",
                 "dedup_horizon", "duplicate_case_window", "payment_pending_hold", "default_time_zone", "default_currency", "exchange_rates",
-                "holdout_share", "variants", "risk", "defaults", "segments", "messages", "profiles", "browse_abandonment", "win_back");
+                "holdout_share", "variants", "risk", "defaults", "segments", "messages", "profiles", "browse_abandonment", "win_back", "survey_invitation");
             var defaults = ParseSegment(root.Required("defaults"), null, "default");
             var segments = ImmutableArray.CreateBuilder<SegmentPolicy>();
             if (root.Optional("segments") is { } list)
@@ -103,6 +103,7 @@ public static partial class PolicyFile
                 Profiles = root.Optional("profiles") is { } profiles ? ParseProfiles(profiles) : ProfileSettings.Default,
                 BrowseAbandonment = ParseBrowseAbandonment(root.Optional("browse_abandonment")),
                 WinBack = ParseWinBack(root.Optional("win_back")),
+                SurveyInvitation = ParseSurveyInvitation(root.Optional("survey_invitation")),
             };
         }
     }

@@ -82,6 +82,9 @@ public sealed record RecoveryPolicy
     /// <summary>Win-back messages to at-risk customers (off unless the policy file enables them).</summary>
     public WinBackPolicy WinBack { get; init; } = WinBackPolicy.Off;
 
+    /// <summary>Survey invitations after a recovery case ends without an order (off unless the policy file enables them).</summary>
+    public SurveyInvitationPolicy SurveyInvitation { get; init; } = SurveyInvitationPolicy.Off;
+
     /// <summary>An amount in <paramref name="currency"/> in the policy currency, or null without a rate for it.</summary>
     public decimal? InPolicyCurrency(decimal amount, string currency) =>
         currency == DefaultCurrency ? amount : Rates.Rates.TryGetValue(currency, out var rate) ? Math.Round(amount * rate, 2) : null;
