@@ -15,11 +15,14 @@ public sealed class FieldCaseTests(ITestOutputHelper output) : IDisposable
 
     private static string CaseFile(string name) => Path.Combine(Cli.RepoRoot, "tests", "CartRecovery.Replay.Tests", "FieldCases", name);
 
-    private async Task<(string Data, string Stdout)> ReplayAsync(string input, params string[] extra)
+    private Task<(string Data, string Stdout)> ReplayAsync(string input, params string[] extra) =>
+        ReplayUnderAsync(CaseFile("no-holdout.json"), input, extra);
+
+    private async Task<(string Data, string Stdout)> ReplayUnderAsync(string policy, string input, params string[] extra)
     {
         var data = _temp.Sub(Path.GetFileNameWithoutExtension(input));
         var run = await Cli.RunOkAsync(TimeSpan.FromMinutes(5), ["replay", "--input", input, "--format", "ndjson",
-            "--policy", CaseFile("no-holdout.json"), "--data", data, .. extra]);
+            "--policy", policy, "--data", data, .. extra]);
         output.WriteLine(run.ToString());
         return (data, run.Stdout);
     }
@@ -61,6 +64,61 @@ public sealed class FieldCaseTests(ITestOutputHelper output) : IDisposable
             await RowsAsync(data, "SELECT session_id, converted, recovered, reminders_sent, revenue, last_touch_at FROM recovery_outcomes"));
         Assert.Equal("1", SummaryFigure(stdout, "of which recovered"));
         Assert.Equal("120", SummaryFigure(stdout, "revenue recovered (EUR)"));
+    }
+
+    [Fact]
+    public async Task Case_16_a_refused_promo_code_on_a_checkout_cart_gets_a_chat_on_the_event_a_small_cart_an_audited_no()
+    {
+        // The default policy's promo-code chat (min_score 0.4) without its chat holdout, so the case does not hang on its hash.
+        var policy = _temp.Sub("promo-policy.json");
+        await File.WriteAllTextAsync(policy, Domain.Policy.PolicyFile.DefaultText().Replace("\"holdout_share\": 0.10", "\"holdout_share\": 0.0"));
+        // One line of eight is bad on purpose (an unknown reason): above the replay's default 1 % limit of bad lines.
+        var (data, _) = await ReplayUnderAsync(policy, CaseFile("16-promo-code-refused.ndjson"), "--max-bad-share", "0.2");
+
+        // 90 EUR in checkout: a chat at the first refusal's event time, with the reason analysts filter on; the second
+        // refusal carries an unknown reason and is dead-lettered naming the field.
+        Assert.Equal(["cust-1616\tproactive_chat\tchat\tpromo_code_rejected\t2026-03-02 10:02:30.000"],
+            await RowsAsync(data, "SELECT shopper_id, kind, channel, reason, event_time FROM recovery_triggers FINAL"));
+        Assert.Equal(["cust-1616\ttriggered\tpromo_code_rejected\tg16-e4"],
+            await RowsAsync(data, "SELECT shopper_id, decision, reason, arrayStringConcat(evidence, ',') FROM audit_log FINAL WHERE channel = 'chat' AND decision = 'triggered'"));
+        // A 9 EUR cart still in the cart step scores below 0.4: no chat, and the audit row says why.
+        Assert.Equal(["cust-1617\tscore_below_threshold\tg16-f3"],
+            await RowsAsync(data, "SELECT shopper_id, reason, arrayStringConcat(evidence, ',') FROM audit_log FINAL WHERE channel = 'chat' AND decision = 'suppressed'"));
+        var letter = Assert.Single(await RowsAsync(data, "SELECT reason, detail FROM dead_letters FINAL"));
+        Assert.StartsWith("invalid_field\treason must be one of invalid, expired", letter);
+    }
+
+    [Fact]
+    public async Task Case_17_a_case_ended_without_an_order_invites_a_survey_whose_answer_is_linked_to_the_case()
+    {
+        // The default policy with survey invitations on (24 h after the case ends, purpose feedback), without holdouts.
+        var policy = _temp.Sub("survey-policy.json");
+        await File.WriteAllTextAsync(policy, Domain.Policy.PolicyFile.DefaultText()
+            .Replace("\"holdout_share\": 0.10", "\"holdout_share\": 0.0")
+            .Replace("\"enabled\": false, \"delay\": \"24h\", \"channels\"", "\"enabled\": true, \"delay\": \"24h\", \"channels\""));
+        var input = CaseFile("17-survey-after-case.ndjson");
+        var (data, _) = await ReplayUnderAsync(policy, input);
+
+        // The end of input ends both cases (step 2 decided) and fires the invitation through the timer index, as reminders.
+        var invitation = Assert.Single(await RowsAsync(data,
+            "SELECT trigger_id, session_id, channel, purpose, reason, event_time FROM recovery_triggers FINAL WHERE kind = 'survey_invitation'")).Split('\t');
+        Assert.Equal(["s-1717", "email", "feedback", "case_ended"], invitation[1..5]);
+        var caseEnded = Assert.Single(await RowsAsync(data,
+            "SELECT toString(max(event_time)) FROM recovery_triggers FINAL WHERE kind = 'reminder' AND shopper_id = 'cust-1717'"));
+        Assert.Equal(DateTime.Parse(caseEnded, System.Globalization.CultureInfo.InvariantCulture).AddHours(24),
+            DateTime.Parse(invitation[5], System.Globalization.CultureInfo.InvariantCulture));
+        // The other shopper gave cart_recovery consent only: no invitation, an audited reason.
+        Assert.Equal(["cust-1718\ts-1718\tno_consent"], await RowsAsync(data,
+            "SELECT shopper_id, session_id, reason FROM audit_log FINAL WHERE kind = 'survey_invitation' AND decision = 'suppressed'"));
+
+        // The answer names the invitation's trigger id: its outcome row is matched and carries the case's session.
+        var answered = _temp.Sub("17-with-answer.ndjson");
+        await File.WriteAllLinesAsync(answered, [.. await File.ReadAllLinesAsync(input),
+            $$"""{"type":"survey_answered","event_id":"g17-a1","shopper_id":"cust-1717","event_time":"2026-03-10T12:00:00Z","trigger_id":"{{invitation[0]}}","reason":"shipping_cost"}"""]);
+        var (answeredData, _) = await ReplayUnderAsync(policy, answered);
+        Assert.Equal([$"{invitation[0]}\ts-1717\t1\tsurvey_invitation\ts-1717\tshipping_cost"], await RowsAsync(answeredData,
+            "SELECT o.trigger_id, o.session_id, toUInt8(o.matched), t.kind, t.session_id, o.survey_reason FROM outcome_events AS o FINAL " +
+            "JOIN recovery_triggers AS t FINAL ON t.trigger_id = o.trigger_id WHERE o.type = 'survey_answered'"));
     }
 
     [Fact]

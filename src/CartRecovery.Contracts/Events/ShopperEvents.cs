@@ -16,6 +16,7 @@ namespace CartRecovery.Contracts.Events;
 [JsonDerivedType(typeof(CheckoutStarted), "checkout_started")]
 [JsonDerivedType(typeof(CheckoutStepCompleted), "checkout_step_completed")]
 [JsonDerivedType(typeof(PaymentFailed), "payment_failed")]
+[JsonDerivedType(typeof(PromoCodeRejected), "promo_code_rejected")]
 [JsonDerivedType(typeof(SessionExited), "session_exited")]
 [JsonDerivedType(typeof(OrderPlaced), "order_placed")]
 [JsonDerivedType(typeof(PaymentAuthorized), "payment_authorized")]
@@ -112,6 +113,36 @@ public sealed record CheckoutStepCompleted : SessionEvent
 public sealed record PaymentFailed : SessionEvent
 {
     public required string ErrorCode { get; init; }
+}
+
+/// <summary>
+/// The storefront refused a promo code the shopper entered (cart or checkout). Not a <see cref="PaymentFailed"/>: a
+/// refused code is no payment attempt, so it neither counts toward the repeated-payment-failure chat nor ends a pending
+/// payment's hold; it is a moment of its own (proactive chat, policy <c>proactive_assist.promo_code_failure</c>).
+/// </summary>
+public sealed record PromoCodeRejected : SessionEvent
+{
+    /// <summary>Why the code was refused: one of <see cref="PromoCodeRejections.All"/>.</summary>
+    public required string Reason { get; init; }
+}
+
+/// <summary>The reasons a <see cref="PromoCodeRejected"/> may name. Enumerated, so analysts can count them and a typo in
+/// an integration is refused at entry instead of becoming a new reason; <see cref="Other"/> maps any storefront code that
+/// is none of these.</summary>
+public static class PromoCodeRejections
+{
+    /// <summary>No such code.</summary>
+    public const string Invalid = "invalid";
+    public const string Expired = "expired";
+    /// <summary>The code exists but not for these items, this shopper or this channel.</summary>
+    public const string NotApplicable = "not_applicable";
+    /// <summary>The cart is below the code's minimum order value.</summary>
+    public const string MinimumNotMet = "minimum_not_met";
+    /// <summary>The code was used as often as it may be (by this shopper or by everyone).</summary>
+    public const string UsageLimitReached = "usage_limit_reached";
+    public const string Other = "other";
+
+    public static readonly IReadOnlyList<string> All = [Invalid, Expired, NotApplicable, MinimumNotMet, UsageLimitReached, Other];
 }
 
 /// <summary>An explicit exit signal (tab closed, app backgrounded with a cart).</summary>

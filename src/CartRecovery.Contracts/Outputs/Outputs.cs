@@ -11,6 +11,9 @@ public static class TriggerKinds
     public const string BrowseAbandonment = "browse_abandonment";
     /// <summary>A customer whose profile turned at risk (overdue against their own rhythm of ordering; policy <c>win_back</c>).</summary>
     public const string WinBack = "win_back";
+    /// <summary>A recovery case ended without an order: the shopper is asked why (policy <c>survey_invitation</c>); the
+    /// answer's <c>survey_answered.trigger_id</c> is this trigger's id.</summary>
+    public const string SurveyInvitation = "survey_invitation";
 }
 
 /// <summary>

@@ -103,6 +103,9 @@ public static class ContractJson
             case "lines":
                 schema["maxItems"] = EntryLimits.MaxOrderLines;
                 break;
+            case "reason" when property.DeclaringType == typeof(PromoCodeRejected):
+                schema["enum"] = new System.Text.Json.Nodes.JsonArray([.. PromoCodeRejections.All.Select(r => (System.Text.Json.Nodes.JsonNode?)r)]);
+                break;
         }
         return schema;
     }

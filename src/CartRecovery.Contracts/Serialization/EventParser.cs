@@ -167,6 +167,10 @@ public static class EventParser
                 return ParseResult.Ok(step with { Step = stepCode });
             case PaymentFailed failed when string.IsNullOrWhiteSpace(failed.ErrorCode):
                 return Invalid("error_code", "is empty");
+            case PromoCodeRejected promo:
+                if (FieldValues.Code(promo.Reason) is not { } promoReason || !PromoCodeRejections.All.Contains(promoReason))
+                    return Invalid("reason", $"must be one of {string.Join(", ", PromoCodeRejections.All)}");
+                return ParseResult.Ok(promo with { Reason = promoReason });
             case OrderPlaced order:
                 if (string.IsNullOrWhiteSpace(order.OrderId)) return Invalid("order_id", "is empty");
                 if (order.Total is < 0 or > EntryLimits.MaxAmount) return Invalid("total", $"must be between 0 and {EntryLimits.MaxAmount}");

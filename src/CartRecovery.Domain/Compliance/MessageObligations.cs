@@ -43,7 +43,10 @@ public static class MessageObligations
             ListUnsubscribe = oneClick ? $"<{unsubscribeUrl}>" : "",
             ListUnsubscribePost = oneClick ? OneClickPostBody : "",
         };
-        if (policy.Messages.TemplateFor(reminder.Step, reminder.Channel) is not { } template) return completed;
+        var template = reminder.Kind == TriggerKinds.SurveyInvitation
+            ? policy.SurveyInvitation.Templates.GetValueOrDefault(reminder.Channel)
+            : policy.Messages.TemplateFor(reminder.Step, reminder.Channel);
+        if (template is null) return completed;
         var context = Context(completed, policy.Messages.PurposeStatement);
         return completed with { MessageSubject = template.Subject.Render(context).Trim(), MessageBody = template.Body.Render(context).Trim() };
     }
@@ -107,6 +110,8 @@ public static class MessageObligations
         context.SetValue("cart_value", trigger.CartValue);
         context.SetValue("currency", trigger.Currency);
         context.SetValue("step", trigger.Step);
+        // The id a survey answer sends back (survey_answered.trigger_id) to be linked to its case.
+        context.SetValue("trigger_id", trigger.TriggerId);
         context.SetValue("channel", trigger.Channel);
         context.SetValue("has_incentive", trigger.IncentiveCode.Length > 0);
         context.SetValue("incentive", new Dictionary<string, object>

@@ -40,6 +40,9 @@ public static class DecisionReason
     public const string ReminderStep = "reminder_step";
     public const string CheckoutIdle = "checkout_idle";
     public const string RepeatedPaymentFailures = "repeated_payment_failures";
+    /// <summary>A proactive chat: the storefront refused the shopper's promo code (<c>promo_code_rejected</c>) and the cart's
+    /// score was at least <c>proactive_assist.promo_code_failure.min_score</c>.</summary>
+    public const string PromoCodeRejected = "promo_code_rejected";
     public const string OrderVoidsIncentive = "order_voids_incentive";
     public const string IncentiveExpired = "incentive_expired";
     /// <summary>An event whose event_id was already applied (at-least-once delivery).</summary>
@@ -57,11 +60,13 @@ public static class DecisionReason
     public const string BrowseAbandonment = "browse_abandonment";
     /// <summary>A win-back message: the customer's profile turned at risk.</summary>
     public const string TurnedAtRisk = "turned_at_risk";
+    /// <summary>A survey invitation: the recovery case ended without an order (policy <c>survey_invitation</c>).</summary>
+    public const string CaseEnded = "case_ended";
 }
 
-/// <summary>What a deadline is for. <see cref="WinBack"/> belongs to the shopper, not to a session
+/// <summary>What a deadline is for. <see cref="WinBack"/> and <see cref="SurveyInvitation"/> belong to the shopper, not to a session
 /// (<see cref="RecoveryEngine.ShopperDeadline"/>).</summary>
-public enum DeadlineKind { ProactiveAssist, Inactivity, ReminderStep, IncentiveExpiry, BrowseAbandonment, WinBack }
+public enum DeadlineKind { ProactiveAssist, Inactivity, ReminderStep, IncentiveExpiry, BrowseAbandonment, WinBack, SurveyInvitation }
 
 /// <summary>An event-time instant at which a session must be looked at again. Eager deadlines fire on the
 /// partition's max event time (proactive assist), the others on the settled watermark.</summary>

@@ -104,7 +104,7 @@ public sealed partial class RecoveryEngine
         var remaining = CodeValidUntil(shopper, session, at);
         return remaining is { } later
             ? new Decision(shopper, session with { IncentiveExpiresAt = later }, effects)
-            : Close(shopper, session with { IncentiveExpiresAt = null }, Outcomes.Abandoned, at, effects);
+            : Close(shopper, session with { IncentiveExpiresAt = null }, Outcomes.Abandoned, at, effects, caseEndedWithoutOrder: true);
     }
 
     /// <summary>Voids the open codes that <paramref name="select"/> picks: one past its expiry is voided as expired, at its

@@ -102,7 +102,12 @@ public sealed partial class RecoveryEngine
     /// <summary>When the shopper's win-back is due: the instant their profile turns at risk (<see cref="ShopperProfile.AtRiskFrom"/>),
     /// not before the policy period since the last win-back sent, or the end of the quiet hours it was deferred to. None when
     /// win-back is off, the shopper never ordered, or this lapse (since their last order) was already decided.</summary>
-    public Deadline? ShopperDeadline(ShopperState shopper)
+    public Deadline? ShopperDeadline(ShopperState shopper) =>
+        Earliest(WinBackDeadline(shopper), SurveyDeadline(shopper));
+
+    private static Deadline? Earliest(Deadline? a, Deadline? b) => a is null ? b : b is null ? a : b.Value.At < a.Value.At ? b : a;
+
+    private Deadline? WinBackDeadline(ShopperState shopper)
     {
         var settings = Policy.WinBack;
         if (!settings.Enabled || shopper.Profile is not { LastOrderAt: { } lastOrder } profile) return null;
@@ -123,12 +128,17 @@ public sealed partial class RecoveryEngine
     /// <summary>The shopper's deadline if the watermark has passed it, or it is earlier than the shopper's next input
     /// (<paramref name="before"/>). The end of input is not a passing of event time for it: a win-back weeks after the last
     /// event replayed is not decided by the drain (it stays pending in the checkpoint; docs/replay.md).</summary>
-    public Deadline? DueShopperDeadline(ShopperState shopper, Watermark watermark, DateTimeOffset? before = null) =>
-        ShopperDeadline(shopper) is { } deadline && (deadline.At < before || (!watermark.IsEndOfTime && watermark.HasPassed(deadline.At, eager: false)))
-            ? deadline : null;
+    /// <remarks>A survey invitation is due at the end of input like a reminder step: it is hours after its case, not weeks.</remarks>
+    public Deadline? DueShopperDeadline(ShopperState shopper, Watermark watermark, DateTimeOffset? before = null) => Earliest(
+        WinBackDeadline(shopper) is { } winBack && (winBack.At < before || (!watermark.IsEndOfTime && watermark.HasPassed(winBack.At, eager: false)))
+            ? winBack : null,
+        SurveyDeadline(shopper) is { } survey && (survey.At < before || watermark.HasPassed(survey.At, eager: false)) ? survey : null);
 
-    /// <summary>Fires the shopper's own deadline (one returned by <see cref="ShopperDeadline"/>): the win-back.</summary>
-    public Decision Fire(ShopperState shopper, Deadline deadline)
+    /// <summary>Fires the shopper's own deadline (one returned by <see cref="ShopperDeadline"/>): a win-back or a survey invitation.</summary>
+    public Decision Fire(ShopperState shopper, Deadline deadline) =>
+        deadline.Kind == DeadlineKind.SurveyInvitation ? FireSurvey(shopper, deadline) : FireWinBack(shopper, deadline);
+
+    private Decision FireWinBack(ShopperState shopper, Deadline deadline)
     {
         const string kind = TriggerKinds.WinBack;
         var at = deadline.At;

@@ -98,6 +98,13 @@ public sealed partial class RecoveryEngine(RecoveryPolicy policy)
             }
         }
 
+        if (evt is PromoCodeRejected promo)
+        {
+            var chat = PromoCodeChat(shopper, updated, promo);
+            (shopper, updated) = (chat.Shopper, chat.Session);
+            effects = effects.Concat(chat.Effects);
+        }
+
         if (evt is SessionExited && updated.HasCart)
         {
             var abandoned = Abandon(shopper, updated, evt.EventTime, DecisionReason.ExplicitExit);
@@ -257,7 +264,7 @@ public sealed partial class RecoveryEngine(RecoveryPolicy policy)
         // The case stays open while a code it issued is valid, so the code's expiry is voided at its time.
         return CodeValidUntil(shopper, session, at) is { } expiry
             ? new Decision(shopper, session with { IncentiveExpiresAt = expiry }, effects)
-            : Close(shopper, session, Outcomes.Abandoned, at, effects);
+            : Close(shopper, session, Outcomes.Abandoned, at, effects, caseEndedWithoutOrder: true);
     }
 
     /// <summary>Audits every step of the case not yet decided as suppressed for one reason (the case ended).</summary>
@@ -275,16 +282,16 @@ public sealed partial class RecoveryEngine(RecoveryPolicy policy)
     /// compared). Either way the session is not offered one again. An offered chat is remembered in the shopper's state,
     /// so chat outcomes match it.</summary>
     private (ShopperState Shopper, SessionState Session, Effects Effects) ProactiveChat(ShopperState shopper, SessionState session, DateTimeOffset at,
-        string reason, ImmutableArray<string> evidence)
+        string reason, ImmutableArray<string> evidence, string detail = "")
     {
         var holdoutShare = Policy.SegmentFor(session).Assist.HoldoutShare;
         if (holdoutShare > 0 && DeterministicId.Unit("chat-holdout", Policy.Version, session.ShopperId, session.SessionId) < holdoutShare)
             return (shopper, session with { ProactiveChatSent = true }, Effects.None.Add(Rows.Audit(session, AuditDecisions.Suppressed,
-                SuppressionReason.ChatHoldout, at, evidence, 0, ChatChannel, detail: $"eligible ({reason}); holdout_share={holdoutShare}")));
+                SuppressionReason.ChatHoldout, at, evidence, 0, ChatChannel, detail: $"eligible ({reason}); holdout_share={holdoutShare}{(detail.Length > 0 ? " " + detail : "")}")));
         var triggerId = RecoveryIds.ProactiveChat(Policy.Version, session);
         var effects = Effects.None
             .Add(Rows.Located(Rows.Trigger(session, triggerId, TriggerKinds.ProactiveChat, 0, ChatChannel, reason, at, at, "", ""), session.TimeZone))
-            .Add(Rows.Audit(session, AuditDecisions.Triggered, reason, at, evidence, 0, ChatChannel, detail: $"trigger_id={triggerId}"));
+            .Add(Rows.Audit(session, AuditDecisions.Triggered, reason, at, evidence, 0, ChatChannel, detail: $"trigger_id={triggerId}{(detail.Length > 0 ? " " + detail : "")}"));
         shopper = shopper with
         {
             OfferedChats = shopper.OfferedChats.RemoveAll(c => c.At < at - Policy.AttributionWindow).Add(new OfferedChat(at, triggerId, session.SessionId)),
@@ -292,11 +299,30 @@ public sealed partial class RecoveryEngine(RecoveryPolicy policy)
         return (shopper, session with { ProactiveChatSent = true }, effects);
     }
 
+    /// <summary>The chat a refused promo code offers: decided on the event itself (the shopper is on the page now), when the
+    /// segment's <c>promo_code_failure</c> is on, the session was offered no chat yet and its cart scores at least the
+    /// threshold. A cart below it is audited <c>score_below_threshold</c> on the chat channel, so analysts see every
+    /// refused code that was not met with help.</summary>
+    private (ShopperState Shopper, SessionState Session, Effects Effects) PromoCodeChat(ShopperState shopper, SessionState session, PromoCodeRejected promo)
+    {
+        var assist = Policy.SegmentFor(session).Assist;
+        var settings = assist.PromoCodeFailure;
+        if (!assist.Enabled || !settings.Enabled || session.ProactiveChatSent || !session.HasCart) return (shopper, session, Effects.None);
+        var detail = $"promo_code_reason={promo.Reason} min_score={settings.MinScore:0.####}";
+        if (session.Score < settings.MinScore)
+            return (shopper, session, Effects.None.Add(Rows.Audit(session, AuditDecisions.Suppressed, SuppressionReason.ScoreBelowThreshold,
+                promo.EventTime, [promo.EventId], 0, ChatChannel, detail: $"{DecisionReason.PromoCodeRejected} score={session.Score:0.####} {detail}")));
+        return ProactiveChat(shopper, session, promo.EventTime, DecisionReason.PromoCodeRejected, [promo.EventId], detail);
+    }
+
     // ---------------------------------------------------------------- helpers
 
+    /// <param name="caseEndedWithoutOrder">The session's recovery case ran to its end (every step decided, no code of it
+    /// still valid) and nobody ordered: a survey invitation may follow (<see cref="InviteToSurvey"/>).</param>
     private Decision Close(ShopperState shopper, SessionState session, string outcome, DateTimeOffset at, Effects effects,
-        DateTimeOffset? orderedAt = null, decimal orderValue = 0, string orderCurrency = "")
+        DateTimeOffset? orderedAt = null, decimal orderValue = 0, string orderCurrency = "", bool caseEndedWithoutOrder = false)
     {
+        if (caseEndedWithoutOrder) shopper = InviteToSurvey(shopper, session, at);
         var row = Rows.Outcome(session, outcome, at, orderedAt, orderValue, orderCurrency);
         var horizon = at - Policy.AttributionWindow;
         var memory = at - Policy.PurchaseMemory;
@@ -310,6 +336,8 @@ public sealed partial class RecoveryEngine(RecoveryPolicy policy)
             PendingPayments = shopper.PendingPayments.RemoveAll(p => p.At + Policy.PaymentPendingHold < at),
             SeenEvents = WithinDedupHorizon(shopper.SeenEvents, at),
             OfferedChats = shopper.OfferedChats.RemoveAll(c => c.At < horizon),
+            // A survey not decided within the attribution window (a policy that switched surveys off) is forgotten.
+            PendingSurveys = shopper.PendingSurveys.IsEmpty ? shopper.PendingSurveys : shopper.PendingSurveys.RemoveAll(p => p.EndedAt < horizon),
         };
         // Codes of this shopper that ran out meanwhile (their own case was resumed, so no expiry deadline) are voided now.
         effects = effects.Concat(VoidIncentives(ref shopper, i => i.ExpiresAt <= at, at, ""));

@@ -32,6 +32,11 @@ public static class RecoveryIds
     public static string WinBack(string policyVersion, string shopperId, DateTimeOffset lastOrderAt) =>
         DeterministicId.From("trigger", Contracts.Outputs.TriggerKinds.WinBack, policyVersion, shopperId, lastOrderAt.UtcTicks.ToString());
 
+    /// <summary>One survey invitation per recovery case: the case is the session (id, start) and its abandonment number.</summary>
+    public static string SurveyInvitation(string policyVersion, string shopperId, PendingSurvey survey) =>
+        DeterministicId.From("trigger", Contracts.Outputs.TriggerKinds.SurveyInvitation, policyVersion, shopperId, survey.SessionId,
+            survey.SessionStart.UtcTicks.ToString(), survey.Abandonment.ToString());
+
     /// <summary>One void per issued incentive: the incentive's trigger id is already unique.</summary>
     public static string IncentiveVoid(string incentiveTriggerId) =>
         DeterministicId.From("trigger", Contracts.Outputs.TriggerKinds.IncentiveVoid, incentiveTriggerId);

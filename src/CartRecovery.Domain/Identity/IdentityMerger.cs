@@ -204,6 +204,9 @@ public sealed class IdentityMerger(RecoveryEngine engine)
                 (engagement, entry) => engagement.SetItem(entry.Key, engagement.GetValueOrDefault(entry.Key) + entry.Value)),
             OfferedChats = [.. customer.OfferedChats.Concat(anonymous.OfferedChats).DistinctBy(c => c.TriggerId, StringComparer.Ordinal)
                 .OrderBy(c => c.At).ThenBy(c => c.TriggerId, StringComparer.Ordinal)],
+            // Each id's ended cases keep their survey invitation (the person's caps and consent then decide it).
+            PendingSurveys = [.. customer.PendingSurveys.Concat(anonymous.PendingSurveys).DistinctBy(p => (p.SessionId, p.SessionStart, p.Abandonment))
+                .OrderBy(p => p.EndedAt).ThenBy(p => p.SessionId, StringComparer.Ordinal)],
         };
     }
 

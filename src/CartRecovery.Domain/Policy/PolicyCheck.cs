@@ -88,7 +88,52 @@ public static class PolicyCheck
                 break;
             }
         }
+        findings.AddRange(SurveyFindings(policy, runs));
         return [.. findings];
+    }
+
+    /// <summary>The survey invitation's findings: when it is on, a channel it may use without a template (a warning, as for a
+    /// step); whether on or off, a template that does not render for a sample invitation (an error: switching it on later
+    /// must not be the moment a broken template shows).</summary>
+    private static IEnumerable<PolicyFinding> SurveyFindings(RecoveryPolicy policy, List<SegmentPolicy> runs)
+    {
+        var survey = policy.SurveyInvitation;
+        if (survey.Enabled)
+            foreach (var channel in runs.SelectMany(segment => survey.In(segment).ChannelPreference).Distinct())
+                if (!survey.Templates.ContainsKey(channel))
+                    yield return new(PolicyFinding.Warning, $"{SurveyInvitationPolicy.Path}.templates",
+                        $"has no template for {channel} (a channel of '{SurveyInvitationPolicy.Path}'): its invitations would go out with an empty message_body");
+        foreach (var (channel, template) in survey.Templates.OrderBy(t => t.Value.Path, StringComparer.Ordinal))
+        {
+            string problem;
+            try
+            {
+                var (_, body) = MessageObligations.RenderStrict(template, SampleSurvey(policy, channel), policy.Messages.PurposeStatement);
+                if (body.Length > 0) continue;
+                problem = "renders an empty body";
+            }
+            catch (Exception e) // whatever a template of the file throws is its finding, never a crash of check-policy
+            {
+                problem = $"does not render: {e.Message}";
+            }
+            yield return new(PolicyFinding.Error, $"{template.Path}.body", $"{problem} for a sample survey invitation on {channel}");
+        }
+    }
+
+    private static RecoveryTrigger SampleSurvey(RecoveryPolicy policy, string channel)
+    {
+        var invitation = new RecoveryTrigger
+        {
+            TriggerId = "sample-trigger", Kind = TriggerKinds.SurveyInvitation, ShopperId = "sample-shopper", SessionId = "sample-session",
+            Step = 0, Channel = channel, Score = 0, Reason = "case_ended", PolicyVersion = policy.Version,
+            EventTime = SampleTime, DueTime = SampleTime, Currency = policy.DefaultCurrency, CartValue = 55.5m,
+        };
+        var consent = new ConsentRecord(policy.SurveyInvitation.Purpose, channel, true, "sample-consent", SampleTime.AddDays(-1),
+            "checkout_form", "sample", "granted", null);
+        return MessageObligations.Complete(invitation, policy with
+        {
+            SurveyInvitation = policy.SurveyInvitation with { Templates = policy.SurveyInvitation.Templates.Clear() },
+        }, consent, TimeZoneInfo.Utc);
     }
 
     /// <summary>A reminder as the engine would complete it: two cart lines, the step's incentive if any, both links.</summary>

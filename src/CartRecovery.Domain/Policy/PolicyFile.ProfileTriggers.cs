@@ -22,4 +22,27 @@ public static partial class PolicyFile
         return new WinBackPolicy(node.Optional("enabled")?.Bool() ?? false, node.Optional("period")?.PositiveDuration() ?? off.Period,
             node.Optional("purpose")?.Code() ?? off.Purpose);
     }
+
+    private static SurveyInvitationPolicy ParseSurveyInvitation(Node? node)
+    {
+        if (node is null) return SurveyInvitationPolicy.Off;
+        node.AllowOnly("enabled", "delay", "channels", "purpose", "templates");
+        var off = SurveyInvitationPolicy.Off;
+        var channels = node.Optional("channels") is { } order ? ParseChannels(order) : [];
+        if (channels.Distinct().Count() != channels.Length) throw new PolicyValidationException(node.Key("channels"), "names a channel twice");
+        var templates = System.Collections.Immutable.ImmutableDictionary.CreateBuilder<string, MessageTemplate>();
+        if (node.Optional("templates") is { } list)
+            foreach (var (item, _) in list.Items())
+            {
+                item.AllowOnly("channel", "subject", "body");
+                var channel = item.Required("channel").String();
+                if (!MessageChannels.Contains(channel))
+                    throw new PolicyValidationException(item.Key("channel"), $"must be one of {string.Join(", ", MessageChannels)}");
+                if (templates.ContainsKey(channel)) throw new PolicyValidationException(item.Path, $"is a second template for {channel}");
+                var subject = item.Optional("subject") is { } subjectNode ? Template(subjectNode) : Template(new Node(default, item.Key("subject")), "");
+                templates[channel] = new MessageTemplate(subject, Template(item.Required("body")), item.Path);
+            }
+        return new SurveyInvitationPolicy(node.Optional("enabled")?.Bool() ?? false, node.Optional("delay")?.PositiveDuration() ?? off.Delay,
+            channels, node.Optional("purpose")?.Code() ?? off.Purpose) { Templates = templates.ToImmutable() };
+    }
 }

@@ -53,7 +53,7 @@ public static partial class PolicyFile
             var root = new Node(doc.RootElement, "");
             root.AllowOnly("version", "allowed_lateness", "max_future_skew", "purchase_grace", "attribution_window", "purchase_memory",
                 "dedup_horizon", "duplicate_case_window", "payment_pending_hold", "default_time_zone", "default_currency", "exchange_rates",
-                "holdout_share", "variants", "risk", "defaults", "segments", "messages", "profiles", "browse_abandonment", "win_back");
+                "holdout_share", "variants", "risk", "defaults", "segments", "messages", "profiles", "browse_abandonment", "win_back", "survey_invitation");
             var defaults = ParseSegment(root.Required("defaults"), null, "default");
             var segments = ImmutableArray.CreateBuilder<SegmentPolicy>();
             if (root.Optional("segments") is { } list)
@@ -103,6 +103,7 @@ public static partial class PolicyFile
                 Profiles = root.Optional("profiles") is { } profiles ? ParseProfiles(profiles) : ProfileSettings.Default,
                 BrowseAbandonment = ParseBrowseAbandonment(root.Optional("browse_abandonment")),
                 WinBack = ParseWinBack(root.Optional("win_back")),
+                SurveyInvitation = ParseSurveyInvitation(root.Optional("survey_invitation")),
             };
         }
     }
@@ -344,11 +345,22 @@ public static partial class PolicyFile
 
     private static ProactiveAssist ParseAssist(Node node)
     {
-        node.AllowOnly("enabled", "min_cart_value", "checkout_idle", "payment_failures", "holdout_share");
+        node.AllowOnly("enabled", "min_cart_value", "checkout_idle", "payment_failures", "holdout_share", "promo_code_failure");
         var holdout = node.Optional("holdout_share")?.Number() ?? 0;
         if (holdout is < 0 or > 1) throw new PolicyValidationException(node.Key("holdout_share"), "must be between 0 and 1");
         return new ProactiveAssist(node.Optional("enabled")?.Bool() ?? true, node.Required("min_cart_value").Amount(),
-            node.Required("checkout_idle").PositiveDuration(), node.Required("payment_failures").NonNegativeInt(), holdout);
+            node.Required("checkout_idle").PositiveDuration(), node.Required("payment_failures").NonNegativeInt(), holdout)
+        {
+            PromoCodeFailure = node.Optional("promo_code_failure") is { } promo ? ParsePromoCodeAssist(promo) : PromoCodeAssist.Off,
+        };
+    }
+
+    private static PromoCodeAssist ParsePromoCodeAssist(Node node)
+    {
+        node.AllowOnly("enabled", "min_score");
+        var minScore = node.Required("min_score").Number();
+        if (minScore is < 0 or > 1) throw new PolicyValidationException(node.Key("min_score"), "must be a risk score between 0 and 1");
+        return new PromoCodeAssist(node.Optional("enabled")?.Bool() ?? true, minScore);
     }
 
     /// <summary>A JSON element with its path, so every error names the key.</summary>

@@ -22,3 +22,27 @@ public sealed record WinBackPolicy(bool Enabled, TimeSpan Period, string Purpose
 {
     public static readonly WinBackPolicy Off = new(false, TimeSpan.FromDays(90), Decisions.RecoveryEngine.MarketingPurpose);
 }
+
+/// <summary>
+/// Survey invitations (policy key <c>survey_invitation</c>): when a recovery case ends without an order (its last step
+/// was decided and no code it issued is still valid), one message <see cref="Delay"/> later asking the shopper why they
+/// left. Consent of its own <see cref="Purpose"/> (a cart-recovery grant is not consent to a survey); channels
+/// <see cref="Channels"/> in order (default: the case's segment's), caps and quiet hours of the case's segment; a template
+/// per channel (<see cref="Templates"/>, Liquid as the reminders' plus <c>trigger_id</c>, which the survey's answer
+/// (<c>survey_answered.trigger_id</c>) sends back to link it to the case).
+/// </summary>
+public sealed record SurveyInvitationPolicy(bool Enabled, TimeSpan Delay, System.Collections.Immutable.ImmutableArray<string> Channels, string Purpose)
+{
+    public const string FeedbackPurpose = "feedback";
+
+    public static readonly SurveyInvitationPolicy Off = new(false, TimeSpan.FromHours(24), [], FeedbackPurpose);
+
+    /// <summary>The message per channel; a channel without one sends an empty body (check-policy warns).</summary>
+    public System.Collections.Immutable.ImmutableDictionary<string, MessageTemplate> Templates { get; init; } =
+        System.Collections.Immutable.ImmutableDictionary<string, MessageTemplate>.Empty;
+
+    /// <summary>Where the section is in the policy file, for check-policy's findings.</summary>
+    public const string Path = "survey_invitation";
+
+    public SegmentPolicy In(SegmentPolicy segment) => Channels.IsDefaultOrEmpty ? segment : segment with { ChannelPreference = Channels };
+}

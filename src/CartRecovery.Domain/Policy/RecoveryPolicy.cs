@@ -82,6 +82,9 @@ public sealed record RecoveryPolicy
     /// <summary>Win-back messages to at-risk customers (off unless the policy file enables them).</summary>
     public WinBackPolicy WinBack { get; init; } = WinBackPolicy.Off;
 
+    /// <summary>Survey invitations after a recovery case ends without an order (off unless the policy file enables them).</summary>
+    public SurveyInvitationPolicy SurveyInvitation { get; init; } = SurveyInvitationPolicy.Off;
+
     /// <summary>An amount in <paramref name="currency"/> in the policy currency, or null without a rate for it.</summary>
     public decimal? InPolicyCurrency(decimal amount, string currency) =>
         currency == DefaultCurrency ? amount : Rates.Rates.TryGetValue(currency, out var rate) ? Math.Round(amount * rate, 2) : null;
@@ -215,7 +218,19 @@ public sealed record Caps(int PerCart, int PerShopper, TimeSpan PerShopperWindow
 
 /// <summary>Proactive chat. <see cref="HoldoutShare"/> of the carts eligible for a chat (deterministic per shopper and
 /// session) get none, audited <c>chat_holdout</c>, so analysts can measure the abandonment chat prevents.</summary>
-public sealed record ProactiveAssist(bool Enabled, decimal MinCartValue, TimeSpan CheckoutIdle, int PaymentFailures, double HoldoutShare = 0);
+public sealed record ProactiveAssist(bool Enabled, decimal MinCartValue, TimeSpan CheckoutIdle, int PaymentFailures, double HoldoutShare = 0)
+{
+    /// <summary>The chat a refused promo code offers (<c>proactive_assist.promo_code_failure</c>); off when the file leaves it out.</summary>
+    public PromoCodeAssist PromoCodeFailure { get; init; } = PromoCodeAssist.Off;
+}
+
+/// <summary>A proactive chat when the storefront refuses a promo code (<c>promo_code_rejected</c>) and the cart's risk score
+/// right after it is at least <see cref="MinScore"/>: the shopper is still on the page, about to give up over a code, so
+/// the chat is decided on the event itself, as after repeated payment failures. Once per session, like every chat.</summary>
+public sealed record PromoCodeAssist(bool Enabled, double MinScore)
+{
+    public static readonly PromoCodeAssist Off = new(false, 0);
+}
 
 public sealed record SegmentPolicy
 {

@@ -52,6 +52,14 @@ public sealed record OfferedChat(DateTimeOffset At, string TriggerId, string Ses
 /// period), <see cref="DeferredUntil"/> set while one waits out quiet hours.</summary>
 public sealed record WinBackState(DateTimeOffset? DecidedFor, DateTimeOffset? LastSentAt, DateTimeOffset? DeferredUntil = null);
 
+/// <summary>A survey invitation waiting for its time (policy <c>survey_invitation</c>): the recovery case of
+/// <see cref="SessionId"/> (started <see cref="SessionStart"/>, abandonment number <see cref="Abandonment"/>, left at
+/// <see cref="AbandonedAt"/>) ended without an order at <see cref="EndedAt"/>. Kept in the shopper's state, so the shopper's
+/// own deadline (<see cref="Decisions.RecoveryEngine.ShopperDeadline"/>) fires it in live mode, replays and restores alike.</summary>
+public sealed record PendingSurvey(string SessionId, DateTimeOffset SessionStart, int Abandonment, DateTimeOffset AbandonedAt, DateTimeOffset EndedAt,
+    string AbandonEventId, string Segment, string Variant, string TimeZone, bool Holdout, decimal CartValue, string Currency,
+    DateTimeOffset? DeferredUntil = null);
+
 /// <summary>Policy state of one shopper, shared by all of the shopper's sessions (devices): consent by purpose
 /// and channel, messages sent (frequency caps), purchases, open incentives and recently closed sessions.</summary>
 public sealed record ShopperState
@@ -84,6 +92,8 @@ public sealed record ShopperState
     public Profiles.ShopperProfile? Profile { get; init; }
     /// <summary>Where the shopper's win-back stands (policy <c>win_back</c>); null before the first one was decided.</summary>
     public WinBackState? WinBack { get; init; }
+    /// <summary>Survey invitations of ended recovery cases not decided yet (policy <c>survey_invitation</c>).</summary>
+    public ImmutableList<PendingSurvey> PendingSurveys { get; init; } = [];
 
     public static ShopperState New(string shopperId) => new() { ShopperId = shopperId };
 
@@ -106,6 +116,7 @@ public sealed record ShopperState
     /// Seen event ids alone do not keep a shopper: one with nothing else has had no session for the attribution window.</summary>
     public bool IsEmpty => Consents.IsEmpty && Sent.IsEmpty && PurchasedSkus.IsEmpty && OpenIncentives.IsEmpty && ClosedSessions.IsEmpty
         && Orders.IsEmpty && PendingPayments.IsEmpty && OpenCases.IsEmpty && BlockedChannels.IsEmpty && OfferedChats.IsEmpty
+        && PendingSurveys.IsEmpty
         // A customer's profile (at least one order) is kept: churn risk and win-back need it long after the last visit;
         // a prospect's is forgotten with the rest (shopper_profiles keeps its last row).
         && Profile is not { OrderCount: > 0 };

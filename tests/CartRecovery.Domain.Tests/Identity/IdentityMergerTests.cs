@@ -74,9 +74,22 @@ public sealed class IdentityMergerTests
         // and then listed here): otherwise a link would silently lose it.
         string[] handled = ["ShopperId", "Consents", "Sent", "PurchasedSkus", "OpenIncentives", "ClosedSessions", "HasOrdered", "IsEmpty",
             "Orders", "PendingPayments", "OpenCases", "SeenEvents", "BlockedChannels", "OfferedChats", "Profile", "Engagement", "WinBack",
+            "PendingSurveys",
             // The customer's audit chain goes on; the anonymous id's chain ends with its hand-over row.
             "AuditHead"];
         Assert.Empty(typeof(ShopperState).GetProperties().Select(p => p.Name).Except(handled));
+    }
+
+    [Fact]
+    public void Pending_survey_invitations_of_either_id_are_pooled_once()
+    {
+        PendingSurvey Survey(string session, int hour) => new(session, T0, 1, T0, T0.AddHours(hour), "ab-" + session, "default", "control", "UTC", false, 10m, "EUR");
+        var device = ShopperState.New("dev") with { PendingSurveys = [Survey("s-a", 2), Survey("s-c", 1)] };
+        var customer = ShopperState.New("cust") with { PendingSurveys = [Survey("s-b", 3), Survey("s-a", 2)] };
+
+        var merged = IdentityMerger.MergeShopper(customer, device);
+
+        Assert.Equal(["s-c", "s-a", "s-b"], merged.PendingSurveys.Select(p => p.SessionId));
     }
 
     [Fact]

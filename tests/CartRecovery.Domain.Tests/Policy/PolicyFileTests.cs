@@ -33,7 +33,8 @@ public class PolicyFileTests
         Assert.Equal(new TimeOnly(21, 0), defaults.QuietHours.Start);
         Assert.Equal(new TimeOnly(8, 0), defaults.QuietHours.End);
         // A chat holdout out of the box, so the abandonment chat prevents is measurable (docs/analytics.md).
-        Assert.Equal(new ProactiveAssist(true, 150m, Min(3), 2, HoldoutShare: 0.10), defaults.Assist);
+        // A refused promo code is met with a chat from a typical checkout cart up (score 0.4).
+        Assert.Equal(new ProactiveAssist(true, 150m, Min(3), 2, HoldoutShare: 0.10) { PromoCodeFailure = new PromoCodeAssist(true, 0.4) }, defaults.Assist);
         // Browse abandonment and win-back are off unless the policy turns them on.
         Assert.False(policy.BrowseAbandonment.Enabled);
         Assert.False(policy.WinBack.Enabled);

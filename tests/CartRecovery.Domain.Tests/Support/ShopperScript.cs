@@ -119,6 +119,9 @@ public sealed class SessionScript(ShopperScript shopper, string sessionId, strin
     public PaymentFailed PaymentFailed(string errorCode, DateTimeOffset? at = null) =>
         shopper.Emit((id, t) => new PaymentFailed { EventId = id, ShopperId = ShopperId, SessionId = SessionId, EventTime = t, Channel = channel, ErrorCode = errorCode }, at);
 
+    public PromoCodeRejected PromoCodeRejected(string reason, DateTimeOffset? at = null) =>
+        shopper.Emit((id, t) => new PromoCodeRejected { EventId = id, ShopperId = ShopperId, SessionId = SessionId, EventTime = t, Channel = channel, Reason = reason }, at);
+
     public SessionExited Exit(DateTimeOffset? at = null) =>
         shopper.Emit((id, t) => new SessionExited { EventId = id, ShopperId = ShopperId, SessionId = SessionId, EventTime = t, Channel = channel }, at);
 

@@ -58,4 +58,28 @@ public sealed class ProfileTriggerCheckpointTests
         Assert.Contains(engine.Deadlines(restoredSession), d => d.Kind == DeadlineKind.BrowseAbandonment && d.At == T0.AddHours(9));
         Assert.Equal(checkpoint.ToBytes(), (checkpoint with { Shoppers = [restoredShopper], Sessions = [restoredSession] }).ToBytes());
     }
+
+    [Fact]
+    public void A_pending_survey_invitation_round_trips_and_keeps_its_deadline()
+    {
+        var engine = new RecoveryEngine(PolicyFile.LoadDefault() with { SurveyInvitation = SurveyInvitationPolicy.Off with { Enabled = true } });
+        var shopper = ShopperState.New("cust-1") with
+        {
+            PendingSurveys =
+            [
+                new PendingSurvey("s-1", T0, 1, T0.AddMinutes(30), T0.AddHours(25), "ab-1", "default", "control", "Europe/Berlin", false, 49.9m, "EUR"),
+                new PendingSurvey("s-2", T0.AddDays(1), 2, T0.AddDays(1), T0.AddDays(2), "ab-2", "high_value", "control", "UTC", true, 300m, "EUR",
+                    DeferredUntil: T0.AddDays(3)),
+            ],
+        };
+        var checkpoint = new PartitionCheckpoint
+        {
+            Partition = 0, NextOffsets = new() { ["cart-events"] = 7 }, Watermark = Watermark.Start, Shoppers = [shopper], Sessions = [],
+        };
+
+        var restored = PartitionCheckpoint.FromBytes(checkpoint.ToBytes()).Shoppers.Single();
+
+        Assert.Equal(shopper.PendingSurveys, restored.PendingSurveys);
+        Assert.Equal(new Deadline(T0.AddHours(49), DeadlineKind.SurveyInvitation), engine.ShopperDeadline(restored));
+    }
 }
