@@ -7,6 +7,7 @@ using CartRecovery.Domain.Policy;
 using CartRecovery.Host.Commands;
 using CartRecovery.Kafka.Embedded;
 using CartRecovery.Streaming.Checkpointing;
+using CartRecovery.Streaming.Output;
 using Xunit.Abstractions;
 
 namespace CartRecovery.EndToEnd.Tests;
@@ -66,7 +67,9 @@ public sealed class ComplianceTests(ITestOutputHelper output) : IDisposable
         await AssertAuditIntactAsync();
 
         // The operator's erase (offline, the worker stopped) then removes the new visit too, and vacuums the store.
-        var erase = await Cli.RunAsync(TimeSpan.FromMinutes(2), ["erase", "--shopper", Erased, "--data", _data, .. checkpointArgs]);
+        // The command returns once the engine's cleanup removed the replaced parts, which it waits for up to its own bound
+        // (slow on a loaded machine): the test allows that bound and the command's own work.
+        var erase = await Cli.RunAsync(ComplianceCommands.ErasurePurgeTimeout + TimeSpan.FromMinutes(2), ["erase", "--shopper", Erased, "--data", _data, .. checkpointArgs]);
         output.WriteLine(erase.ToString());
         Assert.Equal(0, erase.ExitCode);
         foreach (var (_, rows) in await AllRowsAsync()) Assert.DoesNotContain(rows, row => row.Contains(Erased));
@@ -223,7 +226,8 @@ public sealed class ComplianceTests(ITestOutputHelper output) : IDisposable
 
         var policyFile = Path.Combine(_data, "policy.json");
         await File.WriteAllTextAsync(policyFile, PolicyFile.DefaultText().Replace("\"holdout_share\": 0.10", "\"holdout_share\": 0.0"));
-        var run = await Cli.RunAsync(TimeSpan.FromMinutes(4),
+        // A worker that wrote an erasure waits at its stop, up to its own bound, for the engine to remove the replaced parts.
+        var run = await Cli.RunAsync(OutputWriter.ErasurePurgeTimeout + TimeSpan.FromMinutes(4),
             ["worker", "--bootstrap", _broker.BootstrapServers, "--data", _data, "--drain", "--policy", policyFile, "--group", group, .. checkpointArgs]);
         output.WriteLine(run.ToString());
         Assert.Equal(0, run.ExitCode);

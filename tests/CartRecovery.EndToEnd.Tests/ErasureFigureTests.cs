@@ -49,7 +49,7 @@ public sealed class ErasureFigureTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(before, await FiguresAsync(policyFile));
         Assert.Empty(Cli.Rows(await Cli.QueryTsvAsync(_data, "SELECT audit_id FROM audit_log FINAL WHERE decision = 'erased'")));
 
-        var erase = await Cli.RunAsync(TimeSpan.FromMinutes(5), "erase", "--shopper", Erased, "--data", _data);
+        var erase = await Cli.RunAsync(CartRecovery.Host.Commands.ComplianceCommands.ErasurePurgeTimeout + TimeSpan.FromMinutes(2), "erase", "--shopper", Erased, "--data", _data);
         output.WriteLine(erase.ToString());
         Assert.Equal(0, erase.ExitCode);
         Assert.Contains("left naming the id: 0 rows, 0 checkpoint rows", erase.Stdout);
@@ -74,7 +74,8 @@ public sealed class ErasureFigureTests(ITestOutputHelper output) : IDisposable
         // The request reaches the worker after the shopper's rows are written: the writer erases them in the store.
         var request = new ErasureRequested { EventId = "erase-" + Tag, ShopperId = Erased, EventTime = T0.AddDays(7), Source = "privacy_portal" };
         Host.TrafficPublisher.PublishRaw(_broker.BootstrapServers, [(Topics.ConsentEvents, Erased, ContractJson.SerializeEvent(request))]);
-        var run = await Cli.RunAsync(TimeSpan.FromMinutes(5), "worker", "--bootstrap", _broker.BootstrapServers, "--data", _data, "--drain", "--policy", policyFile, "--group", group);
+        // A worker that wrote an erasure waits at its stop, up to its own bound, for the engine to remove the replaced parts.
+        var run = await Cli.RunAsync(CartRecovery.Streaming.Output.OutputWriter.ErasurePurgeTimeout + TimeSpan.FromMinutes(4), "worker", "--bootstrap", _broker.BootstrapServers, "--data", _data, "--drain", "--policy", policyFile, "--group", group);
         output.WriteLine(run.ToString());
         Assert.Equal(0, run.ExitCode);
 

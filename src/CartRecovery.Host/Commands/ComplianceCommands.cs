@@ -97,7 +97,7 @@ public static class ComplianceCommands
     }
 
     /// <summary>How long <c>erase</c> waits for the engine to remove the parts the erasure replaced (docs/compliance.md).</summary>
-    private static readonly TimeSpan ErasurePurgeTimeout = TimeSpan.FromMinutes(3);
+    public static readonly TimeSpan ErasurePurgeTimeout = TimeSpan.FromMinutes(3);
 
     private static async Task<AuditChainHead?> ChainHeadAsync(IAnalyticsStore store, string pseudonym, CancellationToken ct)
     {
