@@ -12,7 +12,7 @@ using HdrHistogram;
 namespace CartRecovery.Load;
 
 public sealed record LatencyRun(
-    HistogramBase TimerLagMicros, HistogramBase ChatLagMicros,
+    HistogramBase TimerLagMicros, HistogramBase ChatLagMicros, HistogramBase PromoChatLagMicros,
     int TimerTriggers, int TimerUnmatched, int ChatTriggers, int ChatUnmatched, int Negative,
     long Published, TimeSpan PublishWall, double Pace, IReadOnlyList<SinkFlush> Flushes)
 {
@@ -32,8 +32,8 @@ public sealed record LatencyRun(
 ///   timer lag = trigger's Kafka CreateTime (the worker's Produce call) − ack time of the record that moved the
 ///               settled watermark past the reminder's deadline (trigger.event_time + allowed lateness);
 ///   chat latency = trigger's CreateTime − ack time of the event that crossed the threshold: the payment_failed
-///               event itself for repeated payment failures, the first record past last-activity + checkout_idle
-///               for checkout idle.
+///               event itself for repeated payment failures, the promo_code_rejected event for a refused code (also
+///               reported on its own), the first record past last-activity + checkout_idle for checkout idle.
 /// Triggers whose deadline only passes at end of input (no record of the partition is past it) are not counted.
 /// </summary>
 public static class PacedLatency
@@ -57,7 +57,8 @@ public static class PacedLatency
 
         var partitions = Enumerable.Range(0, options.Partitions).Select(_ => new Partition()).ToArray();
         var shopperPartition = new Dictionary<string, int>(StringComparer.Ordinal);
-        var paymentFailedAck = new Dictionary<(string, long), long>();
+        // The ack of each event that decides a chat on its own arrival (a payment failure, a refused promo code).
+        var decidingEventAck = new Dictionary<(string, long), long>();
         var gate = new object();
 
         using var producer = new ProducerBuilder<string, byte[]>(new ProducerConfig
@@ -69,7 +70,7 @@ public static class PacedLatency
         {
             var evt = generated.Event;
             var ticks = evt.EventTime.UtcTicks;
-            var failed = evt is PaymentFailed pf ? pf.SessionId : null;
+            var decides = evt is PaymentFailed or PromoCodeRejected ? ((SessionEvent)evt).SessionId : null;
             producer.Produce(generated.Topic, new Message<string, byte[]>
             {
                 Key = evt.ShopperId, Value = ContractJson.SerializeEvent(evt), Timestamp = new Timestamp(evt.EventTime),
@@ -84,7 +85,7 @@ public static class PacedLatency
                     p.AckMs.Add(ack);
                     p.MaxEventTicks.Add(max);
                     shopperPartition[evt.ShopperId] = report.Partition.Value;
-                    if (failed is not null) paymentFailedAck[(failed, ticks)] = ack;
+                    if (decides is not null) decidingEventAck[(decides, ticks)] = ack;
                 }
             });
         }
@@ -157,6 +158,7 @@ public static class PacedLatency
 
         var timer = new LongHistogram(TimeSpan.FromHours(1).Ticks / 10, 3);
         var chat = new LongHistogram(TimeSpan.FromHours(1).Ticks / 10, 3);
+        var promoChat = new LongHistogram(TimeSpan.FromHours(1).Ticks / 10, 3);
         int timerCount = 0, timerUnmatched = 0, chatCount = 0, chatUnmatched = 0, negative = 0;
 
         long? CrossedAt(int partition, DateTimeOffset instant)
@@ -191,14 +193,18 @@ public static class PacedLatency
             else if (trigger.Kind == TriggerKinds.ProactiveChat)
             {
                 chatCount++;
-                long? crossed = trigger.Reason == DecisionReason.RepeatedPaymentFailures
-                    ? paymentFailedAck.TryGetValue((trigger.SessionId, trigger.EventTime.UtcTicks), out var ack) ? ack : null
+                long? crossed = trigger.Reason is DecisionReason.RepeatedPaymentFailures or DecisionReason.PromoCodeRejected
+                    ? decidingEventAck.TryGetValue((trigger.SessionId, trigger.EventTime.UtcTicks), out var ack) ? ack : null
                     : CrossedAt(partition, trigger.EventTime);
-                if (crossed is { } c) Record(chat, createMs, c);
+                if (crossed is { } c)
+                {
+                    Record(chat, createMs, c);
+                    if (trigger.Reason == DecisionReason.PromoCodeRejected) Record(promoChat, createMs, c);
+                }
                 else chatUnmatched++;
             }
         }
-        return new LatencyRun(timer, chat, timerCount, timerUnmatched, chatCount, chatUnmatched, negative, sessionEvents.Count, publishWall,
+        return new LatencyRun(timer, chat, promoChat, timerCount, timerUnmatched, chatCount, chatUnmatched, negative, sessionEvents.Count, publishWall,
             options.Pace, sink.Flushes);
     }
 }

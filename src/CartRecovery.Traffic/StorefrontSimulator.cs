@@ -28,10 +28,13 @@ public static class StorefrontSimulator
     private static readonly (string Channel, double Weight)[] Origins = [("web", 0.55), ("app", 0.25), ("instagram", 0.12), ("tiktok", 0.08)];
     private static readonly string[] Categories = ["shoes", "jackets", "phones", "headphones", "lamps", "books", "toys", "watches"];
     private static readonly string[] PaymentErrors = ["card_declined", "insufficient_funds", "3ds_failed", "expired_card"];
+    private static readonly string[] PromoReasons = [PromoCodeRejections.Invalid, PromoCodeRejections.Expired, PromoCodeRejections.NotApplicable];
 
     public static IReadOnlyList<GeneratedEvent> Generate(SimulationSettings settings)
     {
         var random = new Random(settings.Seed);
+        // Promo-code refusals draw from their own generator: adding them left every other event of a seed as it was.
+        var promoRandom = new Random(unchecked(settings.Seed * 31 + 7));
         var events = new List<(DateTimeOffset EmitAt, long Sequence, GeneratedEvent Event)>();
         long sequence = 0;
         void Emit(string topic, ShopperEvent evt, TimeSpan delay = default) => events.Add((evt.EventTime + delay, sequence++, new GeneratedEvent(topic, evt)));
@@ -104,6 +107,13 @@ public static class StorefrontSimulator
                         Emit(Topics.CartEvents, new CheckoutStarted { EventId = NextId(), ShopperId = shopperId, SessionId = sessionId, EventTime = at, Channel = origin });
                         at += Gap(random);
                         Emit(Topics.CartEvents, new CheckoutStepCompleted { EventId = NextId(), ShopperId = shopperId, SessionId = sessionId, EventTime = at, Channel = origin, Step = "shipping" });
+                        if (promoRandom.NextDouble() < 0.08)
+                            Emit(Topics.CartEvents, new PromoCodeRejected
+                            {
+                                EventId = $"promo-{settings.Seed}-{s:D6}-{n}", ShopperId = shopperId, SessionId = sessionId,
+                                EventTime = at + TimeSpan.FromSeconds(3 + promoRandom.Next(15)), Channel = origin,
+                                Reason = PromoReasons[promoRandom.Next(PromoReasons.Length)],
+                            });
                         var failures = random.NextDouble() < 0.12 ? 1 + random.Next(3) : 0;
                         for (var f = 0; f < failures; f++)
                         {
