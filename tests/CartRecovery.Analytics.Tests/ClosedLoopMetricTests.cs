@@ -147,6 +147,7 @@ public sealed record ClosedLoopScript(List<SessionOutcome> Sessions, List<Recove
     };
 }
 
+[Collection(InProcessStoreCollection.Name)]
 public sealed class ClosedLoopMetricTests(ClosedLoopMetricFixture fixture) : IClassFixture<ClosedLoopMetricFixture>
 {
     private ClosedLoopScript Script => fixture.Script;

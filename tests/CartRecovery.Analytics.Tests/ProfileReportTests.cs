@@ -7,6 +7,14 @@ using CartRecovery.Storage.Embedded;
 
 namespace CartRecovery.Analytics.Tests;
 
+/// <summary>The test classes that open chDB in this process: the engine opens one data directory per process, so they run
+/// one after the other.</summary>
+[CollectionDefinition(Name)]
+public sealed class InProcessStoreCollection
+{
+    public const string Name = "in-process chDB store";
+}
+
 /// <summary>A real chDB store with the given rows written through the store (or none), for the profile and score figures.</summary>
 public sealed class ScriptedStore : IAsyncDisposable
 {
@@ -49,6 +57,7 @@ public sealed class ScriptedStore : IAsyncDisposable
 /// a plain count over the same rows gives, re-written rows count once (FINAL), currencies are never mixed, and an empty
 /// store says so instead of printing NaN.
 /// </summary>
+[Collection(InProcessStoreCollection.Name)]
 public sealed partial class ProfileReportTests
 {
     private static readonly DateTimeOffset T0 = new(2026, 3, 2, 8, 0, 0, TimeSpan.Zero);
