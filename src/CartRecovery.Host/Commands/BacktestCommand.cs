@@ -24,7 +24,7 @@ public static class BacktestCommand
     public static Command Create()
     {
         var input = new Option<string>("--input") { Description = "Recorded input file", Required = true };
-        var format = new Option<string>("--format") { Description = "rees46 | ndjson", DefaultValueFactory = _ => ImportFormats.Ndjson };
+        var format = new Option<string>("--format") { Description = "rees46 | taobao | ndjson", DefaultValueFactory = _ => ImportFormats.Ndjson };
         format.AcceptOnlyFromAmong([.. ImportFormats.All]);
         var policies = new Option<string[]>("--policy") { Description = "Policy file; give exactly two: --policy A --policy B", Required = true };
         var htmlOut = new Option<string>("--out") { Description = "HTML report to write", DefaultValueFactory = _ => "backtest-report.html" };
