@@ -21,6 +21,9 @@ public static class HostConfiguration
         _current = null;
     }
 
+    /// <summary>The configuration tokens of the command line, for a child process of this CLI to run under the same configuration.</summary>
+    public static IReadOnlyList<string> CommandLine => _commandLine;
+
     public static OperatorSettings Current => _current ??= OperatorSettings.Load(ConfigurationSources.ForProcess(_commandLine));
 
     /// <summary>The configured cluster settings (security, client id, ...) at these bootstrap servers, or at the configured ones.</summary>

@@ -24,7 +24,7 @@ public static class BacktestCommand
     public static Command Create()
     {
         var input = new Option<string>("--input") { Description = "Recorded input file", Required = true };
-        var format = new Option<string>("--format") { Description = "rees46 | ndjson", DefaultValueFactory = _ => ImportFormats.Ndjson };
+        var format = new Option<string>("--format") { Description = "rees46 | taobao | ndjson", DefaultValueFactory = _ => ImportFormats.Ndjson };
         format.AcceptOnlyFromAmong([.. ImportFormats.All]);
         var policies = new Option<string[]>("--policy") { Description = "Policy file; give exactly two: --policy A --policy B", Required = true };
         var htmlOut = new Option<string>("--out") { Description = "HTML report to write", DefaultValueFactory = _ => "backtest-report.html" };
@@ -78,6 +78,9 @@ public static class BacktestCommand
         var info = new ProcessStartInfo(self) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         if (Path.GetFileNameWithoutExtension(self) == "dotnet") info.ArgumentList.Add(typeof(BacktestCommand).Assembly.Location);
         foreach (var arg in args) info.ArgumentList.Add(arg);
+        // The backtest's configuration keys (./run.sh adds --Compliance:AllowDevelopmentKeys=true) hold for its replays too:
+        // without them a replay without configured keys refuses to start.
+        foreach (var token in HostConfiguration.CommandLine) info.ArgumentList.Add(token);
         info.Environment[RunProgress.IntervalVariable] = "1";
         using var process = Process.Start(info) ?? throw new InvalidOperationException("backtest: could not start the replay");
         var data = args[Array.IndexOf(args, "--data") + 1];

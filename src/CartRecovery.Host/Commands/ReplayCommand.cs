@@ -19,7 +19,7 @@ namespace CartRecovery.Host.Commands;
 /// <summary>
 /// <c>replay</c>: re-process recorded input deterministically, never into the live outputs unless asked.
 /// <list type="bullet">
-/// <item>From a file (<c>--input FILE --format rees46|ndjson</c>): import into the input topics of an embedded broker
+/// <item>From a file (<c>--input FILE --format rees46|taobao|ndjson</c>): import into the input topics of an embedded broker
 /// (file order = per-shopper order, event times kept), run the worker with drain semantics into the isolated
 /// <c>--data</c> directory, print the main job's summary.</item>
 /// <item>From live topics (<c>--bootstrap B --from T --to T --output-prefix NAME</c>): copy the time range of the live
@@ -39,7 +39,7 @@ public static partial class ReplayCommand
     public static Command Create()
     {
         var input = new Option<string?>("--input") { Description = "Recorded input file to replay (with --format)" };
-        var format = new Option<string>("--format") { Description = "Format of --input: rees46 | ndjson (the event contract, one event per line)", DefaultValueFactory = _ => ImportFormats.Ndjson };
+        var format = new Option<string>("--format") { Description = "Format of --input: rees46 | taobao | ndjson (the event contract, one event per line)", DefaultValueFactory = _ => ImportFormats.Ndjson };
         format.AcceptOnlyFromAmong([.. ImportFormats.All]);
         var data = new Option<string?>("--data") { Description = "Isolated directory of the replay's ClickHouse store and state (file replay: ./replay-data; live replay: ./replays/NAME)" };
         var policy = new Option<string?>("--policy") { Description = "Recovery policy file (JSON); default: the built-in default policy" };
@@ -48,6 +48,8 @@ public static partial class ReplayCommand
         var consent = new Option<string>("--rees46-consent") { Description = "rees46: channel of the synthetic cart_recovery consent granted at a shopper's first event (email, sms, push), or none", DefaultValueFactory = _ => "email" };
         var currency = new Option<string>("--rees46-currency") { Description = "rees46: currency of the prices", DefaultValueFactory = _ => "USD" };
         var timeZone = new Option<string>("--rees46-time-zone") { Description = "rees46: IANA time zone assumed for every shopper (quiet hours)", DefaultValueFactory = _ => "UTC" };
+        var taobaoConsent = new Option<string>("--taobao-consent") { Description = "taobao: channel of the synthetic cart_recovery consent granted at a shopper's first event (email, sms, push), or none", DefaultValueFactory = _ => "email" };
+        var taobaoTimeZone = new Option<string>("--taobao-time-zone") { Description = "taobao: IANA time zone assumed for every shopper (quiet hours)", DefaultValueFactory = _ => ClickstreamDefaults.Taobao.TimeZone };
         var bootstrap = new Option<string?>("--bootstrap") { Description = "Live replay: bootstrap servers of the cluster whose topics are re-read" };
         var topics = new Option<string[]>("--topics") { Description = "Live replay: input topics to re-read", DefaultValueFactory = _ => [.. Topics.Inputs], AllowMultipleArgumentsPerToken = true };
         var from = new Option<string?>("--from") { Description = "Live replay: start of the range (record timestamp, ISO 8601, UTC unless an offset is given), inclusive" };
@@ -58,7 +60,7 @@ public static partial class ReplayCommand
         var metricsOut = new Option<string?>("--metrics-out") { Description = "Write the backtest metrics of the run as JSON (used by backtest)", Hidden = true };
 
         var command = new Command("replay", "Replay a recorded file (--input) or a time range of live topics (--bootstrap) through the worker with drain semantics, into isolated outputs");
-        foreach (var option in new Option[] { input, format, data, policy, maxBadShare, partitions, consent, currency, timeZone, bootstrap, topics, from, to, prefix, allowLive, database, metricsOut })
+        foreach (var option in new Option[] { input, format, data, policy, maxBadShare, partitions, consent, currency, timeZone, taobaoConsent, taobaoTimeZone, bootstrap, topics, from, to, prefix, allowLive, database, metricsOut })
             command.Options.Add(option);
         command.SetAction(async (parse, ct) =>
         {
@@ -68,14 +70,14 @@ public static partial class ReplayCommand
             if (inputFile is null && live is null) throw new ArgumentException("replay: give --input FILE --format F (recorded file) or --bootstrap B --from T --output-prefix NAME (live topics)");
             if (inputFile is not null)
             {
-                var rees46 = new Rees46Defaults
-                {
-                    AssumedConsentChannel = parse.GetValue(consent) is "none" ? null : parse.GetValue(consent),
-                    Currency = parse.GetValue(currency)!,
-                    TimeZone = parse.GetValue(timeZone)!,
-                };
+                var importDefaults = parse.GetValue(format) == ImportFormats.Taobao
+                    ? ClickstreamDefaults.Taobao with { AssumedConsentChannel = ConsentChannel(parse.GetValue(taobaoConsent)!), TimeZone = parse.GetValue(taobaoTimeZone)! }
+                    : ClickstreamDefaults.Rees46 with
+                    {
+                        AssumedConsentChannel = ConsentChannel(parse.GetValue(consent)!), Currency = parse.GetValue(currency)!, TimeZone = parse.GetValue(timeZone)!,
+                    };
                 return await ReplayFileAsync(new FileReplay(inputFile, parse.GetValue(format)!, parse.GetValue(data) ?? "./replay-data", parse.GetValue(policy),
-                    parse.GetValue(maxBadShare), parse.GetValue(partitions), rees46, parse.GetValue(metricsOut), parse.GetValue(database)), Console.Out, Console.Error, ct);
+                    parse.GetValue(maxBadShare), parse.GetValue(partitions), importDefaults, parse.GetValue(metricsOut), parse.GetValue(database)), Console.Out, Console.Error, ct);
             }
             return await ReplayLiveAsync(new LiveReplay(live!, parse.GetValue(topics)!, ParseTime(parse.GetValue(from), "--from", required: true)!.Value,
                 ParseTime(parse.GetValue(to), "--to", required: false), parse.GetValue(prefix), parse.GetValue(allowLive), parse.GetValue(data),
@@ -84,8 +86,11 @@ public static partial class ReplayCommand
         return command;
     }
 
+    private static string? ConsentChannel(string option) => option == "none" ? null : option;
+
+    /// <param name="ImportDefaults">rees46, taobao: the importer's choices (ignored for ndjson).</param>
     public sealed record FileReplay(string Input, string Format, string DataDirectory, string? PolicyFile, double MaxBadShare, int Partitions,
-        Rees46Defaults Rees46, string? MetricsOut, string? Database = null);
+        ClickstreamDefaults ImportDefaults, string? MetricsOut, string? Database = null);
 
     public static async Task<int> ReplayFileAsync(FileReplay replay, TextWriter output, TextWriter errors, CancellationToken ct)
     {
@@ -109,7 +114,7 @@ public static partial class ReplayCommand
         long published;
         try
         {
-            published = TrafficPublisher.Publish(broker.BootstrapServers, ImportFormats.Read(replay.Input, replay.Format, statistics, replay.Rees46));
+            published = TrafficPublisher.Publish(broker.BootstrapServers, ImportFormats.Read(replay.Input, replay.Format, statistics, replay.ImportDefaults));
         }
         catch (InvalidDataException e)
         {

@@ -7,17 +7,21 @@ public static class ImportFormats
     public const string Ndjson = "ndjson";
     /// <summary>The public REES46 e-commerce behaviour dataset (CSV).</summary>
     public const string Rees46 = "rees46";
+    /// <summary>The public Alibaba Taobao "UserBehavior" dataset (CSV without a header).</summary>
+    public const string Taobao = "taobao";
 
-    public static readonly IReadOnlyList<string> All = [Rees46, Ndjson];
+    public static readonly IReadOnlyList<string> All = [Rees46, Taobao, Ndjson];
 
     /// <summary>Opens <paramref name="path"/> and streams its events in file order; bad lines go to <paramref name="statistics"/>.</summary>
-    public static IEnumerable<GeneratedEvent> Read(string path, string format, ImportStatistics statistics, Rees46Defaults? rees46 = null)
+    /// <param name="defaults">rees46, taobao: the importer's choices; null: the format's own (<see cref="ClickstreamDefaults"/>).</param>
+    public static IEnumerable<GeneratedEvent> Read(string path, string format, ImportStatistics statistics, ClickstreamDefaults? defaults = null)
     {
         if (!File.Exists(path)) throw new ArgumentException($"--input: file not found: {path}");
         return format switch
         {
             Ndjson => ReadBytes(path, stream => NdjsonImporter.Read(stream, statistics)),
-            Rees46 => ReadWith(path, reader => Rees46Importer.Read(reader, rees46 ?? new Rees46Defaults(), statistics)),
+            Rees46 => ReadWith(path, reader => Rees46Importer.Read(reader, defaults ?? ClickstreamDefaults.Rees46, statistics)),
+            Taobao => ReadWith(path, reader => TaobaoImporter.Read(reader, defaults ?? ClickstreamDefaults.Taobao, statistics)),
             _ => throw new ArgumentException($"--format: unknown format '{format}' ({string.Join(", ", All)})"),
         };
     }
