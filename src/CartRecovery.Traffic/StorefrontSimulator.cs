@@ -108,12 +108,15 @@ public static class StorefrontSimulator
                         at += Gap(random);
                         Emit(Topics.CartEvents, new CheckoutStepCompleted { EventId = NextId(), ShopperId = shopperId, SessionId = sessionId, EventTime = at, Channel = origin, Step = "shipping" });
                         if (promoRandom.NextDouble() < 0.08)
+                        {
+                            // Entered at the payment step, before the shopper pays (or fails to).
+                            at += TimeSpan.FromSeconds(3 + promoRandom.Next(15));
                             Emit(Topics.CartEvents, new PromoCodeRejected
                             {
-                                EventId = $"promo-{settings.Seed}-{s:D6}-{n}", ShopperId = shopperId, SessionId = sessionId,
-                                EventTime = at + TimeSpan.FromSeconds(3 + promoRandom.Next(15)), Channel = origin,
+                                EventId = $"promo-{settings.Seed}-{s:D6}-{n}", ShopperId = shopperId, SessionId = sessionId, EventTime = at, Channel = origin,
                                 Reason = PromoReasons[promoRandom.Next(PromoReasons.Length)],
                             });
+                        }
                         var failures = random.NextDouble() < 0.12 ? 1 + random.Next(3) : 0;
                         for (var f = 0; f < failures; f++)
                         {
