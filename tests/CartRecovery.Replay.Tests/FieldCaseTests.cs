@@ -145,6 +145,17 @@ public sealed class FieldCaseTests(ITestOutputHelper output) : IDisposable
         Assert.Equal("0", SummaryFigure(stdout, "of which recovered"));
     }
 
+    /// <summary>The kind: an event of an ordered session after its order (a view after paying, a refused code) reopened
+    /// the session, and its outcome row, re-emitted under the same key when it ended again, lost the order.</summary>
+    [Fact]
+    public async Task Case_18_browsing_after_the_order_keeps_the_order_on_the_session_s_row()
+    {
+        var (data, _) = await ReplayAsync(CaseFile("18-browsing-after-the-order.ndjson"));
+
+        Assert.Equal(["ordered	2026-03-02 10:03:00.000	90	90"], await RowsAsync(data,
+            "SELECT outcome, ordered_at, order_value, cart_value FROM session_outcomes FINAL WHERE session_id = 's-77'"));
+    }
+
     [Fact]
     public async Task Enumerated_fields_are_normalised_or_rejected_naming_the_field_never_ignored()
     {

@@ -324,6 +324,15 @@ public sealed partial class RecoveryEngine(RecoveryPolicy policy)
     {
         if (caseEndedWithoutOrder) shopper = InviteToSurvey(shopper, session, at);
         var row = Rows.Outcome(session, outcome, at, orderedAt, orderValue, orderCurrency);
+        if (orderedAt is null && session.EarlierOrder is { } earlier)
+        {
+            // The session ordered, then the shopper came back to it. Its row is re-emitted under the same key and must keep
+            // the order: nothing new (a view, a refused code) leaves the ordered row as it was; a new cart left behind is
+            // that cart's abandonment, with the earlier order still on the row.
+            row = outcome is Contracts.Outputs.Outcomes.Browsed or Contracts.Outputs.Outcomes.Emptied
+                ? earlier with { EndedAt = at }
+                : row with { OrderedAt = earlier.OrderedAt, OrderValue = earlier.OrderValue, OrderCurrency = earlier.OrderCurrency };
+        }
         var horizon = at - Policy.AttributionWindow;
         var memory = at - Policy.PurchaseMemory;
         shopper = WithoutOpenCase(shopper, session.SessionId) with

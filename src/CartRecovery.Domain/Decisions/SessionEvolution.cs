@@ -48,6 +48,7 @@ public sealed class SessionEvolution(RecoveryPolicy policy)
         // earlier abandonment (when, and the holdout group), or the cart would vanish from recovery_outcomes.
         AbandonedAt = closed.Outcome.AbandonedAt,
         Holdout = closed.Outcome.Holdout,
+        EarlierOrder = closed.Outcome.OrderedAt is not null ? closed.Outcome : null,
         Visits = closed.Visits + 1,
         ReturningShopper = true,
     };

@@ -61,6 +61,11 @@ public sealed record SessionState
     public string Segment { get; init; } = "";
     public string Variant { get; init; } = "";
     public bool Holdout { get; init; }
+
+    /// <summary>The outcome row of this session as it ended with an order, when the shopper came back to it afterwards
+    /// (a view after paying, a late app event): the row re-emitted under the same key when it ends again keeps the order,
+    /// or FINAL would show the session without it.</summary>
+    public Contracts.Outputs.SessionOutcome? EarlierOrder { get; init; }
     /// <summary>Index of the next reminder step of the segment.</summary>
     public int NextStep { get; init; }
     /// <summary>Set when the next step fell into quiet hours: when it may go instead.</summary>
