@@ -11,6 +11,12 @@ export CARTRECOVERY_CHDB_LIB="$root/.tools/chdb/libchdb.so"
 "$root/scripts/install-chromium.sh"
 # kubectl (with Kustomize) renders every overlay in KubernetesManifestTests.
 export CARTRECOVERY_KUBECTL="$("$root/scripts/install-kubectl.sh" | tail -n 1)"
+# dotnet-stack: a CLI process a test gives up on has its managed stacks in the failure (tests/Shared/Cli.cs). Diagnostic
+# only: without it (no registry), the failure still lists the process's threads.
+if [ ! -x "$root/.tools/dotnet-tools/dotnet-stack" ]; then
+  dotnet tool install --tool-path "$root/.tools/dotnet-tools" dotnet-stack --version 10.0.750501 >/dev/null 2>&1 || echo "test.sh: dotnet-stack not installed (stall reports list threads only)" >&2
+fi
+export CARTRECOVERY_DOTNET_STACK="$root/.tools/dotnet-tools/dotnet-stack"
 pgdir="$(mktemp -d /tmp/cartrecovery-pg-XXXXXX)"
 trap '"$root/scripts/start-postgres.sh" --stop "$pgdir"' EXIT
 export CARTRECOVERY_TEST_POSTGRES="$("$root/scripts/start-postgres.sh" "$pgdir")"

@@ -56,11 +56,60 @@ public static class Cli
         }
         catch (OperationCanceledException)
         {
+            // What the process was doing when it was given up on, before it is killed: a rare stall then names its place.
+            var where = await StallReportAsync(process.Id);
             process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"cartrecovery {string.Join(' ', args)} did not finish in {timeout}:\n{stdout}\n{stderr}");
+            throw new TimeoutException($"cartrecovery {string.Join(' ', args)} did not finish in {timeout}:\n{stdout}\n{stderr}\n{where}");
         }
         process.WaitForExit();
         return new Result(process.ExitCode, stdout.ToString(), stderr.ToString());
+    }
+
+    /// <summary>The threads of a process that did not finish: each thread's name, state and kernel wait channel (from /proc,
+    /// which answers whatever the runtime is doing), then the managed stacks from dotnet-stack when it is installed
+    /// (test.sh installs it; CARTRECOVERY_DOTNET_STACK names it) and answers within 30 s.</summary>
+    private static async Task<string> StallReportAsync(int pid)
+    {
+        var report = new StringBuilder("threads of the process (name, state, wait channel):\n");
+        try
+        {
+            foreach (var task in Directory.GetDirectories($"/proc/{pid}/task"))
+            {
+                var stat = await File.ReadAllTextAsync(Path.Combine(task, "stat"));
+                var name = stat[(stat.IndexOf('(') + 1)..stat.LastIndexOf(')')];
+                var state = stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[0];
+                var wchan = File.Exists(Path.Combine(task, "wchan")) ? await File.ReadAllTextAsync(Path.Combine(task, "wchan")) : "";
+                report.AppendLine($"  {Path.GetFileName(task)} {name} {state} {wchan}");
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            report.AppendLine($"  (not readable: {e.Message})");
+        }
+        var tool = Environment.GetEnvironmentVariable("CARTRECOVERY_DOTNET_STACK");
+        if (string.IsNullOrEmpty(tool) || !File.Exists(tool)) return report.ToString();
+        try
+        {
+            var info = new ProcessStartInfo(tool) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+            info.ArgumentList.Add("report");
+            info.ArgumentList.Add("-p");
+            info.ArgumentList.Add(pid.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            using var stack = Process.Start(info)!;
+            var output = stack.StandardOutput.ReadToEndAsync();
+            using var patience = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            try { await stack.WaitForExitAsync(patience.Token); }
+            catch (OperationCanceledException)
+            {
+                stack.Kill(entireProcessTree: true);
+                return report.AppendLine("managed stacks: dotnet-stack got no answer in 30 s (the runtime itself is stuck)").ToString();
+            }
+            report.AppendLine("managed stacks (dotnet-stack):").Append(await output);
+        }
+        catch (Exception e) when (e is System.ComponentModel.Win32Exception or IOException or InvalidOperationException)
+        {
+            report.AppendLine($"managed stacks: dotnet-stack failed: {e.Message}");
+        }
+        return report.ToString();
     }
 
     public static async Task<Result> RunOkAsync(TimeSpan timeout, params string[] args)
