@@ -87,7 +87,11 @@ public static class AnalyticsErasure
         }
         finally
         {
-            await store.QueryAsync($"DROP TABLE IF EXISTS {map} SYNC", "TabSeparated", CancellationToken.None);
+            // Not SYNC: a synchronous drop waits until nothing references the table, and the mutations above read it. A
+            // worker's writer once hung for good inside an erasure statement with the engine's merge threads idle; this is
+            // the one wait of the erasure beyond the mutations themselves. (The ids stay out of the mutation files on disk
+            // because they are read from this table: a Memory table, so the dropped table leaves nothing on disk.)
+            await store.QueryAsync($"DROP TABLE IF EXISTS {map}", "TabSeparated", CancellationToken.None);
         }
         return counts;
     }

@@ -66,6 +66,7 @@ public sealed class KafkaIngest
     // When a record was last read, and a drain's stall last reported (Environment.TickCount64).
     private long _lastRead = Environment.TickCount64;
     private long _stallReportedAt;
+    private long _writerReportedAt;
     private long _lagReportedAt;
     private string _waitingOn = "";
     private bool _closing;
@@ -158,6 +159,7 @@ public sealed class KafkaIngest
                     DispatchAll(dirty, stop);
                     sinceDispatch = 0;
                     if (_drain is not null && !IsFullyConsumed()) ReportUnconsumedIfStalled();
+                    ReportWriterIfStalled();
                     if (_drain is not null && IsFullyConsumed() && ForwardsConsumed(consumer))
                     {
                         DrainOwnPartitions(consumer, stop);
@@ -372,6 +374,19 @@ public sealed class KafkaIngest
         _logger.LogWarning("drain: nothing read for {Seconds:F0} s and the input is not consumed to its end: end not reported for {NotAtEnd}; " +
             "records held by the merge (partition:count) {Held}; split record pending {Split}",
             (now - _lastRead) / 1000.0, notAtEnd.Count == 0 ? "none" : string.Join(",", notAtEnd), held.Count == 0 ? "none" : string.Join(",", held), _joiner.IsHolding);
+    }
+
+    /// <summary>The loop goes round while a write is stuck (a drain waits for its outputs by polling): the writer's step
+    /// and the pipeline's state are reported once the write has lasted 30 s, then every 30 s.</summary>
+    private void ReportWriterIfStalled()
+    {
+        var busy = _pipeline.WriterBusy;
+        if (busy < LoopWatchdog.ReportAfter) return;
+        var now = Environment.TickCount64;
+        if (now - _writerReportedAt < (long)LoopWatchdog.ReportAfter.TotalMilliseconds) return;
+        _writerReportedAt = now;
+        _logger.LogWarning("a write has lasted {Seconds:F0} s: {State}", busy.TotalSeconds, _pipeline.Describe());
+        _pipeline.ReportPartitionStages();
     }
 
     private bool IsFullyConsumed() =>

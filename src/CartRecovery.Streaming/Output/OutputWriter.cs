@@ -106,6 +106,10 @@ public sealed class OutputWriter
     /// <summary>What the writer is doing and for how long (stall reports: a worker waiting on its writes says on what).</summary>
     public string Activity => $"{_activity} for {(Environment.TickCount64 - Interlocked.Read(ref _activitySince)) / 1000.0:F0} s";
 
+    /// <summary>How long the writer has been at its current write (zero when idle).</summary>
+    public TimeSpan Busy => _activity == "idle" ? TimeSpan.Zero
+        : TimeSpan.FromMilliseconds(Environment.TickCount64 - Interlocked.Read(ref _activitySince));
+
     private void Doing(string activity)
     {
         _activity = activity;

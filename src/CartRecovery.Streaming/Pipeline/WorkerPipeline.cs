@@ -197,6 +197,9 @@ public sealed class WorkerPipeline : IBatchSink
         }
     }
 
+    /// <summary>How long the writer has been at its current write (zero when idle).</summary>
+    public TimeSpan WriterBusy => _writer.Busy;
+
     /// <summary>Has each partition actor log where it is (a stalled worker's report, see <see cref="Ingest.KafkaIngest"/>).</summary>
     public void ReportPartitionStages() => _partitions.Tell(PartitionProtocol.ReportStall.Instance);
 
