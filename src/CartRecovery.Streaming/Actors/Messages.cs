@@ -86,16 +86,35 @@ public static class SessionProtocol
 {
     public abstract record SessionCommand(ShopperState Shopper);
 
-    public sealed record ApplyEvent(ShopperState Shopper, SessionEvent Event, Watermark Watermark) : SessionCommand(Shopper);
+    /// <summary>A run of the shopper's consecutive events of one session, in input order (see <see cref="SessionRun"/>).
+    /// <see cref="OtherDeadlines"/>: the pending deadlines of the shopper's other sessions, which stop the run when due.</summary>
+    public sealed record ApplyEvents(ShopperState Shopper, ImmutableArray<StampedEvent> Events, ImmutableArray<Deadline> OtherDeadlines)
+        : SessionCommand(Shopper);
 
     public sealed record FireDeadline(ShopperState Shopper, Deadline Deadline) : SessionCommand(Shopper);
 
     /// <summary>A command's decision: the shopper's new policy state and the effects, and what became of the session.
-    /// <see cref="Ended"/>: it finished and its actor stopped. <see cref="Passivated"/>: it only waits for a later step, so
-    /// its actor handed this state to the partition's store and stopped. Otherwise the actor keeps the state, and
-    /// <see cref="Deadlines"/> are the session's pending deadlines (the partition's timers).</summary>
-    public sealed record SessionDecided(string ShopperId, string SessionId, ShopperState Shopper, Effects Effects, bool Ended,
-        SessionState? Passivated, ImmutableArray<Deadline> Deadlines);
+    /// <see cref="Ended"/>: it finished (or a new session's first event failed) and its actor stopped.
+    /// <see cref="Passivated"/>: it only waits for a later reminder step, so its actor handed this state to the partition's
+    /// store and stopped. Otherwise the actor keeps the state, and <see cref="Deadlines"/> are the session's pending
+    /// deadlines (the partition's timers; default: unchanged, no event was applied). <see cref="Consumed"/>: how many
+    /// events of an <see cref="ApplyEvents"/> were taken, the last of them failed when <see cref="Failure"/> is set (its
+    /// decision threw; the state is the one before it); the rest wait for the shopper's next command.</summary>
+    public sealed record SessionDecided(string ShopperId, string SessionId, ShopperState Shopper, IReadOnlyList<Effects> Effects, bool Ended,
+        SessionState? Passivated, ImmutableArray<Deadline> Deadlines)
+    {
+        public int Consumed { get; init; } = 1;
+        public Exception? Failure { get; init; }
+    }
+
+    /// <summary>A checkpoint asks a live session for its state; the actor answers <see cref="SessionStateCopy"/> and goes on.</summary>
+    public sealed record CopyState
+    {
+        public static readonly CopyState Instance = new();
+    }
+
+    /// <summary>The answer to <see cref="CopyState"/>: the session's state (immutable: the actor keeps owning it).</summary>
+    public sealed record SessionStateCopy(string ShopperId, string SessionId, SessionState State);
 
     /// <summary>Hand the session's state to the partition's store and stop (<see cref="SessionPassivated"/>).</summary>
     public sealed record Passivate

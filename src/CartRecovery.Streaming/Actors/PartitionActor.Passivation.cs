@@ -1,36 +1,48 @@
 using Akka.Actor;
+using CartRecovery.Domain.State;
 using CartRecovery.Contracts.Events;
 using static CartRecovery.Streaming.Actors.SessionProtocol;
 
 namespace CartRecovery.Streaming.Actors;
 
 /// <summary>
-/// Passivation: a live session's state is its <see cref="SessionActor"/>'s alone, so whatever needs the states of
-/// sessions first asks their actors to hand them to the partition's store (<see cref="Passivate"/>). A checkpoint does
-/// so for every live session before it captures (other commands wait, stashed); an identity hand-over or an erasure for
-/// the shopper's live sessions before it runs (the shopper's commands wait, as while a command is in flight). A
-/// passivated session's next event or deadline revives it in a new actor.
+/// A live session's state is its <see cref="SessionActor"/>'s alone. A checkpoint asks the live sessions it covers
+/// (every one for a full snapshot, the changed shoppers' for a delta) for a copy of their states and captures once every
+/// copy is in; the actors go on (other commands wait, stashed, meanwhile). An identity hand-over or an erasure takes the
+/// shopper's sessions away: their live actors first hand their states to the partition's store and stop
+/// (<see cref="Passivate"/>; the shopper's commands wait, as while a command is in flight). A passivated session's next
+/// event or deadline revives it in a new actor.
 /// </summary>
 public sealed partial class PartitionActor
 {
     // Shoppers whose live sessions are handing their states over, and how many answers are still awaited.
     private readonly Dictionary<string, int> _passivatingShoppers = new(StringComparer.Ordinal);
-    // A checkpoint request waiting for every live session's state, and how many answers are still awaited.
+    // A checkpoint request waiting for the copies of its live sessions' states, how many are still awaited, and those in.
     private long? _checkpointAwaitingStates;
-    private int _checkpointPassivations;
+    private int _checkpointCopiesAwaited;
+    private readonly Dictionary<SessionKey, SessionState> _liveCopies = new();
 
-    /// <summary>Takes a checkpoint once every live session's state is in the store.</summary>
+    /// <summary>Takes a checkpoint once every live session it covers has answered with a copy of its state.</summary>
     private void RequestCheckpoint(long sequence)
     {
-        var live = _sessions.Live();
+        var live = _changes.NextIsFull ? _sessions.Live() : [.. _changes.Changed.SelectMany(shopperId => _sessions.Live(shopperId))];
         if (live.Count == 0)
         {
             Capture(sequence);
             return;
         }
-        foreach (var key in live) _actors[key].Tell(Passivate.Instance);
+        foreach (var key in live) _actors[key].Tell(CopyState.Instance);
         _checkpointAwaitingStates = sequence;
-        _checkpointPassivations = live.Count;
+        _checkpointCopiesAwaited = live.Count;
+    }
+
+    private void OnStateCopied(SessionStateCopy msg)
+    {
+        _liveCopies[new SessionKey(msg.ShopperId, msg.SessionId)] = msg.State;
+        if (--_checkpointCopiesAwaited > 0 || _checkpointAwaitingStates is not { } sequence) return;
+        _checkpointAwaitingStates = null;
+        Capture(sequence);
+        Stash.UnstashAll();
     }
 
     /// <summary>Identity commands (a link moves the id's sessions, a hand-over merges them) and an erasure (which
@@ -66,11 +78,6 @@ public sealed partial class PartitionActor
             _queues.Finished(msg.ShopperId);
             Pump(msg.ShopperId);
             TryComplete();
-            return;
         }
-        if (--_checkpointPassivations > 0 || _checkpointAwaitingStates is not { } sequence) return;
-        _checkpointAwaitingStates = null;
-        Capture(sequence);
-        Stash.UnstashAll();
     }
 }

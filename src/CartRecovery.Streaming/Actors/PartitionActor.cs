@@ -155,6 +155,7 @@ public sealed partial class PartitionActor : ReceivePersistentActor
         Command<ReportStall>(_ => Context.GetLogger().Warning("partition {0}: {1}", _partition, DescribeStage()));
         Command<SessionDecided>(OnDecided);
         Command<SessionPassivated>(OnPassivated);
+        Command<SessionStateCopy>(OnStateCopied);
         Command<SessionSupervision.DecisionFailed>(OnDecisionFailed);
     }
 
@@ -224,10 +225,11 @@ public sealed partial class PartitionActor : ReceivePersistentActor
             Frontier = _frontier,
             Shoppers = changed is null ? [.. _shoppers.Values]
                 : [.. changed.Select(id => _shoppers.GetValueOrDefault(id)).OfType<ShopperState>()],
-            Sessions = changed is null ? [.. _sessions.All] : [.. changed.SelectMany(_sessions.SessionsOf)],
+            Sessions = changed is null ? [.. _sessions.All(_liveCopies)] : [.. changed.SelectMany(id => _sessions.SessionsOf(id, _liveCopies))],
             Identity = _watermark.IsEndOfTime ? _identity : _identity.Prune(_watermark.Settled),
             ChangedShoppers = changed,
         };
+        _liveCopies.Clear();
         _checkpoints.Captured(sequence, capture.ToBytes(), capture.NextOffsets, _watermark.IsEndOfTime, capture.IsDelta, _changes.Generation);
         _sink.WhenDurable(_partition, sequence, Self);
     }
@@ -297,7 +299,7 @@ public sealed partial class PartitionActor : ReceivePersistentActor
     private string DescribeStage()
     {
         var batch = _batch is { } b ? $"batch {b.Sequence} deciding ({(_queues.IsIdle ? "no" : "some")} shopper commands queued or in flight)" : "no batch";
-        var states = _checkpointAwaitingStates is { } awaiting ? $"; checkpoint {awaiting} waiting for {_checkpointPassivations} session states" : "";
+        var states = _checkpointAwaitingStates is { } awaiting ? $"; checkpoint {awaiting} waiting for {_checkpointCopiesAwaited} session states" : "";
         return $"{batch}{states}; save: {_saveStage ?? "none running"}; {_sessions.Count} sessions, {Stash.Count} commands stashed";
     }
 
@@ -442,11 +444,39 @@ public sealed partial class PartitionActor : ReceivePersistentActor
                             break;
                         }
                     }
-                    SessionActorFor(new SessionKey(shopperId, evt.SessionId)).Tell(new ApplyEvent(Shopper(shopperId), evt, command.Watermark));
-                    _queues.Started(shopperId, command.Source);
+                    var key = new SessionKey(shopperId, evt.SessionId);
+                    var run = Run(shopperId, command, evt);
+                    SessionActorFor(key).Tell(new ApplyEvents(Shopper(shopperId), run, _sessions.OtherDeadlines(key)));
+                    _queues.Started(shopperId, command, peeked: run.Length - 1);
                     return;
             }
         }
+    }
+
+    /// <summary>Longest run of a shopper's events sent to a session actor in one message.</summary>
+    private const int MaxRun = 256;
+
+    /// <summary>The shopper's event <paramref name="first"/> (dequeued) and the events of the same session waiting right
+    /// behind it that its actor can decide in the same message: plain events of this session, in input order, up to the
+    /// first command the partition decides itself (a shopper-wide fact, identity, erasure, a notice, a refused or
+    /// forwarded record). Deadlines due between them stop the run in the actor (<see cref="SessionRun"/>).</summary>
+    private ImmutableArray<StampedEvent> Run(string shopperId, ShopperCommand first, SessionEvent evt)
+    {
+        var run = ImmutableArray.CreateBuilder<StampedEvent>();
+        run.Add(new StampedEvent(evt, first.Watermark));
+        // A failed shopper deadline is not due for the partition but would be for the run: one event at a time then.
+        if (_failedShopperDeadlines.Count > 0 && _failedShopperDeadlines.Any(failed => failed.ShopperId == shopperId)) return run.DrainToImmutable();
+        var waiting = _queues.Waiting(shopperId);
+        while (run.Count < MaxRun && waiting.MoveNext())
+        {
+            var next = waiting.Current;
+            if (next.Notice is not null || next.Source.Refused is not null || next.Hops > 0
+                || next.Event is not SessionEvent same || same.SessionId != evt.SessionId
+                || _identity.Resolve(shopperId, same.EventTime) is not null)
+                break;
+            run.Add(new StampedEvent(same, next.Watermark));
+        }
+        return run.DrainToImmutable();
     }
 
     /// <summary>A link, a hand-over, or any event of an id linked to a customer: decided here, synchronously.</summary>
@@ -558,10 +588,11 @@ public sealed partial class PartitionActor : ReceivePersistentActor
     private void OnDecided(SessionDecided msg)
     {
         var key = new SessionKey(msg.ShopperId, msg.SessionId);
-        _queues.Finished(msg.ShopperId);
+        var last = _queues.Finished(msg.ShopperId, msg.Consumed);
         _shoppers[msg.ShopperId] = msg.Shopper;
-        _batch!.Add(msg.Effects);
-        _batch.Touched.Add(msg.ShopperId);
+        foreach (var effects in msg.Effects) _batch!.Add(effects);
+        _batch!.Touched.Add(msg.ShopperId);
+        if (msg.Failure is { } cause) EventFailed(last!.Value, cause);
 
         if (msg.Ended)
         {
@@ -574,7 +605,7 @@ public sealed partial class PartitionActor : ReceivePersistentActor
             _actors.Remove(key); // the session actor stopped itself
             _sessions.Track(key, waiting);
         }
-        else
+        else if (!msg.Deadlines.IsDefault)
         {
             _sessions.TrackLive(key, msg.Deadlines);
         }
@@ -583,27 +614,21 @@ public sealed partial class PartitionActor : ReceivePersistentActor
         TryComplete();
     }
 
-    /// <summary>The decision code threw on a shopper's event (see <see cref="SessionSupervision"/>): the session actor kept
-    /// its state, the event goes to the dead-letter topic with the cause, and the shopper's next command runs.</summary>
+    /// <summary>The decision code threw on a shopper's event: the session actor kept the state it had before that event,
+    /// the event goes to the dead-letter topic with the cause, and the shopper's next command runs.</summary>
+    private void EventFailed(ShopperCommand command, Exception cause)
+    {
+        Context.GetLogger().Error(cause, "partition {0}: decision failed on {1} at {2}/{3}; event dead-lettered", _partition,
+            command.Event.GetType().Name, command.Source.Topic, command.Source.Offset);
+        _batch!.Events--; // counted once as an input record: now as a dead letter
+        _batch.DeadLetters.Add(DecisionFailures.DeadLetter(command.Source, command.Event, cause));
+    }
+
+    /// <summary>A deadline's decision threw (see <see cref="SessionSupervision"/>).</summary>
     private void OnDecisionFailed(SessionSupervision.DecisionFailed msg)
     {
-        var source = _queues.Finished(msg.ShopperId);
-        if (msg.Command is FireDeadline timer)
-        {
-            DeadlineFailed(msg, timer.Deadline);
-            return;
-        }
-        var evt = ((ApplyEvent)msg.Command).Event;
-        Context.GetLogger().Error(msg.Cause, "partition {0}: decision failed on {1} at {2}/{3}; event dead-lettered", _partition,
-            evt.GetType().Name, source?.Topic, source?.Offset);
-        _batch!.Events--; // counted once as an input record: now as a dead letter
-        _batch.DeadLetters.Add(DecisionFailures.DeadLetter(source!, evt, msg.Cause));
-        _batch.Touched.Add(msg.ShopperId);
-        // The first event of a new session failed: its actor holds nothing the partition knows of.
-        var key = new SessionKey(msg.ShopperId, msg.SessionId);
-        if (!_sessions.Contains(key) && _actors.Remove(key, out var empty)) Context.Stop(empty);
-        Pump(msg.ShopperId);
-        TryComplete();
+        _queues.Finished(msg.ShopperId);
+        DeadlineFailed(msg, ((FireDeadline)msg.Command).Deadline);
     }
 
     /// <summary>A session's deadline whose decision threw: firing it again would throw again (the state did not change), so

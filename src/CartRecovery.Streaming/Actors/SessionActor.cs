@@ -7,18 +7,22 @@ using static CartRecovery.Streaming.Actors.SessionProtocol;
 namespace CartRecovery.Streaming.Actors;
 
 /// <summary>
-/// One actor per live shopping session, the only owner of the session's windowed state: it runs the pure
-/// <see cref="RecoveryEngine"/> on each event and deadline, which scores the session and decides, with the shopper's
-/// policy state handed over by the partition actor (which serializes a shopper's commands, so caps and consent shared
-/// by a shopper's sessions on several devices are never raced). The partition keeps only the session's pending
-/// deadlines. A session that only waits for a later reminder step is passivated: the actor hands its state to the
-/// partition's store and stops, and the session's next event or deadline revives it in a new actor. The partition also
-/// passivates its live sessions to capture a checkpoint and before an identity hand-over or an erasure. Stops when the
-/// session ends.
+/// One actor per live shopping session, the only owner of the session's windowed state from its first event until it
+/// ends or only waits for a later reminder step: it runs the pure <see cref="RecoveryEngine"/> on each event and deadline,
+/// which scores the session and decides, with the shopper's policy state handed over by the partition actor (which
+/// serializes a shopper's commands, so caps and consent shared by a shopper's sessions on several devices are never
+/// raced). A shopper's consecutive events of a batch come in one message (<see cref="ApplyEvents"/>, applied by
+/// <see cref="SessionRun"/>) and are answered once. The partition keeps only the session's pending deadlines.
 ///
-/// A command whose decision throws fails as a <see cref="SessionDecisionException"/>: the partition actor's supervision
-/// (<see cref="SessionSupervision"/>) resumes this actor with the state it had before the command and dead-letters
-/// the command's event with the cause, so one bad decision neither loses the session nor stalls its partition.
+/// A checkpoint does not stop it: it answers <see cref="CopyState"/> with its state (an immutable value, so the copy is
+/// the reference) and goes on. A session that only waits for a later reminder step is passivated: the actor hands its
+/// state to the partition's store and stops, and the session's next event or deadline revives it in a new actor; so
+/// does an identity hand-over or an erasure of its shopper (<see cref="Passivate"/>). Stops when the session ends.
+///
+/// An event whose decision throws is answered as such (<see cref="SessionDecided.Failure"/>): the state stays the one
+/// before it, and the partition dead-letters the event with the cause. A deadline whose decision throws fails as a
+/// <see cref="SessionDecisionException"/>, which the partition's supervision (<see cref="SessionSupervision"/>) turns
+/// into a dead letter, resuming this actor. So one bad decision neither loses the session nor stalls its partition.
 /// </summary>
 public sealed class SessionActor : UntypedActor
 {
@@ -37,14 +41,11 @@ public sealed class SessionActor : UntypedActor
     {
         switch (message)
         {
-            case ApplyEvent cmd:
+            case ApplyEvents cmd:
             {
-                Decision decision;
-                ImmutableArray<Deadline> deadlines;
-                // The new state's deadlines are part of the decision: computing them may fail like the rest of it.
-                try { (decision, deadlines) = WithDeadlines(_engine.Apply(cmd.Shopper, _state, cmd.Event, cmd.Watermark)); }
-                catch (Exception e) { throw new SessionDecisionException(cmd.Shopper.ShopperId, cmd.Event.SessionId, cmd, e); }
-                Decide(decision, deadlines, cmd.Shopper.ShopperId, cmd.Event.SessionId);
+                var run = SessionRun.Apply(_engine, cmd.Shopper, _state, cmd.Events, cmd.OtherDeadlines);
+                Decide(run.Shopper, run.Session, run.Effects, run.Deadlines, cmd.Shopper.ShopperId, cmd.Events[0].Event.SessionId, run.Consumed,
+                    run.Failure);
                 break;
             }
             case FireDeadline cmd:
@@ -52,11 +53,20 @@ public sealed class SessionActor : UntypedActor
                 if (_state is null) throw new InvalidOperationException("deadline for a session without state");
                 Decision decision;
                 ImmutableArray<Deadline> deadlines;
-                try { (decision, deadlines) = WithDeadlines(_engine.Fire(cmd.Shopper, _state, cmd.Deadline)); }
+                try
+                {
+                    decision = _engine.Fire(cmd.Shopper, _state, cmd.Deadline);
+                    deadlines = SessionRun.LiveDeadlines(_engine, decision.Session);
+                }
                 catch (Exception e) { throw new SessionDecisionException(_state.ShopperId, _state.SessionId, cmd, e); }
-                Decide(decision, deadlines, _state.ShopperId, _state.SessionId);
+                Decide(decision.Shopper, decision.Session, decision.Effects.IsEmpty ? [] : [decision.Effects], deadlines, _state.ShopperId,
+                    _state.SessionId, 1, null);
                 break;
             }
+            case CopyState:
+                if (_state is null) throw new InvalidOperationException("checkpoint of a session without state");
+                Sender.Tell(new SessionStateCopy(_state.ShopperId, _state.SessionId, _state));
+                break;
             case Passivate:
                 if (_state is null) throw new InvalidOperationException("passivation of a session without state");
                 Sender.Tell(new SessionPassivated(_state.ShopperId, _state.SessionId, _state));
@@ -84,27 +94,25 @@ public sealed class SessionActor : UntypedActor
         public void Release(ActorBase actor) { }
     }
 
-    /// <summary>The decision and, when its session stays live in this actor, the session's pending deadlines.</summary>
-    private (Decision, ImmutableArray<Deadline>) WithDeadlines(Decision decision) =>
-        (decision, decision.Session is { Phase: not SessionPhase.Abandoned } live ? _engine.Deadlines(live) : []);
-
-    private void Decide(Decision decision, ImmutableArray<Deadline> deadlines, string shopperId, string sessionId)
+    private void Decide(ShopperState shopper, SessionState? session, IReadOnlyList<Effects> effects, ImmutableArray<Deadline> deadlines,
+        string shopperId, string sessionId, int consumed, Exception? failure)
     {
-        _state = decision.Session;
+        _state = session;
         if (_state is null)
         {
-            Sender.Tell(new SessionDecided(shopperId, sessionId, decision.Shopper, decision.Effects, Ended: true, null, []));
+            // Ended, or a new session whose first event failed: nothing is left to own.
+            Sender.Tell(new SessionDecided(shopperId, sessionId, shopper, effects, Ended: true, null, []) { Consumed = consumed, Failure = failure });
             Context.Stop(Self);
         }
         else if (_state.Phase == SessionPhase.Abandoned)
         {
             // Waiting for a later reminder step: the state goes to the partition's store and the actor stops.
-            Sender.Tell(new SessionDecided(shopperId, sessionId, decision.Shopper, decision.Effects, Ended: false, _state, []));
+            Sender.Tell(new SessionDecided(shopperId, sessionId, shopper, effects, Ended: false, _state, []) { Consumed = consumed, Failure = failure });
             Context.Stop(Self);
         }
         else
         {
-            Sender.Tell(new SessionDecided(shopperId, sessionId, decision.Shopper, decision.Effects, Ended: false, null, deadlines));
+            Sender.Tell(new SessionDecided(shopperId, sessionId, shopper, effects, Ended: false, null, deadlines) { Consumed = consumed, Failure = failure });
         }
     }
 }

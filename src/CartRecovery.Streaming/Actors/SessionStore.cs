@@ -12,9 +12,9 @@ public readonly record struct SessionKey(string ShopperId, string SessionId);
 /// and by pending deadline (so idle sessions wake when the watermark passes their deadline, without a scan).
 ///
 /// Each session's state has one owner. A live session's state is held by its <see cref="SessionActor"/> alone: the
-/// store keeps only its key and its pending deadlines. A passivated session (one that waits for a later reminder step,
-/// one restored from a checkpoint, one handed over, or every session while a checkpoint is captured) has its state
-/// here, until its next event or deadline revives it (<see cref="Revive"/>) in a new actor.
+/// store keeps only its key and its pending deadlines (a checkpoint asks the actor for a copy). A passivated session
+/// (one that waits for a later reminder step, one restored from a checkpoint, one handed over, one whose shopper is
+/// erased) has its state here, until its next event or deadline revives it (<see cref="Revive"/>) in a new actor.
 /// </summary>
 internal sealed class SessionStore(RecoveryEngine engine)
 {
@@ -55,8 +55,12 @@ internal sealed class SessionStore(RecoveryEngine engine)
         return live;
     }
 
-    /// <summary>Passivated sessions' states (every session, once the live ones are passivated).</summary>
-    public IEnumerable<SessionState> All => _sessions.Values.Select(Passivated);
+    /// <summary>Every session's state: a waiting one's from the store, a live one's from <paramref name="live"/> (copies
+    /// its actor answered for a checkpoint).</summary>
+    public IEnumerable<SessionState> All(IReadOnlyDictionary<SessionKey, SessionState> live)
+    {
+        foreach (var (key, state) in _sessions) yield return state ?? Copied(key, live);
+    }
 
     /// <summary>The session's state is handed to the store (passivated, restored or adopted); its deadlines are the engine's.</summary>
     public void Track(SessionKey key, SessionState session)
@@ -123,12 +127,19 @@ internal sealed class SessionStore(RecoveryEngine engine)
         return taken;
     }
 
-    /// <summary>The shopper's sessions, in session id order (passivated: see <see cref="TakeShopper"/>).</summary>
-    public IEnumerable<SessionState> SessionsOf(string shopperId)
+    /// <summary>The shopper's sessions, in session id order (live ones from <paramref name="live"/>, as in <see cref="All"/>).</summary>
+    public IEnumerable<SessionState> SessionsOf(string shopperId, IReadOnlyDictionary<SessionKey, SessionState> live)
     {
         if (!_byShopper.TryGetValue(shopperId, out var ids)) yield break;
-        foreach (var id in ids) yield return Passivated(_sessions[new SessionKey(shopperId, id)]);
+        foreach (var id in ids)
+        {
+            var key = new SessionKey(shopperId, id);
+            yield return _sessions[key] ?? Copied(key, live);
+        }
     }
+
+    private static SessionState Copied(SessionKey key, IReadOnlyDictionary<SessionKey, SessionState> live) =>
+        live.TryGetValue(key, out var copy) ? copy : throw new InvalidOperationException("a live session's state is its actor's: ask it for a copy first");
 
     /// <summary>The shopper's sessions by session id (passivated: see <see cref="TakeShopper"/>).</summary>
     public Dictionary<string, SessionState> OfShopper(string shopperId) =>
@@ -138,6 +149,16 @@ internal sealed class SessionStore(RecoveryEngine engine)
 
     private static SessionState Passivated(SessionState? state) =>
         state ?? throw new InvalidOperationException("a live session's state is its actor's: passivate the session first");
+
+    /// <summary>The pending deadlines of the shopper's sessions other than <paramref name="key"/> (usually none: one session).</summary>
+    public ImmutableArray<Deadline> OtherDeadlines(SessionKey key)
+    {
+        if (!_byShopper.TryGetValue(key.ShopperId, out var ids) || ids.Length == 1) return [];
+        var others = ImmutableArray.CreateBuilder<Deadline>();
+        foreach (var id in ids)
+            if (id != key.SessionId) others.AddRange(_timers.Of(new SessionKey(key.ShopperId, id)));
+        return others.DrainToImmutable();
+    }
 
     /// <summary>The shopper's earliest deadline that is due under <paramref name="stamp"/> or before <paramref name="before"/>.</summary>
     public (SessionKey Key, Deadline Deadline)? EarliestDue(string shopperId, Watermark stamp, DateTimeOffset? before)

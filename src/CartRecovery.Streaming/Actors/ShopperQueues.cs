@@ -21,8 +21,9 @@ internal readonly record struct ShopperCommand(ShopperEvent Event, Watermark Wat
 internal sealed class ShopperQueues
 {
     private readonly Dictionary<string, Queue<ShopperCommand>> _queues = new(StringComparer.Ordinal);
-    // The input record of each shopper's command in flight (null for a deadline): dead-lettered if its decision throws.
-    private readonly Dictionary<string, InputRecord?> _inFlight = new(StringComparer.Ordinal);
+    // Each shopper's command in flight (null for a deadline), dead-lettered if its decision throws, and how many more
+    // of the shopper's commands went with it in one run (they stay at the queue's front until it is decided).
+    private readonly Dictionary<string, (ShopperCommand? First, int Peeked)> _inFlight = new(StringComparer.Ordinal);
     // Emptied queues, reused: most shoppers have a command or two per batch, so a queue per shopper per batch was
     // one of the larger allocations per event (docs/performance.md, session 6).
     private readonly Stack<Queue<ShopperCommand>> _spare = new();
@@ -53,6 +54,12 @@ internal sealed class ShopperQueues
 
     public ShopperCommand Dequeue(string shopperId) => _queues[shopperId].Dequeue();
 
+    /// <summary>The shopper's commands waiting, in order (a run is collected from its front).</summary>
+    public Queue<ShopperCommand>.Enumerator Waiting(string shopperId) =>
+        (_queues.TryGetValue(shopperId, out var queue) ? queue : Empty).GetEnumerator();
+
+    private static readonly Queue<ShopperCommand> Empty = new();
+
     /// <summary>The shopper has nothing waiting: forget the queue (idle shoppers hold no memory here).</summary>
     public void Drop(string shopperId)
     {
@@ -63,9 +70,18 @@ internal sealed class ShopperQueues
 
     public bool IsInFlight(string shopperId) => _inFlight.ContainsKey(shopperId);
 
-    /// <summary>A command of the shopper went to a session actor; nothing else of the shopper runs until it is decided.</summary>
-    public void Started(string shopperId, InputRecord? source) => _inFlight[shopperId] = source;
+    /// <summary>A command of the shopper (dequeued; null: a deadline) went to a session actor, with the next
+    /// <paramref name="peeked"/> commands of the queue in the same run; nothing else of the shopper runs until it is decided.</summary>
+    public void Started(string shopperId, ShopperCommand? command, int peeked = 0) => _inFlight[shopperId] = (command, peeked);
 
-    /// <summary>The shopper's command in flight was decided (or failed): returns its input record.</summary>
-    public InputRecord? Finished(string shopperId) => _inFlight.Remove(shopperId, out var source) ? source : null;
+    /// <summary>The shopper's command in flight was decided (or failed) after taking <paramref name="consumed"/> commands of
+    /// its run: those leave the queue. Returns the last one taken (the failed one, when the decision threw).</summary>
+    public ShopperCommand? Finished(string shopperId, int consumed = 1)
+    {
+        if (!_inFlight.Remove(shopperId, out var flight)) return null;
+        if (consumed - 1 > flight.Peeked) throw new InvalidOperationException($"a run of {flight.Peeked + 1} commands cannot take {consumed}");
+        var last = flight.First;
+        for (var i = 1; i < consumed; i++) last = _queues[shopperId].Dequeue();
+        return last;
+    }
 }

@@ -67,7 +67,9 @@ public sealed class PartitionPartsTests
         Assert.Equal(1, store.LiveCount);
         Assert.Equal([key], store.Live("a"));
         Assert.Throws<InvalidOperationException>(() => store.Revive(key));
-        Assert.Throws<InvalidOperationException>(() => store.SessionsOf("a").ToList());
+        Assert.Throws<InvalidOperationException>(() => store.SessionsOf("a", new Dictionary<SessionKey, SessionState>()).ToList());
+        // A checkpoint reads it from the copy its actor answered.
+        Assert.Equal([state], store.SessionsOf("a", new Dictionary<SessionKey, SessionState> { [key] = state }));
         var passed = Watermark.Start.Observe(_engine.Deadlines(state).Single().At + Lateness + TimeSpan.FromSeconds(1), Lateness);
         Assert.Equal(key, store.EarliestDue("a", passed, null)!.Value.Key);
 
@@ -79,9 +81,26 @@ public sealed class PartitionPartsTests
         // Passivated: the state is the store's again.
         store.Track(key, later);
         Assert.Equal(0, store.LiveCount);
-        Assert.Equal([later], store.SessionsOf("a"));
+        Assert.Equal([later], store.SessionsOf("a", new Dictionary<SessionKey, SessionState>()));
         Assert.Null(store.Revive(new SessionKey("a", "new-session")));
         Assert.Equal(1, store.Count);
+    }
+
+    [Fact]
+    public void A_run_of_a_shopper_s_commands_leaves_the_queue_as_far_as_its_actor_took_it()
+    {
+        var queues = new ShopperQueues();
+        var record = new InputRecord("cart-events", 0, 7, null, null);
+        ShopperCommand Command(string id) => new(new SessionStarted { EventId = id, ShopperId = "a", SessionId = "s", EventTime = T0 }, Watermark.Start, record);
+        foreach (var id in new[] { "1", "2", "3", "4" }) queues.Enqueue("a", Command(id));
+        var first = queues.Dequeue("a");
+        // Sent with the next two waiting commands; the actor took two of the three (the second failed): the third waits.
+        queues.Started("a", first, peeked: 2);
+        Assert.Equal("2", queues.Finished("a", consumed: 2)!.Value.Event.EventId);
+        Assert.True(queues.TryPeek("a", out var next));
+        Assert.Equal("3", next.Event.EventId);
+        queues.Started("a", queues.Dequeue("a"), peeked: 1);
+        Assert.Throws<InvalidOperationException>(() => queues.Finished("a", consumed: 3));
     }
 
     [Fact]
@@ -96,11 +115,12 @@ public sealed class PartitionPartsTests
 
         Assert.True(queues.TryPeek("a", out var next));
         Assert.Equal("first", next.Event.EventId);
-        Assert.Equal("first", queues.Dequeue("a").Event.EventId);
-        queues.Started("a", record);
+        var first = queues.Dequeue("a");
+        Assert.Equal("first", first.Event.EventId);
+        queues.Started("a", first);
         Assert.True(queues.IsInFlight("a"));
         Assert.False(queues.IsInFlight("b"));
-        Assert.Same(record, queues.Finished("a"));
+        Assert.Equal(first, queues.Finished("a"));
         Assert.False(queues.AnyInFlight);
 
         Assert.Equal("second", queues.Dequeue("a").Event.EventId);

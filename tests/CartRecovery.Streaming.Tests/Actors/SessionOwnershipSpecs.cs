@@ -17,19 +17,19 @@ namespace CartRecovery.Streaming.Tests.Actors;
 /// <summary>
 /// A live session's state has one owner, its session actor: one actor per live session, holding that session's
 /// state; a session that only waits for a later reminder step has no actor (its state is in the partition's store)
-/// until its deadline revives it; a checkpoint passivates the live sessions, and their next event revives them with
-/// the state they had.
+/// until its deadline revives it; a checkpoint copies the live sessions' states without stopping their actors.
 /// </summary>
 public sealed class SessionOwnershipSpecs() : TestKit(Checkpointing.TestConfig.With(CheckpointStoreSettings.Sqlite(Path.Combine(Path.GetTempPath(), $"cartrecovery-ownership-{Guid.NewGuid():N}.db"))))
 {
     private static readonly DateTimeOffset T0 = new(2026, 11, 2, 10, 0, 0, TimeSpan.Zero);
     private readonly RecoveryEngine _engine = new(PolicyFile.LoadDefault() with { HoldoutShare = 0 });
     private readonly Dictionary<string, long> _offsets = new();
+    private readonly string _groupId = $"ownership-{Guid.NewGuid():N}";
 
     [Fact]
-    public void Each_live_session_has_one_actor_holding_its_state_and_waiting_sessions_are_passivated_until_revived()
+    public void Each_live_session_has_one_actor_holding_its_state_across_checkpoints_and_waiting_sessions_are_passivated_until_revived()
     {
-        var partition = Sys.ActorOf(PartitionActor.Props($"ownership-{Guid.NewGuid():N}", 0, _engine, new ProbeSink(TestActor)));
+        var partition = Sys.ActorOf(PartitionActor.Props(_groupId, 0, _engine, new ProbeSink(TestActor)));
         // w left a cart 70 minutes before the others' traffic: abandoned when the watermark passes its inactivity, and
         // waiting for its first reminder (96 minutes after the cart). a browses on one device, b on two: all live.
         partition.Tell(new ProcessBatch(0, 1, Records([
@@ -47,19 +47,29 @@ public sealed class SessionOwnershipSpecs() : TestKit(Checkpointing.TestConfig.W
         Assert.Equal(["lamp"], owners["a1"].State.Lines.Keys);
         Assert.Equal(["plate"], owners["b2"].State.Lines.Keys);
 
-        // A checkpoint passivates every live session: their actors hand the states to the store and stop.
+        // A checkpoint does not stop a live session: each actor answers with a copy of its state and goes on.
         foreach (var (_, owner) in owners) Watch(owner.Actor);
         partition.Tell(new Checkpoint(0, 2));
-        var answers = ReceiveN(owners.Count + 1); // in any order
-        Assert.Single(answers.OfType<CheckpointSaved>());
-        Assert.Equal(owners.Values.Select(o => o.Actor.Path).Order(), answers.OfType<Terminated>().Select(t => t.ActorRef.Path).Order());
+        ExpectMsg<CheckpointSaved>();
+        ExpectNoMsg(TimeSpan.FromMilliseconds(300)); // no Terminated
+        var kept = SessionActors(partition, expected: 3);
+        Assert.Equal(owners.ToDictionary(o => o.Key, o => o.Value.Actor.Path), kept.ToDictionary(o => o.Key, o => o.Value.Actor.Path));
 
-        // a's next event revives its session with the state it had: one actor, both lines.
+        // a's next event goes to the same actor, which still holds the line it had: one actor, both lines.
         partition.Tell(new ProcessBatch(0, 3, Records([Line("a", "a1", T0.AddMinutes(4), "shade")])));
         ExpectMsg<BatchCompleted>();
-        var revived = Assert.Single(SessionActors(partition, expected: 1));
-        Assert.Equal("a1", revived.Key);
-        Assert.Equal(["lamp", "shade"], revived.Value.State.Lines.Keys.Order(StringComparer.Ordinal));
+        var after = SessionActors(partition, expected: 3);
+        Assert.Equal(owners["a1"].Actor.Path, after["a1"].Actor.Path);
+        Assert.Equal(["lamp", "shade"], after["a1"].State.Lines.Keys.Order(StringComparer.Ordinal));
+
+        // A restore from that checkpoint (a new owner of the partition) holds every session as the actors did then.
+        var restored = Sys.ActorOf(PartitionActor.Props(_groupId, 0, _engine, new ProbeSink(TestActor)));
+        restored.Tell(new RestorePartition(0));
+        Assert.Equal(4, ExpectMsg<PartitionRestored>().Sessions);
+        restored.Tell(new ProcessBatch(0, 3, Records([Line("b", "b1", T0.AddMinutes(4), "bowl")])));
+        ExpectMsg<BatchCompleted>();
+        var revived = Assert.Single(SessionActors(restored, expected: 1));
+        Assert.Equal(["bowl", "mug"], revived.Value.State.Lines.Keys.Order(StringComparer.Ordinal));
 
         // The drain revives w's waiting session by its deadlines: both reminders go out.
         partition.Tell(new Drain(0, 4));
