@@ -8,10 +8,31 @@ marked CPU_TIME, within the worker's window (first to last sample with a Partiti
   python3 load/profile/cpu_top.py top FILE [N]                     # inclusive and exclusive top-N of CPU samples
   python3 load/profile/cpu_top.py callers FILE FRAME [DEPTH] [N]   # call chains into frames containing FRAME (CPU samples)
   python3 load/profile/cpu_top.py wall FILE FRAME [DEPTH]          # wall-clock time below FRAME (e.g. KafkaIngest.Loop), blocked included
+  python3 load/profile/cpu_top.py stages FILE                      # CPU samples by stage of the budget table (load/profile/stages.tsv)
 """
 import collections
 import json
+import os
 import sys
+
+
+def stages():
+    """(stage, pattern) in priority order, from stages.tsv beside this script (shared with AllocTop)."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'stages.tsv')
+    rules = []
+    for line in open(path):
+        if line.startswith('#') or not line.strip():
+            continue
+        stage, pattern = line.rstrip('\n').split('\t')
+        rules.append((stage, pattern))
+    return rules
+
+
+def stage_of(names, rules):
+    for stage, pattern in rules:
+        if any(pattern in n for n in names):
+            return stage
+    return 'other'
 
 
 def load(path):
@@ -70,6 +91,16 @@ def main():
             print(f'--- {title} (share of CPU samples)')
             for f, ms in counter.most_common(top):
                 print(f'{100 * ms / total:5.1f}%  {frames[f][:150]}')
+    elif mode == 'stages':
+        rules, by_stage, total = stages(), collections.Counter(), 0.0
+        for stack, ms in intervals(data, lo, hi):
+            if not any(f in cpu for f in stack):
+                continue
+            total += ms
+            by_stage[stage_of([frames[f] for f in stack if f not in pseudo], rules)] += ms
+        print(f'CPU samples {total:.0f} ms')
+        for stage, ms in by_stage.most_common():
+            print(f'{stage}\t{100 * ms / total:.1f}')
     elif mode in ('callers', 'wall'):
         target = sys.argv[3]
         depth = int(sys.argv[4]) if len(sys.argv) > 4 else 3

@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using System.Runtime.InteropServices;
 using System.Diagnostics;
 using Akka.Actor;
 using Akka.Event;
@@ -403,54 +404,62 @@ public sealed partial class PartitionActor : ReceivePersistentActor
             // A hand-over or an erasure takes the shopper's session states: their live actors hand them over first.
             if (_sessions.LiveCount > 0 && NeedsSessionStates(shopperId, next) && PassivateShopper(shopperId)) return;
             var command = _queues.Dequeue(shopperId);
-            if (command.Event is ErasureRequested erasure)
+            if (command.Event is not SessionEvent evt || IsDecidedHere(shopperId, command)) DecideHere(shopperId, command);
+            else if (command.Hops == 0 || _sessions.Contains(new SessionKey(shopperId, evt.SessionId)) || !IsPartOfBoughtCart(shopperId, command, evt))
             {
-                Contained(shopperId, command, () => Erase(shopperId, erasure, command));
-                continue;
-            }
-            if (command.Event is IdentityLinked or IdentityMerged || _identity.Resolve(shopperId, command.Event.EventTime) is not null)
-            {
-                Contained(shopperId, command, () => DecideIdentity(shopperId, command));
-                continue;
-            }
-            switch (command.Event)
-            {
-                case ConsentEvent or PaymentPending or OutcomeEvent:
-                    // Shopper-wide facts (consent, a payment in flight, what became of a trigger): decided here, read by
-                    // every session at send time.
-                    Contained(shopperId, command, () =>
-                    {
-                        var decision = command.Event switch
-                        {
-                            ConsentEvent consent => _engine.Apply(Shopper(shopperId), consent, command.Watermark),
-                            OutcomeEvent outcome => _engine.Apply(Shopper(shopperId), outcome, command.Watermark),
-                            _ => _engine.Apply(Shopper(shopperId), (PaymentPending)command.Event, command.Watermark),
-                        };
-                        _shoppers[shopperId] = decision.Shopper;
-                        _batch!.Add(decision.Effects);
-                        _batch.Touched.Add(shopperId);
-                    });
-                    break;
-                case SessionEvent evt:
-                    if (command.Hops > 0 && !_sessions.Contains(new SessionKey(shopperId, evt.SessionId)))
-                    {
-                        // A forwarded event of a session the customer does not have may be part of a cart already bought.
-                        AuditRecord? bought = null;
-                        if (!Contained(shopperId, command, () => bought = _merger.PartOfBoughtCart(Shopper(shopperId), evt))) break;
-                        if (bought is not null)
-                        {
-                            _batch!.Audits.Add(bought);
-                            _batch.Touched.Add(shopperId);
-                            break;
-                        }
-                    }
-                    var key = new SessionKey(shopperId, evt.SessionId);
-                    var run = Run(shopperId, command, evt);
-                    SessionActorFor(key).Tell(new ApplyEvents(Shopper(shopperId), run, _sessions.OtherDeadlines(key)));
-                    _queues.Started(shopperId, command, peeked: run.Length - 1);
-                    return;
+                var key = new SessionKey(shopperId, evt.SessionId);
+                var run = Run(shopperId, command, evt);
+                SessionActorFor(key).Tell(new ApplyEvents(Shopper(shopperId), run, _sessions.OtherDeadlines(key)));
+                _queues.Started(shopperId, command, peeked: run.Length - 1);
+                return;
             }
         }
+    }
+
+    /// <summary>An erasure, an identity command, or any event of an id linked to a customer: the partition decides it.</summary>
+    private bool IsDecidedHere(string shopperId, ShopperCommand command) =>
+        command.Event is ErasureRequested or IdentityLinked or IdentityMerged || _identity.Resolve(shopperId, command.Event.EventTime) is not null;
+
+    /// <summary>Decides a command the partition takes itself, synchronously: an erasure, identity, and the shopper-wide
+    /// facts (consent, a payment in flight, what became of a trigger), read by every session at send time. (Apart from
+    /// <see cref="Pump"/>, so the closures here are not allocated for every command.)</summary>
+    private void DecideHere(string shopperId, ShopperCommand command)
+    {
+        if (command.Event is ErasureRequested erasure)
+        {
+            Contained(shopperId, command, () => Erase(shopperId, erasure, command));
+            return;
+        }
+        if (IsDecidedHere(shopperId, command))
+        {
+            Contained(shopperId, command, () => DecideIdentity(shopperId, command));
+            return;
+        }
+        if (command.Event is not (ConsentEvent or PaymentPending or OutcomeEvent)) return;
+        Contained(shopperId, command, () =>
+        {
+            var decision = command.Event switch
+            {
+                ConsentEvent consent => _engine.Apply(Shopper(shopperId), consent, command.Watermark),
+                OutcomeEvent outcome => _engine.Apply(Shopper(shopperId), outcome, command.Watermark),
+                _ => _engine.Apply(Shopper(shopperId), (PaymentPending)command.Event, command.Watermark),
+            };
+            _shoppers[shopperId] = decision.Shopper;
+            _batch!.Add(decision.Effects);
+            _batch.Touched.Add(shopperId);
+        });
+    }
+
+    /// <summary>A forwarded event of a session the customer does not have may be part of a cart already bought: then it is
+    /// audited as such (or dead-lettered when that check throws) instead of being applied.</summary>
+    private bool IsPartOfBoughtCart(string shopperId, ShopperCommand command, SessionEvent evt)
+    {
+        AuditRecord? bought = null;
+        if (!Contained(shopperId, command, () => bought = _merger.PartOfBoughtCart(Shopper(shopperId), evt))) return true;
+        if (bought is null) return false;
+        _batch!.Audits.Add(bought);
+        _batch.Touched.Add(shopperId);
+        return true;
     }
 
     /// <summary>Longest run of a shopper's events sent to a session actor in one message.</summary>
@@ -462,22 +471,26 @@ public sealed partial class PartitionActor : ReceivePersistentActor
     /// forwarded record). Deadlines due between them stop the run in the actor (<see cref="SessionRun"/>).</summary>
     private ImmutableArray<StampedEvent> Run(string shopperId, ShopperCommand first, SessionEvent evt)
     {
-        var run = ImmutableArray.CreateBuilder<StampedEvent>();
-        run.Add(new StampedEvent(evt, first.Watermark));
+        var length = 1;
         // A failed shopper deadline is not due for the partition but would be for the run: one event at a time then.
-        if (_failedShopperDeadlines.Count > 0 && _failedShopperDeadlines.Any(failed => failed.ShopperId == shopperId)) return run.DrainToImmutable();
-        var waiting = _queues.Waiting(shopperId);
-        while (run.Count < MaxRun && waiting.MoveNext())
+        if (_failedShopperDeadlines.Count == 0 || !_failedShopperDeadlines.Any(failed => failed.ShopperId == shopperId))
         {
-            var next = waiting.Current;
-            if (next.Notice is not null || next.Source.Refused is not null || next.Hops > 0
-                || next.Event is not SessionEvent same || same.SessionId != evt.SessionId
-                || _identity.Resolve(shopperId, same.EventTime) is not null)
-                break;
-            run.Add(new StampedEvent(same, next.Watermark));
+            var waiting = _queues.Waiting(shopperId);
+            while (length < MaxRun && waiting.MoveNext() && Joins(shopperId, evt.SessionId, waiting.Current)) length++;
         }
-        return run.DrainToImmutable();
+        var run = new StampedEvent[length];
+        run[0] = new StampedEvent(evt, first.Watermark);
+        if (length > 1)
+        {
+            var waiting = _queues.Waiting(shopperId);
+            for (var i = 1; i < length && waiting.MoveNext(); i++) run[i] = new StampedEvent((SessionEvent)waiting.Current.Event, waiting.Current.Watermark);
+        }
+        return ImmutableCollectionsMarshal.AsImmutableArray(run);
     }
+
+    private bool Joins(string shopperId, string sessionId, ShopperCommand next) =>
+        next is { Notice: null, Source.Refused: null, Hops: 0, Event: SessionEvent same } && same.SessionId == sessionId
+        && _identity.Resolve(shopperId, same.EventTime) is null;
 
     /// <summary>A link, a hand-over, or any event of an id linked to a customer: decided here, synchronously.</summary>
     private void DecideIdentity(string shopperId, ShopperCommand command)

@@ -52,6 +52,7 @@ public sealed class SessionOwnershipSpecs() : TestKit(Checkpointing.TestConfig.W
         partition.Tell(new Checkpoint(0, 2));
         ExpectMsg<CheckpointSaved>();
         ExpectNoMsg(TimeSpan.FromMilliseconds(300)); // no Terminated
+        foreach (var (_, owner) in owners) Unwatch(owner.Actor);
         var kept = SessionActors(partition, expected: 3);
         Assert.Equal(owners.ToDictionary(o => o.Key, o => o.Value.Actor.Path), kept.ToDictionary(o => o.Key, o => o.Value.Actor.Path));
 
