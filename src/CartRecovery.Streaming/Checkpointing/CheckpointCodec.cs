@@ -115,8 +115,8 @@ internal static class CheckpointCodec
                 Sessions = sessions, Identity = identity, ChangedShoppers = changed,
             };
         }
-        catch (Exception e) when (e is MessagePackSerializationException or EndOfStreamException or ArgumentException or OverflowException
-            or InvalidOperationException or FormatException)
+        catch (Exception e) when (e is CheckpointFormatException or MessagePackSerializationException or EndOfStreamException
+            or ArgumentException or OverflowException or InvalidOperationException or FormatException)
         {
             // ArgumentException covers invalid UTF-8 (DecoderFallbackException), duplicate keys and out-of-range times or decimals.
             throw new CheckpointFormatException($"binary checkpoint ({bytes.Length} bytes) cannot be read at byte {1 + r.Consumed}: {e.Message}", e);
@@ -302,18 +302,18 @@ internal static class CheckpointCodec
     {
         w.WriteArrayHeader(2);
         w.Write(s.IdHash);
-        // Clock ticks and kind in one integer: ticks < 2^62.
-        w.Write((s.AtUtc.Ticks << 2) | (long)s.AtUtc.Kind);
+        // Clock ticks and kind in one unsigned integer: ticks < 2^62.
+        w.Write(((ulong)s.AtUtc.Ticks << 2) | (ulong)s.AtUtc.Kind);
     }
 
     private static SeenEvent Seen(ref MessagePackReader r)
     {
         Fields(ref r, 2, nameof(SeenEvent));
         var idHash = r.ReadUInt64();
-        var packed = r.ReadInt64();
+        var packed = r.ReadUInt64();
         var kind = (DateTimeKind)(packed & 3);
         if (!System.Enum.IsDefined(kind)) throw new CheckpointFormatException($"seen event has an unknown time kind {(int)kind}");
-        return new SeenEvent(idHash, new DateTime(packed >> 2, kind));
+        return new SeenEvent(idHash, new DateTime((long)(packed >> 2), kind));
     }
 
     private static void Head(ref MessagePackWriter w, AuditChainHead h)

@@ -82,10 +82,12 @@ public sealed record PartitionCheckpoint
         if (checkpoint.NextOffsets is null || checkpoint.Shoppers is null || checkpoint.Sessions is null || checkpoint.Identity is null
             || checkpoint.Shoppers.Contains(null!) || checkpoint.Sessions.Any(s => s is null || s.Lines is null))
             throw new CheckpointFormatException("JSON checkpoint has a null where a value is required");
-        // JSON keeps no comparer: give cart lines back their ordinal order, or replays would list them differently.
+        // JSON keeps no comparer: give the sorted dictionaries back their ordinal order, or replays would list them
+        // differently (cart lines, viewed categories, engagement and profile interests alike).
         return checkpoint with
         {
-            Sessions = [.. checkpoint.Sessions.Select(WithOrdinalLines)],
+            Shoppers = [.. checkpoint.Shoppers.Select(WithOrdinalMaps)],
+            Sessions = [.. checkpoint.Sessions.Select(s => WithOrdinalLines(s) with { ViewedCategories = s.ViewedCategories.WithComparers(StringComparer.Ordinal) })],
             Identity = checkpoint.Identity with
             {
                 Aliases = checkpoint.Identity.Aliases.WithComparers(StringComparer.Ordinal),
@@ -93,6 +95,16 @@ public sealed record PartitionCheckpoint
             },
         };
     }
+
+    private static ShopperState WithOrdinalMaps(ShopperState shopper) => shopper with
+    {
+        Engagement = shopper.Engagement.WithComparers(StringComparer.Ordinal),
+        Profile = shopper.Profile is { } profile ? profile with
+        {
+            CategoryInterest = profile.CategoryInterest.WithComparers(StringComparer.Ordinal),
+            SkuCategories = profile.SkuCategories.WithComparers(StringComparer.Ordinal),
+        } : null,
+    };
 
     private static SessionState WithOrdinalLines(SessionState session) => session with { Lines = session.Lines.WithComparers(StringComparer.Ordinal) };
 
