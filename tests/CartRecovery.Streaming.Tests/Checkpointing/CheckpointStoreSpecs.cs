@@ -119,6 +119,30 @@ public abstract class CheckpointStoreSpecs(CheckpointStoreSettings store) : Test
         Assert.Contains(StoreRows.Of(_store, PersistenceId(legacyGroup)), row => row.Length > 0 && row[0] == CheckpointCodec.BinaryV1);
     }
 
+    /// <summary>A checkpoint row damaged in the store (here cut in half): the restore fails, and the partition reports
+    /// the format error as its cause (the worker stops with it) instead of restoring something else or hanging.</summary>
+    [Fact]
+    public void A_damaged_checkpoint_row_fails_the_restore_with_the_format_error_as_its_cause()
+    {
+        var group = _group + "-damaged";
+        var records = Records(StorefrontSimulator.Generate(new SimulationSettings { Shoppers = 20, Seed = 3 }));
+        var probe = CreateTestProbe();
+        var partition = Sys.ActorOf(PartitionActor.Props(group, 0, _engine, new ProbeSink(probe.Ref)));
+        partition.Tell(new ProcessBatch(0, 1, records));
+        probe.ExpectMsg<BatchCompleted>(TimeSpan.FromSeconds(30));
+        partition.Tell(new Checkpoint(0, 2));
+        probe.ExpectMsg<CheckpointSaved>(TimeSpan.FromSeconds(30));
+        Stop(partition);
+        Assert.True(StoreRows.Rewrite(_store, PersistenceId(group), bytes => bytes[..(bytes.Length / 2)]) > 0);
+
+        var restored = Sys.ActorOf(PartitionActor.Props(group, 0, _engine, new ProbeSink(probe.Ref)));
+        restored.Tell(new RestorePartition(0), probe.Ref);
+
+        var failure = probe.ExpectMsg<Exception>(TimeSpan.FromSeconds(30));
+        var cause = Assert.IsType<CheckpointFormatException>(failure.InnerException);
+        Assert.Contains("binary checkpoint", cause.Message);
+    }
+
     private static string PersistenceId(string group) => $"cartrecovery/{group}/partition-0";
 
     /// <summary>A rebalance while the former owner is still saving (a stop past its timeout, say): the new owner's
