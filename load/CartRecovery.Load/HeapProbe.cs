@@ -4,6 +4,7 @@ using CartRecovery.Domain.Decisions;
 using CartRecovery.Domain.Policy;
 using CartRecovery.Domain.State;
 using CartRecovery.Domain.Time;
+using CartRecovery.Streaming.Checkpointing;
 
 namespace CartRecovery.Load;
 
@@ -13,6 +14,11 @@ public sealed record HeapRun(int Sessions, long StateBytes, long IndexBytes, lon
     /// and their shoppers: size and serialisation time (a delta holds only changed shoppers).</summary>
     public long SnapshotBytes { get; init; }
     public double SnapshotMs { get; init; }
+    /// <summary>Reading that snapshot back (restore), and the same snapshot in the JSON format of releases before session 10.</summary>
+    public double SnapshotDecodeMs { get; init; }
+    public long JsonSnapshotBytes { get; init; }
+    public double JsonSnapshotMs { get; init; }
+    public double JsonSnapshotDecodeMs { get; init; }
     public int SnapshotSessions { get; init; }
     public int SnapshotPartitions { get; init; }
 
@@ -103,7 +109,7 @@ public static class HeapProbe
         var heap = GC.GetGCMemoryInfo().HeapSizeBytes;
         // As one of the topic's partitions holds them: every partitions-th shopper (a 1M-session partition would not fit
         // one JSON array of at most 2 GiB).
-        var (snapshotBytes, snapshotMs) = Snapshot(sessions.Where((_, i) => i % partitions == 0).Select(s => s.Value),
+        var snapshot = Snapshot(sessions.Where((_, i) => i % partitions == 0).Select(s => s.Value),
             shoppers.Where((_, i) => i % partitions == 0).Select(s => s.Value));
         GC.KeepAlive(sessions);
         GC.KeepAlive(shoppers);
@@ -111,20 +117,32 @@ public static class HeapProbe
         GC.KeepAlive(timers);
         GC.KeepAlive(bySession);
         return new HeapRun(n, afterState - before, afterIndexes - afterState, heap) {
-            SnapshotBytes = snapshotBytes, SnapshotMs = snapshotMs, SnapshotSessions = (n + partitions - 1) / partitions, SnapshotPartitions = partitions,
+            SnapshotBytes = snapshot.Bytes, SnapshotMs = snapshot.Ms, SnapshotDecodeMs = snapshot.DecodeMs,
+            JsonSnapshotBytes = snapshot.JsonBytes, JsonSnapshotMs = snapshot.JsonMs, JsonSnapshotDecodeMs = snapshot.JsonDecodeMs, SnapshotSessions = (n + partitions - 1) / partitions, SnapshotPartitions = partitions,
         };
     }
 
-    /// <summary>Serialises the sessions and shoppers as one full partition checkpoint (the worker's own format and code).</summary>
-    private static (long Bytes, double Ms) Snapshot(IEnumerable<SessionState> sessions, IEnumerable<ShopperState> shoppers)
+    /// <summary>Serialises the sessions and shoppers as one full partition checkpoint (the worker's own format and code) and
+    /// reads it back; the same in the JSON format of earlier releases, for comparison.</summary>
+    private static (long Bytes, double Ms, double DecodeMs, long JsonBytes, double JsonMs, double JsonDecodeMs) Snapshot(
+        IEnumerable<SessionState> sessions, IEnumerable<ShopperState> shoppers)
     {
-        var checkpoint = new CartRecovery.Streaming.Checkpointing.PartitionCheckpoint
+        var checkpoint = new PartitionCheckpoint
         {
             Partition = 0, NextOffsets = new() { ["cart-events"] = 0 }, Watermark = Watermark.Start, Shoppers = [.. shoppers], Sessions = [.. sessions],
         };
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        var bytes = checkpoint.ToBytes().LongLength;
-        return (bytes, clock.Elapsed.TotalMilliseconds);
+        var bytes = checkpoint.ToBytes();
+        var ms = clock.Elapsed.TotalMilliseconds;
+        clock.Restart();
+        PartitionCheckpoint.FromBytes(bytes);
+        var decodeMs = clock.Elapsed.TotalMilliseconds;
+        clock.Restart();
+        var json = PartitionCheckpoint.ToJsonBytes(checkpoint);
+        var jsonMs = clock.Elapsed.TotalMilliseconds;
+        clock.Restart();
+        PartitionCheckpoint.FromBytes(json);
+        return (bytes.LongLength, ms, decodeMs, json.LongLength, jsonMs, clock.Elapsed.TotalMilliseconds);
     }
 
     private static T Parse<T>(ShopperEvent evt) where T : ShopperEvent =>

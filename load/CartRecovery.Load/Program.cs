@@ -135,7 +135,9 @@ try
         $"{heap.Sessions:N0} sessions; 1M would take {heap.TotalBytesPerSession * 1e6 / (1 << 30):F2} GiB)",
         $"<= 1,024 B: {Verdict(heap.TotalBytesPerSession <= 1024, $"by {heap.TotalBytesPerSession - 1024:N0} B ({heap.TotalBytesPerSession / 1024:F1} x)")}"));
     rows.Add(("full snapshot, one partition's waiting", $"{heap.SnapshotBytes / 1024.0:N0} KiB = {(double)heap.SnapshotBytes / heap.SnapshotSessions:N0} B per waiting session, " +
-        $"serialised in {heap.SnapshotMs:N0} ms ({heap.SnapshotSessions:N0} sessions: 1 in {heap.SnapshotPartitions} partitions)", ""));
+        $"serialised in {heap.SnapshotMs:N0} ms, read in {heap.SnapshotDecodeMs:N0} ms ({heap.SnapshotSessions:N0} sessions: 1 in {heap.SnapshotPartitions} partitions)", ""));
+    rows.Add(("  the same in the JSON of earlier releases", $"{heap.JsonSnapshotBytes / 1024.0:N0} KiB = {(double)heap.JsonSnapshotBytes / heap.SnapshotSessions:N0} B per waiting session, " +
+        $"serialised in {heap.JsonSnapshotMs:N0} ms, read in {heap.JsonSnapshotDecodeMs:N0} ms", ""));
 
     var w1 = rows.Max(r => r.Metric.Length);
     Console.WriteLine();

@@ -10,11 +10,12 @@ public sealed record CheckpointErasureResult(int SnapshotsRewritten, int DeltasR
 
 /// <summary>
 /// Erasure in the checkpoint store (Akka.Persistence.Sql, SQLite or PostgreSQL; docs/compliance.md). A partition's
-/// checkpoint is a snapshot row (JSON): every snapshot row of every partition, whatever its sequence number (older
-/// versions included), is read, the shopper's state, sessions and identity links are removed, and the row is written
-/// back. The journal holds the incremental checkpoints between snapshots (deltas, same JSON): each naming the shopper is
-/// rewritten the same way (deleting it would lose the other shoppers' changes it carries). Rows are decoded and the
-/// shopper matched by whole id, never by bytes: erasing <c>s1</c> leaves <c>s10</c> alone and is not reported as left over.
+/// checkpoint is a snapshot row (binary, <see cref="CheckpointCodec"/>; JSON when an earlier release wrote it): every
+/// snapshot row of every partition, whatever its sequence number (older versions included), is decoded, the shopper's
+/// state, sessions and identity links are removed, and the row is written back in the binary format. The journal holds
+/// the incremental checkpoints between snapshots (deltas, same format): each naming the shopper is rewritten the same
+/// way (deleting it would lose the other shoppers' changes it carries). Rows are decoded and the shopper matched by
+/// whole id, never by bytes: erasing <c>s1</c> leaves <c>s10</c> alone and is not reported as left over.
 /// Then the store is vacuumed, so the replaced bytes do not linger in free pages (SQLite) or dead tuples (PostgreSQL).
 /// A running worker forgets the shopper itself when the erasure_requested event reaches it, and its next checkpoint
 /// replaces the row; this is the path for stopped workers and for the operator's <c>./run.sh erase</c>.
@@ -103,7 +104,8 @@ public static class CheckpointErasure
         + (await JournalRowsAsync(connection, ct)).Count(r => NamesOrUnreadable(r.Bytes, shopperId));
 
     /// <summary>A row that cannot be read as a checkpoint cannot be shown not to hold the shopper: it counts when its bytes
-    /// contain the id (the JSON of a partition's checkpoint is the only thing the worker persists; the delta fence is empty).</summary>
+    /// contain the id (a partition's checkpoint is the only thing the worker persists, its strings stored as UTF-8 in both
+    /// formats; the delta fence is empty).</summary>
     private static bool NamesOrUnreadable(byte[] bytes, string shopperId) => bytes.Length > 0 && (Decode(bytes) is { } checkpoint
         ? Names(checkpoint, shopperId)
         : bytes.AsSpan().IndexOf(Encoding.UTF8.GetBytes(shopperId)) >= 0);
@@ -115,7 +117,7 @@ public static class CheckpointErasure
         {
             return PartitionCheckpoint.FromBytes(bytes);
         }
-        catch (System.Text.Json.JsonException)
+        catch (CheckpointFormatException)
         {
             return null;
         }

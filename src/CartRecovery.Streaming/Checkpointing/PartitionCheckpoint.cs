@@ -32,14 +32,14 @@ public sealed record PartitionCheckpoint
 
     public bool IsDelta => ChangedShoppers is not null;
 
+    /// <summary>The checkpoint in its binary format (<see cref="CheckpointCodec"/>): a format byte, then MessagePack.</summary>
     public byte[] ToBytes()
     {
         // Written into one buffer kept per thread: a full snapshot is megabytes, and growing a fresh pooled buffer by
         // doubling for each one was a large share of the bytes the worker allocated (docs/performance.md, session 6).
-        // Not compressed: erasure finds the rows naming a shopper by their bytes (CheckpointErasure).
         var buffer = _buffer ??= new ArrayBufferWriter<byte>(64 * 1024);
         buffer.ResetWrittenCount();
-        using (var writer = new Utf8JsonWriter(buffer)) JsonSerializer.Serialize(writer, this, CheckpointJsonContext.Default.PartitionCheckpoint);
+        CheckpointCodec.Write(buffer, this);
         var bytes = buffer.WrittenSpan.ToArray();
         // A buffer grown past any normal snapshot is not kept (a partition that briefly held a huge state).
         if (buffer.Capacity > MaxKeptBuffer) _buffer = null;
@@ -49,14 +49,45 @@ public sealed record PartitionCheckpoint
     [ThreadStatic] private static ArrayBufferWriter<byte>? _buffer;
     private const int MaxKeptBuffer = 64 * 1024 * 1024;
 
+    /// <summary>Reads a checkpoint in the binary format, or in the JSON of releases before it (its first byte is '{'), so
+    /// a store written by the previous release restores; every checkpoint written from then on is binary.</summary>
+    /// <exception cref="CheckpointFormatException">The bytes are no readable checkpoint (empty, truncated, corrupt, another format).</exception>
     public static PartitionCheckpoint FromBytes(byte[] bytes)
     {
-        var checkpoint = JsonSerializer.Deserialize(bytes, CheckpointJsonContext.Default.PartitionCheckpoint)
-            ?? throw new JsonException("empty checkpoint");
-        // JSON keeps no comparer: give cart lines back their ordinal order, or replays would list them differently.
+        if (bytes.Length == 0) throw new CheckpointFormatException("empty checkpoint");
+        return bytes[0] switch
+        {
+            CheckpointCodec.BinaryV1 => CheckpointCodec.Read(bytes),
+            (byte)'{' => FromJson(bytes),
+            var other => throw new CheckpointFormatException($"checkpoint starts with byte 0x{other:x2}: not a known checkpoint format"),
+        };
+    }
+
+    /// <summary>The JSON checkpoint of an earlier release (and of tests that write one to show it is still read).</summary>
+    internal static byte[] ToJsonBytes(PartitionCheckpoint checkpoint) =>
+        JsonSerializer.SerializeToUtf8Bytes(checkpoint, CheckpointJsonContext.Default.PartitionCheckpoint);
+
+    private static PartitionCheckpoint FromJson(byte[] bytes)
+    {
+        PartitionCheckpoint checkpoint;
+        try
+        {
+            checkpoint = JsonSerializer.Deserialize(bytes, CheckpointJsonContext.Default.PartitionCheckpoint)
+                ?? throw new CheckpointFormatException("JSON checkpoint is null");
+        }
+        catch (Exception e) when (e is JsonException or NotSupportedException)
+        {
+            throw new CheckpointFormatException($"JSON checkpoint ({bytes.Length} bytes) cannot be read: {e.Message}", e);
+        }
+        if (checkpoint.NextOffsets is null || checkpoint.Shoppers is null || checkpoint.Sessions is null || checkpoint.Identity is null
+            || checkpoint.Shoppers.Contains(null!) || checkpoint.Sessions.Any(s => s is null || s.Lines is null))
+            throw new CheckpointFormatException("JSON checkpoint has a null where a value is required");
+        // JSON keeps no comparer: give the sorted dictionaries back their ordinal order, or replays would list them
+        // differently (cart lines, viewed categories, engagement and profile interests alike).
         return checkpoint with
         {
-            Sessions = [.. checkpoint.Sessions.Select(WithOrdinalLines)],
+            Shoppers = [.. checkpoint.Shoppers.Select(WithOrdinalMaps)],
+            Sessions = [.. checkpoint.Sessions.Select(s => WithOrdinalLines(s) with { ViewedCategories = s.ViewedCategories.WithComparers(StringComparer.Ordinal) })],
             Identity = checkpoint.Identity with
             {
                 Aliases = checkpoint.Identity.Aliases.WithComparers(StringComparer.Ordinal),
@@ -65,9 +96,20 @@ public sealed record PartitionCheckpoint
         };
     }
 
+    private static ShopperState WithOrdinalMaps(ShopperState shopper) => shopper with
+    {
+        Engagement = shopper.Engagement.WithComparers(StringComparer.Ordinal),
+        Profile = shopper.Profile is { } profile ? profile with
+        {
+            CategoryInterest = profile.CategoryInterest.WithComparers(StringComparer.Ordinal),
+            SkuCategories = profile.SkuCategories.WithComparers(StringComparer.Ordinal),
+        } : null,
+    };
+
     private static SessionState WithOrdinalLines(SessionState session) => session with { Lines = session.Lines.WithComparers(StringComparer.Ordinal) };
 
-    /// <summary>A hand-over travels in the checkpoint's format (it is a piece of a partition's state).</summary>
+    /// <summary>A hand-over travels as JSON inside an event on the input topic (it is a piece of a partition's state, in
+    /// the format the checkpoints had before they turned binary; the event contracts are JSON).</summary>
     public static JsonElement ToJson(HandOver handOver) => JsonSerializer.SerializeToElement(handOver, CheckpointJsonContext.Default.HandOver);
 
     /// <summary>Reads a hand-over; null when the state cannot be read (it came from the input topic, so it is untrusted).</summary>

@@ -2,6 +2,7 @@ using CartRecovery.Domain.Identity;
 using CartRecovery.Domain.State;
 using CartRecovery.Domain.Time;
 using CartRecovery.Streaming.Checkpointing;
+using Microsoft.Data.Sqlite;
 
 namespace CartRecovery.Streaming.Tests.Checkpointing;
 
@@ -49,5 +50,45 @@ public sealed class CheckpointErasureTests
         var delta = Checkpoint() with { ChangedShoppers = ["s1"] };
         Assert.True(CheckpointErasure.Names(delta, "s1"));
         Assert.False(CheckpointErasure.Names(CheckpointErasure.Forget(delta, "s1"), "s1"));
+    }
+
+    /// <summary>A store holding a JSON snapshot of an earlier release and binary deltas: the erasure decodes both, rewrites
+    /// each row naming the shopper without them (in the binary format), and leaves the other shoppers.</summary>
+    [Fact]
+    public async Task Erasure_decodes_json_and_binary_rows_and_rewrites_them_binary_without_the_shopper()
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"cartrecovery-erasure-rows-{Guid.NewGuid():N}.db");
+        var store = CheckpointStoreSettings.Sqlite(path);
+        const string id = "cartrecovery/g/partition-0";
+        using (var connection = new SqliteConnection(store.ConnectionString))
+        {
+            connection.Open();
+            using var create = connection.CreateCommand();
+            create.CommandText = """
+                CREATE TABLE snapshot (persistence_id TEXT, sequence_number INTEGER, snapshot BLOB);
+                CREATE TABLE journal (ordering INTEGER PRIMARY KEY, persistence_id TEXT, sequence_number INTEGER, message BLOB);
+                INSERT INTO snapshot VALUES (@id, 1, @json);
+                INSERT INTO journal VALUES (1, @id, 2, @delta);
+                INSERT INTO journal VALUES (2, @id, 3, @other);
+                INSERT INTO journal VALUES (3, @id, 4, x'');
+                """;
+            create.Parameters.AddWithValue("@id", id);
+            create.Parameters.AddWithValue("@json", PartitionCheckpoint.ToJsonBytes(Checkpoint("s1", "s10")));
+            create.Parameters.AddWithValue("@delta", (Checkpoint("s1") with { ChangedShoppers = ["s1"] }).ToBytes());
+            create.Parameters.AddWithValue("@other", (Checkpoint("s10") with { ChangedShoppers = ["s10"] }).ToBytes());
+            create.ExecuteNonQuery();
+        }
+        Assert.Equal(2, await CheckpointErasure.CountRowsOfShopperAsync(store, "s1", CancellationToken.None));
+
+        var result = await CheckpointErasure.EraseAsync(store, "s1", CancellationToken.None);
+
+        Assert.Equal(new CheckpointErasureResult(1, 1, 0), result);
+        var rows = StoreRows.Of(store, id).Where(row => row.Length > 0).Select(PartitionCheckpoint.FromBytes).ToList();
+        Assert.Equal(3, rows.Count);
+        Assert.DoesNotContain(rows, row => CheckpointErasure.Names(row, "s1"));
+        Assert.Equal(["s10"], rows[0].Shoppers.Select(s => s.ShopperId));
+        Assert.All(StoreRows.Of(store, id).Where(row => row.Length > 0), row => Assert.Equal(CheckpointCodec.BinaryV1, row[0]));
+        SqliteConnection.ClearAllPools();
+        File.Delete(path);
     }
 }

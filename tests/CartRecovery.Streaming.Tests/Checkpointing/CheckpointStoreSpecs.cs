@@ -19,6 +19,7 @@ namespace CartRecovery.Streaming.Tests.Checkpointing;
 /// </summary>
 public abstract class CheckpointStoreSpecs(CheckpointStoreSettings store) : TestKit(TestConfig.With(store))
 {
+    private readonly CheckpointStoreSettings _store = store;
     private readonly RecoveryEngine _engine = new(PolicyFile.LoadDefault());
     private readonly string _group = "specs-" + Guid.NewGuid().ToString("N");
 
@@ -75,7 +76,74 @@ public abstract class CheckpointStoreSpecs(CheckpointStoreSettings store) : Test
         Assert.Equal(full.Restored.NextOffsets, incremental.Restored.NextOffsets);
         Assert.Equal(full.Restored.Sessions, incremental.Restored.Sessions);
         Assert.Equal(full.Outputs, incremental.Outputs);
+        // Both restored from checkpoints of the binary format: a snapshot and binary deltas, or one binary snapshot.
+        foreach (var group in new[] { _group + "-incremental", _group + "-full" })
+        {
+            var rows = StoreRows.Of(_store, PersistenceId(group)).Where(row => row.Length > 0).ToList();
+            Assert.NotEmpty(rows);
+            Assert.All(rows, row => Assert.Equal(CheckpointCodec.BinaryV1, row[0]));
+        }
     }
+
+    /// <summary>A store an earlier release wrote (its snapshot and deltas in JSON) restores to the same partition, and the
+    /// next checkpoint is written in the binary format.</summary>
+    [Fact]
+    public void A_store_of_json_checkpoints_from_an_earlier_release_restores_the_same_partition()
+    {
+        var records = Records(StorefrontSimulator.Generate(new SimulationSettings { Shoppers = 120, Seed = 13 }));
+        var cut = records.Count * 2 / 3;
+        // A full snapshot, then two small slices: journaled as deltas after it.
+        List<List<InputRecord>> slices = [records[..(cut - 20)], records[(cut - 20)..(cut - 10)], records[(cut - 10)..cut]];
+        var legacyGroup = _group + "-legacy";
+        var (binary, _) = RestoreAndFinish(_group + "-binary", slices, records[cut..]);
+        var (legacy, legacySaves) = RestoreAndFinish(legacyGroup, slices, records[cut..], beforeRestore: () =>
+            Assert.True(StoreRows.Rewrite(_store, PersistenceId(legacyGroup), bytes => PartitionCheckpoint.ToJsonBytes(PartitionCheckpoint.FromBytes(bytes))) > 1,
+                string.Join(",", StoreRows.Of(_store, PersistenceId(legacyGroup)).Select(r => r.Length))));
+
+        Assert.True(legacySaves[^1].Incremental, string.Join(",", legacySaves.Select(s => s.Incremental))); // the JSON store held a delta, not only a snapshot
+        Assert.NotEmpty(binary.Outputs);
+        Assert.Equal(binary.Restored.NextOffsets, legacy.Restored.NextOffsets);
+        Assert.Equal(binary.Restored.Sessions, legacy.Restored.Sessions);
+        Assert.Equal(binary.Outputs, legacy.Outputs);
+        Assert.All(StoreRows.Of(_store, PersistenceId(legacyGroup)).Where(row => row.Length > 0), row => Assert.Equal((byte)'{', row[0]));
+
+        // The next incarnation's checkpoint is written binary.
+        var probe = CreateTestProbe();
+        var next = Sys.ActorOf(PartitionActor.Props(legacyGroup, 0, _engine, new ProbeSink(probe.Ref)));
+        next.Tell(new RestorePartition(0), probe.Ref);
+        probe.ExpectMsg<PartitionRestored>(TimeSpan.FromSeconds(30));
+        next.Tell(new ProcessBatch(0, 1, records[cut..(cut + 10)]));
+        probe.ExpectMsg<BatchCompleted>(TimeSpan.FromSeconds(30));
+        next.Tell(new Checkpoint(0, 2));
+        probe.ExpectMsg<CheckpointSaved>(TimeSpan.FromSeconds(30));
+        Assert.Contains(StoreRows.Of(_store, PersistenceId(legacyGroup)), row => row.Length > 0 && row[0] == CheckpointCodec.BinaryV1);
+    }
+
+    /// <summary>A checkpoint row damaged in the store (here cut in half): the restore fails, and the partition reports
+    /// the format error as its cause (the worker stops with it) instead of restoring something else or hanging.</summary>
+    [Fact]
+    public void A_damaged_checkpoint_row_fails_the_restore_with_the_format_error_as_its_cause()
+    {
+        var group = _group + "-damaged";
+        var records = Records(StorefrontSimulator.Generate(new SimulationSettings { Shoppers = 20, Seed = 3 }));
+        var probe = CreateTestProbe();
+        var partition = Sys.ActorOf(PartitionActor.Props(group, 0, _engine, new ProbeSink(probe.Ref)));
+        partition.Tell(new ProcessBatch(0, 1, records));
+        probe.ExpectMsg<BatchCompleted>(TimeSpan.FromSeconds(30));
+        partition.Tell(new Checkpoint(0, 2));
+        probe.ExpectMsg<CheckpointSaved>(TimeSpan.FromSeconds(30));
+        Stop(partition);
+        Assert.True(StoreRows.Rewrite(_store, PersistenceId(group), bytes => bytes[..(bytes.Length / 2)]) > 0);
+
+        var restored = Sys.ActorOf(PartitionActor.Props(group, 0, _engine, new ProbeSink(probe.Ref)));
+        restored.Tell(new RestorePartition(0), probe.Ref);
+
+        var failure = probe.ExpectMsg<Exception>(TimeSpan.FromSeconds(30));
+        var cause = Assert.IsType<CheckpointFormatException>(failure.InnerException);
+        Assert.Contains("binary checkpoint", cause.Message);
+    }
+
+    private static string PersistenceId(string group) => $"cartrecovery/{group}/partition-0";
 
     /// <summary>A rebalance while the former owner is still saving (a stop past its timeout, say): the new owner's
     /// takeover fences the partition's checkpoint, so the former owner's later save fails on the journal's unique key
@@ -129,7 +197,7 @@ public abstract class CheckpointStoreSpecs(CheckpointStoreSettings store) : Test
     /// <summary>Processes <paramref name="slices"/> with a checkpoint after each, restores the partition in a new
     /// incarnation, then processes <paramref name="rest"/> and drains: what it restored, and the outputs after it.</summary>
     private ((PartitionRestored Restored, List<string> Outputs), List<CheckpointSaved> Saves) RestoreAndFinish(string group,
-        IReadOnlyList<List<InputRecord>> slices, List<InputRecord> rest)
+        IReadOnlyList<List<InputRecord>> slices, List<InputRecord> rest, Action? beforeRestore = null)
     {
         var probe = CreateTestProbe();
         var partition = Sys.ActorOf(PartitionActor.Props(group, 0, _engine, new ProbeSink(probe.Ref)));
@@ -143,6 +211,7 @@ public abstract class CheckpointStoreSpecs(CheckpointStoreSettings store) : Test
             saves.Add(probe.ExpectMsg<CheckpointSaved>(TimeSpan.FromSeconds(30)));
         }
         Stop(partition);
+        beforeRestore?.Invoke();
 
         partition = Sys.ActorOf(PartitionActor.Props(group, 0, _engine, new ProbeSink(probe.Ref)));
         partition.Tell(new RestorePartition(0), probe.Ref);
