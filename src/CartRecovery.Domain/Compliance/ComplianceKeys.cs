@@ -157,7 +157,7 @@ public sealed class ComplianceKeys
     {
         var input = Decisions.DigestInput.Start();
         foreach (var part in parts) input.Part(part);
-        HMACSHA256.HashData(key, input.Bytes, destination);
+        input.HmacSha256(key, destination);
     }
 
     private static byte[] Key(string value, string name)
