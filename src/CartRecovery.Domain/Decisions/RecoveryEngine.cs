@@ -85,7 +85,8 @@ public sealed partial class RecoveryEngine(RecoveryPolicy policy)
 
         var updated = SessionEvolution.Evolve(session, evt);
         if (lateNews is not null) return new Decision(shopper, updated, effects);
-        updated = Sessions.Rescore(updated, evt.EventTime);
+        // Evolve made a copy no one else holds: scored in it.
+        updated = Sessions.RescoreCopy(updated, evt.EventTime);
 
         if (evt is PaymentFailed)
         {
@@ -179,7 +180,7 @@ public sealed partial class RecoveryEngine(RecoveryPolicy policy)
         var variant = Policy.VariantFor(session.ShopperId);
         var segment = Policy.VariantNamed(variant).Apply(Policy.SegmentFor(session));
         // Scored with its cause: an explicit exit is an abandonment signal of its own (RiskModel, explicit_exit).
-        var left = Sessions.Rescore(session with { AbandonCause = cause }, at);
+        var left = Sessions.RescoreCopy(session with { AbandonCause = cause }, at);
         var abandoned = left with
         {
             Phase = SessionPhase.Abandoned,

@@ -150,6 +150,16 @@ public sealed class SessionEvolution(RecoveryPolicy policy)
         return score == session.Score && top == session.TopFactors ? session : session with { Score = score, TopFactors = top };
     }
 
+    /// <summary><see cref="Rescore"/> of a state the caller has just copied (<see cref="Evolve"/>'s result, a <c>with</c>) and
+    /// holds alone: scored in that copy instead of a second one (<see cref="SessionState.ScoreOwnCopy"/>).</summary>
+    internal SessionState RescoreCopy(SessionState copy, DateTimeOffset at)
+    {
+        var timeout = Policy.SegmentFor(copy).InactivityTimeout;
+        var score = RiskModel.Score(copy, Policy.ValueInPolicyCurrency(copy), at, timeout, Policy.Risk, copy.TopFactors, out var top);
+        copy.ScoreOwnCopy(score, top);
+        return copy;
+    }
+
     /// <summary>A currency the input names for the cart: the cart's own while the cart is empty; another one joining a
     /// non-empty cart makes it a cart of mixed currencies (never summed or compared as one). A line without a currency
     /// is in the cart's.</summary>
