@@ -144,7 +144,16 @@ public static class MessageTokens
         return $"{claims.Kind}.{Version}.{Base64Url.EncodeToString(nonce)}.{Base64Url.EncodeToString(sealedBytes)}";
     }
 
-    private static byte[] AssociatedData(string kind) => Encoding.UTF8.GetBytes($"{kind}.{Version}");
+    private static byte[] AssociatedData(string kind) => kind switch
+    {
+        // The two kinds' bytes made once (every reminder issues both tokens); read-only by convention, never handed out.
+        TokenClaims.Unsubscribe => UnsubscribeAssociated,
+        TokenClaims.Resume => ResumeAssociated,
+        _ => Encoding.UTF8.GetBytes($"{kind}.{Version}"),
+    };
+
+    private static readonly byte[] UnsubscribeAssociated = Encoding.UTF8.GetBytes($"{TokenClaims.Unsubscribe}.{Version}");
+    private static readonly byte[] ResumeAssociated = Encoding.UTF8.GetBytes($"{TokenClaims.Resume}.{Version}");
 
     // A compact binary layout (length-prefixed UTF-8 strings, 7-bit encoded integers): a link should stay short.
     private static byte[] Encode(TokenClaims claims)
