@@ -258,10 +258,12 @@ public sealed partial class RecoveryEngine(RecoveryPolicy policy)
                     ? shopper.OpenIncentives.Add(new OpenIncentive(code, triggerId, session.SessionId, at, at + offer.ValidFor))
                     : shopper.OpenIncentives,
             };
-            session = session with { RemindersSent = session.RemindersSent + 1, LastReminderAt = at };
         }
 
-        session = session with { NextStep = session.NextStep + 1, DeferredUntil = null };
+        // The step decided, in one copy (a sent step also counts as a reminder of the case).
+        session = verdict.MaySend
+            ? session with { RemindersSent = session.RemindersSent + 1, LastReminderAt = at, NextStep = session.NextStep + 1, DeferredUntil = null }
+            : session with { NextStep = session.NextStep + 1, DeferredUntil = null };
         if (session.NextStep < segment.Steps.Length) return new Decision(shopper, session, effects);
         // The case stays open while a code it issued is valid, so the code's expiry is voided at its time.
         return CodeValidUntil(shopper, session, at) is { } expiry
