@@ -30,25 +30,33 @@ public static class AuditChain
     /// <summary>Links <paramref name="row"/> after <paramref name="head"/> (null: it starts a chain).</summary>
     public static AuditRecord Link(AuditChainHead? head, AuditRecord row, string pseudonym, ComplianceKeys keys)
     {
-        var linked = row with
+        // The hash from the link's values, so the linked row is made in one copy, not one to hash and one to carry it
+        // (every audit row is linked).
+        var sessionPseudonym = keys.SessionPseudonym(row.ShopperId, row.SessionId);
+        var seq = (head?.Seq ?? 0) + 1;
+        var prev = head?.Hash ?? "";
+        var hash = Hex(CanonicalV2(row, prev, seq, pseudonym, sessionPseudonym));
+        return row with
         {
             ShopperPseudonym = pseudonym,
-            SessionPseudonym = keys.SessionPseudonym(row.ShopperId, row.SessionId),
+            SessionPseudonym = sessionPseudonym,
             ChainVersion = CurrentVersion,
-            ChainSeq = (head?.Seq ?? 0) + 1,
-            ChainPrev = head?.Hash ?? "",
+            ChainSeq = seq,
+            ChainPrev = prev,
+            ChainHash = hash,
+            ChainRoot = head is null ? hash : head.Root,
         };
-        var hash = HashOf(linked);
-        return linked with { ChainHash = hash, ChainRoot = head is null ? hash : head.Root };
     }
 
     public static AuditChainHead HeadOf(AuditRecord linked) => new(linked.ChainSeq, linked.ChainHash, linked.ChainRoot);
 
     /// <summary>The hash a row must carry, from its own fields (<see cref="AuditRecord.ChainHash"/> itself excluded).</summary>
-    public static string HashOf(AuditRecord row)
+    public static string HashOf(AuditRecord row) => Hex(Canonical(row));
+
+    private static string Hex(ReadOnlySpan<byte> canonical)
     {
         Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
-        SHA256.HashData(Canonical(row), hash);
+        Decisions.DigestInput.Sha256(canonical, hash);
         return Convert.ToHexStringLower(hash);
     }
 
@@ -62,13 +70,17 @@ public static class AuditChain
     /// </summary>
     public static ReadOnlySpan<byte> Canonical(AuditRecord row) => row.ChainVersion >= 2 ? CanonicalV2(row) : CanonicalV1(row);
 
-    private static ReadOnlySpan<byte> CanonicalV2(AuditRecord row)
+    private static ReadOnlySpan<byte> CanonicalV2(AuditRecord row) =>
+        CanonicalV2(row, row.ChainPrev, row.ChainSeq, row.ShopperPseudonym, row.SessionPseudonym);
+
+    /// <summary>Version 2 of <paramref name="row"/> with the link's own fields given (<see cref="Link"/>: the row before it is linked).</summary>
+    private static ReadOnlySpan<byte> CanonicalV2(AuditRecord row, string chainPrev, long chainSeq, string shopperPseudonym, string sessionPseudonym)
     {
         var input = Decisions.DigestInput.Start().Part("audit-chain-v2");
-        Text(input, row.ChainPrev);
-        input.Part(row.ChainSeq);
-        Text(input, row.ShopperPseudonym);
-        Text(input, row.SessionPseudonym);
+        Text(input, chainPrev);
+        input.Part(chainSeq);
+        Text(input, shopperPseudonym);
+        Text(input, sessionPseudonym);
         Text(input, row.AuditId);
         Text(input, row.Decision);
         Text(input, row.Reason);

@@ -86,6 +86,22 @@ public sealed class ComplianceKeys
     public byte[] TokenSubkey(string label) =>
         HKDF.DeriveKey(HashAlgorithmName.SHA256, _tokenKey, 32, salt: [], info: Encoding.UTF8.GetBytes(label));
 
+    /// <summary><see cref="TokenSubkey"/> of <paramref name="label"/>, derived once per label and kept: every reminder
+    /// issues two tokens, and deriving their keys on each was 1 % of the worker's CPU (docs/performance.md, session 10).
+    /// Read-only, so no caller can change the key the next token is sealed with.</summary>
+    internal ReadOnlySpan<byte> CachedTokenSubkey(string label)
+    {
+        var cache = _tokenSubkeys;
+        foreach (var (known, key) in cache)
+            if (ReferenceEquals(known, label) || known == label) return key;
+        var derived = TokenSubkey(label);
+        // Copy-on-write: a reader on another thread sees the old array or the new one, both complete.
+        _tokenSubkeys = [.. cache, (label, derived)];
+        return derived;
+    }
+
+    private (string Label, byte[] Key)[] _tokenSubkeys = [];
+
     /// <summary>Size of <see cref="SignRecord"/>'s MAC in bytes.</summary>
     public const int RecordMacLength = HMACSHA256.HashSizeInBytes;
 
@@ -141,7 +157,7 @@ public sealed class ComplianceKeys
     {
         var input = Decisions.DigestInput.Start();
         foreach (var part in parts) input.Part(part);
-        HMACSHA256.HashData(key, input.Bytes, destination);
+        input.HmacSha256(key, destination);
     }
 
     private static byte[] Key(string value, string name)

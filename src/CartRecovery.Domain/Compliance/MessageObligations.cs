@@ -30,8 +30,11 @@ public static class MessageObligations
             reminder.FunnelStep, [.. reminder.CartLines.Select(line => new TokenCartLine(line.Sku, line.Quantity))], reminder.CartLinesOmitted);
         var unsubscribeUrl = Link(policy.Messages.UnsubscribeLink, unsubscribe);
         var oneClick = reminder.Channel == "email" && unsubscribeUrl.StartsWith("https://", StringComparison.Ordinal);
-        var completed = Located(reminder, timeZone) with
+        // Located and completed in one copy of the trigger (Located's fields set here too).
+        var completed = reminder with
         {
+            ShopperTimeZone = timeZone.Id,
+            ShopperLocalTime = LocalTime(reminder.EventTime, timeZone),
             Purpose = consent.Purpose,
             ConsentWordingVersion = consent.WordingVersion,
             UnsubscribeToken = unsubscribe,
@@ -86,8 +89,11 @@ public static class MessageObligations
     public static RecoveryTrigger Located(RecoveryTrigger trigger, TimeZoneInfo timeZone) => trigger with
     {
         ShopperTimeZone = timeZone.Id,
-        ShopperLocalTime = DateTime.SpecifyKind(TimeZoneInfo.ConvertTime(trigger.EventTime, timeZone).DateTime, DateTimeKind.Unspecified),
+        ShopperLocalTime = LocalTime(trigger.EventTime, timeZone),
     };
+
+    private static DateTime LocalTime(DateTimeOffset at, TimeZoneInfo timeZone) =>
+        DateTime.SpecifyKind(TimeZoneInfo.ConvertTime(at, timeZone).DateTime, DateTimeKind.Unspecified);
 
     private static string Link(IFluidTemplate? template, string token)
     {

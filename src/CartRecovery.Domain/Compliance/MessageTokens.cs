@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Buffers.Text;
 using System.Security.Cryptography;
 using System.Text;
@@ -98,7 +99,7 @@ public static class MessageTokens
         var plaintext = new byte[sealedBytes.Length - TagBytes];
         try
         {
-            using var aes = new AesGcm(keys.TokenSubkey(EncryptionLabel), TagBytes);
+            using var aes = new AesGcm(keys.CachedTokenSubkey(EncryptionLabel), TagBytes);
             aes.Decrypt(nonce, sealedBytes.AsSpan(0, plaintext.Length), sealedBytes.AsSpan(plaintext.Length), plaintext, AssociatedData(parts[0]));
         }
         catch (AuthenticationTagMismatchException)
@@ -123,14 +124,36 @@ public static class MessageTokens
     {
         var plaintext = Encode(claims);
         var associated = AssociatedData(claims.Kind);
-        var nonce = HMACSHA256.HashData(keys.TokenSubkey(NonceLabel), (byte[])[.. associated, .. plaintext]).AsSpan(0, NonceBytes).ToArray();
+        // The nonce: the MAC of associated data then plaintext, taken at once over one pooled buffer.
+        var macInput = ArrayPool<byte>.Shared.Rent(associated.Length + plaintext.Length);
+        Span<byte> mac = stackalloc byte[HMACSHA256.HashSizeInBytes];
+        try
+        {
+            associated.CopyTo(macInput.AsSpan());
+            plaintext.CopyTo(macInput.AsSpan(associated.Length));
+            HMACSHA256.HashData(keys.CachedTokenSubkey(NonceLabel), macInput.AsSpan(0, associated.Length + plaintext.Length), mac);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(macInput);
+        }
+        var nonce = mac[..NonceBytes];
         var sealedBytes = new byte[plaintext.Length + TagBytes];
-        using (var aes = new AesGcm(keys.TokenSubkey(EncryptionLabel), TagBytes))
+        using (var aes = new AesGcm(keys.CachedTokenSubkey(EncryptionLabel), TagBytes))
             aes.Encrypt(nonce, plaintext, sealedBytes.AsSpan(0, plaintext.Length), sealedBytes.AsSpan(plaintext.Length), associated);
         return $"{claims.Kind}.{Version}.{Base64Url.EncodeToString(nonce)}.{Base64Url.EncodeToString(sealedBytes)}";
     }
 
-    private static byte[] AssociatedData(string kind) => Encoding.UTF8.GetBytes($"{kind}.{Version}");
+    private static byte[] AssociatedData(string kind) => kind switch
+    {
+        // The two kinds' bytes made once (every reminder issues both tokens); read-only by convention, never handed out.
+        TokenClaims.Unsubscribe => UnsubscribeAssociated,
+        TokenClaims.Resume => ResumeAssociated,
+        _ => Encoding.UTF8.GetBytes($"{kind}.{Version}"),
+    };
+
+    private static readonly byte[] UnsubscribeAssociated = Encoding.UTF8.GetBytes($"{TokenClaims.Unsubscribe}.{Version}");
+    private static readonly byte[] ResumeAssociated = Encoding.UTF8.GetBytes($"{TokenClaims.Resume}.{Version}");
 
     // A compact binary layout (length-prefixed UTF-8 strings, 7-bit encoded integers): a link should stay short.
     private static byte[] Encode(TokenClaims claims)

@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using System.Text;
 
 namespace CartRecovery.Domain.Decisions;
@@ -48,6 +47,6 @@ public static class DeterministicId
         // Each part then a unit separator, so ("ab","c") != ("a","bc"); hashed at once (DigestInput: no per-part arrays).
         var input = DigestInput.Start();
         foreach (var part in parts) input.Part(part);
-        SHA256.HashData(input.Bytes, destination);
+        input.Sha256(destination);
     }
 }

@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using System.Runtime.InteropServices;
 using CartRecovery.Contracts.Events;
 using CartRecovery.Contracts.Outputs;
 using CartRecovery.Domain.State;
@@ -35,20 +36,43 @@ public sealed partial class RecoveryEngine
             return true;
         }
         effects = Effects.None;
-        seen = WithinDedupHorizon(shopper.SeenEvents, evt.EventTime).Add(new SeenEvent(id, evt.EventTime.UtcDateTime));
+        seen = Remembered(shopper.SeenEvents, evt.EventTime, new SeenEvent(id, evt.EventTime.UtcDateTime));
         return false;
+    }
+
+    /// <summary><see cref="WithinDedupHorizon"/> with <paramref name="added"/> after them, built as one array (this runs on
+    /// every event; the forgetting and the adding made two).</summary>
+    private ImmutableArray<SeenEvent> Remembered(ImmutableArray<SeenEvent> seen, DateTimeOffset now, SeenEvent added)
+    {
+        if (seen.IsDefaultOrEmpty) return [added];
+        var horizon = DedupHorizonOf(seen, now);
+        var kept = 0;
+        foreach (var s in seen) if (s.AtUtc >= horizon) kept++;
+        var remembered = new SeenEvent[kept + 1];
+        var i = 0;
+        foreach (var s in seen) if (s.AtUtc >= horizon) remembered[i++] = s;
+        remembered[i] = added;
+        return ImmutableCollectionsMarshal.AsImmutableArray(remembered);
     }
 
     /// <summary>The seen ids still inside the dedup horizon of the newest of them and <paramref name="now"/>.</summary>
     private ImmutableArray<SeenEvent> WithinDedupHorizon(ImmutableArray<SeenEvent> seen, DateTimeOffset now)
     {
         if (seen.IsDefaultOrEmpty) return [];
+        var horizon = DedupHorizonOf(seen, now);
+        foreach (var s in seen)
+            if (s.AtUtc < horizon) return Forget(seen, horizon);
+        return seen;
+    }
+
+    // Apart, so the lambda's closure is allocated only when something is forgotten, not on every call.
+    private static ImmutableArray<SeenEvent> Forget(ImmutableArray<SeenEvent> seen, DateTime horizon) => seen.RemoveAll(x => x.AtUtc < horizon);
+
+    private DateTime DedupHorizonOf(ImmutableArray<SeenEvent> seen, DateTimeOffset now)
+    {
         var newest = now.UtcDateTime;
         foreach (var s in seen) if (s.AtUtc > newest) newest = s.AtUtc;
-        var horizon = newest - Policy.DedupHorizon;
-        foreach (var s in seen)
-            if (s.AtUtc < horizon) return seen.RemoveAll(x => x.AtUtc < horizon);
-        return seen;
+        return newest - Policy.DedupHorizon;
     }
 
     private Effects LateAudit(ShopperState shopper, ShopperEvent evt, string sessionId, Watermark watermark) =>

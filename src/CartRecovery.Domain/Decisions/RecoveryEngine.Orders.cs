@@ -67,7 +67,7 @@ public sealed partial class RecoveryEngine
             if (orderCurrency is not null) session = session with { Currency = orderCurrency, CurrencyFromPolicy = false };
         }
 
-        session = Sessions.Rescore(SessionEvolution.Touch(session, evt), evt.EventTime);
+        session = Sessions.RescoreCopy(SessionEvolution.Touch(session, evt), evt.EventTime);
         var outcome = OrderOutcome(session.RemindersSent);
         if (session.Phase == SessionPhase.Abandoned)
             effects = effects.Concat(SuppressRemainingSteps(session, SegmentOf(session), SuppressionReason.OrderPlaced, evt.EventTime, [evt.EventId]));

@@ -85,7 +85,8 @@ public sealed partial class RecoveryEngine(RecoveryPolicy policy)
 
         var updated = SessionEvolution.Evolve(session, evt);
         if (lateNews is not null) return new Decision(shopper, updated, effects);
-        updated = Sessions.Rescore(updated, evt.EventTime);
+        // Evolve made a copy no one else holds: scored in it.
+        updated = Sessions.RescoreCopy(updated, evt.EventTime);
 
         if (evt is PaymentFailed)
         {
@@ -179,7 +180,7 @@ public sealed partial class RecoveryEngine(RecoveryPolicy policy)
         var variant = Policy.VariantFor(session.ShopperId);
         var segment = Policy.VariantNamed(variant).Apply(Policy.SegmentFor(session));
         // Scored with its cause: an explicit exit is an abandonment signal of its own (RiskModel, explicit_exit).
-        var left = Sessions.Rescore(session with { AbandonCause = cause }, at);
+        var left = Sessions.RescoreCopy(session with { AbandonCause = cause }, at);
         var abandoned = left with
         {
             Phase = SessionPhase.Abandoned,
@@ -218,9 +219,10 @@ public sealed partial class RecoveryEngine(RecoveryPolicy policy)
         // The step's rows show the score that decided it, taken when the cart was left; the send-time score (idle hours
         // in it) rides along on the trigger for comparison.
         var sendTimeScore = session.Score;
-        var decided = Decided(session);
+        var decided = DecidedScore(session);
         // The message lists only what the shopper has not bought since: a reminder for a bought item is a wrong message.
-        var offered = session with { Lines = Gate.Unbought(shopper, session, at, out var bought) };
+        var unbought = Gate.Unbought(shopper, session, at, out var bought);
+        var offered = ReferenceEquals(unbought, session.Lines) ? session : session with { Lines = unbought };
 
         // A step that names its own channels is sent under them; every other rule is the segment's.
         var verdict = Gate.Check(shopper, session, offered, bought, step.In(segment), at, step.MinScore);
@@ -228,14 +230,14 @@ public sealed partial class RecoveryEngine(RecoveryPolicy policy)
         if (verdict.MaySend && SendGate.QuietUntil(segment, session, at) is { } until)
         {
             var deferred = session with { DeferredUntil = until };
-            return new Decision(shopper, deferred, effects.Add(Rows.Audit(decided, AuditDecisions.Deferred, DecisionReason.QuietHours, at,
+            return new Decision(shopper, deferred, effects.Add(Rows.Audit(session, decided, AuditDecisions.Deferred, DecisionReason.QuietHours, at,
                 [session.LastEventId], step.Number, channel!,
                 detail: $"until {until:O} ({session.TimeZone}{(session.TimeZoneFromPolicy ? ", policy default_time_zone" : "")})")));
         }
 
         if (!verdict.MaySend)
         {
-            effects = effects.Add(Rows.Audit(decided, AuditDecisions.Suppressed, verdict.Suppression!, at, verdict.Evidence, step.Number, channel ?? "",
+            effects = effects.Add(Rows.Audit(session, decided, AuditDecisions.Suppressed, verdict.Suppression!, at, verdict.Evidence, step.Number, channel ?? "",
                 detail: verdict.Detail));
         }
         else
@@ -244,9 +246,9 @@ public sealed partial class RecoveryEngine(RecoveryPolicy policy)
             var code = step.Incentive is not null ? RecoveryIds.IncentiveCode(Policy.Version, session, step.Number) : "";
             var dropped = bought.Count == 0 ? "" : $" dropped_bought_skus={string.Join(",", bought.Keys)}";
             effects = effects
-                .Add(Rows.WithObligations(Rows.Trigger(Decided(offered), triggerId, TriggerKinds.Reminder, step.Number, channel!, DecisionReason.ReminderStep, at, due, code,
-                    verdict.Consent!.EventId, step.Incentive) with { SendTimeScore = sendTimeScore }, verdict.Consent, session.TimeZone))
-                .Add(Rows.Audit(decided, AuditDecisions.Triggered, DecisionReason.ReminderStep, at,
+                .Add(Rows.WithObligations(Rows.Trigger(offered, triggerId, TriggerKinds.Reminder, step.Number, channel!, DecisionReason.ReminderStep, at, due, code,
+                    verdict.Consent!.EventId, step.Incentive, decided, sendTimeScore), verdict.Consent, session.TimeZone))
+                .Add(Rows.Audit(session, decided, AuditDecisions.Triggered, DecisionReason.ReminderStep, at,
                     [verdict.Consent.EventId, session.LastEventId, .. bought.Values.Select(p => p.EventId).Distinct().Order(StringComparer.Ordinal)],
                     step.Number, channel!, detail: $"trigger_id={triggerId}{dropped}{Urgency(session, step)}{(verdict.Detail.Length > 0 ? " " + verdict.Detail : "")} send_time_score={sendTimeScore:0.####}"));
             shopper = shopper with
@@ -256,10 +258,12 @@ public sealed partial class RecoveryEngine(RecoveryPolicy policy)
                     ? shopper.OpenIncentives.Add(new OpenIncentive(code, triggerId, session.SessionId, at, at + offer.ValidFor))
                     : shopper.OpenIncentives,
             };
-            session = session with { RemindersSent = session.RemindersSent + 1, LastReminderAt = at };
         }
 
-        session = session with { NextStep = session.NextStep + 1, DeferredUntil = null };
+        // The step decided, in one copy (a sent step also counts as a reminder of the case).
+        session = verdict.MaySend
+            ? session with { RemindersSent = session.RemindersSent + 1, LastReminderAt = at, NextStep = session.NextStep + 1, DeferredUntil = null }
+            : session with { NextStep = session.NextStep + 1, DeferredUntil = null };
         if (session.NextStep < segment.Steps.Length) return new Decision(shopper, session, effects);
         // The case stays open while a code it issued is valid, so the code's expiry is voided at its time.
         return CodeValidUntil(shopper, session, at) is { } expiry
@@ -370,12 +374,10 @@ public sealed partial class RecoveryEngine(RecoveryPolicy policy)
     private static DateTimeOffset StepDue(SessionState session, SegmentPolicy segment) =>
         session.AbandonedAt!.Value.Plus(segment.Steps[session.NextStep].DelayFor(session.UrgencyScore));
 
-    /// <summary>The session as a step's rows show it: scored as when the cart was left, the score that decided the step.</summary>
-    private static SessionState Decided(SessionState session) => session with
-    {
-        Score = session.UrgencyScore,
-        TopFactors = session.UrgencyFactors.IsDefaultOrEmpty ? session.TopFactors : session.UrgencyFactors,
-    };
+    /// <summary>The score a step's rows show: as when the cart was left, the score that decided the step (given to the rows
+    /// rather than set in a copy of the session for them).</summary>
+    private static DecidingScore DecidedScore(SessionState session) =>
+        new(session.UrgencyScore, session.UrgencyFactors.IsDefaultOrEmpty ? session.TopFactors : session.UrgencyFactors);
 
     /// <summary>For the trigger's audit row of a step with an urgency window: the score that placed it and the delay it gave.</summary>
     private static string Urgency(SessionState session, ReminderStep step) =>

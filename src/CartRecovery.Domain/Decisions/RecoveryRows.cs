@@ -6,6 +6,9 @@ using CartRecovery.Domain.State;
 
 namespace CartRecovery.Domain.Decisions;
 
+/// <summary>A score and its top factors as a row shows them.</summary>
+public readonly record struct DecidingScore(double Score, ImmutableArray<string> TopFactors);
+
 /// <summary>
 /// The rows the engine emits, built in one place from the session (or shopper) they are about: triggers (reminders,
 /// proactive chats, incentive voids), audit rows and session outcome rows, each under its id from
@@ -15,8 +18,12 @@ public sealed partial class RecoveryRows(RecoveryPolicy policy)
 {
     public RecoveryPolicy Policy { get; } = policy;
 
+    /// <param name="decidedBy">The score the trigger shows when it is not the session's own (a reminder step: the score when
+    /// the cart was left).</param>
+    /// <param name="sendTimeScore">A reminder's score at send time, shown next to the deciding one.</param>
     public RecoveryTrigger Trigger(SessionState session, string triggerId, string kind, int step, string channel, string reason,
-        DateTimeOffset at, DateTimeOffset due, string incentiveCode, string consentEventId, IncentiveOffer? incentive = null) => new()
+        DateTimeOffset at, DateTimeOffset due, string incentiveCode, string consentEventId, IncentiveOffer? incentive = null,
+        DecidingScore? decidedBy = null, double sendTimeScore = 0) => new()
     {
         TriggerId = triggerId,
         Kind = kind,
@@ -24,8 +31,9 @@ public sealed partial class RecoveryRows(RecoveryPolicy policy)
         SessionId = session.SessionId,
         Step = step,
         Channel = channel,
-        Score = session.Score,
-        TopFactors = session.TopFactors,
+        Score = decidedBy?.Score ?? session.Score,
+        TopFactors = decidedBy?.TopFactors ?? session.TopFactors,
+        SendTimeScore = sendTimeScore,
         Reason = reason,
         // Bounded so that every trigger fits one Kafka record whatever the cart holds (OutputLimits); the value stays the whole cart's.
         CartLines = [.. session.Lines.Values.Take(OutputLimits.MaxTriggerLines)],
@@ -66,6 +74,11 @@ public sealed partial class RecoveryRows(RecoveryPolicy policy)
     public AuditRecord Audit(SessionState session, string decision, string reason, DateTimeOffset at, ImmutableArray<string> evidence,
         int step = 0, string channel = "", string detail = "") =>
         Audit(session.ShopperId, session.SessionId, decision, reason, at, evidence, step, channel, detail, session.Score, session.TopFactors);
+
+    /// <summary>An audit row about <paramref name="session"/> showing <paramref name="decidedBy"/> as its score.</summary>
+    public AuditRecord Audit(SessionState session, DecidingScore decidedBy, string decision, string reason, DateTimeOffset at,
+        ImmutableArray<string> evidence, int step = 0, string channel = "", string detail = "") =>
+        Audit(session.ShopperId, session.SessionId, decision, reason, at, evidence, step, channel, detail, decidedBy.Score, decidedBy.TopFactors);
 
     public AuditRecord Audit(string shopperId, string sessionId, string decision, string reason, DateTimeOffset at,
         ImmutableArray<string> evidence, int step = 0, string channel = "", string detail = "", double score = 0,

@@ -185,13 +185,17 @@ public sealed class SendGate(RecoveryPolicy policy)
     public ImmutableSortedDictionary<string, CartLine> Unbought(ShopperState shopper, SessionState session, DateTimeOffset at,
         out IReadOnlyDictionary<string, Purchase> bought)
     {
-        var found = new SortedDictionary<string, Purchase>(StringComparer.Ordinal);
-        foreach (var sku in session.Lines.Keys)
-            if (shopper.PurchasedSkus.TryGetValue(sku, out var purchase) && purchase.At > at - Policy.PurchaseMemory && purchase.At <= at)
-                found[sku] = purchase;
-        bought = found;
-        return found.Count == 0 ? session.Lines : session.Lines.RemoveRange(found.Keys);
+        // Made only when something was bought: most carts hold nothing the shopper bought since.
+        SortedDictionary<string, Purchase>? found = null;
+        if (!shopper.PurchasedSkus.IsEmpty)
+            foreach (var (sku, _) in session.Lines)
+                if (shopper.PurchasedSkus.TryGetValue(sku, out var purchase) && purchase.At > at - Policy.PurchaseMemory && purchase.At <= at)
+                    (found ??= new SortedDictionary<string, Purchase>(StringComparer.Ordinal))[sku] = purchase;
+        bought = found ?? NothingBought;
+        return found is null ? session.Lines : session.Lines.RemoveRange(found.Keys);
     }
+
+    private static readonly IReadOnlyDictionary<string, Purchase> NothingBought = ImmutableSortedDictionary<string, Purchase>.Empty;
 
     // Zones reach the engine validated (EventParser for input, PolicyFile for the default): the UTC fallback is for a
     // tz database that lost a zone between a checkpoint and its restore, not for unknown input.

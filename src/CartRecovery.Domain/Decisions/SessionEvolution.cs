@@ -69,17 +69,21 @@ public sealed class SessionEvolution(RecoveryPolicy policy)
     public static SessionState Evolve(SessionState session, SessionEvent evt)
     {
         var (startedAt, lastActivityAt) = Activity(session, evt);
+        // The currency an event names, set in the same copy (WithCurrency's rule; it made a copy of its own).
+        var money = CurrencyAfter(session, evt switch { SessionStarted started => started.Currency, CartLineAdded added => added.Currency, _ => null });
         return evt switch
         {
-            SessionStarted started => WithCurrency(session, started.Currency) with
+            SessionStarted started => session with
             {
+                Currency = money.Currency, CurrencyFromPolicy = money.FromPolicy, MixedCurrencies = money.Mixed,
                 StartedAt = startedAt, LastActivityAt = lastActivityAt, LastEventId = evt.EventId,
                 TimeZone = SharedStrings.OfNullable(started.TimeZone) ?? session.TimeZone,
                 TimeZoneFromPolicy = session.TimeZoneFromPolicy && started.TimeZone is null,
                 ReturningShopper = session.ReturningShopper || started.ReturningShopper,
             },
-            CartLineAdded added => WithCurrency(session, added.Currency) with
+            CartLineAdded added => session with
             {
+                Currency = money.Currency, CurrencyFromPolicy = money.FromPolicy, MixedCurrencies = money.Mixed,
                 StartedAt = startedAt, LastActivityAt = lastActivityAt, LastEventId = evt.EventId,
                 Lines = session.Lines.SetItem(added.Line.Sku, session.Lines.TryGetValue(added.Line.Sku, out var line)
                     // Each add is bounded at entry, their sum is not: it stops at the same bound (no overflow, no negative line).
@@ -146,13 +150,31 @@ public sealed class SessionEvolution(RecoveryPolicy policy)
         return score == session.Score && top == session.TopFactors ? session : session with { Score = score, TopFactors = top };
     }
 
+    /// <summary><see cref="Rescore"/> of a state the caller has just copied (<see cref="Evolve"/>'s result, a <c>with</c>) and
+    /// holds alone: scored in that copy instead of a second one (<see cref="SessionState.ScoreOwnCopy"/>).</summary>
+    internal SessionState RescoreCopy(SessionState copy, DateTimeOffset at)
+    {
+        var timeout = Policy.SegmentFor(copy).InactivityTimeout;
+        var score = RiskModel.Score(copy, Policy.ValueInPolicyCurrency(copy), at, timeout, Policy.Risk, copy.TopFactors, out var top);
+        copy.ScoreOwnCopy(score, top);
+        return copy;
+    }
+
     /// <summary>A currency the input names for the cart: the cart's own while the cart is empty; another one joining a
     /// non-empty cart makes it a cart of mixed currencies (never summed or compared as one). A line without a currency
     /// is in the cart's.</summary>
-    public static SessionState WithCurrency(SessionState session, string? currency) =>
-        currency is null ? session
-        : !session.HasCart ? session with { Currency = SharedStrings.Of(currency), CurrencyFromPolicy = false, MixedCurrencies = false }
-        : session with { MixedCurrencies = session.MixedCurrencies || currency != session.Currency };
+    public static SessionState WithCurrency(SessionState session, string? currency)
+    {
+        if (currency is null) return session;
+        var (cartCurrency, fromPolicy, mixed) = CurrencyAfter(session, currency);
+        return session with { Currency = cartCurrency, CurrencyFromPolicy = fromPolicy, MixedCurrencies = mixed };
+    }
+
+    /// <summary><see cref="WithCurrency"/>'s rule as values: the session's own when the input names no currency.</summary>
+    private static (string Currency, bool FromPolicy, bool Mixed) CurrencyAfter(SessionState session, string? currency) =>
+        currency is null ? (session.Currency, session.CurrencyFromPolicy, session.MixedCurrencies)
+        : !session.HasCart ? (SharedStrings.Of(currency), false, false)
+        : (session.Currency, session.CurrencyFromPolicy, session.MixedCurrencies || currency != session.Currency);
 
     /// <summary>An order's lines as a cart (the last line of a repeated sku wins).</summary>
     public static ImmutableSortedDictionary<string, CartLine> LinesOf(IReadOnlyList<CartLine> lines) =>
@@ -166,6 +188,10 @@ public sealed class SessionEvolution(RecoveryPolicy policy)
     {
         var updated = viewed.SetItem(SharedStrings.Of(category), viewed.GetValueOrDefault(category) + 1);
         if (updated.Count <= SessionState.MaxViewedCategories) return updated;
-        return updated.Remove(updated.Where(c => c.Key != category).OrderBy(c => c.Value).ThenByDescending(c => c.Key, StringComparer.Ordinal).First().Key);
+        return updated.Remove(LeastViewed(updated, category));
     }
+
+    // Apart, so the lambda's closure is allocated only past the bound, not on every view.
+    private static string LeastViewed(ImmutableSortedDictionary<string, int> viewed, string category) =>
+        viewed.Where(c => c.Key != category).OrderBy(c => c.Value).ThenByDescending(c => c.Key, StringComparer.Ordinal).First().Key;
 }

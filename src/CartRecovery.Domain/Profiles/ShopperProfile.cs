@@ -81,7 +81,7 @@ public sealed record ShopperProfile
     {
         if (string.IsNullOrEmpty(category)) return Seen(at);
         var skus = SkuCategories.SetItem(sku, category);
-        if (skus.Count > MaxSkuCategories) skus = skus.Remove(skus.Keys.First(k => k != sku));
+        if (skus.Count > MaxSkuCategories) skus = skus.Remove(FirstOther(skus, sku));
         // One copy: activity and interest together.
         return this with
         {
@@ -91,6 +91,9 @@ public sealed record ShopperProfile
             SkuCategories = skus,
         };
     }
+
+    // Apart, so the lambda's closure is allocated only past the bound, not on every view.
+    private static string FirstOther(ImmutableSortedDictionary<string, string> skus, string sku) => skus.Keys.First(k => k != sku);
 
     /// <summary>An order: frequency, recency, monetary value (null: not in the policy currency) and the categories of its lines.</summary>
     public ShopperProfile Ordered(DateTimeOffset at, decimal? valueInPolicyCurrency, IEnumerable<string> skus)

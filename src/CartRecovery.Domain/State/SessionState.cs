@@ -30,7 +30,8 @@ public sealed record SessionState
             _lines = value;
             decimal total = 0;
             var items = 0;
-            foreach (var line in value.Values)
+            // The dictionary's own (struct) enumerator, in key order as Values: Values allocated an iterator and an enumerator.
+            foreach (var (_, line) in value)
             {
                 total += line.Total;
                 items += line.Quantity;
@@ -79,7 +80,8 @@ public sealed record SessionState
     public DateTimeOffset? IncentiveExpiresAt { get; init; }
     public bool ProactiveChatSent { get; init; }
     public string LastEventId { get; init; } = "";
-    public double Score { get; init; }
+    public double Score { get => _score; init => _score = value; }
+    private double _score;
     /// <summary>The risk score when the cart was left: it sets the urgency of the steps' timing (a step with a
     /// latest_delay falls due earlier the higher it is), fixed for the case so its deadlines do not move.</summary>
     public double UrgencyScore { get; init; }
@@ -88,7 +90,18 @@ public sealed record SessionState
     public ImmutableArray<string> UrgencyFactors { get; init; } = [];
     /// <summary>The shopper's profile segment (new, active, at_risk, lapsed) when the session opened; policy segments may match on it.</summary>
     public string ShopperSegment { get; init; } = "";
-    public ImmutableArray<string> TopFactors { get; init; } = [];
+    public ImmutableArray<string> TopFactors { get => _topFactors; init => _topFactors = value; }
+    private ImmutableArray<string> _topFactors = [];
+
+    /// <summary>Sets <see cref="Score"/> and <see cref="TopFactors"/> of a copy its caller has just made and not yet handed
+    /// to anyone (<see cref="Decisions.SessionEvolution.RescoreCopy"/>): the engine rescores after every event, and doing
+    /// it with <c>with</c> copied the ~40-field record a second time per event (docs/performance.md, session 10). Never on
+    /// a state that anything else may hold: to everyone else the record stays immutable.</summary>
+    internal void ScoreOwnCopy(double score, ImmutableArray<string> topFactors)
+    {
+        _score = score;
+        _topFactors = topFactors;
+    }
     /// <summary>Product views in this session by category (at most <see cref="MaxViewedCategories"/>): what a
     /// browse-abandonment message names.</summary>
     public ImmutableSortedDictionary<string, int> ViewedCategories { get; init; } = OrdinalEmpty.Sorted<int>();
