@@ -14,10 +14,10 @@ namespace CartRecovery.Streaming.Ingest;
 /// Takes the consumer's results and gives batches and commands; no broker, no pipeline (PartitionFeedSpecs).
 ///
 /// Records are parsed in bulk, not as they are read: <see cref="Accept"/> only queues the raw record, and
-/// <see cref="SettleAll"/> (or any question asked of the feed) joins split records, parses the queued records on the
-/// consume thread and helper threads (parsing is a pure function of the record) and merges them in the order they were
-/// read, each with the wall-clock time it was read at. So every answer is what parsing each record on the consume thread
-/// as it was read would have given, and the JSON parsing of a dispatch can use the other core too.
+/// <see cref="SettleAll"/> (or any question asked of the feed) joins split records, parses the queued records and merges
+/// them in the order they were read, each with the wall-clock time it was read at. So every answer is what parsing each
+/// record as it was read would have given, and a dispatch's parsing is one loop over pure calls that can move to other
+/// threads (helper threads did not pay on this machine: docs/performance.md, session 10).
 /// </summary>
 public sealed class PartitionFeed
 {
@@ -343,61 +343,20 @@ public sealed class PartitionFeed
         if (_reads.Count > 0) SettleAll([this]);
     }
 
-    /// <summary>Joins, parses (on the consume thread and helper threads, over every feed's records at once:
-    /// <see cref="ParseRound"/>) and merges what the feeds read, each feed in its read order: the same merge as parsing
+    /// <summary>Joins, parses and merges what the feeds read, each feed in its read order: the same merge as parsing
     /// each record as it was read.</summary>
     public static void SettleAll(IEnumerable<PartitionFeed> feeds)
     {
         var reading = feeds.Where(f => f._reads.Count > 0).ToList();
         if (reading.Count == 0) return;
-        // What to parse, copied out of the feeds: a helper still parsing after the round never reads a feed's lists.
-        var work = new List<(PartitionFeed Feed, int Index, SplitRecordJoiner.Ready Ready)>();
         foreach (var feed in reading)
         {
             feed.Join();
-            for (var i = 0; i < feed._ready.Count; i++) work.Add((feed, i, feed._ready[i]));
+            // On the consume thread: helper threads measured slower on this busy 2-core machine (docs/performance.md,
+            // session 10). Parsing is a pure function of the record, so this loop is where to spread it over cores.
+            for (var i = 0; i < feed._ready.Count; i++) feed._parsed[i] = IngestValidation.ToRecord(feed._ready[i], feed._keys);
         }
-        var parsed = new ParseRound(work).Run();
-        for (var i = 0; i < work.Count; i++) work[i].Feed._parsed[work[i].Index] = parsed[i]!;
         foreach (var feed in reading) feed.Merge();
-    }
-
-    /// <summary>
-    /// Parses a dispatch's records on the calling (consume) thread and on helper threads of the pool, without ever
-    /// waiting for a helper: every thread takes the next unparsed record, and once none is left the caller parses
-    /// itself whatever a helper took and has not finished (parsing is a pure function of the record: the same result).
-    /// A barrier (Parallel.For) made the consume thread wait for a helper the OS had descheduled, which cost more than it
-    /// saved on a busy 2-core machine (docs/performance.md, session 10); this can only add help.
-    /// Each round writes into a fresh array, so a helper finishing late writes where nobody reads any more.
-    /// </summary>
-    private sealed class ParseRound(List<(PartitionFeed Feed, int Index, SplitRecordJoiner.Ready Ready)> work)
-    {
-        /// <summary>Records per helper below which queuing one costs about what it would parse.</summary>
-        private const int RecordsPerHelper = 64;
-        private readonly InputRecord?[] _parsed = new InputRecord?[work.Count];
-        private int _next = -1;
-
-        public InputRecord?[] Run()
-        {
-            var helpers = Math.Min(Environment.ProcessorCount - 1, work.Count / RecordsPerHelper);
-            for (var h = 0; h < helpers; h++) _ = Task.Run(Help);
-            Help();
-            for (var i = 0; i < _parsed.Length; i++)
-                if (Volatile.Read(ref _parsed[i]) is null) _parsed[i] = Parse(i);
-            return _parsed;
-        }
-
-        private void Help()
-        {
-            int i;
-            while ((i = Interlocked.Increment(ref _next)) < _parsed.Length) Volatile.Write(ref _parsed[i], Parse(i));
-        }
-
-        private InputRecord Parse(int i)
-        {
-            var (feed, _, ready) = work[i];
-            return IngestValidation.ToRecord(ready, feed._keys);
-        }
     }
 
     /// <summary>Split records: the joiner sees the records in read order; what it hands on is parsed next.</summary>
