@@ -14,10 +14,11 @@ using static CartRecovery.Streaming.Actors.PartitionProtocol;
 namespace CartRecovery.Streaming.Ingest;
 
 /// <summary>
-/// The consume loop: reads the input topics in a consumer group, validates each record (rejects become dead
-/// letters), merges partition p of every input topic deterministically, hands batches to the partition actors
-/// with back-pressure, asks for checkpoints, and commits a partition's offsets only once a checkpoint holding the
-/// state they produced is saved (which the partition actor does only after the outputs are written).
+/// The consume loop: reads the input topics in a consumer group and gives each record to its partition's
+/// <see cref="PartitionFeed"/> (which validates it, rejects becoming dead letters, and merges partition p of every input
+/// topic deterministically), hands the feeds' batches to the partition actors with back-pressure, asks for
+/// checkpoints, and commits a partition's offsets only once a checkpoint holding the state they produced is saved
+/// (which the partition actor does only after the outputs are written).
 /// On assignment it restores each partition's checkpoint and seeks to its offsets; on revocation, drain and
 /// shutdown it finishes the work handed out, checkpoints and commits. Runs on its own thread: a Confluent
 /// consumer is not thread-safe.
@@ -30,37 +31,15 @@ public sealed class KafkaIngest
     private readonly WorkerMetrics _metrics;
     private readonly ILogger _logger;
     private readonly TimeProvider _clock;
-    private readonly Dictionary<int, PartitionInputMerger> _mergers = new();
-    private readonly Dictionary<int, long> _sequences = new();
-    private readonly HashSet<TopicPartition> _assigned = new();
-    private readonly HashSet<TopicPartition> _atEnd = new();
-    // Where each topic-partition ended when its end was last reported (control records included).
-    private readonly Dictionary<TopicPartition, long> _endOffsets = new();
-    private readonly Dictionary<int, DateTimeOffset> _lastInput = new();
-    // Newest event time read per partition, and where each idle partition's watermark was last moved to.
-    private readonly Dictionary<int, DateTimeOffset> _newestEventTime = new();
-    private readonly Dictionary<int, DateTimeOffset> _idleAdvancedTo = new();
-    // Live mode, reading a backlog: topic-partitions at their end since (wall clock), not yet trusted to stay there.
-    private readonly Dictionary<TopicPartition, DateTimeOffset> _endSince = new();
-    // Topic-partitions that delivered a record since they were assigned: only those can be part of a backlog being written.
-    private readonly HashSet<TopicPartition> _delivered = new();
-    private readonly HashSet<int> _sinceCheckpoint = new();
-    // The next offset each assigned topic-partition must deliver. A record below it is a stale copy from before a
-    // seek or reassignment: merging it again would apply an event twice and out of order, so it is dropped.
-    private readonly Dictionary<TopicPartition, long> _expected = new();
-    // The offset each assigned topic-partition resumes from after a crash: its last committed checkpoint's, or where
-    // it was assigned from. Lag counts from here, so it covers every record not yet durably processed.
-    private readonly Dictionary<TopicPartition, long> _checkpointedNext = new();
+    // Everything known of each assigned partition, created on assignment and dropped on revocation or loss; sorted,
+    // because batches, checkpoints and idle advances are handed out in partition order.
+    private readonly SortedDictionary<int, PartitionFeed> _feeds = new();
+    // The last command number of each partition whose feed was dropped: a feed of it assigned again numbers on from there.
+    private readonly Dictionary<int, long> _lastSequences = new();
     private long _staleRecords;
-    // Identity hand-overs larger than one input record arrive in parts: joined here before the merge.
-    private readonly SplitRecordJoiner _joiner = new();
-    private readonly List<SplitRecordJoiner.Ready> _ready = [];
-    private long _abandonedLogged;
-    // --drain: what the group must finish, the partitions this worker has drained since it was assigned them, and
-    // when it last read the group's progress.
+    // --drain: what the group must finish, and when this worker last read the group's progress.
     private DrainScope? _drain;
     private DrainProgress? _progress;
-    private readonly HashSet<int> _drained = new();
     private long _groupCheckedAt;
     private LoopWatchdog? _watchdog;
     // When a record was last read, and a drain's stall last reported (Environment.TickCount64).
@@ -126,7 +105,6 @@ public sealed class KafkaIngest
         consumer.Subscribe(Topics.Inputs);
         _lastCheckpoint = _clock.GetUtcNow();
 
-        var dirty = new HashSet<int>();
         var sinceDispatch = 0;
         var firstUndispatched = 0L;
         var maxDelayMs = (long)_settings.MaxBatchDelay.TotalMilliseconds;
@@ -155,8 +133,8 @@ public sealed class KafkaIngest
                 if (result is not null) _watch.Reachable();
                 if (result is null)
                 {
-                    SettleEnds(dirty);
-                    DispatchAll(dirty, stop);
+                    SettleEnds();
+                    DispatchAll(stop);
                     sinceDispatch = 0;
                     if (_drain is not null && !IsFullyConsumed()) ReportUnconsumedIfStalled();
                     ReportWriterIfStalled();
@@ -178,67 +156,31 @@ public sealed class KafkaIngest
                 }
 
                 var tp = result.TopicPartition;
-                if (!_mergers.TryGetValue(tp.Partition.Value, out var merger)) continue; // revoked meanwhile
-                if (!result.IsPartitionEOF && _expected.TryGetValue(tp, out var expected) && result.Offset.Value < expected && result.Offset.Value >= 0)
-                {
-                    if (++_staleRecords % 1000 == 1) _logger.LogWarning("dropped {Count} stale records delivered below the resume offset", _staleRecords);
-                    continue;
-                }
-                if (_drain is not null && !result.IsPartitionEOF && _drain.IsBeyondEnd(tp, result.Offset.Value) && !Output.OutputWriter.IsForward(result.Message))
-                {
-                    // Written after the drain began: the next run's input. Stop fetching it; this is our end. (The
-                    // worker's own identity hand-overs are part of this run's work, however late they were written.)
-                    consumer.Pause([tp]);
-                    _atEnd.Add(tp);
-                    _endOffsets[tp] = long.MaxValue; // nothing more is read here in this run
-                    merger.MarkEnd(tp.Topic);
-                    dirty.Add(tp.Partition.Value);
-                    continue;
-                }
+                if (!_feeds.TryGetValue(tp.Partition.Value, out var feed)) continue; // revoked meanwhile
                 if (result.IsPartitionEOF)
                 {
-                    _atEnd.Add(tp);
-                    _endOffsets[tp] = result.Offset.Value;
-                    if (_drain is null && IsReadingBacklog(tp.Partition.Value))
-                    {
-                        _endSince.TryAdd(tp, _clock.GetUtcNow());
-                        continue;
-                    }
-                    merger.MarkEnd(tp.Topic);
-                    dirty.Add(tp.Partition.Value);
+                    feed.ReachedEnd(tp.Topic, result.Offset.Value);
                     continue;
                 }
+                // --drain: a record written after the drain began is the next run's input. (The worker's own identity
+                // hand-overs are part of this run's work, however late they were written.)
+                var beyondDrainEnd = _drain is not null && _drain.IsBeyondEnd(tp, result.Offset.Value) && !Output.OutputWriter.IsForward(result.Message);
+                switch (feed.Accept(result, beyondDrainEnd))
+                {
+                    case PartitionFeed.Outcome.Stale:
+                        if (++_staleRecords % 1000 == 1) _logger.LogWarning("dropped {Count} stale records delivered below the resume offset", _staleRecords);
+                        continue;
+                    case PartitionFeed.Outcome.EndedHere:
+                        consumer.Pause([tp]); // stop fetching it: this is our end
+                        continue;
+                }
                 _lastRead = Environment.TickCount64;
-                _atEnd.Remove(tp);
-                _endSince.Remove(tp);
-                _delivered.Add(tp);
-                _expected[tp] = result.Offset.Value + 1;
                 RecordsRead++;
-                _ready.Clear();
-                _joiner.Accept(result, _ready);
-                foreach (var ready in _ready)
-                {
-                    var record = ready.Skip ? new InputRecord(tp.Topic, tp.Partition.Value, ready.Result.Offset.Value, null, null) : ToRecord(ready.Result, ready.Joined, ready.Problem);
-                    merger.Add(record);
-                    if (record.Event is { } read && read.EventTime > _newestEventTime.GetValueOrDefault(tp.Partition.Value))
-                        _newestEventTime[tp.Partition.Value] = read.EventTime;
-                }
-                if (_joiner.Abandoned > _abandonedLogged)
-                {
-                    _abandonedLogged = _joiner.Abandoned;
-                    _logger.LogWarning("{Count} split records left unfinished and superseded so far (a writer failed mid-sequence and sent them again)", _joiner.Abandoned);
-                }
-                if (_drain is null && IsReadingBacklog(tp.Partition.Value)) ReopenOtherEnds(tp, merger);
-                _lastInput[tp.Partition.Value] = _clock.GetUtcNow();
-                // A drained partition that still receives a record (another worker's identity hand-over) is drained,
-                // checkpointed and committed again, so what the record changed is not left outside a checkpoint.
-                _drained.Remove(tp.Partition.Value);
-                dirty.Add(tp.Partition.Value);
                 if (sinceDispatch++ == 0) firstUndispatched = Environment.TickCount64;
                 if (sinceDispatch >= _settings.MaxBatchRecords || Environment.TickCount64 - firstUndispatched >= maxDelayMs)
                 {
-                    SettleEnds(dirty);
-                    DispatchAll(dirty, stop);
+                    SettleEnds();
+                    DispatchAll(stop);
                     sinceDispatch = 0;
                     CheckpointIfDue(stop);
                 }
@@ -258,7 +200,7 @@ public sealed class KafkaIngest
                 using var grace = new CancellationTokenSource(_settings.ShutdownTimeout);
                 try
                 {
-                    CheckpointAndCommit(consumer, _mergers.Keys.ToList(), grace.Token);
+                    CheckpointAndCommit(consumer, _feeds.Keys.ToList(), grace.Token);
                     _logger.LogInformation("stopped: state checkpointed and offsets committed");
                 }
                 catch (OperationCanceledException)
@@ -289,50 +231,14 @@ public sealed class KafkaIngest
         }
     }
 
-    /// <param name="joined">The whole record when <paramref name="result"/> is the first part of a split record.</param>
-    /// <param name="problem">Why the joined record is rejected before it is parsed.</param>
-    private InputRecord ToRecord(ConsumeResult<byte[], byte[]> result, byte[]? joined = null, string? problem = null)
+    /// <summary>Hands each partition's records whose merged order is certain to the pipeline, in batches.</summary>
+    private void DispatchAll(CancellationToken ct)
     {
-        var tp = result.TopicPartition;
-        var payload = joined ?? result.Message.Value ?? [];
-        var parsed = problem is not null ? ParseResult.Reject(RejectReasons.InvalidField, problem)
-            : joined is not null ? SplitRecords.ParseJoined(payload) : EventParser.Parse(payload);
-        var (evt, reason, detail) = IngestValidation.Admit(tp.Topic, result.Message.Key, parsed);
-        ShopperEvent? refused = null;
-        if (evt is not null)
-        {
-            // A split record is checked whole: its first part carries the MAC of the joined value.
-            if (InternalRecords.IsInternal(evt) && InternalRecords.Problem(_keys, tp.Topic, result.Message.Key, payload, result.Message.Headers) is { } macProblem)
-                // On the shopper's own partition, so the refusal is audited in the shopper's chain (PartitionActor).
-                (reason, detail, refused) = (RejectReasons.UnauthenticatedInternalRecord, macProblem, evt);
-            else return new InputRecord(tp.Topic, tp.Partition.Value, result.Offset.Value, evt, null);
-        }
-
-        _metrics.DeadLettered(reason!);
-        var letter = DeadLetters.Create(tp.Topic, tp.Partition.Value, result.Offset.Value, reason!, detail ?? "", payload, result.Message.Timestamp.UtcDateTime);
-        return new InputRecord(tp.Topic, tp.Partition.Value, result.Offset.Value, null, letter, result.Message.Key, payload, refused);
+        var changed = _feeds.Values.Where(f => f.Changed).ToList();
+        if (changed.Count > 0) _watchdog?.Enter("handing batches to the pipeline (back-pressure)");
+        foreach (var feed in changed)
+            while (feed.NextBatch() is { } batch) _pipeline.HandBatch(batch, ct);
     }
-
-    private void DispatchAll(HashSet<int> partitions, CancellationToken ct)
-    {
-        if (partitions.Count > 0) _watchdog?.Enter("handing batches to the pipeline (back-pressure)");
-        var released = new List<InputRecord>();
-        foreach (var partition in partitions.Order())
-        {
-            if (!_mergers.TryGetValue(partition, out var merger)) continue;
-            released.Clear();
-            merger.Release(released);
-            for (var i = 0; i < released.Count; i += _settings.MaxBatchRecords)
-            {
-                var chunk = released.GetRange(i, Math.Min(_settings.MaxBatchRecords, released.Count - i));
-                _pipeline.HandBatch(new ProcessBatch(partition, NextSequence(partition), chunk), ct);
-                _sinceCheckpoint.Add(partition);
-            }
-        }
-        partitions.Clear();
-    }
-
-    private long NextSequence(int partition) => _sequences[partition] = _sequences.GetValueOrDefault(partition) + 1;
 
     /// <summary>Per partition, the records between the last committed checkpoint and the input topics' high
     /// watermarks: what the worker still has to process durably (what a crash now would re-read). Read from the
@@ -342,23 +248,8 @@ public sealed class KafkaIngest
     {
         if (Environment.TickCount64 - _lagReportedAt < 1_000) return;
         _lagReportedAt = Environment.TickCount64;
-        foreach (var partition in _assigned.GroupBy(tp => tp.Partition.Value))
-        {
-            long lag = 0;
-            var known = true;
-            foreach (var tp in partition)
-            {
-                var watermarks = consumer.GetWatermarkOffsets(tp);
-                if (watermarks.High.Value < 0)
-                {
-                    known = false;
-                    break;
-                }
-                var from = Math.Max(_checkpointedNext.GetValueOrDefault(tp), Math.Max(0, watermarks.Low.Value));
-                lag += Math.Max(0, watermarks.High.Value - from);
-            }
-            if (known) _metrics.Lag(partition.Key, lag);
-        }
+        foreach (var feed in _feeds.Values)
+            if (feed.Lag(consumer.GetWatermarkOffsets) is { } lag) _metrics.Lag(feed.Partition, lag);
     }
 
     /// <summary>A drain that has read nothing for a while and is not at the end of its input says what it waits for (every
@@ -369,11 +260,11 @@ public sealed class KafkaIngest
         var stalledFor = now - Math.Max(_lastRead, _stallReportedAt);
         if (stalledFor < (long)LoopWatchdog.ReportAfter.TotalMilliseconds) return;
         _stallReportedAt = now;
-        var notAtEnd = _assigned.Where(tp => !_atEnd.Contains(tp)).Select(tp => $"{tp.Topic}[{tp.Partition.Value}]").Order().ToList();
-        var held = _mergers.Where(m => m.Value.Buffered > 0).Select(m => $"{m.Key}:{m.Value.Buffered}").ToList();
+        var notAtEnd = _feeds.Values.SelectMany(f => f.NotAtEnd).Select(tp => $"{tp.Topic}[{tp.Partition.Value}]").Order().ToList();
+        var held = _feeds.Values.Where(f => f.Buffered > 0).Select(f => $"{f.Partition}:{f.Buffered}").ToList();
         _logger.LogWarning("drain: nothing read for {Seconds:F0} s and the input is not consumed to its end: end not reported for {NotAtEnd}; " +
             "records held by the merge (partition:count) {Held}; split record pending {Split}",
-            (now - _lastRead) / 1000.0, notAtEnd.Count == 0 ? "none" : string.Join(",", notAtEnd), held.Count == 0 ? "none" : string.Join(",", held), _joiner.IsHolding);
+            (now - _lastRead) / 1000.0, notAtEnd.Count == 0 ? "none" : string.Join(",", notAtEnd), held.Count == 0 ? "none" : string.Join(",", held), _feeds.Values.Any(f => f.IsJoining));
     }
 
     /// <summary>The loop goes round while a write is stuck (a drain waits for its outputs by polling): the writer's step
@@ -389,20 +280,19 @@ public sealed class KafkaIngest
         _pipeline.ReportPartitionStages();
     }
 
-    private bool IsFullyConsumed() =>
-        _assigned.All(_atEnd.Contains) && _mergers.Values.All(m => m.Buffered == 0) && !_joiner.IsHolding;
+    private bool IsFullyConsumed() => _feeds.Values.All(f => f.IsConsumed);
 
     /// <summary>End of input is end of event time: each partition this worker holds and has not drained yet fires
     /// every pending timer, then is checkpointed and committed (its commit reaching its end only now).</summary>
     private void DrainOwnPartitions(IConsumer<byte[], byte[]> consumer, CancellationToken stop)
     {
-        var undrained = _mergers.Keys.Where(p => !_drained.Contains(p)).Order().ToList();
+        var undrained = _feeds.Values.Where(f => !f.Drained).ToList();
         if (undrained.Count == 0) return;
         _watchdog?.Enter("handing the drain to its partitions");
-        foreach (var partition in undrained) _pipeline.HandBatch(new Drain(partition, NextSequence(partition)), stop);
-        CheckpointAndCommit(consumer, undrained, stop);
-        _drained.UnionWith(undrained);
-        _logger.LogInformation("drained partitions {Partitions}", string.Join(",", undrained));
+        foreach (var feed in undrained) _pipeline.HandBatch(feed.DrainCommand(), stop);
+        CheckpointAndCommit(consumer, [.. undrained.Select(f => f.Partition)], stop);
+        foreach (var feed in undrained) feed.MarkDrained();
+        _logger.LogInformation("drained partitions {Partitions}", string.Join(",", undrained.Select(f => f.Partition)));
     }
 
     /// <summary>Whether every input partition of the group is consumed to its drain end and drained, read from the
@@ -436,13 +326,7 @@ public sealed class KafkaIngest
     {
         if (_pipeline.Outstanding > 0) return false;
         _watchdog?.Enter("querying the input's high watermarks");
-        foreach (var tp in _assigned)
-        {
-            if (consumer.QueryWatermarkOffsetsRetrying(tp, TimeSpan.FromSeconds(10)).High.Value <= _endOffsets.GetValueOrDefault(tp)) continue;
-            _atEnd.Remove(tp); // a record arrived after the end was reported: wait for it
-            return false;
-        }
-        return true;
+        return _feeds.Values.All(f => f.EndsHold(tp => consumer.QueryWatermarkOffsetsRetrying(tp, TimeSpan.FromSeconds(10)).High.Value));
     }
 
     private void CheckpointIfDue(CancellationToken ct)
@@ -450,11 +334,14 @@ public sealed class KafkaIngest
         var now = _clock.GetUtcNow();
         if (now - _lastCheckpoint < _settings.CheckpointInterval) return;
         _lastCheckpoint = now;
-        foreach (var partition in _sinceCheckpoint.Order()) RequestCheckpoint(partition, ct);
-        _sinceCheckpoint.Clear();
+        foreach (var feed in _feeds.Values)
+            if (feed.DueCheckpoint() is { } checkpoint) _pipeline.HandCheckpoint(checkpoint, ct);
     }
 
-    private void RequestCheckpoint(int partition, CancellationToken ct) => _pipeline.HandCheckpoint(new Checkpoint(partition, NextSequence(partition)), ct);
+    private void RequestCheckpoint(int partition, CancellationToken ct)
+    {
+        if (_feeds.TryGetValue(partition, out var feed)) _pipeline.HandCheckpoint(feed.CheckpointCommand(), ct);
+    }
 
     /// <summary>Waits for the batches handed out, checkpoints the partitions, waits for the saves, commits.</summary>
     private void CheckpointAndCommit(IConsumer<byte[], byte[]> consumer, IReadOnlyList<int> partitions, CancellationToken ct)
@@ -474,72 +361,42 @@ public sealed class KafkaIngest
     {
         if (_settings.IdleWatermark == IdleWatermark.Off) return;
         var now = _clock.GetUtcNow();
-        var idle = _mergers.Keys.Where(partition => IsIdle(partition, now)).Order().ToList();
+        var idle = _feeds.Values.Where(feed => feed.IsIdle(now)).ToList();
         if (idle.Count == 0) return;
         DateTimeOffset to;
         if (_settings.IdleWatermark == IdleWatermark.WallClock)
         {
             // Only when the whole input is silent: a partition that is merely quiet keeps pace with the others.
-            if (idle.Count < _mergers.Count) return;
+            if (idle.Count < _feeds.Count) return;
             to = now;
         }
         else
         {
             // The newest event time the other partitions' frontiers accepted: an idle partition never runs ahead of what
             // the others have shown, and an event one bad clock put years ahead (which moved no frontier) moves none here.
-            var frontiers = _mergers.Keys.Select(_pipeline.Frontier).OfType<DateTimeOffset>().ToList();
+            var frontiers = _feeds.Keys.Select(_pipeline.Frontier).OfType<DateTimeOffset>().ToList();
             if (frontiers.Count == 0) return;
             to = frontiers.Max();
         }
-        foreach (var partition in idle)
+        // Wall clock: once per idle interval, not on every poll.
+        var step = _settings.IdleWatermark == IdleWatermark.WallClock ? _settings.IdleWatermarkAfter : TimeSpan.Zero;
+        foreach (var feed in idle)
         {
-            // Wall clock: once per idle interval, not on every poll.
-            var step = _settings.IdleWatermark == IdleWatermark.WallClock ? _settings.IdleWatermarkAfter : TimeSpan.Zero;
-            if (_idleAdvancedTo.TryGetValue(partition, out var last) && to - last <= step) continue;
-            _idleAdvancedTo[partition] = to;
-            _pipeline.HandBatch(new AdvanceIdle(partition, NextSequence(partition), to), ct);
+            if (feed.AdvanceIdleTo(to, step) is not { } advance) continue;
+            _pipeline.HandBatch(advance, ct);
             _metrics.IdleWatermarkAdvanced(_settings.IdleWatermark);
-            _sinceCheckpoint.Add(partition);
         }
     }
 
-    /// <summary>Backlog: new input on one topic of a partition means the producer is writing again, so the partition's
-    /// other topics, at their end until now, may soon deliver earlier records too: each must confirm its end again
-    /// (stay there for the idle interval) before the merge may pass it. A topic that has delivered nothing since it was
-    /// assigned is not being written with this backlog (outcome-events before any dispatcher reports, say): reopening it
-    /// would stall every partition for the idle interval on each new record.</summary>
-    private void ReopenOtherEnds(TopicPartition arrived, PartitionInputMerger merger)
+    /// <summary>Parses what was read since the last time, in parallel (<see cref="PartitionFeed.SettleAll"/>), and
+    /// confirms the ends of a backlog's topics that stayed at their end for the idle interval.</summary>
+    private void SettleEnds()
     {
-        foreach (var topic in Topics.Inputs)
-        {
-            if (topic == arrived.Topic || !merger.IsMarkedEnd(topic) || !_delivered.Contains(new TopicPartition(topic, arrived.Partition))) continue;
-            merger.ReopenEnd(topic);
-            _endSince.TryAdd(new TopicPartition(topic, arrived.Partition), _clock.GetUtcNow());
-        }
-    }
-
-    private bool IsReadingBacklog(int partition) =>
-        _newestEventTime.TryGetValue(partition, out var newest) && _clock.GetUtcNow() - newest > _settings.BacklogBehind;
-
-    /// <summary>Backlog: a topic-partition that stayed at its end for the idle interval is finished for now, and no
-    /// longer holds back the merge of its partition.</summary>
-    private void SettleEnds(HashSet<int> dirty)
-    {
-        if (_endSince.Count == 0) return;
+        _watchdog?.Enter("parsing and merging the records read");
+        PartitionFeed.SettleAll(_feeds.Values);
         var now = _clock.GetUtcNow();
-        foreach (var (tp, _) in _endSince.Where(e => now - e.Value >= _settings.IdleWatermarkAfter).ToList())
-        {
-            _endSince.Remove(tp);
-            if (!_mergers.TryGetValue(tp.Partition.Value, out var merger)) continue;
-            merger.MarkEnd(tp.Topic);
-            dirty.Add(tp.Partition.Value);
-        }
+        foreach (var feed in _feeds.Values) feed.ConfirmEnds(now);
     }
-
-    private bool IsIdle(int partition, DateTimeOffset now) =>
-        _assigned.Where(tp => tp.Partition.Value == partition).All(_atEnd.Contains) &&
-        _mergers[partition].Buffered == 0 &&
-        now - _lastInput.GetValueOrDefault(partition, now) >= _settings.IdleWatermarkAfter;
 
     private void CommitCheckpointed(IConsumer<byte[], byte[]> consumer)
     {
@@ -548,11 +405,12 @@ public sealed class KafkaIngest
         while (_pipeline.TryTakeCommittable(out var checkpoint))
         {
             foreach (var (topic, next) in checkpoint.NextOffsets) offsets[new TopicPartition(topic, checkpoint.Partition)] = next;
-            if (checkpoint.Drained && _mergers.ContainsKey(checkpoint.Partition)) drained[checkpoint.Partition] = checkpoint.NextOffsets;
+            if (checkpoint.Drained && _feeds.ContainsKey(checkpoint.Partition)) drained[checkpoint.Partition] = checkpoint.NextOffsets;
             else drained.Remove(checkpoint.Partition);
         }
-        var owned = offsets.Where(o => _assigned.Contains(o.Key)).Select(o => new TopicPartitionOffset(o.Key, o.Value)).ToList();
-        foreach (var committed in owned) _checkpointedNext[committed.TopicPartition] = committed.Offset.Value;
+        var owned = offsets.Where(o => _feeds.TryGetValue(o.Key.Partition.Value, out var feed) && feed.IsAssigned(o.Key.Topic))
+            .Select(o => new TopicPartitionOffset(o.Key, o.Value)).ToList();
+        foreach (var committed in owned) _feeds[committed.Partition.Value].Checkpointed(committed.Topic, committed.Offset.Value);
         if (owned.Count > 0)
         {
             try
@@ -581,8 +439,9 @@ public sealed class KafkaIngest
         foreach (var group in partitions.GroupBy(p => p.Partition.Value).OrderBy(g => g.Key))
         {
             var partition = group.Key;
-            if (!_mergers.ContainsKey(partition)) _mergers[partition] = new PartitionInputMerger(Topics.Inputs, _settings.MaxFutureSkew);
-            _lastInput[partition] = _clock.GetUtcNow();
+            if (!_feeds.TryGetValue(partition, out var feed))
+                _feeds[partition] = feed = new PartitionFeed(partition, _settings, _clock, _keys, _metrics, _logger, _lastSequences.GetValueOrDefault(partition));
+            feed.NoteAssigned();
             _watchdog?.Enter("restoring assigned partitions from their checkpoints");
             // Everything handed out before (a lost partition's forget, say) reaches the actors first.
             using (var patience = new CancellationTokenSource(TimeSpan.FromMinutes(2))) _pipeline.WaitDelivered(patience.Token);
@@ -604,10 +463,8 @@ public sealed class KafkaIngest
             }
             foreach (var tp in group)
             {
-                _assigned.Add(tp);
                 var next = restored.NextOffsets.GetValueOrDefault(tp.Topic);
-                _expected[tp] = next;
-                _checkpointedNext[tp] = next;
+                feed.Resume(tp.Topic, next);
                 resumed.Add(new TopicPartitionOffset(tp, restored.NextOffsets.ContainsKey(tp.Topic) ? new Offset(next) : Offset.Beginning));
             }
             if (_startFailure is not null) break; // stopping: nothing is resumed
@@ -626,7 +483,7 @@ public sealed class KafkaIngest
             return;
         }
         // Finish and checkpoint what this worker holds before the partitions move to another worker.
-        var numbers = partitions.Select(p => p.Partition.Value).Distinct().Where(_mergers.ContainsKey).ToList();
+        var numbers = partitions.Select(p => p.Partition.Value).Distinct().Where(_feeds.ContainsKey).ToList();
         _watchdog?.Enter("checkpointing revoked partitions");
         using var grace = new CancellationTokenSource(_settings.ShutdownTimeout);
         CheckpointAndCommit(consumer, numbers, grace.Token);
@@ -661,32 +518,23 @@ public sealed class KafkaIngest
     private void Forget(List<TopicPartition> partitions)
     {
         foreach (var tp in partitions)
-        {
-            _assigned.Remove(tp);
-            _atEnd.Remove(tp);
-            _endSince.Remove(tp);
-            _delivered.Remove(tp);
-            _endOffsets.Remove(tp);
-            _expected.Remove(tp);
-            _checkpointedNext.Remove(tp);
-            _joiner.Forget(tp);
-        }
+            if (_feeds.TryGetValue(tp.Partition.Value, out var feed)) feed.Revoke(tp.Topic);
         foreach (var partition in partitions.Select(p => p.Partition.Value).Distinct())
         {
-            if (_assigned.Any(a => a.Partition.Value == partition)) continue;
-            _mergers.Remove(partition);
-            _sinceCheckpoint.Remove(partition);
-            _drained.Remove(partition);
-            _newestEventTime.Remove(partition);
+            if (_feeds.TryGetValue(partition, out var feed))
+            {
+                if (feed.HasAssignedTopics) continue;
+                _feeds.Remove(partition);
+                _lastSequences[partition] = feed.LastSequence;
+            }
             _pipeline.ForgetFrontier(partition);
-            _idleAdvancedTo.Remove(partition);
             // In order with the commands still in the pipeline: an actor must not be stopped before what was handed to it.
             var forget = new PartitionSupervisor.ForgetPartition(partition);
             if (_pipeline.Failure is null) _pipeline.HandMessage(forget, partition, CancellationToken.None);
             else _partitions.Tell(forget);
             _metrics.Released(partition);
         }
-        if (_assigned.Count == 0) _health.NoPartitions();
+        if (!_feeds.Values.Any(f => f.HasAssignedTopics)) _health.NoPartitions();
     }
 
     /// <summary>Checks the input topics exist and are co-partitioned; returns each one's partition count.</summary>
