@@ -177,7 +177,11 @@ public sealed class KafkaIngest
                 _lastRead = Environment.TickCount64;
                 RecordsRead++;
                 if (sinceDispatch++ == 0) firstUndispatched = Environment.TickCount64;
-                if (sinceDispatch >= _settings.MaxBatchRecords || Environment.TickCount64 - firstUndispatched >= maxDelayMs)
+                // The delay bounds the latency a trickle of input adds; while the partition actors are still deciding
+                // earlier batches, a batch handed now would only wait behind them: it grows instead (fewer, larger
+                // batches carry a shopper's events to its session actor in one message; docs/architecture.md).
+                if (sinceDispatch >= _settings.MaxBatchRecords
+                    || (Environment.TickCount64 - firstUndispatched >= maxDelayMs && _pipeline.Undecided == 0))
                 {
                     SettleEnds();
                     DispatchAll(stop);

@@ -69,6 +69,7 @@ public sealed class WorkerPipeline : IBatchSink
     private Task _pendingOffer = Task.CompletedTask;
     private Task _completion = Task.CompletedTask;
     private long _undelivered;
+    private long _undecided;
     private long _outstanding;
     private long _pendingCheckpoints;
     private volatile Exception? _failure;
@@ -83,6 +84,9 @@ public sealed class WorkerPipeline : IBatchSink
         _metrics = metrics;
         _logger = logger;
     }
+
+    /// <summary>Batches handed out that their partition actors have not decided yet.</summary>
+    public long Undecided => Interlocked.Read(ref _undecided);
 
     /// <summary>Batches handed out whose outputs are not yet written.</summary>
     public long Outstanding => Interlocked.Read(ref _outstanding);
@@ -136,6 +140,7 @@ public sealed class WorkerPipeline : IBatchSink
     public void HandBatch(IPartitionCommand command, CancellationToken ct)
     {
         Interlocked.Increment(ref _outstanding);
+        Interlocked.Increment(ref _undecided);
         Hand(new Handed(command, command.Partition, command.Sequence, Answer.Batch), ct);
     }
 
@@ -240,6 +245,7 @@ public sealed class WorkerPipeline : IBatchSink
         var watermark = batch.Watermark;
         if (watermark != Domain.Time.Watermark.Start && !watermark.IsEndOfTime)
             _frontiers.AddOrUpdate(batch.Partition, watermark.Eager, (_, known) => watermark.Eager > known ? watermark.Eager : known);
+        Interlocked.Decrement(ref _undecided);
         if (_awaited.TryRemove((batch.Partition, batch.Sequence), out var answer)) answer.TrySetResult(_output.Writable(batch));
         else Fail(new InvalidOperationException($"partition {batch.Partition} completed batch {batch.Sequence}, which the pipeline is not waiting for"));
     }
