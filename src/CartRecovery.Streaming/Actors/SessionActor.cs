@@ -127,11 +127,11 @@ public sealed class SessionDecisionException(string shopperId, string sessionId,
 }
 
 /// <summary>
-/// The partition actor's supervision of its session actors. A decision that throws (<see cref="SessionDecisionException"/>)
-/// on an event resumes the session actor (its state is the one before the failing command, which changed nothing) and
-/// tells the partition, which dead-letters that shopper's event with the cause and goes on with the shopper's next
-/// command. A deadline whose decision throws is told to the partition the same way, which dead-letters the deadline and
-/// drops that one session (firing it again would fail again). Any other failure of a session actor (a broken invariant,
+/// The partition actor's supervision of its session actors. An event whose decision throws is answered by the actor
+/// itself (<see cref="SessionProtocol.SessionDecided.Failure"/>). A deadline whose decision throws
+/// (<see cref="SessionDecisionException"/>) resumes the session actor (its state is the one before the deadline, which
+/// changed nothing) and tells the partition, which dead-letters the deadline with the cause and drops that one session
+/// (firing it again would fail again), then goes on with the shopper's next command. Any other failure of a session actor (a broken invariant,
 /// not a decision) escalates: the partition's own supervisor stops the worker with the cause
 /// (<see cref="PartitionSupervisor"/>) rather than letting it stall.
 /// </summary>
