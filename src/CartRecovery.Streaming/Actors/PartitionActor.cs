@@ -37,7 +37,8 @@ namespace CartRecovery.Streaming.Actors;
 /// Identity: an <c>identity_linked</c> of one of its shoppers (the anonymous id) hands everything the partition holds
 /// for that id to the customer's key through the input topic, and every later event of the id follows it there, so
 /// from the link on only the customer's partition decides for the person. As the customer's partition it adopts
-/// hand-overs once each (<see cref="IdentityMerger"/>, docs/events.md "Identity").
+/// hand-overs once each (<see cref="IdentityMerger"/>, docs/events.md "Identity"). Where each of these goes is decided
+/// by <see cref="IdentityRouting"/> from the partition's links; the actor carries it out.
 /// </summary>
 public sealed partial class PartitionActor : ReceivePersistentActor
 {
