@@ -10,6 +10,10 @@ namespace CartRecovery.Domain.Compliance;
 /// head checkpointed before roots were kept.</summary>
 public sealed record AuditChainHead(long Seq, string Hash, string Root = "");
 
+/// <summary>Rows after <see cref="AuditChain.LinkAll"/>: all of them, in the order given, and the new head of every chain that
+/// grew (by shopper id).</summary>
+public sealed record AuditChainLinking(System.Collections.Immutable.ImmutableArray<AuditRecord> Rows, IReadOnlyDictionary<string, AuditChainHead> Heads);
+
 /// <summary>
 /// The tamper-evident audit log: every audit row carries <c>chain_hash</c> = SHA-256 over <see cref="Canonical"/> (the
 /// previous row's hash, its position and its content), so a deleted, altered or reordered row breaks the chain at that
@@ -49,6 +53,33 @@ public static class AuditChain
     }
 
     public static AuditChainHead HeadOf(AuditRecord linked) => new(linked.ChainSeq, linked.ChainHash, linked.ChainRoot);
+
+    /// <summary>
+    /// Links the unchained rows of <paramref name="rows"/> (those of <paramref name="onlyShopper"/> alone, when given) into
+    /// their shoppers' chains, in the order given: the order the decisions were taken, so the chains are the same however
+    /// the rows of different shoppers interleave. Rows already linked, and other shoppers' rows, come back unchanged.
+    /// </summary>
+    /// <param name="currentHead">The head of a shopper's chain before these rows (null: none yet); asked once per shopper.</param>
+    public static AuditChainLinking LinkAll(IReadOnlyList<AuditRecord> rows, Func<string, AuditChainHead?> currentHead, ComplianceKeys keys,
+        string? onlyShopper = null)
+    {
+        var linked = new AuditRecord[rows.Count];
+        var heads = new Dictionary<string, AuditChainHead>(StringComparer.Ordinal);
+        for (var i = 0; i < linked.Length; i++)
+        {
+            var row = rows[i];
+            if (row.ChainHash.Length > 0 || (onlyShopper is not null && row.ShopperId != onlyShopper))
+            {
+                linked[i] = row;
+                continue;
+            }
+            var head = heads.TryGetValue(row.ShopperId, out var grown) ? grown : currentHead(row.ShopperId);
+            // A row that already names its shopper by the pseudonym (erasure's) keeps it: its id may be that pseudonym.
+            linked[i] = Link(head, row, row.ShopperPseudonym.Length > 0 ? row.ShopperPseudonym : keys.Pseudonym(row.ShopperId), keys);
+            heads[row.ShopperId] = HeadOf(linked[i]);
+        }
+        return new AuditChainLinking(System.Runtime.InteropServices.ImmutableCollectionsMarshal.AsImmutableArray(linked), heads);
+    }
 
     /// <summary>The hash a row must carry, from its own fields (<see cref="AuditRecord.ChainHash"/> itself excluded).</summary>
     public static string HashOf(AuditRecord row) => Hex(Canonical(row));

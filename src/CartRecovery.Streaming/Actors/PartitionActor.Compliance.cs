@@ -20,7 +20,7 @@ public sealed partial class PartitionActor
         var batch = _batch!;
         var pseudonyms = new ErasurePseudonyms(_engine.Policy.Keys, shopperId);
         var pseudonym = pseudonyms.Shopper;
-        if (_identity.Resolve(shopperId, request.EventTime) is { } alias) PassOn(shopperId, command, alias);
+        if (_routing.Route(_identity, shopperId, request, command.Hops, command.Watermark) is { } route) CarryOut(route);
 
         ChainAudits(batch, shopperId);
         Redact(batch.Triggers, t => t.ShopperId == shopperId, t => Erasure.Redact(t, pseudonyms));
@@ -44,21 +44,18 @@ public sealed partial class PartitionActor
 
     /// <summary>
     /// Links the batch's unchained audit rows (of one shopper, or of all) into their shoppers' chains, in the order they
-    /// were decided. Runs only while no command is in flight, so the shopper states it updates are current.
+    /// were decided (<see cref="AuditChain.LinkAll"/>), and keeps the chains' new heads in the shopper states. Runs only
+    /// while no command is in flight, so the heads it starts from are current.
     /// </summary>
     private void ChainAudits(PartitionBatch batch, string? onlyShopper = null)
     {
-        var keys = _engine.Policy.Keys;
+        var linking = AuditChain.LinkAll(batch.Audits, shopperId => _shoppers.GetValueOrDefault(shopperId)?.AuditHead, _engine.Policy.Keys, onlyShopper);
         var audits = batch.Audits;
-        for (var i = 0; i < audits.Count; i++)
+        for (var i = 0; i < audits.Count; i++) audits[i] = linking.Rows[i];
+        foreach (var (shopperId, head) in linking.Heads)
         {
-            var row = audits[i];
-            if (row.ChainHash.Length > 0 || (onlyShopper is not null && row.ShopperId != onlyShopper)) continue;
-            var shopper = Shopper(row.ShopperId);
-            var linked = AuditChain.Link(shopper.AuditHead, row, row.ShopperPseudonym.Length > 0 ? row.ShopperPseudonym : keys.Pseudonym(row.ShopperId), keys);
-            audits[i] = linked;
-            _shoppers[row.ShopperId] = shopper with { AuditHead = AuditChain.HeadOf(linked) };
-            batch.Touched.Add(row.ShopperId);
+            _shoppers[shopperId] = Shopper(shopperId) with { AuditHead = head };
+            batch.Touched.Add(shopperId);
         }
     }
 

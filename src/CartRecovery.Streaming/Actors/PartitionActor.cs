@@ -37,13 +37,15 @@ namespace CartRecovery.Streaming.Actors;
 /// Identity: an <c>identity_linked</c> of one of its shoppers (the anonymous id) hands everything the partition holds
 /// for that id to the customer's key through the input topic, and every later event of the id follows it there, so
 /// from the link on only the customer's partition decides for the person. As the customer's partition it adopts
-/// hand-overs once each (<see cref="IdentityMerger"/>, docs/events.md "Identity").
+/// hand-overs once each (<see cref="IdentityMerger"/>, docs/events.md "Identity"). Where each of these goes is decided
+/// by <see cref="IdentityRouting"/> from the partition's links; the actor carries it out.
 /// </summary>
 public sealed partial class PartitionActor : ReceivePersistentActor
 {
     private readonly int _partition;
     private readonly RecoveryEngine _engine;
     private readonly IdentityMerger _merger;
+    private readonly IdentityRouting _routing;
     private readonly IBatchSink _sink;
     private readonly TimeSpan _lateness;
     private readonly TimeSpan _maxFutureSkew;
@@ -80,6 +82,7 @@ public sealed partial class PartitionActor : ReceivePersistentActor
         _partition = partition;
         _engine = engine;
         _merger = new IdentityMerger(engine);
+        _routing = new IdentityRouting(_merger, PartitionCheckpoint.HandOverFrom);
         _sink = sink;
         _lateness = engine.Policy.AllowedLateness;
         _maxFutureSkew = engine.Policy.MaxFutureSkew;
@@ -337,8 +340,7 @@ public sealed partial class PartitionActor : ReceivePersistentActor
             batch.Events++;
             if (_watermark.IsLate(evt.EventTime)) batch.LateEvents++;
             // An event forwarded from a linked anonymous id is the customer's from here on.
-            var shopperEvent = evt is IdentityForwarded forwarded ? forwarded.AsCustomers() : evt;
-            var hops = evt switch { IdentityForwarded f => f.Hops + 1, IdentityMerged m => m.Hops, _ => 0 };
+            var (shopperEvent, hops) = IdentityRouting.Arrived(evt);
             // An event far ahead of the partition's time moves no watermark (everybody's timers, lateness) until another
             // shopper confirms that time; its own shopper gets it as usual. A claim this event refuted (one bad clock) is
             // audited in its shopper's order of commands, so the rows (and their chain) do not depend on batching.
@@ -418,7 +420,7 @@ public sealed partial class PartitionActor : ReceivePersistentActor
 
     /// <summary>An erasure, an identity command, or any event of an id linked to a customer: the partition decides it.</summary>
     private bool IsDecidedHere(string shopperId, ShopperCommand command) =>
-        command.Event is ErasureRequested or IdentityLinked or IdentityMerged || _identity.Resolve(shopperId, command.Event.EventTime) is not null;
+        command.Event is ErasureRequested || IdentityRouting.Routes(_identity, shopperId, command.Event);
 
     /// <summary>Decides a command the partition takes itself, synchronously: an erasure, identity, and the shopper-wide
     /// facts (consent, a payment in flight, what became of a trigger), read by every session at send time. (Apart from
@@ -492,87 +494,54 @@ public sealed partial class PartitionActor : ReceivePersistentActor
         next is { Notice: null, Source.Refused: null, Hops: 0, Event: SessionEvent same } && same.SessionId == sessionId
         && _identity.Resolve(shopperId, same.EventTime) is null;
 
-    /// <summary>A link, a hand-over, or any event of an id linked to a customer: decided here, synchronously.</summary>
+    /// <summary>A link, a hand-over, or any event of an id linked to a customer: routed here, synchronously.</summary>
     private void DecideIdentity(string shopperId, ShopperCommand command)
     {
         _batch!.Touched.Add(shopperId);
-        if (command.Event is IdentityLinked link) Link(link);
-        else if (_identity.Resolve(shopperId, command.Event.EventTime) is { } alias) PassOn(shopperId, command, alias);
-        else Adopt((IdentityMerged)command.Event, command.Watermark);
+        CarryOut(_routing.Route(_identity, shopperId, command.Event, command.Hops, command.Watermark)
+            ?? throw new InvalidOperationException("an event the partition does not route reached identity routing"));
     }
 
-    /// <summary>Anonymous side: hand the id's shopper state and sessions over to the customer's key, and remember the alias.</summary>
-    private void Link(IdentityLinked link)
+    /// <summary>Carries out an identity route (<see cref="IdentityRouting"/> decided it): sends, moves session states, and
+    /// keeps the links it leaves, last, so a step that throws leaves the links as they were.</summary>
+    private void CarryOut(IdentityRoute route)
+    {
+        switch (route)
+        {
+            case IdentityRoute.PassOn passOn:
+                _batch!.Forwards.Add(passOn.Onward);
+                break;
+            case IdentityRoute.Audited audited:
+                _batch!.Audits.Add(audited.Audit);
+                break;
+            case IdentityRoute.FirstLink first:
+                HandOver(first.Link);
+                break;
+            case IdentityRoute.Adopt adopt:
+                Adopt(adopt);
+                break;
+        }
+        _identity = route.Links;
+    }
+
+    /// <summary>Anonymous side, at the id's first link: hand the id's shopper state and sessions over to the customer's key.</summary>
+    private void HandOver(IdentityLinked link)
     {
         var anonymousId = link.AnonymousId;
-        if (link.ShopperId != anonymousId)
-        {
-            // Published under the customer's key: the anonymous id's partition holds the state, so the link goes
-            // there (same event id, so the hand-over's id is the same whichever key the storefront used).
-            _batch!.Forwards.Add(link with { ShopperId = anonymousId });
-            return;
-        }
-        if (_identity.Resolve(anonymousId, link.EventTime) is { } previous)
-        {
-            // Everything the id had went to the customer at its first link; a repeated link moves nothing, and a
-            // link to another customer sends the id's later events there.
-            var same = previous.CustomerId == link.CustomerId;
-            _batch!.Audits.Add(_merger.LinkAudit(link, same ? IdentityMerger.Reasons.AlreadyLinked : IdentityMerger.Reasons.Relinked, previous));
-            _identity = same ? _identity.Used(anonymousId, link.EventTime)
-                : _identity.Link(anonymousId, new IdentityAlias(link.CustomerId, link.EventId, link.EventTime, link.EventTime));
-            return;
-        }
         var sessions = TakeSessions(anonymousId);
         var shopper = Shopper(anonymousId);
         _shoppers.Remove(anonymousId);
         var (record, _, effects) = _merger.HandOverFor(link, shopper, sessions, PartitionCheckpoint.ToJson);
         _batch!.Forwards.Add(record);
         _batch.Add(effects);
-        _identity = _identity.Link(anonymousId, new IdentityAlias(link.CustomerId, link.EventId, link.EventTime, link.EventTime));
     }
 
-    /// <summary>An event of a linked id (or a hand-over for a customer id that is itself linked on): to the customer's key.</summary>
-    private void PassOn(string shopperId, ShopperCommand command, IdentityAlias alias)
+    /// <summary>Customer side: adopt a hand-over (once: <see cref="IdentityRouting"/> audits a repeated one).</summary>
+    private void Adopt(IdentityRoute.Adopt route)
     {
-        var evt = command.Event;
-        ShopperEvent onward = evt is IdentityMerged merged
-            ? merged with
-            {
-                EventId = RecoveryIds.IdentityMergedPassedOn(merged.EventId, alias.CustomerId),
-                ShopperId = alias.CustomerId, CustomerId = alias.CustomerId, Hops = merged.Hops + 1,
-            }
-            : new IdentityForwarded
-            {
-                EventId = RecoveryIds.IdentityForwarded(evt.EventId, alias.CustomerId),
-                ShopperId = alias.CustomerId, EventTime = evt.EventTime, AnonymousId = shopperId, Hops = command.Hops, Event = evt,
-            };
-        if (onward is IdentityMerged { Hops: > IdentityRules.MaxHops } or IdentityForwarded { Hops: > IdentityRules.MaxHops })
-        {
-            _batch!.Audits.Add(_merger.MergeAudit(shopperId, IdentityMerger.Reasons.LinkCycle, evt.EventTime, [evt.EventId, alias.LinkEventId],
-                $"not passed on to customer={_merger.Pseudonym(alias.CustomerId)} after {IdentityRules.MaxHops} hops"));
-            return;
-        }
-        _batch!.Forwards.Add(onward);
-        _identity = _identity.Used(shopperId, evt.EventTime);
-    }
-
-    /// <summary>Customer side: adopt a hand-over once.</summary>
-    private void Adopt(IdentityMerged record, Watermark stamp)
-    {
-        var customerId = record.CustomerId;
-        if (_identity.WasApplied(record.EventId, record.EventTime))
-        {
-            _batch!.Audits.Add(_merger.MergeAudit(customerId, IdentityMerger.Reasons.DuplicateHandOver, record.EventTime, [record.LinkEventId, record.EventId]));
-            return;
-        }
-        if (PartitionCheckpoint.HandOverFrom(record.State) is not { } handOver)
-        {
-            _batch!.Audits.Add(_merger.MergeAudit(customerId, IdentityMerger.Reasons.InvalidState, record.EventTime, [record.LinkEventId, record.EventId],
-                "state is not a hand-over: nothing adopted"));
-            return;
-        }
+        var customerId = route.Record.CustomerId;
         var live = _sessions.OfShopper(customerId);
-        var adoption = _merger.Adopt(Shopper(customerId), live, handOver, record, late: stamp.IsLate(record.EventTime));
+        var adoption = _merger.Adopt(Shopper(customerId), live, route.State, route.Record, route.Late);
         _shoppers[customerId] = adoption.Shopper;
         foreach (var session in adoption.Sessions)
         {
@@ -583,7 +552,6 @@ public sealed partial class PartitionActor : ReceivePersistentActor
         }
         _batch!.Add(adoption.Effects);
         _batch.Touched.Add(customerId);
-        _identity = _identity.MarkApplied(record.EventId, record.EventTime);
     }
 
     /// <summary>Removes the shopper's sessions from this partition (stopping their actors) and returns them.</summary>
