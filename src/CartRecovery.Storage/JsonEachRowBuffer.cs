@@ -4,8 +4,8 @@ namespace CartRecovery.Storage;
 
 /// <summary>
 /// The rows of one insert as the store takes them (<see cref="IAnalyticsStore.InsertJsonEachRowAsync"/>): JSONEachRow
-/// lines in UTF-8, each ended by <c>\n</c>, written straight into one growing buffer rented from
-/// <see cref="ArrayPool{T}.Shared"/> and returned to it on <see cref="Dispose"/>. A serializer writes a row through
+/// lines in UTF-8, each ended by <c>\n</c>, written straight into one growing buffer rented from <see cref="Pool"/>
+/// and returned to it on <see cref="Dispose"/>. A serializer writes a row through
 /// <see cref="Writer"/> (e.g. a <c>Utf8JsonWriter</c>) and closes it with <see cref="EndRow"/>; a row that is already
 /// UTF-8 (a trigger's Kafka payload) is copied in with <see cref="AppendRow"/>. No row is ever a .NET string.
 /// </summary>
@@ -17,12 +17,20 @@ public sealed class JsonEachRowBuffer : IBufferWriter<byte>, IDisposable
 {
     private const int MinimumCapacity = 4096;
 
+    /// <summary>The pool of the rows' buffers and of the embedded engine's statements. Not <see cref="ArrayPool{T}.Shared"/>:
+    /// a flush rents on one thread-pool thread and returns on whichever runs its continuation, and the shared pool keeps a
+    /// returned array in that thread's own slot, where the next flush (on another thread) does not find it: traced, its
+    /// rents kept allocating all through a run (docs/performance.md, session 11). This pool has no per-thread slots and
+    /// is not trimmed by the GC: each size is allocated once, on the first flushes, and then reused; it keeps at most 4
+    /// arrays of each power-of-two size up to 128 MB, the few sizes a worker's inserts actually use.</summary>
+    internal static readonly ArrayPool<byte> Pool = ArrayPool<byte>.Create(maxArrayLength: 128 * 1024 * 1024, maxArraysPerBucket: 4);
+
     private byte[] _buffer;
     private int _written;
     private int _rowStart;
 
     public JsonEachRowBuffer(int initialCapacity = MinimumCapacity) =>
-        _buffer = ArrayPool<byte>.Shared.Rent(Math.Max(initialCapacity, MinimumCapacity));
+        _buffer = Pool.Rent(Math.Max(initialCapacity, MinimumCapacity));
 
     /// <summary>How many rows are complete.</summary>
     public int RowCount { get; private set; }
@@ -100,9 +108,9 @@ public sealed class JsonEachRowBuffer : IBufferWriter<byte>, IDisposable
         // Doubling: the copies of all the growths together are at most the final size.
         var capacity = (int)Math.Min(Array.MaxLength, Math.Max((long)_buffer.Length * 2, (long)_written + needed));
         if (capacity - _written < needed) throw new OutOfMemoryException($"rows of more than {Array.MaxLength} bytes in one insert");
-        var grown = ArrayPool<byte>.Shared.Rent(capacity);
+        var grown = Pool.Rent(capacity);
         _buffer.AsSpan(0, _written).CopyTo(grown);
-        ArrayPool<byte>.Shared.Return(_buffer);
+        Pool.Return(_buffer);
         _buffer = grown;
     }
 
@@ -110,7 +118,7 @@ public sealed class JsonEachRowBuffer : IBufferWriter<byte>, IDisposable
     public void Dispose()
     {
         if (_buffer.Length == 0) return;
-        ArrayPool<byte>.Shared.Return(_buffer);
+        Pool.Return(_buffer);
         _buffer = [];
     }
 }

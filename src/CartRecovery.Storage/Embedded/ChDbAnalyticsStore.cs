@@ -92,8 +92,8 @@ public sealed class ChDbAnalyticsStore : IAnalyticsStore
                 var size = prefix.Length + data.Length + 1; // + a line end the last row may lack
                 if (buffer.Length < size)
                 {
-                    if (buffer.Length > 0) ArrayPool<byte>.Shared.Return(buffer);
-                    buffer = ArrayPool<byte>.Shared.Rent(size);
+                    if (buffer.Length > 0) JsonEachRowBuffer.Pool.Return(buffer);
+                    buffer = JsonEachRowBuffer.Pool.Rent(size);
                 }
                 prefix.CopyTo(buffer, 0);
                 data.CopyTo(buffer.AsSpan(prefix.Length));
@@ -106,7 +106,7 @@ public sealed class ChDbAnalyticsStore : IAnalyticsStore
         }
         finally
         {
-            if (buffer.Length > 0) ArrayPool<byte>.Shared.Return(buffer);
+            if (buffer.Length > 0) JsonEachRowBuffer.Pool.Return(buffer);
         }
     }
 

@@ -86,7 +86,7 @@ public sealed class OutputWriter
 
     /// <summary>A batch whose Kafka records are produced, with its trigger rows serialised once: the UTF-8 JSON of each
     /// trigger's Kafka record is its ClickHouse row (the same fitted trigger, the same bytes), copied as it is into the
-    /// insert's buffer. And how many rows it writes.</summary>
+    /// insert's buffer; and how many rows it writes.</summary>
     public sealed record Published(BatchCompleted Batch, List<byte[]> TriggerRows)
     {
         public int Rows { get; } = Batch.Triggers.Count + Batch.Audits.Count + Batch.Outcomes.Count + Batch.DeadLetters.Count +
