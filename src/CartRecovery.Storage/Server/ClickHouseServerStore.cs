@@ -4,7 +4,6 @@ using System.Net.Http;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
-using System.Text;
 using CartRecovery.Storage.Embedded;
 using CartRecovery.Storage.Schema;
 using ClickHouse.Driver;
