@@ -191,7 +191,13 @@ public sealed class OutputWriter
         var batches = published.ConvertAll(p => p.Batch);
         using (var triggers = new JsonEachRowBuffer())
         {
-            foreach (var row in published.SelectMany(p => p.TriggerRows)) triggers.AppendRow(row);
+            foreach (var row in published.SelectMany(p => p.TriggerRows))
+            {
+                triggers.AppendRow(row);
+                if (triggers.Rows.Length < InsertPartBytes) continue;
+                await InsertAsync(Tables.RecoveryTriggers, triggers, ct);
+                triggers.Clear();
+            }
             await InsertAsync(Tables.RecoveryTriggers, triggers, ct);
         }
         await InsertAsync(Tables.AuditLog, batches.SelectMany(b => b.Audits), ContractJson.Serialize, ct);
@@ -325,30 +331,51 @@ public sealed class OutputWriter
         using var rows = new JsonEachRowBuffer();
         foreach (var chunk in letters.Chunk(maxRows))
         {
-            rows.Clear();
-            WriteRows(rows, chunk, ContractJson.Serialize);
-            await store.InsertJsonEachRowAsync(Tables.DeadLetters, rows.Rows, ct);
+            using var part = ((IEnumerable<DeadLetter>)chunk).GetEnumerator();
+            bool more;
+            do
+            {
+                rows.Clear();
+                more = WriteRows(rows, part, ContractJson.Serialize, DefaultInsertPartBytes);
+                if (rows.RowCount > 0) await store.InsertJsonEachRowAsync(Tables.DeadLetters, rows.Rows, ct);
+            } while (more);
         }
     }
 
-    /// <summary>Serialises <paramref name="rows"/> with <paramref name="serialize"/> (a <see cref="ContractJson"/> row
-    /// writer) straight into <paramref name="buffer"/>, one line each.</summary>
-    private static void WriteRows<T>(JsonEachRowBuffer buffer, IEnumerable<T> rows, Action<Utf8JsonWriter, T> serialize)
+    /// <summary>A table's rows go to the store in parts of about this many bytes (the store cuts its statements at about
+    /// the same size anyway): what a flush holds in memory is bounded whatever its rows, and never meets an array's limit.</summary>
+    public const int DefaultInsertPartBytes = 64 * 1024 * 1024;
+
+    /// <summary><see cref="DefaultInsertPartBytes"/>; lowered by tests to exercise the parts.</summary>
+    internal int InsertPartBytes { get; init; } = DefaultInsertPartBytes;
+
+    /// <summary>Serialises rows from <paramref name="rows"/> with <paramref name="serialize"/> (a <see cref="ContractJson"/>
+    /// row writer) straight into <paramref name="buffer"/>, one line each, until they run out (false) or the buffer holds
+    /// <paramref name="partBytes"/> (true: insert it, clear it, and call again for the rest).</summary>
+    private static bool WriteRows<T>(JsonEachRowBuffer buffer, IEnumerator<T> rows, Action<Utf8JsonWriter, T> serialize, int partBytes)
     {
         using var json = new Utf8JsonWriter(buffer.Writer, ContractJson.RowWriterOptions);
-        foreach (var row in rows)
+        while (rows.MoveNext())
         {
-            serialize(json, row); // flushes into the buffer
+            serialize(json, rows.Current); // flushes into the buffer
             json.Reset(); // the next row is a new JSON value
             buffer.EndRow();
+            if (buffer.Rows.Length >= partBytes) return true;
         }
+        return false;
     }
 
     private async Task InsertAsync<T>(string table, IEnumerable<T> rows, Action<Utf8JsonWriter, T> serialize, CancellationToken ct)
     {
         using var buffer = new JsonEachRowBuffer();
-        WriteRows(buffer, rows, serialize);
-        await InsertAsync(table, buffer, ct);
+        using var part = rows.GetEnumerator();
+        bool more;
+        do
+        {
+            buffer.Clear();
+            more = WriteRows(buffer, part, serialize, InsertPartBytes);
+            await InsertAsync(table, buffer, ct);
+        } while (more);
     }
 
     private async Task InsertAsync(string table, JsonEachRowBuffer rows, CancellationToken ct)

@@ -90,12 +90,14 @@ public sealed class OutputWriterRowsSpecs : IClassFixture<OutputEngineFixture>, 
             await Rows(written, "recovery_triggers", "base64Encode(message_body)", $"trigger_id = '{fitted.Trigger.TriggerId}'"));
     }
 
-    [Fact]
-    public async Task Consecutive_flushes_write_each_their_own_rows_on_reused_buffers()
+    [Theory]
+    [InlineData(OutputWriter.DefaultInsertPartBytes)]
+    [InlineData(2_000)] // every few rows a part of its own: the buffer is cleared and refilled within a flush
+    public async Task Consecutive_flushes_write_each_their_own_rows_on_reused_buffers(int insertPartBytes)
     {
         await using var written = await FreshStoreAsync();
         await using var reference = await FreshStoreAsync();
-        var writer = new OutputWriter(written, _producer, _settings, _metrics, ComplianceKeys.Development);
+        var writer = new OutputWriter(written, _producer, _settings, _metrics, ComplianceKeys.Development) { InsertPartBytes = insertPartBytes };
         // A large flush first, so the second one's smaller rows land on memory that held longer ones.
         var first = Batch("big", lines: 40, bodyChars: 300_000);
         var second = Batch("small", lines: 1, bodyChars: 10);
