@@ -50,6 +50,18 @@ public static class ContractJson
     public static string Serialize(ShopperProfileRow profile) => JsonSerializer.Serialize(profile, Context.ShopperProfileRow);
     public static byte[] SerializeToUtf8(DeadLetter deadLetter) => JsonSerializer.SerializeToUtf8Bytes(deadLetter, Context.DeadLetter);
 
+    /// <summary>The writer options of a JSONEachRow row written in place (<see cref="Serialize(Utf8JsonWriter, AuditRecord)"/>
+    /// and its overloads): the options' encoder, unindented, so the bytes are those of the string overloads.</summary>
+    public static JsonWriterOptions RowWriterOptions => new() { Encoder = Context.Options.Encoder, Indented = false };
+
+    // A row written straight into the insert's UTF-8 buffer (the output writer's rows are never .NET strings).
+    public static void Serialize(Utf8JsonWriter writer, AuditRecord audit) => JsonSerializer.Serialize(writer, audit, Context.AuditRecord);
+    public static void Serialize(Utf8JsonWriter writer, AnchoredHead head) => JsonSerializer.Serialize(writer, head, Context.AnchoredHead);
+    public static void Serialize(Utf8JsonWriter writer, SessionOutcome outcome) => JsonSerializer.Serialize(writer, outcome, Context.SessionOutcome);
+    public static void Serialize(Utf8JsonWriter writer, DeadLetter deadLetter) => JsonSerializer.Serialize(writer, deadLetter, Context.DeadLetter);
+    public static void Serialize(Utf8JsonWriter writer, OutcomeRecord outcome) => JsonSerializer.Serialize(writer, outcome, Context.OutcomeRecord);
+    public static void Serialize(Utf8JsonWriter writer, ShopperProfileRow profile) => JsonSerializer.Serialize(writer, profile, Context.ShopperProfileRow);
+
     public static RecoveryTrigger DeserializeTrigger(ReadOnlySpan<byte> utf8) =>
         JsonSerializer.Deserialize(utf8, Context.RecoveryTrigger) ?? throw new JsonException("null trigger");
 

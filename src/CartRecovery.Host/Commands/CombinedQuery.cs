@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using CartRecovery.Storage;
 using CartRecovery.Streaming.Output;
 
 namespace CartRecovery.Host.Commands;

@@ -59,47 +59,46 @@ public sealed class ChDbAnalyticsStore : IAnalyticsStore
         if (_options.SetsRetention) await SchemaRetention.ApplyAsync(this, _options.Schema, ct);
     }
 
-    public Task InsertJsonEachRowAsync(string table, IReadOnlyList<string> jsonRows, CancellationToken ct)
+    public Task InsertJsonEachRowAsync(string table, ReadOnlyMemory<byte> jsonEachRow, CancellationToken ct)
     {
         EmbeddedClickHouse.ValidateIdentifier(table, nameof(table));
-        ArgumentNullException.ThrowIfNull(jsonRows);
-        if (jsonRows.Count == 0) return Task.CompletedTask;
-        return Task.Run(() => Insert(table, jsonRows, ct), ct);
+        if (jsonEachRow.IsEmpty) return Task.CompletedTask;
+        return Task.Run(() => Insert(table, jsonEachRow.Span, ct), ct);
     }
 
-    private void Insert(string table, IReadOnlyList<string> rows, CancellationToken ct)
+    /// <summary>The statement is the INSERT line followed by the rows' bytes as they are (copied once into a pooled
+    /// statement buffer, never re-encoded), cut at line ends into statements of at most <see cref="MaxRowsPerStatement"/>
+    /// rows and <see cref="BytesPerStatement"/> bytes.</summary>
+    private void Insert(string table, ReadOnlySpan<byte> rows, CancellationToken ct)
     {
         var prefix = Encoding.UTF8.GetBytes(
             $"INSERT INTO `{Database}`.`{table}` SETTINGS {AnalyticsSchema.InsertSettings} FORMAT JSONEachRow\n");
         var buffer = Array.Empty<byte>();
         try
         {
-            for (var start = 0; start < rows.Count;)
+            for (var start = 0; start < rows.Length;)
             {
                 ct.ThrowIfCancellationRequested();
-                var size = prefix.Length;
                 var end = start;
-                while (end < rows.Count && end - start < MaxRowsPerStatement)
+                for (var count = 0; end < rows.Length && count < MaxRowsPerStatement; count++)
                 {
-                    var row = rows[end] ?? throw new ArgumentException($"row {end} is null", nameof(rows));
-                    var bytes = Encoding.UTF8.GetByteCount(row) + 1;
-                    if (end > start && size - prefix.Length + bytes > BytesPerStatement) break;
-                    size += bytes;
-                    end++;
+                    var newline = rows[end..].IndexOf((byte)'\n');
+                    var next = newline < 0 ? rows.Length : end + newline + 1;
+                    if (count > 0 && next - start > BytesPerStatement) break;
+                    end = next;
                 }
 
+                var data = rows[start..end];
+                var size = prefix.Length + data.Length + 1; // + a line end the last row may lack
                 if (buffer.Length < size)
                 {
-                    if (buffer.Length > 0) ArrayPool<byte>.Shared.Return(buffer);
-                    buffer = ArrayPool<byte>.Shared.Rent(size);
+                    if (buffer.Length > 0) JsonEachRowBuffer.Pool.Return(buffer);
+                    buffer = JsonEachRowBuffer.Pool.Rent(size);
                 }
                 prefix.CopyTo(buffer, 0);
-                var at = prefix.Length;
-                for (var i = start; i < end; i++)
-                {
-                    at += Encoding.UTF8.GetBytes(rows[i], buffer.AsSpan(at));
-                    buffer[at++] = (byte)'\n';
-                }
+                data.CopyTo(buffer.AsSpan(prefix.Length));
+                var at = prefix.Length + data.Length;
+                if (data[^1] != (byte)'\n') buffer[at++] = (byte)'\n';
 
                 _engine.Execute(buffer.AsSpan(0, at), EmbeddedClickHouse.DefaultFormat, Database);
                 start = end;
@@ -107,7 +106,7 @@ public sealed class ChDbAnalyticsStore : IAnalyticsStore
         }
         finally
         {
-            if (buffer.Length > 0) ArrayPool<byte>.Shared.Return(buffer);
+            if (buffer.Length > 0) JsonEachRowBuffer.Pool.Return(buffer);
         }
     }
 

@@ -2,8 +2,8 @@ using System.Data.Common;
 using System.Net;
 using System.Net.Http;
 using System.Net.Sockets;
+using System.Runtime.InteropServices;
 using System.Security.Cryptography;
-using System.Text;
 using CartRecovery.Storage.Embedded;
 using CartRecovery.Storage.Schema;
 using ClickHouse.Driver;
@@ -67,32 +67,37 @@ public sealed class ClickHouseServerStore : IAnalyticsStore
         if (_options.SetsRetention) await SchemaRetention.ApplyAsync(this, _options.Schema, ct).ConfigureAwait(false);
     }
 
-    public async Task InsertJsonEachRowAsync(string table, IReadOnlyList<string> jsonRows, CancellationToken ct)
+    public async Task InsertJsonEachRowAsync(string table, ReadOnlyMemory<byte> jsonEachRow, CancellationToken ct)
     {
         EmbeddedClickHouse.ValidateIdentifier(table, nameof(table));
-        ArgumentNullException.ThrowIfNull(jsonRows);
         var target = $"`{Database}`.`{table}`";
+        // What an error quotes: the INSERT line only, never the rows (ClickHouseQueryException.Head).
+        var statementHead = $"INSERT INTO {target} FORMAT JSONEachRow";
         var rowsPerInsert = Math.Max(1, _settings.RowsPerInsert);
-        for (var start = 0; start < jsonRows.Count; start += rowsPerInsert)
+        for (var start = 0; start < jsonEachRow.Length;)
         {
-            var end = Math.Min(jsonRows.Count, start + rowsPerInsert);
-            var body = new StringBuilder();
-            for (var i = start; i < end; i++)
-                body.Append(jsonRows[i] ?? throw new ArgumentException($"row {i} is null", nameof(jsonRows))).Append('\n');
-            var bytes = Encoding.UTF8.GetBytes(body.ToString());
+            var end = start;
+            for (var count = 0; end < jsonEachRow.Length && count < rowsPerInsert; count++)
+            {
+                var newline = jsonEachRow.Span[end..].IndexOf((byte)'\n');
+                end = newline < 0 ? jsonEachRow.Length : end + newline + 1;
+            }
+            // The body is the caller's bytes as they are: no string, no second encoding.
+            var body = jsonEachRow[start..end];
+            var bytes = MemoryMarshal.TryGetArray(body, out var segment) ? segment : new ArraySegment<byte>(body.ToArray());
             var settings = new Dictionary<string, object>(AnalyticsSchema.InsertSettingValues)
             {
                 // Same rows, same token: a replicated table drops a repeated block (the others absorb it at merge time).
-                ["insert_deduplication_token"] = $"{table}-{Convert.ToHexString(SHA256.HashData(bytes))[..32]}",
+                ["insert_deduplication_token"] = $"{table}-{Convert.ToHexString(SHA256.HashData(body.Span))[..32]}",
             };
-            var statementHead = $"INSERT INTO {target} FORMAT JSONEachRow\n{jsonRows[start]}";
             await RetryAsync($"insert {table}", statementHead, async token =>
             {
-                using var stream = new MemoryStream(bytes, writable: false);
+                using var stream = new MemoryStream(bytes.Array!, bytes.Offset, bytes.Count, writable: false);
                 using var response = await _client.InsertRawStreamAsync(target, stream, "JSONEachRow", columns: null,
                     useCompression: true, Options(Database, settings), token).ConfigureAwait(false);
                 return 0;
             }, ct).ConfigureAwait(false);
+            start = end;
         }
     }
 

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text;
+using System.Text.Json;
 using CartRecovery.Contracts;
 using CartRecovery.Contracts.Outputs;
 using CartRecovery.Contracts.Serialization;
@@ -83,9 +84,10 @@ public sealed class OutputWriter
     public long TriggersWritten { get; private set; }
     public long FlushCount { get; private set; }
 
-    /// <summary>A batch whose Kafka records are produced, with its trigger rows serialised once (the Kafka payload's
-    /// JSON is the ClickHouse row), and how many rows it writes.</summary>
-    public sealed record Published(BatchCompleted Batch, List<string> TriggerRows)
+    /// <summary>A batch whose Kafka records are produced, with its trigger rows serialised once: the UTF-8 JSON of each
+    /// trigger's Kafka record is its ClickHouse row (the same fitted trigger, the same bytes), copied as it is into the
+    /// insert's buffer; and how many rows it writes.</summary>
+    public sealed record Published(BatchCompleted Batch, List<byte[]> TriggerRows)
     {
         public int Rows { get; } = Batch.Triggers.Count + Batch.Audits.Count + Batch.Outcomes.Count + Batch.DeadLetters.Count +
             (Batch.OutcomeRows?.Count ?? 0) + (Batch.Profiles?.Count ?? 0);
@@ -182,29 +184,41 @@ public sealed class OutputWriter
         }
     }
 
+    // Each table's rows are serialised once, as UTF-8, into a pooled buffer (JsonEachRowBuffer) that the store sends
+    // as it is; the buffer goes back to the pool when the insert is done, so a steady flow of flushes reuses its memory.
     private async Task InsertRowsAsync(List<Published> published, CancellationToken ct)
     {
         var batches = published.ConvertAll(p => p.Batch);
-        await InsertAsync(Tables.RecoveryTriggers, published.SelectMany(p => p.TriggerRows).ToList(), ct);
-        await InsertAsync(Tables.AuditLog, batches.SelectMany(b => b.Audits).Select(ContractJson.Serialize).ToList(), ct);
+        using (var triggers = new JsonEachRowBuffer())
+        {
+            foreach (var row in published.SelectMany(p => p.TriggerRows))
+            {
+                triggers.AppendRow(row);
+                if (triggers.Rows.Length < InsertPartBytes) continue;
+                await InsertAsync(Tables.RecoveryTriggers, triggers, ct);
+                triggers.Clear();
+            }
+            await InsertAsync(Tables.RecoveryTriggers, triggers, ct);
+        }
+        await InsertAsync(Tables.AuditLog, batches.SelectMany(b => b.Audits), ContractJson.Serialize, ct);
         // After the rows they anchor: a crash between the two leaves heads behind their rows until the replay writes both.
         await InsertAsync(Tables.AuditChainHeads,
-            Domain.Compliance.AuditChainAnchors.HeadsOf(batches.SelectMany(b => b.Audits), _keys).ConvertAll(ContractJson.Serialize), ct);
-        await InsertAsync(Tables.SessionOutcomes, batches.SelectMany(b => b.Outcomes).Select(ContractJson.Serialize).ToList(), ct);
-        await InsertAsync(Tables.DeadLetters, DeadLetterRows(batches.SelectMany(b => b.DeadLetters).Select(d => d.Rejected!)), ct);
-        await InsertAsync(Tables.OutcomeEvents, batches.SelectMany(b => b.OutcomeRows ?? []).Select(ContractJson.Serialize).ToList(), ct);
-        await InsertAsync(Tables.ShopperProfiles, batches.SelectMany(b => b.Profiles ?? []).Select(ContractJson.Serialize).ToList(), ct);
+            Domain.Compliance.AuditChainAnchors.HeadsOf(batches.SelectMany(b => b.Audits), _keys), ContractJson.Serialize, ct);
+        await InsertAsync(Tables.SessionOutcomes, batches.SelectMany(b => b.Outcomes), ContractJson.Serialize, ct);
+        await InsertAsync(Tables.DeadLetters, batches.SelectMany(b => b.DeadLetters).Select(d => d.Rejected!), ContractJson.Serialize, ct);
+        await InsertAsync(Tables.OutcomeEvents, batches.SelectMany(b => b.OutcomeRows ?? []), ContractJson.Serialize, ct);
+        await InsertAsync(Tables.ShopperProfiles, batches.SelectMany(b => b.Profiles ?? []), ContractJson.Serialize, ct);
     }
 
     /// <summary>Produces the batch's triggers, forwards and dead letters; returns the trigger rows for the analytics store.</summary>
-    private List<string> PublishRecords(BatchCompleted batch)
+    private List<byte[]> PublishRecords(BatchCompleted batch)
     {
-        var triggerRows = new List<string>(batch.Triggers.Count);
+        var triggerRows = new List<byte[]>(batch.Triggers.Count);
         foreach (var decided in batch.Triggers)
         {
             // The row in the analytics store is the record on the topic: both get the fitted trigger.
             var (trigger, json) = OutputLimits.FitTrigger(decided, _settings.MaxRecordBytes - OutputLimits.RecordOverheadBytes - Encoding.UTF8.GetByteCount(decided.ShopperId));
-            triggerRows.Add(Encoding.UTF8.GetString(json));
+            triggerRows.Add(json);
             Produce(_settings.TriggerTopic, new Message<string, byte[]>
             {
                 Key = trigger.ShopperId,
@@ -310,22 +324,66 @@ public sealed class OutputWriter
 
     private volatile string? _deliveryError;
 
-    private static List<string> DeadLetterRows(IEnumerable<DeadLetter> letters) => letters.Select(ContractJson.Serialize).ToList();
-
     /// <summary>Writes dead letters found outside the pipeline (a file replay's rejected input lines) as the same rows
     /// the worker writes for its own, in inserts of at most <paramref name="maxRows"/>.</summary>
     public static async Task InsertDeadLettersAsync(IAnalyticsStore store, IReadOnlyList<DeadLetter> letters, CancellationToken ct, int maxRows = 50_000)
     {
+        using var rows = new JsonEachRowBuffer();
         foreach (var chunk in letters.Chunk(maxRows))
-            await store.InsertJsonEachRowAsync(Tables.DeadLetters, DeadLetterRows(chunk), ct);
+        {
+            using var part = ((IEnumerable<DeadLetter>)chunk).GetEnumerator();
+            bool more;
+            do
+            {
+                rows.Clear();
+                more = WriteRows(rows, part, ContractJson.Serialize, DefaultInsertPartBytes);
+                if (rows.RowCount > 0) await store.InsertJsonEachRowAsync(Tables.DeadLetters, rows.Rows, ct);
+            } while (more);
+        }
     }
 
-    private async Task InsertAsync(string table, List<string> rows, CancellationToken ct)
+    /// <summary>A table's rows go to the store in parts of about this many bytes (the store cuts its statements at about
+    /// the same size anyway): what a flush holds in memory is bounded whatever its rows, and never meets an array's limit.</summary>
+    public const int DefaultInsertPartBytes = 64 * 1024 * 1024;
+
+    /// <summary><see cref="DefaultInsertPartBytes"/>; lowered by tests to exercise the parts.</summary>
+    internal int InsertPartBytes { get; init; } = DefaultInsertPartBytes;
+
+    /// <summary>Serialises rows from <paramref name="rows"/> with <paramref name="serialize"/> (a <see cref="ContractJson"/>
+    /// row writer) straight into <paramref name="buffer"/>, one line each, until they run out (false) or the buffer holds
+    /// <paramref name="partBytes"/> (true: insert it, clear it, and call again for the rest).</summary>
+    private static bool WriteRows<T>(JsonEachRowBuffer buffer, IEnumerator<T> rows, Action<Utf8JsonWriter, T> serialize, int partBytes)
     {
-        if (rows.Count == 0) return;
-        Doing($"inserting {rows.Count} rows into {table}");
-        await _store.InsertJsonEachRowAsync(table, rows, ct);
-        _metrics.RowsWritten(table, rows.Count);
+        using var json = new Utf8JsonWriter(buffer.Writer, ContractJson.RowWriterOptions);
+        while (rows.MoveNext())
+        {
+            serialize(json, rows.Current); // flushes into the buffer
+            json.Reset(); // the next row is a new JSON value
+            buffer.EndRow();
+            if (buffer.Rows.Length >= partBytes) return true;
+        }
+        return false;
+    }
+
+    private async Task InsertAsync<T>(string table, IEnumerable<T> rows, Action<Utf8JsonWriter, T> serialize, CancellationToken ct)
+    {
+        using var buffer = new JsonEachRowBuffer();
+        using var part = rows.GetEnumerator();
+        bool more;
+        do
+        {
+            buffer.Clear();
+            more = WriteRows(buffer, part, serialize, InsertPartBytes);
+            await InsertAsync(table, buffer, ct);
+        } while (more);
+    }
+
+    private async Task InsertAsync(string table, JsonEachRowBuffer rows, CancellationToken ct)
+    {
+        if (rows.RowCount == 0) return;
+        Doing($"inserting {rows.RowCount} rows into {table}");
+        await _store.InsertJsonEachRowAsync(table, rows.Rows, ct);
+        _metrics.RowsWritten(table, rows.RowCount);
     }
 }
 

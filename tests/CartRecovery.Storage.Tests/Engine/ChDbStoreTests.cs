@@ -137,6 +137,32 @@ public sealed class ChDbStoreTests(ChDbEngineFixture fixture, ITestOutputHelper 
     }
 
     [Fact]
+    public async Task Utf8_rows_go_in_as_given_split_at_line_ends_the_last_line_end_optional()
+    {
+        await using var store = await FreshStoreAsync(rowsPerStatement: 3);
+        using var rows = new JsonEachRowBuffer();
+        var audits = Enumerable.Range(0, 10).Select(i => new AuditRecord
+        {
+            AuditId = $"a-{i:D2}", ShopperId = "shopper-漢字", Decision = AuditDecisions.Suppressed, Reason = "quiet_hours", PolicyVersion = "p-1",
+            Detail = $"Zoë's \"cart\"\n– 🛒 {i}", EventTime = T0,
+        }).ToList();
+        foreach (var audit in audits)
+        {
+            using var json = new Utf8JsonWriter(rows.Writer, ContractJson.RowWriterOptions);
+            ContractJson.Serialize(json, audit);
+            rows.EndRow();
+        }
+
+        // Without the last line end: the store ends the statement's last row itself.
+        await store.InsertJsonEachRowAsync("audit_log", rows.Rows[..^1], CancellationToken.None);
+
+        Assert.Equal(string.Concat(audits.Select(a => $"{a.AuditId}\t{a.ShopperId}\t{a.Detail.Replace("\n", "\\n").Replace("'", "\\'")}\n")),
+            await store.QueryAsync("SELECT audit_id, shopper_id, detail FROM audit_log ORDER BY audit_id", "TabSeparated", CancellationToken.None));
+        await store.InsertJsonEachRowAsync("audit_log", ReadOnlyMemory<byte>.Empty, CancellationToken.None); // nothing to write
+        Assert.Equal("10\n", await store.QueryAsync("SELECT count() FROM audit_log", "TabSeparated", CancellationToken.None));
+    }
+
+    [Fact]
     public async Task Insert_errors_name_the_table_and_leave_the_store_usable()
     {
         await using var store = await FreshStoreAsync();

@@ -181,11 +181,12 @@ public sealed class WorkerPipelineSpecs : TestKit, IDisposable
         public List<string> ShopperIds(string table) =>
             [.. _rows.Where(r => r.Table == table).Select(r => System.Text.Json.JsonDocument.Parse(r.Row).RootElement.GetProperty("shopper_id").GetString()!)];
 
-        public async Task InsertJsonEachRowAsync(string table, IReadOnlyList<string> jsonRows, CancellationToken ct)
+        public async Task InsertJsonEachRowAsync(string table, ReadOnlyMemory<byte> jsonEachRow, CancellationToken ct)
         {
+            var rows = System.Text.Encoding.UTF8.GetString(jsonEachRow.Span).Split('\n', StringSplitOptions.RemoveEmptyEntries);
             await _gate.Task;
             if (_failure is { } failure) throw failure;
-            foreach (var row in jsonRows) _rows.Enqueue((table, row));
+            foreach (var row in rows) _rows.Enqueue((table, row));
         }
 
         public Task EnsureSchemaAsync(CancellationToken ct) => Task.CompletedTask;
