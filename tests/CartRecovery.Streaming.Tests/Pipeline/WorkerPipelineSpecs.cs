@@ -173,6 +173,25 @@ public sealed class WorkerPipelineSpecs : TestKit, IDisposable
         Assert.Same(cause, handed.InnerException);
     }
 
+    /// <summary>The real partition actors, behind their supervisor: each answers the ask that sent its command (the
+    /// supervisor forwards it), a batch's and then a checkpoint's, and the checkpoint is saved after the batch is written.</summary>
+    [Fact]
+    public void The_partition_actors_answer_the_asks_through_their_supervisor()
+    {
+        var engine = new RecoveryEngine(PolicyFile.LoadDefault());
+        var pipeline = Create(TimeSpan.FromHours(1));
+        pipeline.Start(Sys.ActorOf(PartitionSupervisor.Props("pipeline-" + Guid.NewGuid().ToString("N"), engine, pipeline)), Sys.Materializer());
+        pipeline.HandBatch(new ProcessBatch(2, 1, PartitionActorSpecs.Records([
+            new SessionStarted { EventId = "b-1", ShopperId = "b", SessionId = "b-s", EventTime = T0 }])), default);
+        pipeline.HandCheckpoint(new Checkpoint(2, 2), default);
+
+        // An hour-long flush interval: only the checkpoint's durability request makes the writer write, then it saves.
+        pipeline.WaitSettled(Within(60));
+        Assert.True(pipeline.TryTakeCommittable(out var saved));
+        Assert.Equal((2, 1L), (saved.Partition, saved.NextOffsets["cart-events"]));
+        Assert.Equal((0L, 0L, 0L), (pipeline.Undecided, pipeline.AsksInFlight, pipeline.Outstanding));
+    }
+
     /// <summary>A real partition actor fails (its checkpoint row is damaged, so its restore fails) while the pipeline asks it
     /// for a batch it will never answer: the graph stops with the partition's cause, the ask ends, and the caller stops.</summary>
     [Fact]
