@@ -2,15 +2,11 @@ using static CartRecovery.Streaming.Actors.PartitionProtocol;
 
 namespace CartRecovery.Streaming.Actors;
 
-/// <summary>Where a partition actor hands a completed batch: the output writer in the worker, a probe in tests.</summary>
+/// <summary>What a partition actor reports that no command of the pipeline awaits: the worker's pipeline, a probe in
+/// tests. (A command's own answer, a decided batch or a checkpoint's <see cref="DurabilityRequest"/>, goes back to the
+/// command's sender, the pipeline's ask.)</summary>
 public interface IBatchSink
 {
-    void Complete(BatchCompleted batch);
-
-    /// <summary>Reply <see cref="OutputsDurable"/> to <paramref name="replyTo"/> once every batch completed before is
-    /// written. It answers the partition's <see cref="Checkpoint"/> command of the same sequence.</summary>
-    void WhenDurable(int partition, long sequence, Akka.Actor.IActorRef replyTo);
-
     /// <summary>A checkpoint is saved: its offsets may be committed to Kafka. It answers <paramref name="requests"/>
     /// checkpoint requests (a newer capture supersedes older ones that were not saved yet).</summary>
     void Checkpointed(CheckpointSaved saved, int requests, int bytes, TimeSpan duration);

@@ -11,9 +11,10 @@ namespace CartRecovery.Streaming.Actors;
 /// <summary>Messages between the ingest, the partition actors and the session actors.</summary>
 public static class PartitionProtocol
 {
-    /// <summary>A command the ingest hands to a partition actor, numbered per partition. A batch command
-    /// (<see cref="ProcessBatch"/>, <see cref="AdvanceIdle"/>, <see cref="Drain"/>) is answered by one
-    /// <see cref="BatchCompleted"/> with its sequence; a <see cref="Checkpoint"/> by one durability request.</summary>
+    /// <summary>A command the ingest hands to a partition actor, numbered per partition, answered to its sender (the
+    /// pipeline's ask). A batch command (<see cref="ProcessBatch"/>, <see cref="AdvanceIdle"/>, <see cref="Drain"/>) is
+    /// answered by one <see cref="BatchCompleted"/> with its sequence; a <see cref="Checkpoint"/> by one
+    /// <see cref="DurabilityRequest"/>.</summary>
     public interface IPartitionCommand
     {
         int Partition { get; }
@@ -50,7 +51,12 @@ public static class PartitionProtocol
     /// <see cref="Incremental"/>: only what changed since the previous checkpoint was written (journaled after a snapshot).</summary>
     public sealed record CheckpointSaved(int Partition, IReadOnlyDictionary<string, long> NextOffsets, bool Drained, bool Incremental = false);
 
-    /// <summary>The writer's answer to a checkpoint request: every output enqueued before it is durable.</summary>
+    /// <summary>A partition actor's answer to its <see cref="Checkpoint"/> (sent to whoever asked): the state is captured;
+    /// tell <see cref="Checkpointer"/> <see cref="OutputsDurable"/> of <see cref="Sequence"/> once every output of the
+    /// batches answered before it is written, and it saves.</summary>
+    public sealed record DurabilityRequest(int Partition, long Sequence, Akka.Actor.IActorRef Checkpointer);
+
+    /// <summary>The writer's answer to a <see cref="DurabilityRequest"/>: every output enqueued before it is durable.</summary>
     public sealed record OutputsDurable(long Sequence);
 
     /// <summary>Everything a batch produced (<see cref="BatchCompleted.Forwards"/>: identity hand-overs and forwarded

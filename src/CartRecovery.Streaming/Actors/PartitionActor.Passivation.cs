@@ -17,31 +17,32 @@ public sealed partial class PartitionActor
 {
     // Shoppers whose live sessions are handing their states over, and how many answers are still awaited.
     private readonly Dictionary<string, int> _passivatingShoppers = new(StringComparer.Ordinal);
-    // A checkpoint request waiting for the copies of its live sessions' states, how many are still awaited, and those in.
-    private long? _checkpointAwaitingStates;
+    // A checkpoint request (and who asked) waiting for the copies of its live sessions' states, how many are still
+    // awaited, and those in.
+    private (long Sequence, IActorRef ReplyTo)? _checkpointAwaitingStates;
     private int _checkpointCopiesAwaited;
     private readonly Dictionary<SessionKey, SessionState> _liveCopies = new();
 
     /// <summary>Takes a checkpoint once every live session it covers has answered with a copy of its state.</summary>
-    private void RequestCheckpoint(long sequence)
+    private void RequestCheckpoint(long sequence, IActorRef replyTo)
     {
         var live = _changes.NextIsFull ? _sessions.Live() : [.. _changes.Changed.SelectMany(shopperId => _sessions.Live(shopperId))];
         if (live.Count == 0)
         {
-            Capture(sequence);
+            Capture(sequence, replyTo);
             return;
         }
         foreach (var key in live) _actors[key].Tell(CopyState.Instance);
-        _checkpointAwaitingStates = sequence;
+        _checkpointAwaitingStates = (sequence, replyTo);
         _checkpointCopiesAwaited = live.Count;
     }
 
     private void OnStateCopied(SessionStateCopy msg)
     {
         _liveCopies[new SessionKey(msg.ShopperId, msg.SessionId)] = msg.State;
-        if (--_checkpointCopiesAwaited > 0 || _checkpointAwaitingStates is not { } sequence) return;
+        if (--_checkpointCopiesAwaited > 0 || _checkpointAwaitingStates is not { } awaiting) return;
         _checkpointAwaitingStates = null;
-        Capture(sequence);
+        Capture(awaiting.Sequence, awaiting.ReplyTo);
         Stash.UnstashAll();
     }
 

@@ -113,7 +113,8 @@ public sealed partial class PartitionActor : ReceivePersistentActor
                 Answer();
             });
         });
-        Command<Checkpoint>(msg => WhenIdle(() => RequestCheckpoint(msg.Sequence)));
+        // Sender: the pipeline's ask (kept by the supervisor's Forward and by the stash), answered once the state is captured.
+        Command<Checkpoint>(msg => WhenIdle(() => RequestCheckpoint(msg.Sequence, Sender)));
         Command<OutputsDurable>(durable => Save(_checkpoints.Durable(durable.Sequence)));
         Command<SaveSnapshotSuccess>(success =>
         {
@@ -141,7 +142,7 @@ public sealed partial class PartitionActor : ReceivePersistentActor
         Command<ProcessBatch>(msg => WhenIdle(() => Process(msg)));
         Command<AdvanceIdle>(msg => WhenIdle(() =>
         {
-            _batch = new PartitionBatch(msg.Sequence);
+            _batch = new PartitionBatch(msg.Sequence, Sender);
             // The watermark follows; the frontier does not: which events count as ahead stays a function of the input
             // alone, the same live as in a drain or replay.
             if (!_watermark.IsEndOfTime) _watermark = _watermark.AdvanceTo(msg.To, _lateness);
@@ -150,7 +151,7 @@ public sealed partial class PartitionActor : ReceivePersistentActor
         }));
         Command<Drain>(msg => WhenIdle(() =>
         {
-            _batch = new PartitionBatch(msg.Sequence);
+            _batch = new PartitionBatch(msg.Sequence, Sender);
             _watermark = Watermark.EndOfTime;
             FireDueTimers();
             TryComplete();
@@ -216,8 +217,9 @@ public sealed partial class PartitionActor : ReceivePersistentActor
         foreach (var shopper in checkpoint.Shoppers) TrackShopperDeadline(shopper.ShopperId);
     }
 
-    /// <summary>Captures the state now (between batches), to be saved once the writer has caught up to this point.</summary>
-    private void Capture(long sequence)
+    /// <summary>Captures the state now (between batches), to be saved once the writer has caught up to this point: asks
+    /// <paramref name="replyTo"/> (who asked for the checkpoint) to say when (<see cref="DurabilityRequest"/>).</summary>
+    private void Capture(long sequence, IActorRef replyTo)
     {
         // Between full snapshots, only the shoppers changed since the last checkpoint (with all their sessions).
         var changed = _changes.NextIsFull ? null : _changes.Changed.Order(StringComparer.Ordinal).ToList();
@@ -235,7 +237,7 @@ public sealed partial class PartitionActor : ReceivePersistentActor
         };
         _liveCopies.Clear();
         _checkpoints.Captured(sequence, capture.ToBytes(), capture.NextOffsets, _watermark.IsEndOfTime, capture.IsDelta, _changes.Generation);
-        _sink.WhenDurable(_partition, sequence, Self);
+        replyTo.Tell(new DurabilityRequest(_partition, sequence, Self), Self);
     }
 
     private void Save(CheckpointProtocol.Capture? capture)
@@ -303,7 +305,7 @@ public sealed partial class PartitionActor : ReceivePersistentActor
     private string DescribeStage()
     {
         var batch = _batch is { } b ? $"batch {b.Sequence} deciding ({(_queues.IsIdle ? "no" : "some")} shopper commands queued or in flight)" : "no batch";
-        var states = _checkpointAwaitingStates is { } awaiting ? $"; checkpoint {awaiting} waiting for {_checkpointCopiesAwaited} session states" : "";
+        var states = _checkpointAwaitingStates is { } awaiting ? $"; checkpoint {awaiting.Sequence} waiting for {_checkpointCopiesAwaited} session states" : "";
         return $"{batch}{states}; save: {_saveStage ?? "none running"}; {_sessions.Count} sessions, {Stash.Count} commands stashed";
     }
 
@@ -324,7 +326,7 @@ public sealed partial class PartitionActor : ReceivePersistentActor
 
     private void Process(ProcessBatch msg)
     {
-        var batch = _batch = new PartitionBatch(msg.Sequence);
+        var batch = _batch = new PartitionBatch(msg.Sequence, Sender);
         foreach (var record in msg.Records)
         {
             _nextOffsets[record.Topic] = record.Offset + 1;
@@ -674,7 +676,7 @@ public sealed partial class PartitionActor : ReceivePersistentActor
         foreach (var shopperId in batch.Touched)
             if (_shoppers.TryGetValue(shopperId, out var shopper) && shopper.IsEmpty && !_sessions.HasSessions(shopperId))
                 _shoppers.Remove(shopperId);
-        _sink.Complete(batch.Complete(_partition, _watermark, _sessions.Count));
+        batch.ReplyTo.Tell(batch.Complete(_partition, _watermark, _sessions.Count), Self);
         Stash.UnstashAll();
     }
 

@@ -9,10 +9,13 @@ using static CartRecovery.Streaming.Actors.PartitionProtocol;
 namespace CartRecovery.Streaming.Actors;
 
 /// <summary>The batch a partition actor is working on: what its commands produced so far, until every command it
-/// caused is decided and it completes as one <see cref="BatchCompleted"/>.</summary>
-internal sealed class PartitionBatch(long sequence)
+/// caused is decided and it completes as one <see cref="BatchCompleted"/>, sent to <see cref="ReplyTo"/>.</summary>
+/// <param name="replyTo">Who handed the batch's command (the pipeline's ask): the batch completes after the messages
+/// of its session actors, when the command's sender is long gone from the actor's context.</param>
+internal sealed class PartitionBatch(long sequence, Akka.Actor.IActorRef replyTo)
 {
     public long Sequence { get; } = sequence;
+    public Akka.Actor.IActorRef ReplyTo { get; } = replyTo;
     public List<RecoveryTrigger> Triggers { get; } = [];
     public List<AuditRecord> Audits { get; } = [];
     public List<SessionOutcome> Outcomes { get; } = [];

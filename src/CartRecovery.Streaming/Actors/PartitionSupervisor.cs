@@ -27,6 +27,7 @@ public sealed class PartitionSupervisor : ReceiveActor
             return child;
         }
 
+        // Forwarded, not told: the sender stays the pipeline's ask, which the partition actor answers directly.
         Receive<ProcessBatch>(msg => Child(msg.Partition).Forward(msg));
         Receive<AdvanceIdle>(msg => Child(msg.Partition).Forward(msg));
         Receive<Drain>(msg => Child(msg.Partition).Forward(msg));

@@ -534,7 +534,7 @@ public sealed class KafkaIngest
             _pipeline.ForgetFrontier(partition);
             // In order with the commands still in the pipeline: an actor must not be stopped before what was handed to it.
             var forget = new PartitionSupervisor.ForgetPartition(partition);
-            if (_pipeline.Failure is null) _pipeline.HandMessage(forget, partition, CancellationToken.None);
+            if (_pipeline.Failure is null) _pipeline.HandMessage(forget, CancellationToken.None);
             else _partitions.Tell(forget);
             _metrics.Released(partition);
         }

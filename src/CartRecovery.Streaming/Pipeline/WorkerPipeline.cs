@@ -1,8 +1,11 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Runtime.ExceptionServices;
 using Akka;
 using Akka.Actor;
 using Akka.Streams;
 using Akka.Streams.Dsl;
+using Akka.Util;
 using CartRecovery.Storage;
 using CartRecovery.Streaming.Actors;
 using CartRecovery.Streaming.Output;
@@ -15,50 +18,57 @@ namespace CartRecovery.Streaming.Pipeline;
 /// The worker's runtime as one Akka.Streams graph, with back-pressure from the analytics insert back to the Kafka
 /// poll loop:
 /// <code>
-/// Source.Queue (the consume loop offers commands; a full queue blocks the poll loop)
-///   → deliver to the partition actor, at most MaxUndecidedBatches awaiting their decision (SelectAsync, in order)
-///   → publish each decided batch's Kafka records (async deliveries), serialising its rows once
+/// Source.Queue of Handed (the consume loop offers commands; a full queue blocks the poll loop)
+///   → ask the partition actor, at most MaxUndecidedBatches asks in flight (SelectAsync, in order): a batch command
+///     is answered DecidedBatch, a checkpoint AwaitingDurability; a message needing no answer is told, and ends here
+///   → publish each decided batch's Kafka records (async deliveries), serialising its rows once: PublishedBatch
 ///   → buffer at most MaxUnwrittenBatches decided batches
 ///   → group about a second of rows, at most OutputSettings.MaxBatchRows (GroupedWeightedWithin), a checkpoint's
 ///     durability request ending its group
-///   → insert into the analytics store and await every Kafka acknowledgement (SelectAsync, one at a time)
+///   → insert into the analytics store and await every Kafka acknowledgement (SelectAsync, one at a time), then
+///     tell each durability request's checkpointer OutputsDurable
 /// </code>
-/// A checkpoint travels the same way: its durability request leaves the decide stage after every batch handed out
-/// before it, ends the group it joins, and is answered once that group and every earlier one is written. The partition actors
-/// report here (<see cref="IBatchSink"/>): a decided batch or a durability request completes the element awaiting it.
+/// The partition actor answers the ask itself (it replies to the command's sender, which the supervisor's Forward
+/// keeps): no request registry here, and the answers leave the ask stage in the order the commands were handed, so a
+/// checkpoint's durability request is written after every batch handed before it and answered once that group and
+/// every earlier one is written. The asks carry no timeout (a busy partition may take long, never wrongly); a failure
+/// of the worker cancels every ask in flight and stops the graph with its cause.
 /// The consume loop stays on its own thread: librdkafka runs rebalance callbacks inside the poll, and a revoked
 /// partition must be checkpointed before the callback returns, which a stream stage cannot wait for without blocking.
 /// </summary>
 public sealed class WorkerPipeline : IBatchSink
 {
-    /// <summary>What a command's element becomes once the partition actor answered it.</summary>
-    private enum Answer
-    {
-        /// <summary>A <see cref="BatchCompleted"/> of the same partition and sequence.</summary>
-        Batch,
-        /// <summary>A durability request of the same partition and sequence (<see cref="IBatchSink.WhenDurable"/>).</summary>
-        Durability,
-        /// <summary>Nothing: delivered in order with the others, and done.</summary>
-        None,
-    }
+    /// <summary>What the consume loop hands to the graph.</summary>
+    private abstract record Handed;
 
-    private sealed record Handed(object Command, int Partition, long Sequence, Answer Answer);
+    /// <summary>A batch command: answered by the <see cref="BatchCompleted"/> of the same partition and sequence.</summary>
+    private sealed record BatchHanded(IPartitionCommand Command) : Handed;
+
+    /// <summary>A checkpoint: answered by its <see cref="DurabilityRequest"/>.</summary>
+    private sealed record CheckpointHanded(Checkpoint Command) : Handed;
+
+    /// <summary>A message that needs no answer, delivered in order with the commands handed before it.</summary>
+    private sealed record MessageHanded(object Message) : Handed;
+
+    /// <summary>What flows from the ask stage to the writer: a closed set.</summary>
+    private abstract record PipelineElement;
+
+    /// <summary>A partition actor's decided batch (its outputs made writable), to publish.</summary>
+    private sealed record DecidedBatch(BatchCompleted Batch) : PipelineElement;
+
+    /// <summary>A decided batch whose Kafka records are produced and whose rows are serialised, to write.</summary>
+    private sealed record PublishedBatch(OutputWriter.Published Output) : PipelineElement;
 
     /// <summary>A checkpoint's request to be told when every output before it is written.</summary>
-    private sealed record DurabilityRequest(long Sequence, IActorRef ReplyTo);
-
-    /// <summary>An element with nothing left to do after delivery (filtered out).</summary>
-    private sealed record Delivered
-    {
-        public static readonly Delivered Instance = new();
-    }
+    private sealed record AwaitingDurability(DurabilityRequest Request) : PipelineElement;
 
     private readonly WorkerSettings _settings;
     private readonly OutputSettings _output;
     private readonly OutputWriter _writer;
     private readonly WorkerMetrics _metrics;
     private readonly ILogger _logger;
-    private readonly ConcurrentDictionary<(int Partition, long Sequence), TaskCompletionSource<object>> _awaited = new();
+    // Per partition, not per request (the answers need no record): what a stall report says is not answered yet.
+    private readonly ConcurrentDictionary<int, PartitionAsks> _asks = new();
     private readonly ConcurrentQueue<CheckpointSaved> _committable = new();
     // The newest event time each partition actor's frontier accepted (its watermark's eager side), as batches complete.
     private readonly ConcurrentDictionary<int, DateTimeOffset> _frontiers = new();
@@ -70,11 +80,23 @@ public sealed class WorkerPipeline : IBatchSink
     private Task _completion = Task.CompletedTask;
     private long _undelivered;
     private long _undecided;
+    private long _asksInFlight;
     private long _outstanding;
     private long _pendingCheckpoints;
     private volatile Exception? _failure;
-    // Cancelled when the worker fails: a write waiting for Kafka acknowledgements that will never come gives up.
+    // Cancelled when the worker fails: every ask in flight ends, and a write waiting for Kafka acknowledgements that
+    // will never come gives up.
     private readonly CancellationTokenSource _failed = new();
+
+    /// <summary>A partition's asks not answered yet, and the newest command asked (for stall reports).</summary>
+    private sealed class PartitionAsks
+    {
+        public long InFlight;
+        public long NewestAsked;
+    }
+
+    /// <summary>A message handed with <see cref="HandMessage"/> leaves the graph once told.</summary>
+    private static readonly Task<Option<PipelineElement>> NoAnswer = Task.FromResult(Option<PipelineElement>.None);
 
     public WorkerPipeline(WorkerSettings settings, OutputSettings output, OutputWriter writer, WorkerMetrics metrics, ILogger<WorkerPipeline> logger)
     {
@@ -91,6 +113,9 @@ public sealed class WorkerPipeline : IBatchSink
     /// <summary>Batches handed out whose outputs are not yet written.</summary>
     public long Outstanding => Interlocked.Read(ref _outstanding);
 
+    /// <summary>Commands asked of the partition actors and not answered yet (a failure of the worker ends them all).</summary>
+    public long AsksInFlight => Interlocked.Read(ref _asksInFlight);
+
     /// <summary>Checkpoints requested and not yet saved.</summary>
     public long PendingCheckpoints => Interlocked.Read(ref _pendingCheckpoints);
 
@@ -99,7 +124,8 @@ public sealed class WorkerPipeline : IBatchSink
     public Exception? Failure => _failure;
 
     /// <summary>Completes when the graph has written everything handed to it after <see cref="Close"/>; faults with the
-    /// cause when an output could not be written.</summary>
+    /// cause that stopped the worker (<see cref="Failure"/>: an output that could not be written, a partition actor that
+    /// failed, an abort).</summary>
     public Task Completion => _completion;
 
     /// <summary>The parts replaced by the erasures written so far are removed from disk (<see cref="OutputWriter.ErasuresPurgedAsync"/>).</summary>
@@ -111,16 +137,17 @@ public sealed class WorkerPipeline : IBatchSink
         _partitions = partitions;
         var published = Source.Queue<Handed>(8, OverflowStrategy.Backpressure)
             .SelectAsync(_settings.MaxUndecidedBatches, Deliver)
-            .Where(item => item is not Delivered)
+            .Where(answer => answer.HasValue)
+            .Select(answer => answer.Value)
             .Async()
             // Producing is asynchronous, but a full producer queue makes Produce wait for deliveries: not on the
             // dispatcher the actors and the other stages run on.
-            .Via(Flow.Create<object>().Select(Publish).WithAttributes(ActorAttributes.CreateDispatcher("akka.stream.default-blocking-io-dispatcher")))
+            .Via(Flow.Create<PipelineElement>().Select(Publish).WithAttributes(ActorAttributes.CreateDispatcher("akka.stream.default-blocking-io-dispatcher")))
             .Buffer(_settings.MaxUnwrittenBatches, OverflowStrategy.Backpressure);
         // A durability request ends its group at once (a substream ends after it, which flushes its open group): a
         // checkpoint waits for the write of what came before it, never for the flush interval.
-        var groups = (Source<IEnumerable<object>, ISourceQueueWithComplete<Handed>>)published
-            .SplitAfter(item => item is DurabilityRequest)
+        var groups = (Source<IEnumerable<PipelineElement>, ISourceQueueWithComplete<Handed>>)published
+            .SplitAfter(element => element is AwaitingDurability)
             .GroupedWeightedWithin(_output.MaxBatchRows, int.MaxValue, _output.FlushInterval, Weight)
             .ConcatSubstream();
         var (queue, done) = groups
@@ -130,8 +157,10 @@ public sealed class WorkerPipeline : IBatchSink
         _queue = queue;
         _completion = done.ContinueWith(written =>
         {
-            if (written.Exception is { } failed) Fail(failed.GetBaseException());
-            return written;
+            if (written.Exception is not { } failed) return Task.CompletedTask;
+            Fail(failed.GetBaseException());
+            // The cause that stopped the worker first, not what it did further down the graph.
+            return Task.FromException(_failure ?? failed.GetBaseException());
         }, TaskScheduler.Default).Unwrap();
     }
 
@@ -141,18 +170,18 @@ public sealed class WorkerPipeline : IBatchSink
     {
         Interlocked.Increment(ref _outstanding);
         Interlocked.Increment(ref _undecided);
-        Hand(new Handed(command, command.Partition, command.Sequence, Answer.Batch), ct);
+        Hand(new BatchHanded(command), ct);
     }
 
     /// <summary>Asks a partition actor for a checkpoint after everything handed to it before.</summary>
     public void HandCheckpoint(Checkpoint command, CancellationToken ct)
     {
         Interlocked.Increment(ref _pendingCheckpoints);
-        Hand(new Handed(command, command.Partition, command.Sequence, Answer.Durability), ct);
+        Hand(new CheckpointHanded(command), ct);
     }
 
     /// <summary>Delivers a message that needs no answer, in order with the commands handed before it.</summary>
-    public void HandMessage(object message, int partition, CancellationToken ct) => Hand(new Handed(message, partition, 0, Answer.None), ct);
+    public void HandMessage(object message, CancellationToken ct) => Hand(new MessageHanded(message), ct);
 
     private void Hand(Handed handed, CancellationToken ct)
     {
@@ -211,9 +240,10 @@ public sealed class WorkerPipeline : IBatchSink
     /// <summary>What is handed out and not yet answered (for stall reports; names no shopper).</summary>
     public string Describe()
     {
-        var awaited = _awaited.Keys.OrderBy(k => k.Partition).ThenBy(k => k.Sequence).Select(k => $"{k.Partition}:{k.Sequence}").ToList();
+        var asking = _asks.Where(p => Interlocked.Read(ref p.Value.InFlight) > 0).OrderBy(p => p.Key)
+            .Select(p => $"{p.Key}:{Interlocked.Read(ref p.Value.InFlight)} up to command {Volatile.Read(ref p.Value.NewestAsked)}").ToList();
         return $"{Interlocked.Read(ref _undelivered)} commands not delivered, {Outstanding} batches not written, {PendingCheckpoints} checkpoints not saved, " +
-            $"answers awaited from partition:command {(awaited.Count == 0 ? "none" : string.Join(",", awaited.Take(20)))}; writer: {_writer.Activity}";
+            $"{AsksInFlight} asks not answered (partition:asks) {(asking.Count == 0 ? "none" : string.Join(", ", asking.Take(20)))}; writer: {_writer.Activity}";
     }
 
     public void ThrowIfFailed()
@@ -238,23 +268,7 @@ public sealed class WorkerPipeline : IBatchSink
     /// <summary>No more commands: the graph finishes what it holds, then <see cref="Completion"/> completes.</summary>
     public void Close() => _queue?.Complete();
 
-    // ---- the partition actors' side (IBatchSink) ----
-
-    public void Complete(BatchCompleted batch)
-    {
-        var watermark = batch.Watermark;
-        if (watermark != Domain.Time.Watermark.Start && !watermark.IsEndOfTime)
-            _frontiers.AddOrUpdate(batch.Partition, watermark.Eager, (_, known) => watermark.Eager > known ? watermark.Eager : known);
-        Interlocked.Decrement(ref _undecided);
-        if (_awaited.TryRemove((batch.Partition, batch.Sequence), out var answer)) answer.TrySetResult(_output.Writable(batch));
-        else Fail(new InvalidOperationException($"partition {batch.Partition} completed batch {batch.Sequence}, which the pipeline is not waiting for"));
-    }
-
-    public void WhenDurable(int partition, long sequence, IActorRef replyTo)
-    {
-        if (_awaited.TryRemove((partition, sequence), out var answer)) answer.TrySetResult(new DurabilityRequest(sequence, replyTo));
-        else Fail(new InvalidOperationException($"partition {partition} asked for durability at {sequence}, which the pipeline is not waiting for"));
-    }
+    // ---- what the partition actors report that no ask awaits (IBatchSink) ----
 
     public void Checkpointed(CheckpointSaved saved, int requests, int bytes, TimeSpan duration)
     {
@@ -277,8 +291,8 @@ public sealed class WorkerPipeline : IBatchSink
         Fail(cause);
     }
 
-    /// <summary>The worker cannot go on: every element awaiting an answer fails (so does the graph) and the consume
-    /// loop, waiting or not, stops with <paramref name="cause"/> instead of waiting for answers that will never come.</summary>
+    /// <summary>The worker cannot go on: every ask in flight ends, the graph fails, and the consume loop, waiting or
+    /// not, stops with <paramref name="cause"/> instead of waiting for answers that will never come.</summary>
     private void Fail(Exception cause)
     {
         bool first;
@@ -290,49 +304,101 @@ public sealed class WorkerPipeline : IBatchSink
         // The cause is logged once, when it happens (its message names no personal data: see OutputFailedException).
         if (first) _logger.LogError("the worker failed: {Cause}", CauseChain(cause));
         try { _failed.Cancel(); } catch (AggregateException) { }
-        foreach (var key in _awaited.Keys)
-            if (_awaited.TryRemove(key, out var answer)) answer.TrySetException(cause);
         _queue?.Fail(cause);
         Changed();
     }
 
     // ---- the stages ----
 
-    private Task<object> Deliver(Handed handed)
+    /// <summary>Tells the handed command to its partition actor now (the asks go out in the order handed), and returns
+    /// its answer to come: nothing for a message.</summary>
+    private Task<Option<PipelineElement>> Deliver(Handed handed)
     {
-        Task<object> answered = Task.FromResult<object>(Delivered.Instance);
-        if (handed.Answer != Answer.None)
+        var answer = handed switch
         {
-            var answer = new TaskCompletionSource<object>(TaskCreationOptions.RunContinuationsAsynchronously);
-            if (!_awaited.TryAdd((handed.Partition, handed.Sequence), answer))
-                throw new InvalidOperationException($"partition {handed.Partition}: command {handed.Sequence} handed twice");
-            if (_failure is { } failure) answer.TrySetException(failure);
-            answered = answer.Task;
-        }
-        _partitions.Tell(handed.Command);
+            BatchHanded batch => DecidedAsync(batch.Command),
+            CheckpointHanded checkpoint => DurabilityAsync(checkpoint.Command),
+            MessageHanded message => Told(message.Message),
+            _ => throw new UnreachableException($"handed {handed.GetType().Name}"),
+        };
         Interlocked.Decrement(ref _undelivered);
         Changed();
-        return answered;
+        return answer;
     }
 
-    private object Publish(object item) => item is BatchCompleted batch ? _writer.Publish(batch) : item;
+    private Task<Option<PipelineElement>> Told(object message)
+    {
+        _partitions.Tell(message);
+        return NoAnswer;
+    }
+
+    private async Task<Option<PipelineElement>> DecidedAsync(IPartitionCommand command)
+    {
+        var batch = await AskAsync<BatchCompleted>(command);
+        if (batch.Partition != command.Partition || batch.Sequence != command.Sequence)
+            throw new InvalidOperationException($"partition {command.Partition} answered command {command.Sequence} with batch {batch.Partition}:{batch.Sequence}");
+        var watermark = batch.Watermark;
+        if (watermark != Domain.Time.Watermark.Start && !watermark.IsEndOfTime)
+            _frontiers.AddOrUpdate(batch.Partition, watermark.Eager, (_, known) => watermark.Eager > known ? watermark.Eager : known);
+        Interlocked.Decrement(ref _undecided);
+        return new DecidedBatch(_output.Writable(batch));
+    }
+
+    private async Task<Option<PipelineElement>> DurabilityAsync(Checkpoint command)
+    {
+        var request = await AskAsync<DurabilityRequest>(command);
+        if (request.Partition != command.Partition || request.Sequence != command.Sequence)
+            throw new InvalidOperationException($"partition {command.Partition} answered checkpoint {command.Sequence} with {request.Partition}:{request.Sequence}");
+        return new AwaitingDurability(request);
+    }
+
+    /// <summary>Asks the partition actor (the command is told before this returns) and awaits its answer, however long
+    /// the partition takes: only a failure of the worker ends the wait, with the failure's cause.</summary>
+    private async Task<T> AskAsync<T>(IPartitionCommand command)
+    {
+        var asks = _asks.GetOrAdd(command.Partition, static _ => new PartitionAsks());
+        Volatile.Write(ref asks.NewestAsked, command.Sequence);
+        Interlocked.Increment(ref asks.InFlight);
+        Interlocked.Increment(ref _asksInFlight);
+        try
+        {
+            return await _partitions.Ask<T>(command, _failed.Token);
+        }
+        catch (OperationCanceledException) when (_failure is { } failure)
+        {
+            ExceptionDispatchInfo.Throw(failure);
+            throw;
+        }
+        finally
+        {
+            Interlocked.Decrement(ref asks.InFlight);
+            Interlocked.Decrement(ref _asksInFlight);
+        }
+    }
+
+    private PipelineElement Publish(PipelineElement element) =>
+        element is DecidedBatch decided ? new PublishedBatch(_writer.Publish(decided.Batch)) : element;
 
     /// <summary>A group's weight is its rows (an empty batch still counts, so a group is never unbounded).</summary>
-    private static long Weight(object item) => item is OutputWriter.Published published ? Math.Max(1, published.Rows) : 1;
+    private static long Weight(PipelineElement element) => element is PublishedBatch published ? Math.Max(1, published.Output.Rows) : 1;
 
-    private async Task<Done> WriteAsync(IEnumerable<object> group)
+    private async Task<Done> WriteAsync(IEnumerable<PipelineElement> group)
     {
         var batches = new List<OutputWriter.Published>();
-        foreach (var item in group)
+        foreach (var element in group)
         {
-            if (item is OutputWriter.Published published)
+            switch (element)
             {
-                batches.Add(published);
-                continue;
+                case PublishedBatch published:
+                    batches.Add(published.Output);
+                    break;
+                case AwaitingDurability { Request: var request }:
+                    await WriteBatchesAsync(batches);
+                    request.Checkpointer.Tell(new OutputsDurable(request.Sequence));
+                    break;
+                default:
+                    throw new UnreachableException($"{element.GetType().Name} reached the writer");
             }
-            await WriteBatchesAsync(batches);
-            var request = (DurabilityRequest)item;
-            request.ReplyTo.Tell(new OutputsDurable(request.Sequence));
         }
         await WriteBatchesAsync(batches);
         return Done.Instance;

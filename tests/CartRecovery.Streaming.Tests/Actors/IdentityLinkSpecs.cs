@@ -34,7 +34,7 @@ public sealed class IdentityLinkSpecs() : TestKit(Checkpointing.TestConfig.With(
             var (device, deviceProbe) = Partition(0);
             var (customer, customerProbe) = Partition(1);
             var offsets = new Offsets();
-            device.Tell(new ProcessBatch(0, 1, offsets.Records(0, DeviceCart("dev-1", "s-1").Append(Link("dev-1", "cust-1", T0.AddMinutes(3))))));
+            device.Tell(new ProcessBatch(0, 1, offsets.Records(0, DeviceCart("dev-1", "s-1").Append(Link("dev-1", "cust-1", T0.AddMinutes(3))))), deviceProbe.Ref);
             var handOver = AsInput(Assert.Single(deviceProbe.ExpectMsg<BatchCompleted>().Forwards!));
             Assert.IsType<IdentityMerged>(handOver);
 
@@ -45,9 +45,9 @@ public sealed class IdentityLinkSpecs() : TestKit(Checkpointing.TestConfig.With(
             };
             ShopperEvent[][] arrivals = handOverFirst ? [[handOver], [order]] : [[order], [handOver]];
             long sequence = 0;
-            foreach (var arrival in arrivals) customer.Tell(new ProcessBatch(1, ++sequence, offsets.Records(1, arrival)));
-            customer.Tell(new Drain(1, ++sequence));
-            device.Tell(new Drain(0, 2));
+            foreach (var arrival in arrivals) customer.Tell(new ProcessBatch(1, ++sequence, offsets.Records(1, arrival)), customerProbe.Ref);
+            customer.Tell(new Drain(1, ++sequence), customerProbe.Ref);
+            device.Tell(new Drain(0, 2), deviceProbe.Ref);
             var batches = Enumerable.Range(0, (int)sequence).Select(_ => customerProbe.ExpectMsg<BatchCompleted>()).Append(deviceProbe.ExpectMsg<BatchCompleted>()).ToList();
 
             Assert.Empty(batches.SelectMany(b => b.Triggers));
@@ -72,12 +72,12 @@ public sealed class IdentityLinkSpecs() : TestKit(Checkpointing.TestConfig.With(
         var (device, deviceProbe) = Partition(0);
         var (customer, customerProbe) = Partition(1);
         var offsets = new Offsets();
-        device.Tell(new ProcessBatch(0, 1, offsets.Records(0, DeviceCart("dev-2", "s-2", consent: false).Append(Link("dev-2", "cust-2", T0.AddMinutes(3))))));
+        device.Tell(new ProcessBatch(0, 1, offsets.Records(0, DeviceCart("dev-2", "s-2", consent: false).Append(Link("dev-2", "cust-2", T0.AddMinutes(3))))), deviceProbe.Ref);
         var handOver = AsInput(Assert.Single(deviceProbe.ExpectMsg<BatchCompleted>().Forwards!));
 
-        customer.Tell(new ProcessBatch(1, 1, offsets.Records(1, [Consent("cust-2", "cust-2-consent", T0.AddDays(-30)), handOver])));
-        customer.Tell(new ProcessBatch(1, 2, offsets.Records(1, [handOver]))); // at-least-once: the producer delivered it again
-        customer.Tell(new Drain(1, 3));
+        customer.Tell(new ProcessBatch(1, 1, offsets.Records(1, [Consent("cust-2", "cust-2-consent", T0.AddDays(-30)), handOver])), customerProbe.Ref);
+        customer.Tell(new ProcessBatch(1, 2, offsets.Records(1, [handOver])), customerProbe.Ref); // at-least-once: the producer delivered it again
+        customer.Tell(new Drain(1, 3), customerProbe.Ref);
         var batches = Enumerable.Range(0, 3).Select(_ => customerProbe.ExpectMsg<BatchCompleted>()).ToList();
 
         var reminders = batches.SelectMany(b => b.Triggers).ToList();
@@ -121,7 +121,7 @@ public sealed class IdentityLinkSpecs() : TestKit(Checkpointing.TestConfig.With(
     {
         var (customer, probe) = Partition(1);
         var link = Link("dev-4", "cust-4", T0) with { ShopperId = "cust-4" };
-        customer.Tell(new ProcessBatch(1, 1, new Offsets().Records(1, [AsInput(link)])));
+        customer.Tell(new ProcessBatch(1, 1, new Offsets().Records(1, [AsInput(link)])), probe.Ref);
         var passed = Assert.IsType<IdentityLinked>(AsInput(Assert.Single(probe.ExpectMsg<BatchCompleted>().Forwards!)));
         Assert.Equal(link with { ShopperId = "dev-4" }, passed);
     }

@@ -72,8 +72,8 @@ public sealed class PartitionActorSpecs() : TestKit(Checkpointing.TestConfig.Wit
             var records = Records(events);
             long sequence = 0;
             for (var i = 0; i < records.Count; i += batchSize)
-                partition.Tell(new ProcessBatch(0, ++sequence, records.Skip(i).Take(batchSize).ToList()));
-            partition.Tell(new Drain(0, ++sequence));
+                partition.Tell(new ProcessBatch(0, ++sequence, records.Skip(i).Take(batchSize).ToList()), probe.Ref);
+            partition.Tell(new Drain(0, ++sequence), probe.Ref);
             var batches = Enumerable.Range(0, (int)sequence).Select(_ => probe.ExpectMsg<BatchCompleted>()).ToList();
             return string.Join("\n", batches.SelectMany(b => b.Triggers.Select(ContractJson.Serialize))
                 .Concat(batches.SelectMany(b => b.Audits.Select(ContractJson.Serialize)))
@@ -120,8 +120,8 @@ public sealed class PartitionActorSpecs() : TestKit(Checkpointing.TestConfig.Wit
         // Uninterrupted: one incarnation sees everything.
         var straight = CreateTestProbe();
         var whole = Sys.ActorOf(PartitionActor.Props(group + "-straight", 0, _engine, new ProbeSink(straight.Ref)));
-        whole.Tell(new ProcessBatch(0, 1, Records(events)));
-        whole.Tell(new Drain(0, 2));
+        whole.Tell(new ProcessBatch(0, 1, Records(events)), straight.Ref);
+        whole.Tell(new Drain(0, 2), straight.Ref);
         straight.ExpectMsg<BatchCompleted>();
         var expected = straight.ExpectMsg<BatchCompleted>().Triggers.Select(ContractJson.Serialize).ToList();
 

@@ -48,8 +48,8 @@ public sealed class ProfileTriggerSpecs() : TestKit(Checkpointing.TestConfig.Wit
 
         var straight = CreateTestProbe();
         var whole = Sys.ActorOf(PartitionActor.Props(Group(), 0, _engine, new ProbeSink(straight.Ref)));
-        whole.Tell(new ProcessBatch(0, 1, customer));
-        whole.Tell(new Drain(0, 2));
+        whole.Tell(new ProcessBatch(0, 1, customer), straight.Ref);
+        whole.Tell(new Drain(0, 2), straight.Ref);
         Assert.Empty(straight.ExpectMsg<BatchCompleted>().Triggers);
         // The drain is not weeks of silence: nothing yet.
         Assert.Empty(straight.ExpectMsg<BatchCompleted>().Triggers);
@@ -77,7 +77,7 @@ public sealed class ProfileTriggerSpecs() : TestKit(Checkpointing.TestConfig.Wit
         // An uninterrupted incarnation given the same input decides the same message.
         var third = CreateTestProbe();
         var uninterrupted = Sys.ActorOf(PartitionActor.Props(Group(), 0, _engine, new ProbeSink(third.Ref)));
-        uninterrupted.Tell(new ProcessBatch(0, 1, [.. customer, .. neighbour]));
+        uninterrupted.Tell(new ProcessBatch(0, 1, [.. customer, .. neighbour]), third.Ref);
         var once = third.ExpectMsg<BatchCompleted>();
         Assert.Equal(ContractJson.Serialize(message), ContractJson.Serialize(Assert.Single(once.Triggers, t => t.Kind == TriggerKinds.WinBack)));
     }

@@ -112,9 +112,9 @@ public abstract class CheckpointStoreSpecs(CheckpointStoreSettings store) : Test
         var next = Sys.ActorOf(PartitionActor.Props(legacyGroup, 0, _engine, new ProbeSink(probe.Ref)));
         next.Tell(new RestorePartition(0), probe.Ref);
         probe.ExpectMsg<PartitionRestored>(TimeSpan.FromSeconds(30));
-        next.Tell(new ProcessBatch(0, 1, records[cut..(cut + 10)]));
+        next.Tell(new ProcessBatch(0, 1, records[cut..(cut + 10)]), probe.Ref);
         probe.ExpectMsg<BatchCompleted>(TimeSpan.FromSeconds(30));
-        next.Tell(new Checkpoint(0, 2));
+        next.Tell(new Checkpoint(0, 2), probe.Ref);
         probe.ExpectMsg<CheckpointSaved>(TimeSpan.FromSeconds(30));
         Assert.Contains(StoreRows.Of(_store, PersistenceId(legacyGroup)), row => row.Length > 0 && row[0] == CheckpointCodec.BinaryV1);
     }
@@ -128,9 +128,9 @@ public abstract class CheckpointStoreSpecs(CheckpointStoreSettings store) : Test
         var records = Records(StorefrontSimulator.Generate(new SimulationSettings { Shoppers = 20, Seed = 3 }));
         var probe = CreateTestProbe();
         var partition = Sys.ActorOf(PartitionActor.Props(group, 0, _engine, new ProbeSink(probe.Ref)));
-        partition.Tell(new ProcessBatch(0, 1, records));
+        partition.Tell(new ProcessBatch(0, 1, records), probe.Ref);
         probe.ExpectMsg<BatchCompleted>(TimeSpan.FromSeconds(30));
-        partition.Tell(new Checkpoint(0, 2));
+        partition.Tell(new Checkpoint(0, 2), probe.Ref);
         probe.ExpectMsg<CheckpointSaved>(TimeSpan.FromSeconds(30));
         Stop(partition);
         Assert.True(StoreRows.Rewrite(_store, PersistenceId(group), bytes => bytes[..(bytes.Length / 2)]) > 0);
@@ -163,9 +163,9 @@ public abstract class CheckpointStoreSpecs(CheckpointStoreSettings store) : Test
         long sequence = 0;
         for (var i = 0; i < savesBeforeTakeover; i++)
         {
-            former.Tell(new ProcessBatch(0, ++sequence, records[(i * slice / 2)..((i + 1) * slice / 2)]));
+            former.Tell(new ProcessBatch(0, ++sequence, records[(i * slice / 2)..((i + 1) * slice / 2)]), formerProbe.Ref);
             formerProbe.ExpectMsg<BatchCompleted>();
-            former.Tell(new Checkpoint(0, ++sequence));
+            former.Tell(new Checkpoint(0, ++sequence), formerProbe.Ref);
             formerProbe.ExpectMsg<CheckpointSaved>();
         }
 
@@ -175,16 +175,16 @@ public abstract class CheckpointStoreSpecs(CheckpointStoreSettings store) : Test
         var taken = ownerProbe.ExpectMsg<PartitionRestored>();
 
         // The former owner has not heard of the rebalance: it decides more and saves.
-        former.Tell(new ProcessBatch(0, ++sequence, records[slice..(2 * slice)]));
+        former.Tell(new ProcessBatch(0, ++sequence, records[slice..(2 * slice)]), formerProbe.Ref);
         formerProbe.ExpectMsg<BatchCompleted>();
-        former.Tell(new Checkpoint(0, ++sequence));
+        former.Tell(new Checkpoint(0, ++sequence), formerProbe.Ref);
         formerProbe.ExpectMsg<Exception>();
         formerProbe.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
 
         // The new owner goes on from what it restored and saves.
-        owner.Tell(new ProcessBatch(0, 1, records[(2 * slice)..(3 * slice)]));
+        owner.Tell(new ProcessBatch(0, 1, records[(2 * slice)..(3 * slice)]), ownerProbe.Ref);
         ownerProbe.ExpectMsg<BatchCompleted>();
-        owner.Tell(new Checkpoint(0, 2));
+        owner.Tell(new Checkpoint(0, 2), ownerProbe.Ref);
         var saved = ownerProbe.ExpectMsg<CheckpointSaved>();
         Assert.NotEqual(taken.NextOffsets, saved.NextOffsets);
         Stop(owner);
@@ -205,9 +205,9 @@ public abstract class CheckpointStoreSpecs(CheckpointStoreSettings store) : Test
         long sequence = 0;
         foreach (var slice in slices)
         {
-            partition.Tell(new ProcessBatch(0, ++sequence, slice));
+            partition.Tell(new ProcessBatch(0, ++sequence, slice), probe.Ref);
             probe.ExpectMsg<BatchCompleted>(TimeSpan.FromSeconds(30));
-            partition.Tell(new Checkpoint(0, ++sequence));
+            partition.Tell(new Checkpoint(0, ++sequence), probe.Ref);
             saves.Add(probe.ExpectMsg<CheckpointSaved>(TimeSpan.FromSeconds(30)));
         }
         Stop(partition);
@@ -217,9 +217,9 @@ public abstract class CheckpointStoreSpecs(CheckpointStoreSettings store) : Test
         partition.Tell(new RestorePartition(0), probe.Ref);
         var restored = probe.ExpectMsg<PartitionRestored>(TimeSpan.FromSeconds(30));
         var outputs = new List<string>();
-        partition.Tell(new ProcessBatch(0, ++sequence, rest));
+        partition.Tell(new ProcessBatch(0, ++sequence, rest), probe.Ref);
         Collect(probe.ExpectMsg<BatchCompleted>(TimeSpan.FromSeconds(30)), outputs);
-        partition.Tell(new Drain(0, ++sequence));
+        partition.Tell(new Drain(0, ++sequence), probe.Ref);
         Collect(probe.ExpectMsg<BatchCompleted>(TimeSpan.FromSeconds(30)), outputs);
         outputs.Sort(StringComparer.Ordinal);
         return ((restored, outputs), saves);
@@ -233,11 +233,11 @@ public abstract class CheckpointStoreSpecs(CheckpointStoreSettings store) : Test
         long sequence = 0;
         for (var i = 0; i < segments.Count; i++)
         {
-            partition.Tell(new ProcessBatch(0, ++sequence, segments[i]));
+            partition.Tell(new ProcessBatch(0, ++sequence, segments[i]), probe.Ref);
             Collect(probe.ExpectMsg<BatchCompleted>(TimeSpan.FromSeconds(30)), outputs);
             if (restartAfterFirst && i == 0)
             {
-                partition.Tell(new Checkpoint(0, ++sequence));
+                partition.Tell(new Checkpoint(0, ++sequence), probe.Ref);
                 probe.ExpectMsg<CheckpointSaved>(TimeSpan.FromSeconds(30));
                 Stop(partition);
                 partition = Sys.ActorOf(PartitionActor.Props(group, 0, _engine, new ProbeSink(probe.Ref)));
@@ -245,7 +245,7 @@ public abstract class CheckpointStoreSpecs(CheckpointStoreSettings store) : Test
                 probe.ExpectMsg<PartitionRestored>(TimeSpan.FromSeconds(30));
             }
         }
-        partition.Tell(new Drain(0, ++sequence));
+        partition.Tell(new Drain(0, ++sequence), probe.Ref);
         Collect(probe.ExpectMsg<BatchCompleted>(TimeSpan.FromSeconds(30)), outputs);
         outputs.Sort(StringComparer.Ordinal);
         return outputs;
