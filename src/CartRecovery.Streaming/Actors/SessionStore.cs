@@ -2,6 +2,7 @@ using System.Collections.Immutable;
 using CartRecovery.Domain.Decisions;
 using CartRecovery.Domain.State;
 using CartRecovery.Domain.Time;
+using CartRecovery.Streaming.Checkpointing;
 
 namespace CartRecovery.Streaming.Actors;
 
@@ -15,11 +16,15 @@ public readonly record struct SessionKey(string ShopperId, string SessionId);
 /// store keeps only its key and its pending deadlines (a checkpoint asks the actor for a copy). A passivated session
 /// (one that waits for a later reminder step, one restored from a checkpoint, one handed over, one whose shopper is
 /// erased) has its state here, until its next event or deadline revives it (<see cref="Revive"/>) in a new actor.
+///
+/// A passivated session's state is held encoded, as a checkpoint carries it (<see cref="CheckpointCodec.EncodeSession"/>):
+/// a third of its size as objects, and a checkpoint copies those bytes rather than encoding it again. It is decoded
+/// when it leaves the store (revived, handed over, erased, adopted), so the domain gets the state it passivated.
 /// </summary>
 internal sealed class SessionStore(RecoveryEngine engine)
 {
-    // Null while the session's actor holds its state.
-    private readonly Dictionary<SessionKey, SessionState?> _sessions = new();
+    // A passivated session's encoded state; null while the session's actor holds its state.
+    private readonly Dictionary<SessionKey, byte[]?> _sessions = new();
     // A shopper's session ids, sorted (ordinal): usually one, so a small array rather than a set per shopper.
     private readonly Dictionary<string, string[]> _byShopper = new(StringComparer.Ordinal);
     private readonly TimerIndex _timers = new();
@@ -31,11 +36,23 @@ internal sealed class SessionStore(RecoveryEngine engine)
     /// <summary>Sessions whose state a session actor holds.</summary>
     public int LiveCount => _live;
 
+    /// <summary>Bytes of the waiting sessions' encoded states (a measurement: counts them one by one).</summary>
+    public long EncodedBytes => _sessions.Values.Sum(held => (long)(held?.Length ?? 0));
+
     public bool Contains(SessionKey key) => _sessions.ContainsKey(key);
 
     public bool IsLive(SessionKey key) => _sessions.TryGetValue(key, out var state) && state is null;
 
     public bool HasSessions(string shopperId) => _byShopper.ContainsKey(shopperId);
+
+    /// <summary>Whether a session actor holds the state of one of the shopper's sessions.</summary>
+    public bool HasLive(string shopperId)
+    {
+        if (_live == 0 || !_byShopper.TryGetValue(shopperId, out var ids)) return false;
+        foreach (var id in ids)
+            if (IsLive(new SessionKey(shopperId, id))) return true;
+        return false;
+    }
 
     /// <summary>The keys of the live sessions (of one shopper, or of all).</summary>
     public List<SessionKey> Live(string? shopperId = null)
@@ -55,17 +72,37 @@ internal sealed class SessionStore(RecoveryEngine engine)
         return live;
     }
 
-    /// <summary>Every session's state: a waiting one's from the store, a live one's from <paramref name="live"/> (copies
-    /// its actor answered for a checkpoint).</summary>
+    /// <summary>Every session's state for a checkpoint: a live one's from <paramref name="live"/> (copies its actor
+    /// answered) into <paramref name="states"/>, a waiting one's bytes as held into <paramref name="encoded"/>.</summary>
+    public void CollectAll(IReadOnlyDictionary<SessionKey, SessionState> live, List<SessionState> states, List<byte[]> encoded)
+    {
+        foreach (var (key, held) in _sessions)
+            if (held is null) states.Add(Copied(key, live));
+            else encoded.Add(held);
+    }
+
+    /// <summary>The shopper's sessions for a checkpoint, in session id order, as <see cref="CollectAll"/>.</summary>
+    public void CollectShopper(string shopperId, IReadOnlyDictionary<SessionKey, SessionState> live, List<SessionState> states, List<byte[]> encoded)
+    {
+        if (!_byShopper.TryGetValue(shopperId, out var ids)) return;
+        foreach (var id in ids)
+        {
+            var key = new SessionKey(shopperId, id);
+            if (_sessions[key] is { } held) encoded.Add(held);
+            else states.Add(Copied(key, live));
+        }
+    }
+
+    /// <summary>Every session's state: a waiting one's decoded from the store, a live one's from <paramref name="live"/>.</summary>
     public IEnumerable<SessionState> All(IReadOnlyDictionary<SessionKey, SessionState> live)
     {
-        foreach (var (key, state) in _sessions) yield return state ?? Copied(key, live);
+        foreach (var (key, held) in _sessions) yield return held is null ? Copied(key, live) : Decoded(held);
     }
 
     /// <summary>The session's state is handed to the store (passivated, restored or adopted); its deadlines are the engine's.</summary>
     public void Track(SessionKey key, SessionState session)
     {
-        Set(key, session);
+        Set(key, CheckpointCodec.EncodeSession(session));
         _timers.Set(key, engine.Deadlines(session));
     }
 
@@ -79,13 +116,18 @@ internal sealed class SessionStore(RecoveryEngine engine)
     /// <summary>Hands the session's state (null for a new session) to a new session actor: the store keeps its key and deadlines.</summary>
     public SessionState? Revive(SessionKey key)
     {
-        if (!_sessions.TryGetValue(key, out var state)) return null;
-        if (state is null) throw new InvalidOperationException("the session is already live in its actor");
+        if (!_sessions.TryGetValue(key, out var held)) return null;
+        if (held is null) throw new InvalidOperationException("the session is already live in its actor");
+        var state = Decoded(held);
         Set(key, null);
         return state;
     }
 
-    private void Set(SessionKey key, SessionState? state)
+    /// <summary>A held state decodes unless the process's own memory is corrupt or the codec broke its round trip: the
+    /// exception names the cause, and the partition's supervisor stops the partition with it.</summary>
+    private static SessionState Decoded(byte[] held) => CheckpointCodec.DecodeSession(held);
+
+    private void Set(SessionKey key, byte[]? state)
     {
         if (_sessions.TryGetValue(key, out var previous))
         {
@@ -120,7 +162,7 @@ internal sealed class SessionStore(RecoveryEngine engine)
         foreach (var id in ids)
         {
             var key = new SessionKey(shopperId, id);
-            taken.Add((key, Passivated(_sessions[key])));
+            taken.Add((key, Decoded(Passivated(_sessions[key]))));
             _sessions.Remove(key);
             _timers.Remove(key);
         }
@@ -134,7 +176,7 @@ internal sealed class SessionStore(RecoveryEngine engine)
         foreach (var id in ids)
         {
             var key = new SessionKey(shopperId, id);
-            yield return _sessions[key] ?? Copied(key, live);
+            yield return _sessions[key] is { } held ? Decoded(held) : Copied(key, live);
         }
     }
 
@@ -144,10 +186,10 @@ internal sealed class SessionStore(RecoveryEngine engine)
     /// <summary>The shopper's sessions by session id (passivated: see <see cref="TakeShopper"/>).</summary>
     public Dictionary<string, SessionState> OfShopper(string shopperId) =>
         _byShopper.TryGetValue(shopperId, out var ids)
-            ? ids.ToDictionary(id => id, id => Passivated(_sessions[new SessionKey(shopperId, id)]), StringComparer.Ordinal)
+            ? ids.ToDictionary(id => id, id => Decoded(Passivated(_sessions[new SessionKey(shopperId, id)])), StringComparer.Ordinal)
             : new Dictionary<string, SessionState>(StringComparer.Ordinal);
 
-    private static SessionState Passivated(SessionState? state) =>
+    private static byte[] Passivated(byte[]? state) =>
         state ?? throw new InvalidOperationException("a live session's state is its actor's: passivate the session first");
 
     /// <summary>The pending deadlines of the shopper's sessions other than <paramref name="key"/> (usually none: one session).</summary>
