@@ -5,6 +5,7 @@ using CartRecovery.Domain.Policy;
 using CartRecovery.Domain.State;
 using CartRecovery.Domain.Time;
 using CartRecovery.Streaming.Actors;
+using CartRecovery.Streaming.Checkpointing;
 
 namespace CartRecovery.Load;
 
@@ -50,7 +51,7 @@ public static class CheckpointCurve
         var clock = Stopwatch.StartNew();
         var first = partition.FullSnapshot();
         var firstMs = clock.Elapsed.TotalMilliseconds;
-        var heap = HeapProbe.Settle() - before;
+        var heap = HeapProbe.Settle() - PartitionCheckpoint.KeptBufferBytes - before;
         clock.Restart();
         var snapshot = partition.FullSnapshot();
         var snapshotMs = clock.Elapsed.TotalMilliseconds;

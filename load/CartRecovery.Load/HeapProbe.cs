@@ -38,7 +38,8 @@ public sealed record HeapRun(int Sessions, long HeapBytes, long HeapAfter)
 /// per-event copies, as in the worker), then fire the inactivity deadline, leaving the session Abandoned and waiting
 /// for reminder step 1. The session is passivated into the store as the partition actor does (a waiting session holds
 /// no actor), the shopper goes into the shopper store, and one full checkpoint is taken (as every 5 s in the worker),
-/// which leaves the quiet shoppers encoded. Bytes = GC.GetTotalMemory(true) after minus before, everything kept alive.
+/// which leaves the quiet shoppers encoded. Bytes = GC.GetTotalMemory(true) after minus before, everything kept alive,
+/// less the buffer the snapshot was written into (kept per thread for the next snapshot, at most 64 MiB).
 /// </summary>
 public static class HeapProbe
 {
@@ -59,7 +60,8 @@ public static class HeapProbe
         var clock = System.Diagnostics.Stopwatch.StartNew();
         partition.FullSnapshot();
         var firstMs = clock.Elapsed.TotalMilliseconds;
-        var after = Settle();
+        // The snapshot's buffer, kept for the next one on this thread (up to 64 MiB), is per partition thread, not per session.
+        var after = Settle() - PartitionCheckpoint.KeptBufferBytes;
         var heap = GC.GetGCMemoryInfo().HeapSizeBytes;
 
         clock.Restart();

@@ -20,29 +20,76 @@ public sealed class HeldStateTests
     private readonly RecoveryEngine _engine = new(PolicyFile.LoadDefault() with { HoldoutShare = 0 });
 
     /// <summary>Generated sessions and shoppers with every field set (extremes, non-ASCII, default and empty arrays).</summary>
-    private static PartitionCheckpoint Generated(int seed)
+    private static PartitionCheckpoint Generated(int seed) => new CheckpointGenerator(seed).Checkpoint();
+
+    /// <summary>Sessions the engine made (the store asks the engine for their deadlines): for each shopper, one
+    /// abandoned and waiting for its first reminder, and one still active.</summary>
+    private List<(ShopperState Shopper, List<SessionState> Sessions)> EngineMade(int shoppers)
     {
-        var checkpoint = new CheckpointGenerator(seed).Checkpoint();
-        // The store's keys are the sessions' ids: one state per key.
-        return checkpoint with
+        var made = new List<(ShopperState, List<SessionState>)>();
+        for (var i = 0; i < shoppers; i++)
         {
-            Sessions = [.. checkpoint.Sessions.DistinctBy(s => (s.ShopperId, s.SessionId))],
-            Shoppers = [.. checkpoint.Shoppers.DistinctBy(s => s.ShopperId)],
-        };
+            var shopperId = $"cust-{i}";
+            var shopper = ShopperState.New(shopperId);
+            var sessions = new List<SessionState>();
+            foreach (var sessionId in new[] { $"s-{i}-b", $"s-{i}-a" })
+            {
+                var started = _engine.Apply(shopper, null, new SessionStarted
+                {
+                    EventId = $"{sessionId}-1", ShopperId = shopperId, SessionId = sessionId, EventTime = T0.AddMinutes(i), Currency = "EUR", TimeZone = "Europe/Berlin",
+                }, Watermark.Start);
+                var added = _engine.Apply(started.Shopper, started.Session, new CartLineAdded
+                {
+                    EventId = $"{sessionId}-2", ShopperId = shopperId, SessionId = sessionId, EventTime = T0.AddMinutes(i + 1), Currency = "EUR",
+                    Line = new CartLine { Sku = $"lens-{i}", Name = "Lens", UnitPrice = 19.90m, Quantity = 2 },
+                }, Watermark.Start);
+                shopper = added.Shopper;
+                if (sessionId.EndsWith('b'))
+                {
+                    var inactivity = _engine.Deadlines(added.Session!).First(d => d.Kind == DeadlineKind.Inactivity);
+                    var abandoned = _engine.Fire(shopper, added.Session!, inactivity);
+                    shopper = abandoned.Shopper;
+                    sessions.Add(Assert.IsType<SessionState>(abandoned.Session));
+                }
+                else sessions.Add(added.Session!);
+            }
+            made.Add((shopper, sessions));
+        }
+        return made;
     }
 
     private static SessionKey KeyOf(SessionState session) => new(session.ShopperId, session.SessionId);
 
-    [Theory]
-    [InlineData(1)]
-    [InlineData(2)]
-    [InlineData(3)]
-    public void A_waiting_session_revived_is_the_session_that_was_passivated(int seed)
+    [Fact]
+    public void Every_field_of_a_session_and_of_a_shopper_survives_the_encoding_the_stores_hold()
     {
-        var sessions = Generated(seed).Sessions;
-        Assert.NotEmpty(sessions);
+        var sessions = 0;
+        for (var seed = 1; seed <= 30; seed++)
+        {
+            var generated = Generated(seed);
+            foreach (var session in generated.Sessions)
+                DeepEqual.Assert(session, CheckpointCodec.DecodeSession(CheckpointCodec.EncodeSession(session)), $"seed {seed}: session");
+            foreach (var shopper in generated.Shoppers)
+                DeepEqual.Assert(shopper, CheckpointCodec.DecodeShopper(CheckpointCodec.EncodeShopper(shopper)), $"seed {seed}: shopper");
+            sessions += generated.Sessions.Count;
+            // Held bytes are what a checkpoint writes for the state: a snapshot that copies them is the snapshot of the states.
+            Assert.Equal(generated.ToBytes(), (generated with
+            {
+                Sessions = [], Shoppers = [],
+                EncodedSessions = [.. generated.Sessions.Select(CheckpointCodec.EncodeSession)],
+                EncodedShoppers = [.. generated.Shoppers.Select(CheckpointCodec.EncodeShopper)],
+            }).ToBytes());
+        }
+        Assert.True(sessions > 10);
+    }
+
+    [Fact]
+    public void A_waiting_session_revived_is_the_session_that_was_passivated()
+    {
+        var sessions = EngineMade(3).SelectMany(m => m.Sessions).ToList();
         var store = new SessionStore(_engine);
         foreach (var session in sessions) store.Track(KeyOf(session), session);
+        Assert.True(store.EncodedBytes > 0);
 
         foreach (var session in sessions)
         {
@@ -50,6 +97,7 @@ public sealed class HeldStateTests
             DeepEqual.Assert(session, revived, $"session {session.SessionId}");
             Assert.True(store.IsLive(KeyOf(session)));
         }
+        Assert.Equal(0, store.EncodedBytes);
     }
 
     [Fact]
@@ -71,7 +119,7 @@ public sealed class HeldStateTests
         var revived = store.Revive(KeyOf(waiting))!;
         // The next reminder step fires on the revived state exactly as on the state that was passivated.
         var next = _engine.Deadlines(waiting).First();
-        Assert.Equal(_engine.Deadlines(waiting), _engine.Deadlines(revived));
+        Assert.Equal(_engine.Deadlines(waiting).ToArray(), _engine.Deadlines(revived).ToArray());
         var fromHeld = _engine.Fire(abandoned.Shopper, revived, next);
         var fromObject = _engine.Fire(abandoned.Shopper, waiting, next);
         DeepEqual.Assert(fromObject.Session, fromHeld.Session);
@@ -83,11 +131,12 @@ public sealed class HeldStateTests
     [Fact]
     public void A_hand_over_or_an_erasure_takes_the_shopper_s_sessions_decoded_and_leaves_the_others()
     {
-        var sessions = Generated(4).Sessions;
+        var sessions = EngineMade(3).SelectMany(m => m.Sessions).ToList();
         var store = new SessionStore(_engine);
         foreach (var session in sessions) store.Track(KeyOf(session), session);
         var shopperId = sessions[0].ShopperId;
         var ofShopper = sessions.Where(s => s.ShopperId == shopperId).OrderBy(s => s.SessionId, StringComparer.Ordinal).ToList();
+        Assert.Equal(2, ofShopper.Count);
 
         var adopted = store.OfShopper(shopperId);
         Assert.Equal(ofShopper.Select(s => s.SessionId), adopted.Keys.Order(StringComparer.Ordinal));
@@ -104,7 +153,7 @@ public sealed class HeldStateTests
     [Fact]
     public void A_quiet_shopper_is_held_encoded_after_a_checkpoint_and_reads_back_as_it_was()
     {
-        var shoppers = Generated(5).Shoppers;
+        var shoppers = Enumerable.Range(1, 10).SelectMany(seed => Generated(seed).Shoppers).DistinctBy(s => s.ShopperId).ToList();
         Assert.True(shoppers.Count >= 2);
         var store = new ShopperStore();
         foreach (var shopper in shoppers) store[shopper.ShopperId] = shopper;
@@ -132,7 +181,8 @@ public sealed class HeldStateTests
     [Fact]
     public void A_snapshot_that_copies_held_states_reads_back_as_the_states_and_a_delta_holds_only_the_changed_shoppers()
     {
-        var generated = Generated(6);
+        var made = EngineMade(4);
+        var generated = new { Sessions = made.SelectMany(m => m.Sessions).ToList(), Shoppers = made.Select(m => m.Shopper).ToList() };
         var sessions = new SessionStore(_engine);
         var shoppers = new ShopperStore();
         foreach (var session in generated.Sessions) sessions.Track(KeyOf(session), session);
@@ -166,7 +216,7 @@ public sealed class HeldStateTests
     [Fact]
     public void Bytes_that_are_not_one_encoded_state_fail_with_a_format_error_naming_the_state_and_the_cause()
     {
-        var session = Generated(7).Sessions[0];
+        var session = EngineMade(1)[0].Sessions[0];
         var bytes = CheckpointCodec.EncodeSession(session);
 
         var truncated = Assert.Throws<CheckpointFormatException>(() => CheckpointCodec.DecodeSession(bytes.AsMemory(0, bytes.Length / 2)));
@@ -177,7 +227,7 @@ public sealed class HeldStateTests
         Assert.Contains("1 bytes follow the state", trailing.Message);
 
         // A shopper's bytes are not a session's (their records' field counts differ).
-        var shopperBytes = CheckpointCodec.EncodeShopper(Generated(7).Shoppers[0]);
+        var shopperBytes = CheckpointCodec.EncodeShopper(EngineMade(1)[0].Shopper);
         var wrong = Assert.Throws<CheckpointFormatException>(() => CheckpointCodec.DecodeSession(shopperBytes));
         Assert.Contains("fields, expected 40", wrong.Message);
     }
