@@ -32,7 +32,7 @@ public static class CheckpointCurve
         var random = new Random(11);
         var templates = Enumerable.Range(0, Math.Min(held, Templates)).Select(i => HeapProbe.WaitingSession(engine, i, random)).ToList();
 
-        var before = HeapProbe.Settle();
+        var before = HeapProbe.Settle() - PartitionCheckpoint.KeptBufferBytes;
         var partition = new HeldPartition(engine);
         var keys = new SessionKey[held];
         for (var i = 0; i < held; i++)

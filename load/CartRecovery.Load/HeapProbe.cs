@@ -50,7 +50,7 @@ public static class HeapProbe
         var engine = new RecoveryEngine(PolicyFile.LoadDefault());
         var random = new Random(7);
 
-        var before = Settle();
+        var before = Settle() - PartitionCheckpoint.KeptBufferBytes;
         var partition = new HeldPartition(engine);
         for (var i = 0; i < n; i++)
         {
