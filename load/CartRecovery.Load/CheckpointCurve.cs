@@ -47,11 +47,12 @@ public static class CheckpointCurve
             partition.Hold(shopper, session);
             keys[i] = new SessionKey(session.ShopperId, session.SessionId);
         }
-        templates.Clear();
         var clock = Stopwatch.StartNew();
-        var first = partition.FullSnapshot();
+        var firstBytes = partition.FullSnapshot().LongLength;
         var firstMs = clock.Elapsed.TotalMilliseconds;
+        // The templates were alive at both ends: counted in neither.
         var heap = HeapProbe.Settle() - PartitionCheckpoint.KeptBufferBytes - before;
+        templates.Clear();
         clock.Restart();
         var snapshot = partition.FullSnapshot();
         var snapshotMs = clock.Elapsed.TotalMilliseconds;
@@ -86,9 +87,8 @@ public static class CheckpointCurve
             var delta = partition.Delta();
             deltas.Add((delta.LongLength, clock.Elapsed.TotalMilliseconds, changeMs));
         }
-        GC.KeepAlive(first);
         var median = deltas.OrderBy(d => d.Ms).ElementAt(deltas.Count / 2);
-        return new CurvePoint(held, changed, (double)heap / held, first.LongLength, firstMs, snapshot.LongLength, snapshotMs,
+        return new CurvePoint(held, changed, (double)heap / held, firstBytes, firstMs, snapshot.LongLength, snapshotMs,
             (long)deltas.Select(d => (double)d.Bytes).Order().ElementAt(deltas.Count / 2), median.Ms, median.ChangeMs);
     }
 

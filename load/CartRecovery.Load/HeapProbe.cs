@@ -134,6 +134,8 @@ public static class HeapProbe
 
     internal static long Settle()
     {
+        // The large object heap too (a snapshot's buffers are large objects): an earlier point's free space is not counted.
+        System.Runtime.GCSettings.LargeObjectHeapCompactionMode = System.Runtime.GCLargeObjectHeapCompactionMode.CompactOnce;
         GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
         GC.WaitForPendingFinalizers();
         GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
