@@ -47,8 +47,10 @@ internal sealed class ShopperStore
 
     /// <summary>Every shopper (<paramref name="shopperIds"/> null) or these shoppers, for a checkpoint: held bytes into
     /// <paramref name="encoded"/> as they are; a decoded state that is <paramref name="quiet"/> is encoded there and held
-    /// as those bytes from now on; any other into <paramref name="states"/> (the checkpoint encodes it).</summary>
-    public void Collect(IEnumerable<string>? shopperIds, Func<string, bool> quiet, List<ShopperState> states, List<byte[]> encoded)
+    /// as those bytes from now on (keyed by <paramref name="storedId"/>'s instance of the id when it has one: the session
+    /// store's, so a waiting shopper's id is one string); any other into <paramref name="states"/> (the checkpoint encodes it).</summary>
+    public void Collect(IEnumerable<string>? shopperIds, Func<string, bool> quiet, Func<string, string?> storedId, List<ShopperState> states,
+        List<byte[]> encoded)
     {
         List<(string, byte[])>? cooled = null;
         foreach (var shopperId in shopperIds ?? _shoppers.Keys)
@@ -64,6 +66,12 @@ internal sealed class ShopperStore
             else states.Add((ShopperState)held);
         }
         // Not while enumerating the dictionary's keys.
-        if (cooled is not null) foreach (var (shopperId, cold) in cooled) _shoppers[shopperId] = cold;
+        if (cooled is null) return;
+        foreach (var (shopperId, cold) in cooled)
+        {
+            // Removed and added: a dictionary keeps the key instance it was first given.
+            _shoppers.Remove(shopperId);
+            _shoppers.Add(storedId(shopperId) ?? shopperId, cold);
+        }
     }
 }

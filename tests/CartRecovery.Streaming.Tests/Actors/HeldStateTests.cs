@@ -161,7 +161,7 @@ public sealed class HeldStateTests
 
         var states = new List<ShopperState>();
         var encoded = new List<byte[]>();
-        store.Collect(null, shopperId => shopperId != busy, states, encoded);
+        store.Collect(null, shopperId => shopperId != busy, _ => null, states, encoded);
 
         // The shopper with a live session stays as objects; the others are now held as the bytes the checkpoint took.
         Assert.Same(shoppers[0], Assert.Single(states));
