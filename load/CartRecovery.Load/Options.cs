@@ -26,6 +26,11 @@ public sealed record BenchOptions
     public int MaxUnwritten { get; init; }
     public int MaxBatchRecords { get; init; }
     public int WaitingSessions { get; init; } = 100_000;
+    /// <summary>Only the waiting-session measurements (heap probe and checkpoint curve): no broker, no worker.</summary>
+    public bool WaitingOnly { get; init; }
+    /// <summary>Waiting sessions held at each point of the checkpoint curve (empty: no curve).</summary>
+    public IReadOnlyList<int> CurveHeld { get; init; } = [];
+    public int CurveChanged { get; init; } = 1_000;
     public string? Data { get; init; }
 
     public const string Usage = """
@@ -45,6 +50,10 @@ public sealed record BenchOptions
           --max-unwritten N     experiment: the worker's MaxUnwrittenBatches (default: the worker's default, 256)
           --max-batch-records N experiment: the worker's MaxBatchRecords (default: the worker's default, 2000)
           --waiting-sessions N  sessions held for the heap measurement (default 100000)
+          --waiting-only        only the heap measurement (and the checkpoint curve, if asked): no broker, no worker
+          --curve N,N,...       the checkpoint curve: a partition holding N waiting sessions, delta and full checkpoints
+                                (e.g. 10000,100000,1000000)
+          --curve-changed N     shoppers changed per checkpoint interval in the curve (default 1000)
           --data DIR            chDB data directory (default: a temporary directory, removed afterwards)
         """;
 
@@ -85,6 +94,9 @@ public sealed record BenchOptions
                 "--max-unwritten" => o with { MaxUnwritten = Positive(int.Parse(Next(), CultureInfo.InvariantCulture), "--max-unwritten") },
                 "--max-batch-records" => o with { MaxBatchRecords = Positive(int.Parse(Next(), CultureInfo.InvariantCulture), "--max-batch-records") },
                 "--waiting-sessions" => o with { WaitingSessions = Positive(int.Parse(Next(), CultureInfo.InvariantCulture), "--waiting-sessions") },
+                "--waiting-only" => o with { WaitingOnly = true },
+                "--curve" => o with { CurveHeld = [.. Next().Split(',').Select(n => Positive(int.Parse(n, CultureInfo.InvariantCulture), "--curve"))] },
+                "--curve-changed" => o with { CurveChanged = Positive(int.Parse(Next(), CultureInfo.InvariantCulture), "--curve-changed") },
                 "--data" => o with { Data = Next() },
                 var other => throw new ArgumentException($"unknown option {other}"),
             };

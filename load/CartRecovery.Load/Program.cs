@@ -26,6 +26,16 @@ catch (Exception e) when (e is ArgumentException or FormatException)
 }
 
 var inv = CultureInfo.InvariantCulture;
+if (options.WaitingOnly)
+{
+    // The waiting-session measurements alone (issue 22): the partition's stores and checkpoint path, no broker.
+    var held = HeapProbe.Run(options.WaitingSessions);
+    Console.WriteLine(HeapRow(held));
+    Console.WriteLine(SnapshotRow(held));
+    Curve();
+    Console.WriteLine(string.Create(inv, $"bench: heap_bytes_per_waiting_session={held.BytesPerSession:F0} snapshot_bytes_per_waiting_session={(double)held.SnapshotBytes / held.Sessions:F0}"));
+    return 0;
+}
 var ownData = options.Data is null;
 var data = options.Data ?? Path.Combine(Path.GetTempPath(), $"cartrecovery-bench-{Environment.ProcessId}");
 var defaults = options.Worker("-", drain: true, "-", data);
@@ -77,7 +87,7 @@ try
     }
 
     // ---------------------------------------------------------------- heap per waiting session
-    var heap = HeapProbe.Run(options.WaitingSessions, options.Partitions);
+    var heap = HeapProbe.Run(options.WaitingSessions);
 
     // ---------------------------------------------------------------- report
     var (rawRun, workerRun, e2e, flushes, checkpoints) = median;
@@ -131,12 +141,9 @@ try
         rows.Add(("sink flushes (latency phase)", $"{l.Flushes.Count} flushes, rows/flush p50 {Pct(l.Flushes.Select(f => (double)f.Rows), 50)}, " +
             $"duration p50 {Pct(l.Flushes.Select(f => f.DurationMs), 50)} ms p99 {Pct(l.Flushes.Select(f => f.DurationMs), 99)} ms", ""));
     }
-    rows.Add(("heap per waiting session", $"{heap.TotalBytesPerSession:N0} B (state {heap.StateBytesPerSession:N0} B + actor indexes {heap.TotalBytesPerSession - heap.StateBytesPerSession:N0} B; " +
-        $"{heap.Sessions:N0} sessions; 1M would take {heap.TotalBytesPerSession * 1e6 / (1 << 30):F2} GiB)",
-        $"<= 1,024 B: {Verdict(heap.TotalBytesPerSession <= 1024, $"by {heap.TotalBytesPerSession - 1024:N0} B ({heap.TotalBytesPerSession / 1024:F1} x)")}"));
-    rows.Add(("full snapshot, one partition's waiting", $"{heap.SnapshotBytes / 1024.0:N0} KiB = {(double)heap.SnapshotBytes / heap.SnapshotSessions:N0} B per waiting session, " +
-        $"serialised in {heap.SnapshotMs:N0} ms, read in {heap.SnapshotDecodeMs:N0} ms ({heap.SnapshotSessions:N0} sessions: 1 in {heap.SnapshotPartitions} partitions)", ""));
-    rows.Add(("  the same in the JSON of earlier releases", $"{heap.JsonSnapshotBytes / 1024.0:N0} KiB = {(double)heap.JsonSnapshotBytes / heap.SnapshotSessions:N0} B per waiting session, " +
+    rows.Add(("heap per waiting session", HeapRow(heap), $"<= 1,024 B: {Verdict(heap.BytesPerSession <= 1024, $"by {heap.BytesPerSession - 1024:N0} B ({heap.BytesPerSession / 1024:F1} x)")}"));
+    rows.Add(("full snapshot of the waiting sessions", SnapshotRow(heap), ""));
+    rows.Add(("  the same in the JSON of earlier releases", $"{heap.JsonSnapshotBytes / 1024.0:N0} KiB = {(double)heap.JsonSnapshotBytes / heap.Sessions:N0} B per waiting session, " +
         $"serialised in {heap.JsonSnapshotMs:N0} ms, read in {heap.JsonSnapshotDecodeMs:N0} ms", ""));
 
     var w1 = rows.Max(r => r.Metric.Length);
@@ -150,12 +157,34 @@ try
     var allocPerEvent = e2e.AllocatedBytes / (double)workerRun.EventsConsumed;
     // Bytes written to the checkpoint store per second of the drain run: how checkpoint cost follows the work.
     var checkpointBytesPerSecond = checkpoints.Bytes.Sum() / workerRun.Elapsed.TotalSeconds;
+    Curve();
     Console.WriteLine(string.Create(inv,
-        $"bench: e2e_events_per_s={e2eRate:F0} raw_events_per_s={rawRate:F0} ratio={ratio:F2} p99_timer_lag_ms={p99Timer:F0} p99_chat_ms={p99Chat:F0} heap_bytes_per_waiting_session={heap.TotalBytesPerSession:F0} replay_x={replay:F0} alloc_bytes_per_event={allocPerEvent:F0} checkpoint_bytes_per_s={checkpointBytesPerSecond:F0} snapshot_bytes_per_waiting_session={(double)heap.SnapshotBytes / heap.SnapshotSessions:F0} p99_promo_chat_ms={p99PromoChat:F0}"));
+        $"bench: e2e_events_per_s={e2eRate:F0} raw_events_per_s={rawRate:F0} ratio={ratio:F2} p99_timer_lag_ms={p99Timer:F0} p99_chat_ms={p99Chat:F0} heap_bytes_per_waiting_session={heap.BytesPerSession:F0} replay_x={replay:F0} alloc_bytes_per_event={allocPerEvent:F0} checkpoint_bytes_per_s={checkpointBytesPerSecond:F0} snapshot_bytes_per_waiting_session={(double)heap.SnapshotBytes / heap.Sessions:F0} p99_promo_chat_ms={p99PromoChat:F0}"));
     return 0;
 }
 finally
 {
     if (ownData && Directory.Exists(data))
         try { Directory.Delete(data, recursive: true); } catch (IOException) { }
+}
+
+string HeapRow(HeapRun heap) => string.Create(CultureInfo.InvariantCulture,
+    $"{heap.BytesPerSession:N0} B per waiting session in the partition's stores (of which encoded: session {(double)heap.EncodedSessionBytes / heap.Sessions:N0} B, " +
+    $"shopper {(double)heap.EncodedShopperBytes / heap.Sessions:N0} B; {heap.Sessions:N0} sessions; 1M would take {heap.BytesPerSession * 1e6 / (1 << 30):F2} GiB)");
+
+string SnapshotRow(HeapRun heap) => string.Create(CultureInfo.InvariantCulture,
+    $"{heap.SnapshotBytes / 1024.0:N0} KiB = {(double)heap.SnapshotBytes / heap.Sessions:N0} B per waiting session; first {heap.FirstSnapshotMs:N0} ms " +
+    $"(encodes the shoppers), next {heap.SnapshotMs:N0} ms (copies held bytes), read in {heap.SnapshotDecodeMs:N0} ms");
+
+void Curve()
+{
+    if (options.CurveHeld.Count == 0) return;
+    var points = new List<CurvePoint>();
+    foreach (var held in options.CurveHeld)
+    {
+        GC.Collect();
+        points.Add(CheckpointCurve.Run(held, options.CurveChanged, intervals: 5));
+        Console.WriteLine($"bench: curve point {held:N0} held done");
+    }
+    CheckpointCurve.Print(points, Console.Out);
 }

@@ -58,7 +58,7 @@ public sealed partial class PartitionActor : ReceivePersistentActor
     // The event time the partition's input tells, robust against one bad clock: the watermark follows it.
     private EventTimeFrontier _frontier = EventTimeFrontier.Empty;
     private IdentityLinks _identity = IdentityLinks.Empty;
-    private readonly Dictionary<string, ShopperState> _shoppers = new(StringComparer.Ordinal);
+    private readonly ShopperStore _shoppers = new();
     private readonly SessionStore _sessions;
     private readonly Dictionary<SessionKey, IActorRef> _actors = new();
     private readonly ShopperQueues _queues = new();
@@ -223,18 +223,8 @@ public sealed partial class PartitionActor : ReceivePersistentActor
     {
         // Between full snapshots, only the shoppers changed since the last checkpoint (with all their sessions).
         var changed = _changes.NextIsFull ? null : _changes.Changed.Order(StringComparer.Ordinal).ToList();
-        var capture = new PartitionCheckpoint
-        {
-            Partition = _partition,
-            NextOffsets = new Dictionary<string, long>(_nextOffsets),
-            Watermark = _watermark,
-            Frontier = _frontier,
-            Shoppers = changed is null ? [.. _shoppers.Values]
-                : [.. changed.Select(id => _shoppers.GetValueOrDefault(id)).OfType<ShopperState>()],
-            Sessions = changed is null ? [.. _sessions.All(_liveCopies)] : [.. changed.SelectMany(id => _sessions.SessionsOf(id, _liveCopies))],
-            Identity = _watermark.IsEndOfTime ? _identity : _identity.Prune(_watermark.Settled),
-            ChangedShoppers = changed,
-        };
+        var capture = CheckpointCapture.Take(_partition, new Dictionary<string, long>(_nextOffsets), _watermark, _frontier,
+            _watermark.IsEndOfTime ? _identity : _identity.Prune(_watermark.Settled), _shoppers, _sessions, _liveCopies, changed);
         _liveCopies.Clear();
         _checkpoints.Captured(sequence, capture.ToBytes(), capture.NextOffsets, _watermark.IsEndOfTime, capture.IsDelta, _changes.Generation);
         replyTo.Tell(new DurabilityRequest(_partition, sequence, Self), Self);

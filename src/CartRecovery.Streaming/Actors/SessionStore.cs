@@ -2,6 +2,7 @@ using System.Collections.Immutable;
 using CartRecovery.Domain.Decisions;
 using CartRecovery.Domain.State;
 using CartRecovery.Domain.Time;
+using CartRecovery.Streaming.Checkpointing;
 
 namespace CartRecovery.Streaming.Actors;
 
@@ -15,27 +16,95 @@ public readonly record struct SessionKey(string ShopperId, string SessionId);
 /// store keeps only its key and its pending deadlines (a checkpoint asks the actor for a copy). A passivated session
 /// (one that waits for a later reminder step, one restored from a checkpoint, one handed over, one whose shopper is
 /// erased) has its state here, until its next event or deadline revives it (<see cref="Revive"/>) in a new actor.
+///
+/// A passivated session's state is held encoded, as a checkpoint carries it (<see cref="CheckpointCodec.EncodeSession"/>):
+/// a third of its size as objects, and a checkpoint copies those bytes rather than encoding it again. It is decoded
+/// when it leaves the store (revived, handed over, erased, adopted), so the domain gets the state it passivated. A
+/// waiting session costs its bytes and one small record in one dictionary entry per shopper (docs/performance.md,
+/// session 11: keyed dictionaries per session cost more than the state's bytes).
 /// </summary>
 internal sealed class SessionStore(RecoveryEngine engine)
 {
-    // Null while the session's actor holds its state.
-    private readonly Dictionary<SessionKey, SessionState?> _sessions = new();
-    // A shopper's session ids, sorted (ordinal): usually one, so a small array rather than a set per shopper.
-    private readonly Dictionary<string, string[]> _byShopper = new(StringComparer.Ordinal);
+    /// <summary>One session: its id, its encoded state (null while its actor holds the state) and its pending deadlines.</summary>
+    private sealed class Held(string id)
+    {
+        public readonly string Id = id;
+        public byte[]? State;
+        public ImmutableArray<Deadline> Deadlines = [];
+    }
+
+    // A shopper's sessions: one Held, or a Held[] sorted by session id (ordinal) when there are several (rare).
+    private readonly Dictionary<string, object> _byShopper = new(StringComparer.Ordinal);
     private readonly TimerIndex _timers = new();
+    // The shoppers' own deadlines (win-back), few: their entries in the timer index carry the session id "".
+    private readonly Dictionary<string, Deadline> _shopperDeadlines = new(StringComparer.Ordinal);
+    private int _count;
     private int _live;
 
     /// <summary>Sessions of the partition, live and passivated.</summary>
-    public int Count => _sessions.Count;
+    public int Count => _count;
 
     /// <summary>Sessions whose state a session actor holds.</summary>
     public int LiveCount => _live;
 
-    public bool Contains(SessionKey key) => _sessions.ContainsKey(key);
+    /// <summary>Bytes of the waiting sessions' encoded states (a measurement: counts them one by one).</summary>
+    public long EncodedBytes
+    {
+        get
+        {
+            long bytes = 0;
+            foreach (var sessions in _byShopper.Values)
+                for (var i = 0; i < CountOf(sessions); i++) bytes += At(sessions, i).State?.Length ?? 0;
+            return bytes;
+        }
+    }
 
-    public bool IsLive(SessionKey key) => _sessions.TryGetValue(key, out var state) && state is null;
+    private static int CountOf(object sessions) => sessions is Held[] several ? several.Length : 1;
+
+    private static Held At(object sessions, int i) => sessions is Held[] several ? several[i] : (Held)sessions;
+
+    private Held? Find(SessionKey key)
+    {
+        if (!_byShopper.TryGetValue(key.ShopperId, out var sessions)) return null;
+        if (sessions is Held one) return one.Id == key.SessionId ? one : null;
+        var several = (Held[])sessions;
+        var at = IndexOf(several, key.SessionId);
+        return at >= 0 ? several[at] : null;
+    }
+
+    private static int IndexOf(Held[] several, string sessionId)
+    {
+        int low = 0, high = several.Length - 1;
+        while (low <= high)
+        {
+            var mid = (low + high) >>> 1;
+            var order = string.CompareOrdinal(several[mid].Id, sessionId);
+            if (order == 0) return mid;
+            if (order < 0) low = mid + 1;
+            else high = mid - 1;
+        }
+        return ~low;
+    }
+
+    /// <summary>The instance of the shopper's id this store keys them by (null: none of their sessions is here), so the
+    /// shopper store can key the shopper by the same string.</summary>
+    public string? StoredShopperId(string shopperId) =>
+        _byShopper.GetAlternateLookup<ReadOnlySpan<char>>().TryGetValue(shopperId, out var stored, out _) ? stored : null;
+
+    public bool Contains(SessionKey key) => Find(key) is not null;
+
+    public bool IsLive(SessionKey key) => Find(key) is { State: null };
 
     public bool HasSessions(string shopperId) => _byShopper.ContainsKey(shopperId);
+
+    /// <summary>Whether a session actor holds the state of one of the shopper's sessions.</summary>
+    public bool HasLive(string shopperId)
+    {
+        if (_live == 0 || !_byShopper.TryGetValue(shopperId, out var sessions)) return false;
+        for (var i = 0; i < CountOf(sessions); i++)
+            if (At(sessions, i).State is null) return true;
+        return false;
+    }
 
     /// <summary>The keys of the live sessions (of one shopper, or of all).</summary>
     public List<SessionKey> Live(string? shopperId = null)
@@ -44,71 +113,124 @@ internal sealed class SessionStore(RecoveryEngine engine)
         if (_live == 0) return live;
         if (shopperId is null)
         {
-            foreach (var (key, state) in _sessions)
-                if (state is null) live.Add(key);
+            foreach (var (id, sessions) in _byShopper) AddLive(id, sessions, live);
         }
-        else if (_byShopper.TryGetValue(shopperId, out var ids))
-        {
-            foreach (var id in ids)
-                if (IsLive(new SessionKey(shopperId, id))) live.Add(new SessionKey(shopperId, id));
-        }
+        else if (_byShopper.TryGetValue(shopperId, out var sessions)) AddLive(shopperId, sessions, live);
         return live;
     }
 
-    /// <summary>Every session's state: a waiting one's from the store, a live one's from <paramref name="live"/> (copies
-    /// its actor answered for a checkpoint).</summary>
+    private static void AddLive(string shopperId, object sessions, List<SessionKey> live)
+    {
+        for (var i = 0; i < CountOf(sessions); i++)
+            if (At(sessions, i) is { State: null } held) live.Add(new SessionKey(shopperId, held.Id));
+    }
+
+    /// <summary>Every session's state for a checkpoint: a live one's from <paramref name="live"/> (copies its actor
+    /// answered) into <paramref name="states"/>, a waiting one's bytes as held into <paramref name="encoded"/>.</summary>
+    public void CollectAll(IReadOnlyDictionary<SessionKey, SessionState> live, List<SessionState> states, List<byte[]> encoded)
+    {
+        foreach (var (shopperId, sessions) in _byShopper) Collect(shopperId, sessions, live, states, encoded);
+    }
+
+    /// <summary>The shopper's sessions for a checkpoint, in session id order, as <see cref="CollectAll"/>.</summary>
+    public void CollectShopper(string shopperId, IReadOnlyDictionary<SessionKey, SessionState> live, List<SessionState> states, List<byte[]> encoded)
+    {
+        if (_byShopper.TryGetValue(shopperId, out var sessions)) Collect(shopperId, sessions, live, states, encoded);
+    }
+
+    private static void Collect(string shopperId, object sessions, IReadOnlyDictionary<SessionKey, SessionState> live, List<SessionState> states,
+        List<byte[]> encoded)
+    {
+        for (var i = 0; i < CountOf(sessions); i++)
+        {
+            var held = At(sessions, i);
+            if (held.State is { } bytes) encoded.Add(bytes);
+            else states.Add(Copied(new SessionKey(shopperId, held.Id), live));
+        }
+    }
+
+    /// <summary>Every session's state: a waiting one's decoded from the store, a live one's from <paramref name="live"/>.</summary>
     public IEnumerable<SessionState> All(IReadOnlyDictionary<SessionKey, SessionState> live)
     {
-        foreach (var (key, state) in _sessions) yield return state ?? Copied(key, live);
+        foreach (var shopperId in _byShopper.Keys.ToList())
+            foreach (var session in SessionsOf(shopperId, live))
+                yield return session;
     }
 
     /// <summary>The session's state is handed to the store (passivated, restored or adopted); its deadlines are the engine's.</summary>
-    public void Track(SessionKey key, SessionState session)
-    {
-        Set(key, session);
-        _timers.Set(key, engine.Deadlines(session));
-    }
+    public void Track(SessionKey key, SessionState session) => Set(key, CheckpointCodec.EncodeSession(session), engine.Deadlines(session));
 
     /// <summary>The session's actor holds its state, which now has these pending deadlines.</summary>
-    public void TrackLive(SessionKey key, ImmutableArray<Deadline> deadlines)
-    {
-        Set(key, null);
-        _timers.Set(key, deadlines);
-    }
+    public void TrackLive(SessionKey key, ImmutableArray<Deadline> deadlines) => Set(key, null, deadlines);
 
     /// <summary>Hands the session's state (null for a new session) to a new session actor: the store keeps its key and deadlines.</summary>
     public SessionState? Revive(SessionKey key)
     {
-        if (!_sessions.TryGetValue(key, out var state)) return null;
-        if (state is null) throw new InvalidOperationException("the session is already live in its actor");
-        Set(key, null);
+        if (Find(key) is not { } held) return null;
+        if (held.State is null) throw new InvalidOperationException("the session is already live in its actor");
+        var state = Decoded(held.State);
+        held.State = null;
+        _live++;
         return state;
     }
 
-    private void Set(SessionKey key, SessionState? state)
+    /// <summary>A held state decodes unless the process's own memory is corrupt or the codec broke its round trip: the
+    /// exception names the cause, and the partition's supervisor stops the partition with it.</summary>
+    private static SessionState Decoded(byte[] held) => CheckpointCodec.DecodeSession(held);
+
+    private void Set(SessionKey key, byte[]? state, ImmutableArray<Deadline> deadlines)
     {
-        if (_sessions.TryGetValue(key, out var previous))
+        var held = Find(key);
+        if (held is null)
         {
-            if (previous is null) _live--;
+            held = new Held(key.SessionId);
+            Add(key.ShopperId, held);
+            _count++;
         }
-        else
-        {
-            _byShopper[key.ShopperId] = _byShopper.TryGetValue(key.ShopperId, out var ids) ? SortedIds.With(ids, key.SessionId) : [key.SessionId];
-        }
-        _sessions[key] = state;
+        else if (held.State is null) _live--;
+        held.State = state;
         if (state is null) _live++;
+        var shopperId = StoredShopperId(key.ShopperId)!;
+        _timers.Remove(shopperId, held.Id, held.Deadlines);
+        held.Deadlines = deadlines.IsDefault ? [] : deadlines;
+        _timers.Add(shopperId, held.Id, held.Deadlines);
+    }
+
+    private void Add(string shopperId, Held held)
+    {
+        if (!_byShopper.TryGetValue(shopperId, out var sessions))
+        {
+            _byShopper[shopperId] = held;
+            return;
+        }
+        var several = sessions as Held[] ?? [(Held)sessions];
+        var at = ~IndexOf(several, held.Id);
+        var grown = new Held[several.Length + 1];
+        Array.Copy(several, grown, at);
+        grown[at] = held;
+        Array.Copy(several, at, grown, at + 1, several.Length - at);
+        _byShopper[shopperId] = grown;
     }
 
     /// <summary>The session ended: its key and deadlines go.</summary>
     public void Forget(SessionKey key)
     {
-        _timers.Remove(key);
-        if (!_sessions.Remove(key, out var state)) return;
-        if (state is null) _live--;
-        if (!_byShopper.TryGetValue(key.ShopperId, out var ids)) return;
-        var rest = SortedIds.Without(ids, key.SessionId);
-        if (rest.Length == 0) _byShopper.Remove(key.ShopperId);
-        else _byShopper[key.ShopperId] = rest;
+        if (!_byShopper.TryGetValue(key.ShopperId, out var sessions) || Find(key) is not { } held) return;
+        _timers.Remove(key.ShopperId, held.Id, held.Deadlines);
+        if (held.State is null) _live--;
+        _count--;
+        if (sessions is Held)
+        {
+            _byShopper.Remove(key.ShopperId);
+            return;
+        }
+        var several = (Held[])sessions;
+        if (several.Length == 2)
+        {
+            _byShopper[key.ShopperId] = several[0] == held ? several[1] : several[0];
+            return;
+        }
+        _byShopper[key.ShopperId] = several.Where(other => other != held).ToArray();
     }
 
     /// <summary>Removes every session of the shopper (an identity hand-over, an erasure) and returns them, in session id
@@ -116,13 +238,18 @@ internal sealed class SessionStore(RecoveryEngine engine)
     public List<(SessionKey Key, SessionState Session)> TakeShopper(string shopperId)
     {
         var taken = new List<(SessionKey, SessionState)>();
-        if (!_byShopper.Remove(shopperId, out var ids)) return taken;
-        foreach (var id in ids)
+        if (!_byShopper.TryGetValue(shopperId, out var sessions)) return taken;
+        for (var i = 0; i < CountOf(sessions); i++)
         {
-            var key = new SessionKey(shopperId, id);
-            taken.Add((key, Passivated(_sessions[key])));
-            _sessions.Remove(key);
-            _timers.Remove(key);
+            var held = At(sessions, i);
+            taken.Add((new SessionKey(shopperId, held.Id), Decoded(Passivated(held.State))));
+        }
+        _byShopper.Remove(shopperId);
+        for (var i = 0; i < CountOf(sessions); i++)
+        {
+            var held = At(sessions, i);
+            _timers.Remove(shopperId, held.Id, held.Deadlines);
+            _count--;
         }
         return taken;
     }
@@ -130,11 +257,11 @@ internal sealed class SessionStore(RecoveryEngine engine)
     /// <summary>The shopper's sessions, in session id order (live ones from <paramref name="live"/>, as in <see cref="All"/>).</summary>
     public IEnumerable<SessionState> SessionsOf(string shopperId, IReadOnlyDictionary<SessionKey, SessionState> live)
     {
-        if (!_byShopper.TryGetValue(shopperId, out var ids)) yield break;
-        foreach (var id in ids)
+        if (!_byShopper.TryGetValue(shopperId, out var sessions)) yield break;
+        for (var i = 0; i < CountOf(sessions); i++)
         {
-            var key = new SessionKey(shopperId, id);
-            yield return _sessions[key] ?? Copied(key, live);
+            var held = At(sessions, i);
+            yield return held.State is { } bytes ? Decoded(bytes) : Copied(new SessionKey(shopperId, held.Id), live);
         }
     }
 
@@ -142,47 +269,56 @@ internal sealed class SessionStore(RecoveryEngine engine)
         live.TryGetValue(key, out var copy) ? copy : throw new InvalidOperationException("a live session's state is its actor's: ask it for a copy first");
 
     /// <summary>The shopper's sessions by session id (passivated: see <see cref="TakeShopper"/>).</summary>
-    public Dictionary<string, SessionState> OfShopper(string shopperId) =>
-        _byShopper.TryGetValue(shopperId, out var ids)
-            ? ids.ToDictionary(id => id, id => Passivated(_sessions[new SessionKey(shopperId, id)]), StringComparer.Ordinal)
-            : new Dictionary<string, SessionState>(StringComparer.Ordinal);
+    public Dictionary<string, SessionState> OfShopper(string shopperId)
+    {
+        var of = new Dictionary<string, SessionState>(StringComparer.Ordinal);
+        if (!_byShopper.TryGetValue(shopperId, out var sessions)) return of;
+        for (var i = 0; i < CountOf(sessions); i++)
+        {
+            var held = At(sessions, i);
+            of[held.Id] = Decoded(Passivated(held.State));
+        }
+        return of;
+    }
 
-    private static SessionState Passivated(SessionState? state) =>
+    private static byte[] Passivated(byte[]? state) =>
         state ?? throw new InvalidOperationException("a live session's state is its actor's: passivate the session first");
 
     /// <summary>The pending deadlines of the shopper's sessions other than <paramref name="key"/> (usually none: one session).</summary>
     public ImmutableArray<Deadline> OtherDeadlines(SessionKey key)
     {
-        if (!_byShopper.TryGetValue(key.ShopperId, out var ids) || ids.Length == 1) return [];
+        if (!_byShopper.TryGetValue(key.ShopperId, out var sessions) || sessions is Held) return [];
         var others = ImmutableArray.CreateBuilder<Deadline>();
-        foreach (var id in ids)
-            if (id != key.SessionId) others.AddRange(_timers.Of(new SessionKey(key.ShopperId, id)));
+        foreach (var held in (Held[])sessions)
+            if (held.Id != key.SessionId) others.AddRange(held.Deadlines);
         return others.DrainToImmutable();
     }
 
     /// <summary>The shopper's earliest deadline that is due under <paramref name="stamp"/> or before <paramref name="before"/>.</summary>
     public (SessionKey Key, Deadline Deadline)? EarliestDue(string shopperId, Watermark stamp, DateTimeOffset? before)
     {
-        if (!_byShopper.TryGetValue(shopperId, out var sessionIds)) return null;
+        if (!_byShopper.TryGetValue(shopperId, out var sessions)) return null;
         (SessionKey, Deadline)? best = null;
-        foreach (var sessionId in sessionIds)
+        for (var i = 0; i < CountOf(sessions); i++)
         {
-            var key = new SessionKey(shopperId, sessionId);
-            if (RecoveryEngine.DueAmong(_timers.Of(key), stamp, before) is { } due && (best is null || due.At < best.Value.Item2.At))
-                best = (key, due);
+            var held = At(sessions, i);
+            if (RecoveryEngine.DueAmong(held.Deadlines, stamp, before) is { } due && (best is null || due.At < best.Value.Item2.At))
+                best = (new SessionKey(shopperId, held.Id), due);
         }
         return best;
     }
 
     /// <summary>The key of a shopper's own deadline (win-back) in the timer index: session ids are never empty
-    /// (EventParser), so it cannot collide with a session's, and it is not a session of <see cref="_byShopper"/>.</summary>
+    /// (EventParser), so it cannot collide with a session's, and it is not a session of the store.</summary>
     public static SessionKey ShopperKey(string shopperId) => new(shopperId, "");
 
     /// <summary>Puts the shopper's own deadline in the index (null: takes it out), so an idle shopper wakes for it.</summary>
     public void SetShopperDeadline(string shopperId, Deadline? deadline)
     {
-        if (deadline is { } due) _timers.Set(ShopperKey(shopperId), [due]);
-        else _timers.Remove(ShopperKey(shopperId));
+        if (_shopperDeadlines.Remove(shopperId, out var previous)) _timers.Remove(shopperId, "", [previous]);
+        if (deadline is not { } due) return;
+        _shopperDeadlines[shopperId] = due;
+        _timers.Add(shopperId, "", [due]);
     }
 
     public bool AnyDue(Watermark watermark) => _timers.AnyDue(watermark);

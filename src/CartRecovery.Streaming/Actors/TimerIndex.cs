@@ -20,26 +20,17 @@ internal sealed class TimerIndex
 
     private readonly SortedSet<(DateTimeOffset At, string ShopperId, string SessionId)> _eager = new(ByTimeThenIds);
     private readonly SortedSet<(DateTimeOffset At, string ShopperId, string SessionId)> _settled = new(ByTimeThenIds);
-    // The engine's own immutable array of the session's deadlines: no copy per waiting session.
-    private readonly Dictionary<SessionKey, ImmutableArray<Deadline>> _bySession = new();
 
-    /// <summary>Replaces the session's pending deadlines.</summary>
-    public void Set(SessionKey key, ImmutableArray<Deadline> deadlines)
+    /// <summary>Adds a session's pending deadlines (its owner, <see cref="SessionStore"/>, keeps them to remove them later).</summary>
+    public void Add(string shopperId, string sessionId, ImmutableArray<Deadline> deadlines)
     {
-        Remove(key);
-        if (deadlines.IsDefaultOrEmpty) return;
-        foreach (var deadline in deadlines) (deadline.Eager ? _eager : _settled).Add((deadline.At, key.ShopperId, key.SessionId));
-        _bySession[key] = deadlines;
+        foreach (var deadline in deadlines) (deadline.Eager ? _eager : _settled).Add((deadline.At, shopperId, sessionId));
     }
 
-    public void Remove(SessionKey key)
+    public void Remove(string shopperId, string sessionId, ImmutableArray<Deadline> deadlines)
     {
-        if (!_bySession.Remove(key, out var list)) return;
-        foreach (var d in list) (d.Eager ? _eager : _settled).Remove((d.At, key.ShopperId, key.SessionId));
+        foreach (var d in deadlines) (d.Eager ? _eager : _settled).Remove((d.At, shopperId, sessionId));
     }
-
-    /// <summary>The session's pending deadlines (empty when it has none).</summary>
-    public ImmutableArray<Deadline> Of(SessionKey key) => _bySession.TryGetValue(key, out var deadlines) ? deadlines : [];
 
     public bool AnyDue(Watermark watermark) =>
         (_eager.Count > 0 && watermark.HasPassed(_eager.Min.At, eager: true)) ||
@@ -59,31 +50,5 @@ internal sealed class TimerIndex
             shoppers.Add(entry.ShopperId);
         }
         return shoppers;
-    }
-}
-
-/// <summary>Sorted (ordinal) arrays of ids with copy-on-change add and remove.</summary>
-internal static class SortedIds
-{
-    public static string[] With(string[] ids, string id)
-    {
-        var at = Array.BinarySearch(ids, id, StringComparer.Ordinal);
-        if (at >= 0) return ids;
-        at = ~at;
-        var copy = new string[ids.Length + 1];
-        Array.Copy(ids, copy, at);
-        copy[at] = id;
-        Array.Copy(ids, at, copy, at + 1, ids.Length - at);
-        return copy;
-    }
-
-    public static string[] Without(string[] ids, string id)
-    {
-        var at = Array.BinarySearch(ids, id, StringComparer.Ordinal);
-        if (at < 0) return ids;
-        var copy = new string[ids.Length - 1];
-        Array.Copy(ids, copy, at);
-        Array.Copy(ids, at + 1, copy, at, ids.Length - at - 1);
-        return copy;
     }
 }

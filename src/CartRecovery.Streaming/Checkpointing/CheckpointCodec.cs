@@ -59,10 +59,14 @@ internal static class CheckpointCodec
             Array(ref w, frontier.Claims, Claim);
         }
         else w.WriteNil();
-        w.WriteArrayHeader(checkpoint.Shoppers.Count);
+        // A state the partition holds encoded (a waiting session, a quiet shopper) is copied as it is: its bytes are
+        // exactly what encoding its decoded state would write, so a snapshot's cost follows what changed.
+        w.WriteArrayHeader(checkpoint.Shoppers.Count + checkpoint.EncodedShoppers.Count);
         foreach (var shopper in checkpoint.Shoppers) Shopper(ref w, shopper);
-        w.WriteArrayHeader(checkpoint.Sessions.Count);
+        foreach (var shopper in checkpoint.EncodedShoppers) w.WriteRaw(shopper);
+        w.WriteArrayHeader(checkpoint.Sessions.Count + checkpoint.EncodedSessions.Count);
         foreach (var session in checkpoint.Sessions) Session(ref w, session);
+        foreach (var session in checkpoint.EncodedSessions) w.WriteRaw(session);
         w.WriteArrayHeader(2);
         Map(ref w, checkpoint.Identity.Aliases, Alias);
         Map(ref w, checkpoint.Identity.Applied, Time);
@@ -120,6 +124,51 @@ internal static class CheckpointCodec
         {
             // ArgumentException covers invalid UTF-8 (DecoderFallbackException), duplicate keys and out-of-range times or decimals.
             throw new CheckpointFormatException($"binary checkpoint ({bytes.Length} bytes) cannot be read at byte {1 + r.Consumed}: {e.Message}", e);
+        }
+    }
+
+    // ---- one state on its own: as a partition holds a waiting session or a quiet shopper between checkpoints ----
+
+    // One writer per thread: a partition encodes one state at a time, on its own thread.
+    [ThreadStatic] private static ArrayBufferWriter<byte>? _one;
+
+    /// <summary>A session's state in the encoding a checkpoint carries it in (the bytes <see cref="Write"/> would write for it).</summary>
+    public static byte[] EncodeSession(SessionState session) => Encode(session, Session);
+
+    /// <summary>A shopper's policy state in the encoding a checkpoint carries it in.</summary>
+    public static byte[] EncodeShopper(ShopperState shopper) => Encode(shopper, Shopper);
+
+    /// <exception cref="CheckpointFormatException">The bytes are not one encoded session.</exception>
+    public static SessionState DecodeSession(ReadOnlyMemory<byte> bytes) => Decode(bytes, Session, nameof(SessionState));
+
+    /// <exception cref="CheckpointFormatException">The bytes are not one encoded shopper.</exception>
+    public static ShopperState DecodeShopper(ReadOnlyMemory<byte> bytes) => Decode(bytes, Shopper, nameof(ShopperState));
+
+    private static byte[] Encode<T>(T state, Writer<T> write)
+    {
+        var buffer = _one ??= new ArrayBufferWriter<byte>(1024);
+        buffer.ResetWrittenCount();
+        var w = new MessagePackWriter(buffer);
+        write(ref w, state);
+        w.Flush();
+        var bytes = buffer.WrittenSpan.ToArray();
+        if (buffer.Capacity > 1024 * 1024) _one = null; // not kept after an unusually large state
+        return bytes;
+    }
+
+    private static T Decode<T>(ReadOnlyMemory<byte> bytes, Reader<T> read, string what)
+    {
+        var r = new MessagePackReader(bytes);
+        try
+        {
+            var state = read(ref r);
+            if (!r.End) throw new CheckpointFormatException($"{bytes.Length - r.Consumed} bytes follow the state");
+            return state;
+        }
+        catch (Exception e) when (e is CheckpointFormatException or MessagePackSerializationException or EndOfStreamException
+            or ArgumentException or OverflowException or InvalidOperationException or FormatException)
+        {
+            throw new CheckpointFormatException($"encoded {what} ({bytes.Length} bytes) cannot be read at byte {r.Consumed}: {e.Message}", e);
         }
     }
 

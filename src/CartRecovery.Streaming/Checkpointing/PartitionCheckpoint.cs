@@ -32,6 +32,15 @@ public sealed record PartitionCheckpoint
 
     public bool IsDelta => ChangedShoppers is not null;
 
+    /// <summary>More shoppers, as the partition holds them encoded (<see cref="CheckpointCodec.EncodeShopper"/>): written
+    /// after <see cref="Shoppers"/> as they are, not decoded and encoded again. Reading a checkpoint returns every shopper
+    /// in <see cref="Shoppers"/>.</summary>
+    internal IReadOnlyList<byte[]> EncodedShoppers { get; init; } = [];
+
+    /// <summary>More sessions, as the partition holds its waiting ones (<see cref="CheckpointCodec.EncodeSession"/>):
+    /// written after <see cref="Sessions"/> as they are. Reading a checkpoint returns every session in <see cref="Sessions"/>.</summary>
+    internal IReadOnlyList<byte[]> EncodedSessions { get; init; } = [];
+
     /// <summary>The checkpoint in its binary format (<see cref="CheckpointCodec"/>): a format byte, then MessagePack.</summary>
     public byte[] ToBytes()
     {
@@ -47,6 +56,9 @@ public sealed record PartitionCheckpoint
     }
 
     [ThreadStatic] private static ArrayBufferWriter<byte>? _buffer;
+
+    /// <summary>The capacity of this thread's kept buffer (a measurement: the heap probe counts it apart from the state).</summary>
+    internal static long KeptBufferBytes => _buffer?.Capacity ?? 0;
     private const int MaxKeptBuffer = 64 * 1024 * 1024;
 
     /// <summary>Reads a checkpoint in the binary format, or in the JSON of releases before it (its first byte is '{'), so
