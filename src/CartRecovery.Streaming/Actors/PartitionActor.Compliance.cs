@@ -49,7 +49,7 @@ public sealed partial class PartitionActor
     /// </summary>
     private void ChainAudits(PartitionBatch batch, string? onlyShopper = null)
     {
-        var linking = AuditChain.LinkAll(batch.Audits, shopperId => _shoppers.GetValueOrDefault(shopperId)?.AuditHead, _engine.Policy.Keys, onlyShopper);
+        var linking = AuditChain.LinkAll(batch.Audits, shopperId => _shoppers.TryGetValue(shopperId, out var shopper) ? shopper.AuditHead : null, _engine.Policy.Keys, onlyShopper);
         var audits = batch.Audits;
         for (var i = 0; i < audits.Count; i++) audits[i] = linking.Rows[i];
         foreach (var (shopperId, head) in linking.Heads)
