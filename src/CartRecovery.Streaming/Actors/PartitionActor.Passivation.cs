@@ -46,10 +46,9 @@ public sealed partial class PartitionActor
         Stash.UnstashAll();
     }
 
-    /// <summary>Identity commands (a link moves the id's sessions, a hand-over merges them) and an erasure (which
-    /// forgets them) work on the shopper's session states.</summary>
-    private bool NeedsSessionStates(string shopperId, ShopperCommand command) =>
-        command.Event is ErasureRequested or IdentityLinked or IdentityMerged || _identity.Resolve(shopperId, command.Event.EventTime) is not null;
+    /// <summary>What the partition decides itself (identity commands: a link moves the id's sessions, a hand-over merges
+    /// them; an erasure forgets them) works on the shopper's session states.</summary>
+    private bool NeedsSessionStates(string shopperId, ShopperCommand command) => IsDecidedHere(shopperId, command);
 
     /// <summary>Asks the shopper's live sessions to hand their states over; false when none is live. The shopper's
     /// commands wait meanwhile.</summary>
