@@ -1,6 +1,6 @@
 using System.Collections.Immutable;
+using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using CartRecovery.Domain.Decisions;
 using CartRecovery.Domain.State;
 using CartRecovery.Domain.Time;
@@ -88,7 +88,7 @@ internal sealed class SessionStore(RecoveryEngine engine, ShopperEntries shopper
     private static Held At(object sessions, int i) => sessions is Held[] several ? several[i] : (Held)sessions;
 
     /// <summary>The shopper's sessions (one Held or a Held[]), if any.</summary>
-    private bool TryGetSessions(string shopperId, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out object? sessions)
+    private bool TryGetSessions(string shopperId, [NotNullWhen(true)] out object? sessions)
     {
         ref var entry = ref _byShopper.Find(shopperId);
         sessions = Unsafe.IsNullRef(ref entry) ? null : entry.Sessions;
