@@ -146,12 +146,17 @@ public static class HeapProbe
 /// <summary>A partition's state as <see cref="CartRecovery.Streaming.Actors.PartitionActor"/> holds it, without the
 /// actor: its session store, shopper store and change tracking, checkpointed by the actor's own capture
 /// (<see cref="CheckpointCapture"/>) and codec.</summary>
-internal sealed class HeldPartition(RecoveryEngine engine)
+internal sealed class HeldPartition(RecoveryEngine engine, ShopperEntries entries)
 {
     private static readonly IReadOnlyDictionary<SessionKey, SessionState> NoLiveSessions = new Dictionary<SessionKey, SessionState>();
 
-    public SessionStore Sessions { get; } = new(engine);
-    public ShopperStore Shoppers { get; } = new();
+    /// <summary>The two stores share one entry per shopper, as in the partition actor.</summary>
+    public HeldPartition(RecoveryEngine engine) : this(engine, new ShopperEntries())
+    {
+    }
+
+    public SessionStore Sessions { get; } = new(engine, entries);
+    public ShopperStore Shoppers { get; } = new(entries);
     public CheckpointChanges Changes { get; } = new();
 
     /// <summary>A waiting session passivated into the store, and its shopper (as after the abandonment's decision).</summary>

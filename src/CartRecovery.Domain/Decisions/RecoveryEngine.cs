@@ -146,7 +146,12 @@ public sealed partial class RecoveryEngine(RecoveryPolicy policy)
 
     /// <summary><see cref="DueDeadline"/> over deadlines already computed by <see cref="Deadlines"/> (those a partition
     /// keeps for a session whose state its session actor holds).</summary>
-    public static Deadline? DueAmong(ImmutableArray<Deadline> deadlines, Watermark watermark, DateTimeOffset? before = null)
+    public static Deadline? DueAmong(ImmutableArray<Deadline> deadlines, Watermark watermark, DateTimeOffset? before = null) =>
+        DueAmong(deadlines.AsSpan(), watermark, before);
+
+    /// <summary><see cref="DueAmong(ImmutableArray{Deadline}, Watermark, DateTimeOffset?)"/> over deadlines a store keeps
+    /// in place (a session's usual single one inline, not in an array).</summary>
+    public static Deadline? DueAmong(ReadOnlySpan<Deadline> deadlines, Watermark watermark, DateTimeOffset? before = null)
     {
         Deadline? due = null;
         foreach (var deadline in deadlines)

@@ -58,7 +58,7 @@ public sealed partial class PartitionActor : ReceivePersistentActor
     // The event time the partition's input tells, robust against one bad clock: the watermark follows it.
     private EventTimeFrontier _frontier = EventTimeFrontier.Empty;
     private IdentityLinks _identity = IdentityLinks.Empty;
-    private readonly ShopperStore _shoppers = new();
+    private readonly ShopperStore _shoppers;
     private readonly SessionStore _sessions;
     private readonly Dictionary<SessionKey, IActorRef> _actors = new();
     private readonly ShopperQueues _queues = new();
@@ -87,7 +87,10 @@ public sealed partial class PartitionActor : ReceivePersistentActor
         _lateness = engine.Policy.AllowedLateness;
         _maxFutureSkew = engine.Policy.MaxFutureSkew;
         _persistenceId = $"cartrecovery/{groupId}/partition-{partition}";
-        _sessions = new SessionStore(engine);
+        // One entry per shopper for its state and its sessions (docs/performance.md, session 11).
+        var shoppers = new ShopperEntries();
+        _shoppers = new ShopperStore(shoppers);
+        _sessions = new SessionStore(engine, shoppers);
 
         Recover<SnapshotOffer>(offer =>
         {

@@ -1,4 +1,6 @@
 using System.Collections.Immutable;
+using System.Diagnostics.CodeAnalysis;
+using System.Runtime.CompilerServices;
 using CartRecovery.Domain.Decisions;
 using CartRecovery.Domain.State;
 using CartRecovery.Domain.Time;
@@ -20,26 +22,48 @@ public readonly record struct SessionKey(string ShopperId, string SessionId);
 /// A passivated session's state is held encoded, as a checkpoint carries it (<see cref="CheckpointCodec.EncodeSession"/>):
 /// a third of its size as objects, and a checkpoint copies those bytes rather than encoding it again. It is decoded
 /// when it leaves the store (revived, handed over, erased, adopted), so the domain gets the state it passivated. A
-/// waiting session costs its bytes and one small record in one dictionary entry per shopper (docs/performance.md,
-/// session 11: keyed dictionaries per session cost more than the state's bytes).
+/// waiting session costs its bytes and one small record in its shopper's entry of <paramref name="shoppers"/>, which
+/// the partition's <see cref="ShopperStore"/> shares for the shopper's state (docs/performance.md, session 11: keyed
+/// dictionaries per session cost more than the state's bytes).
 /// </summary>
-internal sealed class SessionStore(RecoveryEngine engine)
+internal sealed class SessionStore(RecoveryEngine engine, ShopperEntries shoppers)
 {
     /// <summary>One session: its id, its encoded state (null while its actor holds the state) and its pending deadlines.</summary>
     private sealed class Held(string id)
     {
         public readonly string Id = id;
         public byte[]? State;
-        public ImmutableArray<Deadline> Deadlines = [];
+        // A waiting session has one pending deadline (a browsing one may have more): that one is kept inline, as an
+        // array of one costs 48 B. _all is default when the session's one deadline is _only, else all of them (none, several).
+        private Deadline _only;
+        private ImmutableArray<Deadline> _all = [];
+
+        public ReadOnlySpan<Deadline> Deadlines => _all.IsDefault ? new ReadOnlySpan<Deadline>(in _only) : _all.AsSpan();
+
+        public void SetDeadlines(ImmutableArray<Deadline> deadlines)
+        {
+            if (deadlines.Length == 1)
+            {
+                _only = deadlines[0];
+                _all = default;
+            }
+            else _all = deadlines.IsDefault ? [] : deadlines;
+        }
     }
 
-    // A shopper's sessions: one Held, or a Held[] sorted by session id (ordinal) when there are several (rare).
-    private readonly Dictionary<string, object> _byShopper = new(StringComparer.Ordinal);
+    // A shopper's sessions (its entry's Sessions): one Held, or a Held[] sorted by session id (ordinal) when there are
+    // several (rare).
+    private readonly ShopperEntries _byShopper = shoppers;
     private readonly TimerIndex _timers = new();
     // The shoppers' own deadlines (win-back), few: their entries in the timer index carry the session id "".
     private readonly Dictionary<string, Deadline> _shopperDeadlines = new(StringComparer.Ordinal);
     private int _count;
     private int _live;
+
+    /// <summary>A store with shopper entries of its own (no shopper store shares them).</summary>
+    public SessionStore(RecoveryEngine engine) : this(engine, new ShopperEntries())
+    {
+    }
 
     /// <summary>Sessions of the partition, live and passivated.</summary>
     public int Count => _count;
@@ -53,7 +77,7 @@ internal sealed class SessionStore(RecoveryEngine engine)
         get
         {
             long bytes = 0;
-            foreach (var sessions in _byShopper.Values)
+            foreach (var (_, sessions) in Sessions())
                 for (var i = 0; i < CountOf(sessions); i++) bytes += At(sessions, i).State?.Length ?? 0;
             return bytes;
         }
@@ -63,9 +87,38 @@ internal sealed class SessionStore(RecoveryEngine engine)
 
     private static Held At(object sessions, int i) => sessions is Held[] several ? several[i] : (Held)sessions;
 
+    /// <summary>The shopper's sessions (one Held or a Held[]), if any.</summary>
+    private bool TryGetSessions(string shopperId, [NotNullWhen(true)] out object? sessions)
+    {
+        ref var entry = ref _byShopper.Find(shopperId);
+        sessions = Unsafe.IsNullRef(ref entry) ? null : entry.Sessions;
+        return sessions is not null;
+    }
+
+    /// <summary>Every shopper with sessions here, and them.</summary>
+    private IEnumerable<(string ShopperId, object Sessions)> Sessions()
+    {
+        foreach (var (shopperId, entry) in _byShopper.All)
+            if (entry.Sessions is { } sessions) yield return (shopperId, sessions);
+    }
+
+    /// <summary>Replaces the shopper's sessions (null: none left; the entry goes unless the shopper store holds the shopper).</summary>
+    private void SetSessions(string shopperId, object? sessions)
+    {
+        if (sessions is not null)
+        {
+            _byShopper.FindOrAdd(shopperId).Sessions = sessions;
+            return;
+        }
+        ref var entry = ref _byShopper.Find(shopperId);
+        if (Unsafe.IsNullRef(ref entry)) return;
+        entry.Sessions = null;
+        _byShopper.RemoveIfEmpty(shopperId);
+    }
+
     private Held? Find(SessionKey key)
     {
-        if (!_byShopper.TryGetValue(key.ShopperId, out var sessions)) return null;
+        if (!TryGetSessions(key.ShopperId, out var sessions)) return null;
         if (sessions is Held one) return one.Id == key.SessionId ? one : null;
         var several = (Held[])sessions;
         var at = IndexOf(several, key.SessionId);
@@ -86,21 +139,16 @@ internal sealed class SessionStore(RecoveryEngine engine)
         return ~low;
     }
 
-    /// <summary>The instance of the shopper's id this store keys them by (null: none of their sessions is here), so the
-    /// shopper store can key the shopper by the same string.</summary>
-    public string? StoredShopperId(string shopperId) =>
-        _byShopper.GetAlternateLookup<ReadOnlySpan<char>>().TryGetValue(shopperId, out var stored, out _) ? stored : null;
-
     public bool Contains(SessionKey key) => Find(key) is not null;
 
     public bool IsLive(SessionKey key) => Find(key) is { State: null };
 
-    public bool HasSessions(string shopperId) => _byShopper.ContainsKey(shopperId);
+    public bool HasSessions(string shopperId) => TryGetSessions(shopperId, out _);
 
     /// <summary>Whether a session actor holds the state of one of the shopper's sessions.</summary>
     public bool HasLive(string shopperId)
     {
-        if (_live == 0 || !_byShopper.TryGetValue(shopperId, out var sessions)) return false;
+        if (_live == 0 || !TryGetSessions(shopperId, out var sessions)) return false;
         for (var i = 0; i < CountOf(sessions); i++)
             if (At(sessions, i).State is null) return true;
         return false;
@@ -113,9 +161,9 @@ internal sealed class SessionStore(RecoveryEngine engine)
         if (_live == 0) return live;
         if (shopperId is null)
         {
-            foreach (var (id, sessions) in _byShopper) AddLive(id, sessions, live);
+            foreach (var (id, sessions) in Sessions()) AddLive(id, sessions, live);
         }
-        else if (_byShopper.TryGetValue(shopperId, out var sessions)) AddLive(shopperId, sessions, live);
+        else if (TryGetSessions(shopperId, out var sessions)) AddLive(shopperId, sessions, live);
         return live;
     }
 
@@ -129,13 +177,13 @@ internal sealed class SessionStore(RecoveryEngine engine)
     /// answered) into <paramref name="states"/>, a waiting one's bytes as held into <paramref name="encoded"/>.</summary>
     public void CollectAll(IReadOnlyDictionary<SessionKey, SessionState> live, List<SessionState> states, List<byte[]> encoded)
     {
-        foreach (var (shopperId, sessions) in _byShopper) Collect(shopperId, sessions, live, states, encoded);
+        foreach (var (shopperId, sessions) in Sessions()) Collect(shopperId, sessions, live, states, encoded);
     }
 
     /// <summary>The shopper's sessions for a checkpoint, in session id order, as <see cref="CollectAll"/>.</summary>
     public void CollectShopper(string shopperId, IReadOnlyDictionary<SessionKey, SessionState> live, List<SessionState> states, List<byte[]> encoded)
     {
-        if (_byShopper.TryGetValue(shopperId, out var sessions)) Collect(shopperId, sessions, live, states, encoded);
+        if (TryGetSessions(shopperId, out var sessions)) Collect(shopperId, sessions, live, states, encoded);
     }
 
     private static void Collect(string shopperId, object sessions, IReadOnlyDictionary<SessionKey, SessionState> live, List<SessionState> states,
@@ -152,7 +200,7 @@ internal sealed class SessionStore(RecoveryEngine engine)
     /// <summary>Every session's state: a waiting one's decoded from the store, a live one's from <paramref name="live"/>.</summary>
     public IEnumerable<SessionState> All(IReadOnlyDictionary<SessionKey, SessionState> live)
     {
-        foreach (var shopperId in _byShopper.Keys.ToList())
+        foreach (var shopperId in Sessions().Select(held => held.ShopperId).ToList())
             foreach (var session in SessionsOf(shopperId, live))
                 yield return session;
     }
@@ -190,17 +238,18 @@ internal sealed class SessionStore(RecoveryEngine engine)
         else if (held.State is null) _live--;
         held.State = state;
         if (state is null) _live++;
-        var shopperId = StoredShopperId(key.ShopperId)!;
+        // The timer index keys the session by the entries' instance of the shopper's id: one string per shopper.
+        var shopperId = _byShopper.StoredId(key.ShopperId)!;
         _timers.Remove(shopperId, held.Id, held.Deadlines);
-        held.Deadlines = deadlines.IsDefault ? [] : deadlines;
+        held.SetDeadlines(deadlines);
         _timers.Add(shopperId, held.Id, held.Deadlines);
     }
 
     private void Add(string shopperId, Held held)
     {
-        if (!_byShopper.TryGetValue(shopperId, out var sessions))
+        if (!TryGetSessions(shopperId, out var sessions))
         {
-            _byShopper[shopperId] = held;
+            SetSessions(shopperId, held);
             return;
         }
         var several = sessions as Held[] ?? [(Held)sessions];
@@ -209,28 +258,28 @@ internal sealed class SessionStore(RecoveryEngine engine)
         Array.Copy(several, grown, at);
         grown[at] = held;
         Array.Copy(several, at, grown, at + 1, several.Length - at);
-        _byShopper[shopperId] = grown;
+        SetSessions(shopperId, grown);
     }
 
     /// <summary>The session ended: its key and deadlines go.</summary>
     public void Forget(SessionKey key)
     {
-        if (!_byShopper.TryGetValue(key.ShopperId, out var sessions) || Find(key) is not { } held) return;
+        if (!TryGetSessions(key.ShopperId, out var sessions) || Find(key) is not { } held) return;
         _timers.Remove(key.ShopperId, held.Id, held.Deadlines);
         if (held.State is null) _live--;
         _count--;
         if (sessions is Held)
         {
-            _byShopper.Remove(key.ShopperId);
+            SetSessions(key.ShopperId, null);
             return;
         }
         var several = (Held[])sessions;
         if (several.Length == 2)
         {
-            _byShopper[key.ShopperId] = several[0] == held ? several[1] : several[0];
+            SetSessions(key.ShopperId, several[0] == held ? several[1] : several[0]);
             return;
         }
-        _byShopper[key.ShopperId] = several.Where(other => other != held).ToArray();
+        SetSessions(key.ShopperId, several.Where(other => other != held).ToArray());
     }
 
     /// <summary>Removes every session of the shopper (an identity hand-over, an erasure) and returns them, in session id
@@ -238,13 +287,13 @@ internal sealed class SessionStore(RecoveryEngine engine)
     public List<(SessionKey Key, SessionState Session)> TakeShopper(string shopperId)
     {
         var taken = new List<(SessionKey, SessionState)>();
-        if (!_byShopper.TryGetValue(shopperId, out var sessions)) return taken;
+        if (!TryGetSessions(shopperId, out var sessions)) return taken;
         for (var i = 0; i < CountOf(sessions); i++)
         {
             var held = At(sessions, i);
             taken.Add((new SessionKey(shopperId, held.Id), Decoded(Passivated(held.State))));
         }
-        _byShopper.Remove(shopperId);
+        SetSessions(shopperId, null);
         for (var i = 0; i < CountOf(sessions); i++)
         {
             var held = At(sessions, i);
@@ -257,7 +306,7 @@ internal sealed class SessionStore(RecoveryEngine engine)
     /// <summary>The shopper's sessions, in session id order (live ones from <paramref name="live"/>, as in <see cref="All"/>).</summary>
     public IEnumerable<SessionState> SessionsOf(string shopperId, IReadOnlyDictionary<SessionKey, SessionState> live)
     {
-        if (!_byShopper.TryGetValue(shopperId, out var sessions)) yield break;
+        if (!TryGetSessions(shopperId, out var sessions)) yield break;
         for (var i = 0; i < CountOf(sessions); i++)
         {
             var held = At(sessions, i);
@@ -272,7 +321,7 @@ internal sealed class SessionStore(RecoveryEngine engine)
     public Dictionary<string, SessionState> OfShopper(string shopperId)
     {
         var of = new Dictionary<string, SessionState>(StringComparer.Ordinal);
-        if (!_byShopper.TryGetValue(shopperId, out var sessions)) return of;
+        if (!TryGetSessions(shopperId, out var sessions)) return of;
         for (var i = 0; i < CountOf(sessions); i++)
         {
             var held = At(sessions, i);
@@ -287,17 +336,17 @@ internal sealed class SessionStore(RecoveryEngine engine)
     /// <summary>The pending deadlines of the shopper's sessions other than <paramref name="key"/> (usually none: one session).</summary>
     public ImmutableArray<Deadline> OtherDeadlines(SessionKey key)
     {
-        if (!_byShopper.TryGetValue(key.ShopperId, out var sessions) || sessions is Held) return [];
+        if (!TryGetSessions(key.ShopperId, out var sessions) || sessions is Held) return [];
         var others = ImmutableArray.CreateBuilder<Deadline>();
         foreach (var held in (Held[])sessions)
-            if (held.Id != key.SessionId) others.AddRange(held.Deadlines);
+            if (held.Id != key.SessionId) foreach (var deadline in held.Deadlines) others.Add(deadline);
         return others.DrainToImmutable();
     }
 
     /// <summary>The shopper's earliest deadline that is due under <paramref name="stamp"/> or before <paramref name="before"/>.</summary>
     public (SessionKey Key, Deadline Deadline)? EarliestDue(string shopperId, Watermark stamp, DateTimeOffset? before)
     {
-        if (!_byShopper.TryGetValue(shopperId, out var sessions)) return null;
+        if (!TryGetSessions(shopperId, out var sessions)) return null;
         (SessionKey, Deadline)? best = null;
         for (var i = 0; i < CountOf(sessions); i++)
         {

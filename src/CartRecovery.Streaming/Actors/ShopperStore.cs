@@ -1,4 +1,5 @@
 using System.Diagnostics.CodeAnalysis;
+using System.Runtime.CompilerServices;
 using CartRecovery.Domain.State;
 using CartRecovery.Streaming.Checkpointing;
 
@@ -10,52 +11,68 @@ namespace CartRecovery.Streaming.Actors;
 /// store keeps those bytes instead (a third of the objects' size), and the next full snapshot copies them. Reading the
 /// shopper again decodes it (the domain gets the state it left), and it stays decoded until a later checkpoint finds it
 /// quiet again: a waiting shopper costs its bytes, and each one is encoded once per change, not once per checkpoint.
+/// The state is held in the shopper's entry of <paramref name="entries"/>, which the partition's <see cref="SessionStore"/>
+/// shares for the shopper's sessions (one entry per shopper).
 /// </summary>
-internal sealed class ShopperStore
+internal sealed class ShopperStore(ShopperEntries entries)
 {
-    // ShopperState while in use, byte[] (CheckpointCodec.EncodeShopper) while quiet.
-    private readonly Dictionary<string, object> _shoppers = new(StringComparer.Ordinal);
+    private int _count;
 
-    public int Count => _shoppers.Count;
+    /// <summary>A store with entries of its own (no session store shares them).</summary>
+    public ShopperStore() : this(new ShopperEntries())
+    {
+    }
+
+    public int Count => _count;
 
     /// <summary>Bytes of the quiet shoppers' encoded states (a measurement: counts them one by one).</summary>
-    public long EncodedBytes => _shoppers.Values.Sum(held => (long)((held as byte[])?.Length ?? 0));
+    public long EncodedBytes => entries.All.Values.Sum(entry => (long)((entry.Shopper as byte[])?.Length ?? 0));
 
     public bool TryGetValue(string shopperId, [MaybeNullWhen(false)] out ShopperState shopper)
     {
-        if (!_shoppers.TryGetValue(shopperId, out var held))
+        ref var entry = ref entries.Find(shopperId);
+        if (Unsafe.IsNullRef(ref entry) || entry.Shopper is null)
         {
             shopper = null;
             return false;
         }
-        if (held is byte[] bytes)
-        {
-            // In use again: decoded once, kept as objects until a checkpoint finds the shopper quiet.
-            held = CheckpointCodec.DecodeShopper(bytes);
-            _shoppers[shopperId] = held;
-        }
-        shopper = (ShopperState)held;
+        // In use again: decoded once, kept as objects until a checkpoint finds the shopper quiet.
+        if (entry.Shopper is byte[] bytes) entry.Shopper = CheckpointCodec.DecodeShopper(bytes);
+        shopper = (ShopperState)entry.Shopper;
         return true;
     }
 
+    public ShopperState? GetValueOrDefault(string shopperId) => TryGetValue(shopperId, out var shopper) ? shopper : null;
+
     public ShopperState this[string shopperId]
     {
-        set => _shoppers[shopperId] = value;
+        set
+        {
+            ref var entry = ref entries.FindOrAdd(shopperId);
+            if (entry.Shopper is null) _count++;
+            entry.Shopper = value;
+        }
     }
 
-    public bool Remove(string shopperId) => _shoppers.Remove(shopperId);
+    public bool Remove(string shopperId)
+    {
+        ref var entry = ref entries.Find(shopperId);
+        if (Unsafe.IsNullRef(ref entry) || entry.Shopper is null) return false;
+        entry.Shopper = null;
+        _count--;
+        entries.RemoveIfEmpty(shopperId);
+        return true;
+    }
 
     /// <summary>Every shopper (<paramref name="shopperIds"/> null) or these shoppers, for a checkpoint: held bytes into
     /// <paramref name="encoded"/> as they are; a decoded state that is <paramref name="quiet"/> is encoded there and held
-    /// as those bytes from now on (keyed by <paramref name="storedId"/>'s instance of the id when it has one: the session
-    /// store's, so a waiting shopper's id is one string); any other into <paramref name="states"/> (the checkpoint encodes it).</summary>
-    public void Collect(IEnumerable<string>? shopperIds, Func<string, bool> quiet, Func<string, string?> storedId, List<ShopperState> states,
-        List<byte[]> encoded)
+    /// as those bytes from now on; any other into <paramref name="states"/> (the checkpoint encodes it).</summary>
+    public void Collect(IEnumerable<string>? shopperIds, Func<string, bool> quiet, List<ShopperState> states, List<byte[]> encoded)
     {
         List<(string, byte[])>? cooled = null;
-        foreach (var shopperId in shopperIds ?? _shoppers.Keys)
+        foreach (var shopperId in shopperIds ?? entries.All.Keys)
         {
-            if (!_shoppers.TryGetValue(shopperId, out var held)) continue;
+            if (!entries.All.TryGetValue(shopperId, out var entry) || entry.Shopper is not { } held) continue;
             if (held is byte[] bytes) encoded.Add(bytes);
             else if (quiet(shopperId))
             {
@@ -65,13 +82,8 @@ internal sealed class ShopperStore
             }
             else states.Add((ShopperState)held);
         }
-        // Not while enumerating the dictionary's keys.
+        // Not while enumerating the entries.
         if (cooled is null) return;
-        foreach (var (shopperId, cold) in cooled)
-        {
-            // Removed and added: a dictionary keeps the key instance it was first given.
-            _shoppers.Remove(shopperId);
-            _shoppers.Add(storedId(shopperId) ?? shopperId, cold);
-        }
+        foreach (var (shopperId, cold) in cooled) entries.Find(shopperId).Shopper = cold;
     }
 }

@@ -1,4 +1,3 @@
-using System.Collections.Immutable;
 using CartRecovery.Domain.Decisions;
 using CartRecovery.Domain.Time;
 
@@ -22,12 +21,12 @@ internal sealed class TimerIndex
     private readonly SortedSet<(DateTimeOffset At, string ShopperId, string SessionId)> _settled = new(ByTimeThenIds);
 
     /// <summary>Adds a session's pending deadlines (its owner, <see cref="SessionStore"/>, keeps them to remove them later).</summary>
-    public void Add(string shopperId, string sessionId, ImmutableArray<Deadline> deadlines)
+    public void Add(string shopperId, string sessionId, ReadOnlySpan<Deadline> deadlines)
     {
         foreach (var deadline in deadlines) (deadline.Eager ? _eager : _settled).Add((deadline.At, shopperId, sessionId));
     }
 
-    public void Remove(string shopperId, string sessionId, ImmutableArray<Deadline> deadlines)
+    public void Remove(string shopperId, string sessionId, ReadOnlySpan<Deadline> deadlines)
     {
         foreach (var d in deadlines) (d.Eager ? _eager : _settled).Remove((d.At, shopperId, sessionId));
     }

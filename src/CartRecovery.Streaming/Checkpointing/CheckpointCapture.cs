@@ -21,7 +21,7 @@ internal static class CheckpointCapture
         var shopperBytes = new List<byte[]>();
         var sessionStates = new List<SessionState>();
         var sessionBytes = new List<byte[]>();
-        shoppers.Collect(changed, shopperId => !sessions.HasLive(shopperId), sessions.StoredShopperId, shopperStates, shopperBytes);
+        shoppers.Collect(changed, shopperId => !sessions.HasLive(shopperId), shopperStates, shopperBytes);
         if (changed is null) sessions.CollectAll(liveCopies, sessionStates, sessionBytes);
         else foreach (var shopperId in changed) sessions.CollectShopper(shopperId, liveCopies, sessionStates, sessionBytes);
         return new PartitionCheckpoint

@@ -161,7 +161,7 @@ public sealed class HeldStateTests
 
         var states = new List<ShopperState>();
         var encoded = new List<byte[]>();
-        store.Collect(null, shopperId => shopperId != busy, _ => null, states, encoded);
+        store.Collect(null, shopperId => shopperId != busy, states, encoded);
 
         // The shopper with a live session stays as objects; the others are now held as the bytes the checkpoint took.
         Assert.Same(shoppers[0], Assert.Single(states));
@@ -179,12 +179,82 @@ public sealed class HeldStateTests
     }
 
     [Fact]
+    public void A_shopper_s_state_and_sessions_held_in_one_entry_each_survive_revival_erasure_and_hand_over_of_the_other()
+    {
+        var made = EngineMade(3);
+        var entries = new ShopperEntries();
+        var sessions = new SessionStore(_engine, entries);
+        var shoppers = new ShopperStore(entries);
+        foreach (var (shopper, ofShopper) in made)
+        {
+            shoppers[shopper.ShopperId] = shopper;
+            foreach (var session in ofShopper) sessions.Track(KeyOf(session), session);
+        }
+        // A checkpoint finds every shopper quiet: their states are held as bytes, beside their sessions.
+        shoppers.Collect(null, shopperId => !sessions.HasLive(shopperId), [], []);
+        Assert.True(shoppers.EncodedBytes > 0);
+        Assert.Equal(3, shoppers.Count);
+        Assert.Equal(6, sessions.Count);
+
+        // Deadlines as the engine gives them (a single one is kept inline); then several, then none, for the live one.
+        var (first, firstSessions) = made[0];
+        var (waiting, active) = (firstSessions[0], firstSessions[1]);
+        Assert.Single(_engine.Deadlines(waiting));
+        Assert.Equal(_engine.Deadlines(active).ToArray(), sessions.OtherDeadlines(KeyOf(waiting)).ToArray());
+        Assert.Equal(_engine.Deadlines(waiting).ToArray(), sessions.OtherDeadlines(KeyOf(active)).ToArray());
+        var earliest = _engine.Deadlines(waiting).Concat(_engine.Deadlines(active)).MinBy(d => d.At);
+        Assert.Equal(earliest, sessions.EarliestDue(first.ShopperId, Watermark.Start, DateTimeOffset.MaxValue)?.Deadline);
+        DeepEqual.Assert(active, sessions.Revive(KeyOf(active)));
+        Deadline[] several = [new(T0.AddDays(2), DeadlineKind.Inactivity), new(T0.AddHours(-1), DeadlineKind.ProactiveAssist)];
+        sessions.TrackLive(KeyOf(active), [.. several]);
+        Assert.Equal(several, sessions.OtherDeadlines(KeyOf(waiting)).ToArray());
+        Assert.Equal((KeyOf(active), several[1]), sessions.EarliestDue(first.ShopperId, Watermark.Start, DateTimeOffset.MaxValue));
+        sessions.TrackLive(KeyOf(active), []);
+        Assert.Empty(sessions.OtherDeadlines(KeyOf(waiting)));
+        Assert.Equal(_engine.Deadlines(waiting).Single(), sessions.EarliestDue(first.ShopperId, Watermark.Start, DateTimeOffset.MaxValue)?.Deadline);
+
+        // Revived: the session and the shopper read back as they went in; the shopper's state outlives its sessions.
+        DeepEqual.Assert(waiting, sessions.Revive(KeyOf(waiting)));
+        DeepEqual.Assert(first, shoppers.GetValueOrDefault(first.ShopperId));
+        sessions.Forget(KeyOf(waiting));
+        sessions.Forget(KeyOf(active));
+        Assert.False(sessions.HasSessions(first.ShopperId));
+        DeepEqual.Assert(first, shoppers.GetValueOrDefault(first.ShopperId));
+
+        // Erased: the shopper's state goes first, its sessions stay until taken, then nothing of the shopper is left.
+        var (erased, erasedSessions) = made[1];
+        Assert.True(shoppers.Remove(erased.ShopperId));
+        Assert.False(shoppers.TryGetValue(erased.ShopperId, out _));
+        Assert.True(sessions.HasSessions(erased.ShopperId));
+        DeepEqual.Assert(erasedSessions.OrderBy(s => s.SessionId, StringComparer.Ordinal).ToArray(),
+            sessions.TakeShopper(erased.ShopperId).Select(t => t.Session).ToArray());
+        Assert.False(sessions.HasSessions(erased.ShopperId));
+        Assert.False(shoppers.Remove(erased.ShopperId));
+
+        // Handed over: the sessions go to another shopper id; the anonymous shopper's state stays until it is removed.
+        var (anonymous, anonymousSessions) = made[2];
+        foreach (var (key, session) in sessions.TakeShopper(anonymous.ShopperId))
+            sessions.Track(new SessionKey("customer-7", key.SessionId), session);
+        DeepEqual.Assert(anonymous, shoppers.GetValueOrDefault(anonymous.ShopperId));
+        Assert.False(sessions.HasSessions(anonymous.ShopperId));
+        Assert.True(shoppers.Remove(anonymous.ShopperId));
+        var adopted = sessions.OfShopper("customer-7");
+        foreach (var session in anonymousSessions) DeepEqual.Assert(session, adopted[session.SessionId]);
+        Assert.False(shoppers.TryGetValue("customer-7", out _));
+
+        Assert.Equal(1, shoppers.Count);
+        Assert.Equal(2, sessions.Count);
+    }
+
+    [Fact]
     public void A_snapshot_that_copies_held_states_reads_back_as_the_states_and_a_delta_holds_only_the_changed_shoppers()
     {
         var made = EngineMade(4);
         var generated = new { Sessions = made.SelectMany(m => m.Sessions).ToList(), Shoppers = made.Select(m => m.Shopper).ToList() };
-        var sessions = new SessionStore(_engine);
-        var shoppers = new ShopperStore();
+        // Sharing one entry per shopper, as in the partition.
+        var entries = new ShopperEntries();
+        var sessions = new SessionStore(_engine, entries);
+        var shoppers = new ShopperStore(entries);
         foreach (var session in generated.Sessions) sessions.Track(KeyOf(session), session);
         foreach (var shopper in generated.Shoppers) shoppers[shopper.ShopperId] = shopper;
         // One session is live: its actor answered a copy of its state for the checkpoint.
