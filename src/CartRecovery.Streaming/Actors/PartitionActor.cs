@@ -46,7 +46,7 @@ public sealed partial class PartitionActor : ReceivePersistentActor
     private readonly RecoveryEngine _engine;
     private readonly IdentityMerger _merger;
     private readonly IdentityRouting _routing;
-    private readonly IBatchSink _sink;
+    private readonly IPartitionReports _sink;
     private readonly TimeSpan _lateness;
     private readonly TimeSpan _maxFutureSkew;
     private readonly string _persistenceId;
@@ -77,7 +77,7 @@ public sealed partial class PartitionActor : ReceivePersistentActor
 
     public override string PersistenceId => _persistenceId;
 
-    public PartitionActor(string groupId, int partition, RecoveryEngine engine, IBatchSink sink)
+    public PartitionActor(string groupId, int partition, RecoveryEngine engine, IPartitionReports sink)
     {
         _partition = partition;
         _engine = engine;
@@ -169,7 +169,7 @@ public sealed partial class PartitionActor : ReceivePersistentActor
 
     protected override SupervisorStrategy SupervisorStrategy() => SessionSupervision.For(Self);
 
-    public static Props Props(string groupId, int partition, RecoveryEngine engine, IBatchSink sink) =>
+    public static Props Props(string groupId, int partition, RecoveryEngine engine, IPartitionReports sink) =>
         Akka.Actor.Props.Create(() => new PartitionActor(groupId, partition, engine, sink));
 
     protected override void OnRecoveryFailure(Exception reason, object? message = null)

@@ -12,10 +12,10 @@ public sealed class PartitionSupervisor : ReceiveActor
     public sealed record ForgetPartition(int Partition);
 
     private readonly Dictionary<int, IActorRef> _children = new();
-    private readonly IBatchSink _sink;
+    private readonly IPartitionReports _sink;
     private long _incarnation;
 
-    public PartitionSupervisor(string groupId, RecoveryEngine engine, IBatchSink sink)
+    public PartitionSupervisor(string groupId, RecoveryEngine engine, IPartitionReports sink)
     {
         _sink = sink;
         IActorRef Child(int partition)
@@ -52,6 +52,6 @@ public sealed class PartitionSupervisor : ReceiveActor
         return Directive.Stop;
     }));
 
-    public static Props Props(string groupId, RecoveryEngine engine, IBatchSink sink) =>
+    public static Props Props(string groupId, RecoveryEngine engine, IPartitionReports sink) =>
         Akka.Actor.Props.Create(() => new PartitionSupervisor(groupId, engine, sink));
 }

@@ -36,7 +36,7 @@ namespace CartRecovery.Streaming.Pipeline;
 /// The consume loop stays on its own thread: librdkafka runs rebalance callbacks inside the poll, and a revoked
 /// partition must be checkpointed before the callback returns, which a stream stage cannot wait for without blocking.
 /// </summary>
-public sealed class WorkerPipeline : IBatchSink
+public sealed class WorkerPipeline : IPartitionReports
 {
     /// <summary>What the consume loop hands to the graph.</summary>
     private abstract record Handed;
@@ -268,7 +268,7 @@ public sealed class WorkerPipeline : IBatchSink
     /// <summary>No more commands: the graph finishes what it holds, then <see cref="Completion"/> completes.</summary>
     public void Close() => _queue?.Complete();
 
-    // ---- what the partition actors report that no ask awaits (IBatchSink) ----
+    // ---- what the partition actors report that no ask awaits (IPartitionReports) ----
 
     public void Checkpointed(CheckpointSaved saved, int requests, int bytes, TimeSpan duration)
     {

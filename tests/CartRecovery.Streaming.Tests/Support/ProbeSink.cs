@@ -12,7 +12,7 @@ namespace CartRecovery.Streaming.Tests.Support;
 /// output is durable at once here, so the probe answers a <see cref="DurabilityRequest"/> with
 /// <see cref="OutputsDurable"/> as it arrives (an autopilot) and keeps it out of the messages the test expects.
 /// </summary>
-public sealed class ProbeSink : IBatchSink
+public sealed class ProbeSink : IPartitionReports
 {
     private readonly IActorRef _probe;
 

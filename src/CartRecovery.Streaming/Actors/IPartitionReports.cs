@@ -5,7 +5,7 @@ namespace CartRecovery.Streaming.Actors;
 /// <summary>What a partition actor reports that no command of the pipeline awaits: the worker's pipeline, a probe in
 /// tests. (A command's own answer, a decided batch or a checkpoint's <see cref="DurabilityRequest"/>, goes back to the
 /// command's sender, the pipeline's ask.)</summary>
-public interface IBatchSink
+public interface IPartitionReports
 {
     /// <summary>A checkpoint is saved: its offsets may be committed to Kafka. It answers <paramref name="requests"/>
     /// checkpoint requests (a newer capture supersedes older ones that were not saved yet).</summary>
